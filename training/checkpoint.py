@@ -1,0 +1,237 @@
+"""The run folder: one checkpoint format, written atomically, loaded with validation, never pickle.
+
+    RUN_DIR/config.json              RunConfig (validated on load)
+    RUN_DIR/model.safetensors        weights only (what the explorer loads and users share)
+    RUN_DIR/history.jsonl            one JSON object per finished epoch
+    RUN_DIR/checkpoint.safetensors   what --resume needs: weights, optimizer state, RNG states,
+                                     with epoch and history in its metadata
+
+Every file is written to a temporary file in the same folder and renamed over the old one, so a
+process killed at any moment leaves the previous complete file. ``checkpoint.safetensors`` alone
+is enough to resume; the other files are views of it and are rewritten from it when needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from training.config import RunConfig
+from training.errors import UserError
+from training.model import VAE
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+HISTORY = "history.jsonl"
+CHECKPOINT = "checkpoint.safetensors"
+MAX_WEIGHTS_BYTES = 2 * 1024**3
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _state_dict_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
+
+
+def weights_bytes(model: VAE, epoch: int) -> bytes:
+    """model.safetensors content: the weights, with the epoch in the metadata."""
+    return st_save(_state_dict_cpu(model), metadata={"format": "vae-explorer/weights", "epoch": str(epoch)})
+
+
+def history_text(history: list[dict]) -> str:
+    return "".join(json.dumps(rec) + "\n" for rec in history)
+
+
+def save_checkpoint(run_dir: Path, config: RunConfig, model: VAE, optimizer: torch.optim.Optimizer,
+                    epoch: int, history: list[dict], rng: dict[str, torch.Tensor]) -> None:
+    """Write the resume checkpoint first, then its views (weights, history, config)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v for k, v in _state_dict_cpu(model).items()}
+    opt = optimizer.state_dict()
+    opt_scalars: dict[str, dict[str, object]] = {}
+    for idx, state in opt["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{idx}.{key}"] = value.detach().to("cpu").contiguous()
+            else:
+                opt_scalars.setdefault(str(idx), {})[key] = value
+    for name, state in rng.items():
+        tensors[f"rng.{name}"] = state.to("cpu").contiguous()
+    metadata = {
+        "format": "vae-explorer/checkpoint",
+        "epoch": str(epoch),
+        "config": config.model_dump_json(),
+        "param_groups": json.dumps(opt["param_groups"]),
+        "optim_scalars": json.dumps(opt_scalars),
+        "history": json.dumps(history),
+    }
+    atomic_write(run_dir / CHECKPOINT, st_save(tensors, metadata=metadata))
+    write_views(run_dir, config, model, epoch, history)
+
+
+def write_views(run_dir: Path, config: RunConfig, model: VAE, epoch: int, history: list[dict]) -> None:
+    atomic_write(run_dir / WEIGHTS, weights_bytes(model, epoch))
+    atomic_write(run_dir / HISTORY, history_text(history).encode())
+    atomic_write(run_dir / CONFIG, config.to_json().encode())
+
+
+@dataclass
+class ResumeState:
+    epoch: int
+    history: list[dict]
+    rng: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def load_resume_state(run_dir: Path, config: RunConfig, model: VAE,
+                      optimizer: torch.optim.Optimizer) -> ResumeState:
+    """Restore weights, optimizer and RNG from checkpoint.safetensors into the given objects."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no {CHECKPOINT} to resume from; start a new run instead.")
+    tensors, meta = _read_safetensors(path)
+    try:
+        saved = RunConfig.model_validate_json(meta["config"])
+        epoch = int(meta["epoch"])
+        param_groups = json.loads(meta["param_groups"])
+        opt_scalars = json.loads(meta["optim_scalars"])
+        history = json.loads(meta["history"])
+    except (KeyError, ValueError) as err:
+        raise UserError(f"{path} is not a checkpoint written by this project ({err}).") from None
+    if saved.model != config.model:
+        raise UserError(f"{path} was written for a different model than {run_dir}/{CONFIG} describes.")
+    _load_weights_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+    state: dict[int, dict[str, object]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    for idx, scalars in opt_scalars.items():
+        state.setdefault(int(idx), {}).update(scalars)
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+    rng = {k[4:]: v for k, v in tensors.items() if k.startswith("rng.")}
+    return ResumeState(epoch=epoch, history=[h for h in history if h["epoch"] <= epoch], rng=rng)
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    size = path.stat().st_size
+    if size > MAX_WEIGHTS_BYTES:
+        raise UserError(f"{path.name} is {size / 1024**3:.1f} GB; the limit is {MAX_WEIGHTS_BYTES // 1024**3} GB.")
+    data = path.read_bytes()
+    return read_safetensors_bytes(data, path.name)
+
+
+def read_safetensors_bytes(data: bytes, name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Parse a safetensors blob (never pickle); any malformation becomes one UserError."""
+    if len(data) < 8:
+        raise UserError(f"{name} is not a safetensors file (it is only {len(data)} bytes).")
+    header_len = int.from_bytes(data[:8], "little")
+    if header_len > min(len(data) - 8, 100_000_000):
+        raise UserError(f"{name} is not a valid safetensors file (its header claims {header_len:,} bytes).")
+    try:
+        meta = json.loads(data[8:8 + header_len]).get("__metadata__") or {}
+        tensors = st_load(data)
+    except Exception as err:  # safetensors raises its own error types for every malformation
+        raise UserError(f"{name} is not a valid safetensors file ({str(err).splitlines()[0]}).") from None
+    return tensors, meta
+
+
+def _load_weights_into(model: VAE, weights: dict[str, torch.Tensor], source: object) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        what = f"lacks {missing[0]}" if missing else f"has an unexpected tensor {extra[0]}"
+        raise UserError(f"The weights in {source} do not match the config: the file {what}.")
+    for name, ref in expected.items():
+        got = weights[name]
+        if tuple(got.shape) != tuple(ref.shape):
+            raise UserError(
+                f"The weights in {source} do not match the config: {name} has shape "
+                f"{tuple(got.shape)}, the config needs {tuple(ref.shape)}."
+            )
+        if got.dtype != ref.dtype:
+            raise UserError(f"The weights in {source} have dtype {got.dtype} for {name}; expected {ref.dtype}.")
+        if not torch.isfinite(got).all():
+            raise UserError(f"The weights in {source} contain NaN or infinite values ({name}).")
+    model.load_state_dict(weights)
+
+
+def load_model_from_bytes(config_text: str | bytes, weights: bytes, source: str = "upload") -> tuple[RunConfig, VAE]:
+    """Validate a config, build its model, and load safetensors weights into it."""
+    config = RunConfig.from_json(config_text, source=f"{source} config")
+    tensors, _ = read_safetensors_bytes(weights, f"{source} weights")
+    model = VAE(config.model)
+    _load_weights_into(model, tensors, f"{source} weights")
+    return config, model.eval()
+
+
+@dataclass
+class Run:
+    """A saved run, loaded: its config, its model (eval mode), its history."""
+
+    path: Path
+    config: RunConfig
+    model: VAE
+    history: list[dict]
+
+    @property
+    def epoch(self) -> int:
+        return self.history[-1]["epoch"] if self.history else 0
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
+    """Load RUN_DIR (config.json + model.safetensors + history.jsonl) with full validation."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"There is no run folder at {run_dir}.")
+    for name in (CONFIG, WEIGHTS):
+        if not (run_dir / name).is_file():
+            raise UserError(f"{run_dir} is not a run folder: it has no {name}.")
+    config = RunConfig.from_json((run_dir / CONFIG).read_bytes(), source=str(run_dir / CONFIG))
+    tensors, _ = _read_safetensors(run_dir / WEIGHTS)
+    model = VAE(config.model)
+    _load_weights_into(model, tensors, run_dir / WEIGHTS)
+    return Run(run_dir, config, model.to(device).eval(), read_history(run_dir))
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / HISTORY
+    if not path.is_file():
+        return []
+    history = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            raise UserError(f"{path} line {n} is not valid JSON.") from None
+        if not isinstance(rec, dict) or not isinstance(rec.get("epoch"), int):
+            raise UserError(f"{path} line {n} is not an epoch record.")
+        history.append(rec)
+    return history

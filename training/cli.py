@@ -1,0 +1,302 @@
+"""Command line: ``python -m training {fit,evaluate,datasets}``.
+
+Every mistake a user can make ends in one sentence on stderr and exit code 2, with nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from training.errors import UserError
+
+EXIT_USER_ERROR = 2
+DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
+# Flags that --resume may change; the rest come from the run's config.json.
+RESUMABLE = {"epochs", "device", "out", "resume", "quiet", "command"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + error
+        raise UserError(f"{message[0].upper()}{message[1:]} (see '{self.prog} --help').")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m training", description="Train and evaluate variational autoencoders.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    f = sub.add_parser("fit", help="train a VAE into a run folder",
+                       description="Train a VAE; the run folder gets config.json, model.safetensors, "
+                                   "history.jsonl and checkpoint.safetensors (for --resume).")
+    # defaults are None so that --resume can tell what the user typed; real defaults in _fit_config
+    f.add_argument("--dataset", help="mnist5k (default), digits, shapes, mnist, fashion-mnist, kmnist, "
+                                     "cifar10 or folder:PATH")
+    f.add_argument("--image-size", type=int, help="side length for shapes and folder: data sets")
+    f.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB) for folder: data sets")
+    f.add_argument("--arch", choices=("mlp", "conv"), help="network (default mlp)")
+    f.add_argument("--latent-dim", type=int, help="latent dimensions (default 16)")
+    f.add_argument("--hidden", help="comma-separated hidden widths (mlp, default 400) or channels (conv, default 32,64)")
+    f.add_argument("--likelihood", choices=("bernoulli", "gaussian", "gaussian-learned"),
+                   help="decoder q(x|z) (default bernoulli)")
+    f.add_argument("--sigma", type=float, help="constant decoder sigma~ for --likelihood gaussian (default 0.1, E6)")
+    f.add_argument("--min-sigma", type=float, help="lower bound of the learned sigma~ (default 0.01, E5)")
+    f.add_argument("--beta", type=float, help="KL weight (default 1)")
+    f.add_argument("--warmup-epochs", type=float, help="linear KL warm-up over this many epochs (default 0)")
+    f.add_argument("--cycles", type=int, help="cyclical KL annealing with this many cycles (default 0: off)")
+    f.add_argument("--free-bits", type=float, help="per-dimension KL floor in nats (default 0)")
+    f.add_argument("--samples", type=int, help="z samples per image in training (default 1, E7)")
+    f.add_argument("--binarize", action="store_true", default=None, help="dynamically binarise the images")
+    f.add_argument("--epochs", type=int, help="epochs to train (with --resume: the new total; default 20)")
+    f.add_argument("--batch-size", type=int, help="images per step (default 128)")
+    f.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    f.add_argument("--seed", type=int, help="random seed (default 0)")
+    f.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    f.add_argument("--out", help="run folder (default runs/<dataset>-<arch>-z<dims>-<time>)")
+    f.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    f.add_argument("--quiet", action="store_true", help="no progress bar, no per-epoch lines")
+
+    e = sub.add_parser("evaluate", help="test -ELBO, IWAE estimate of -ln p(x), active units of a run")
+    e.add_argument("run_dir", help="a run folder written by 'fit'")
+    e.add_argument("--iw-samples", type=int, default=1000, help="importance samples K (default 1000)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sub.add_parser("datasets", help="list the data sets and whether each is available now")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "fit":
+            return _fit(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        return _datasets()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; the last complete checkpoint is kept.", file=sys.stderr)
+        return 130
+
+
+# -- fit -------------------------------------------------------------------------------------
+def _fit(args: argparse.Namespace) -> int:
+    from training.distributed import init_from_env, is_rank0, shutdown
+
+    device = _check_device(args.device)
+    out = Path(args.out) if args.out else None
+    init_from_env(device)
+    try:
+        if args.resume:
+            config, out = _resume_config(args, out)
+        else:
+            config = None
+        from training.data import load_dataset
+
+        if config is None:
+            data_name = args.dataset or "mnist5k"
+            data = load_dataset(data_name, image_size=args.image_size, channels=args.channels,
+                                seed=args.seed or 0)
+            config = _fit_config(args, tuple(data.image_shape))
+            out = out or Path("runs") / time.strftime(
+                f"{_safe(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
+            _check_new_out(out)
+        else:
+            c, h, _ = config.model.image_shape
+            data = load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)
+        from training.trainer import Trainer
+
+        reporter = _Reporter(quiet=args.quiet or not is_rank0())
+        trainer = Trainer(config, data, run_dir=out, device=device, callback=reporter, resume=args.resume)
+        if is_rank0() and not args.quiet:
+            print(f"run folder: {out}  (device {trainer.device}, {trainer.world} process(es), "
+                  f"{trainer.steps_per_epoch} steps per epoch)")
+        try:
+            trainer.fit()
+        finally:
+            reporter.close()
+        return 0
+    finally:
+        shutdown()
+
+
+def _fit_config(args: argparse.Namespace, image_shape: tuple[int, int, int]):
+    from training.config import RunConfig
+
+    arch = args.arch or "mlp"
+    hidden = _parse_hidden(args.hidden or DEFAULT_HIDDEN[arch])
+    model = {"image_shape": image_shape, "arch": arch, "hidden": hidden}
+    train = {"dataset": args.dataset or "mnist5k"}
+    for flag, key, section in [
+        ("latent_dim", "latent_dim", model), ("likelihood", "likelihood", model), ("sigma", "sigma", model),
+        ("min_sigma", "min_sigma", model), ("epochs", "epochs", train), ("batch_size", "batch_size", train),
+        ("lr", "lr", train), ("beta", "beta", train), ("warmup_epochs", "warmup_epochs", train),
+        ("cycles", "cycles", train), ("free_bits", "free_bits", train), ("samples", "samples", train),
+        ("binarize", "binarize", train), ("seed", "seed", train),
+    ]:
+        value = getattr(args, flag)
+        if value is not None:
+            section[key] = value
+    try:
+        return RunConfig(model=model, train=train)
+    except ValidationError as err:
+        raise UserError(_flag_sentence(err)) from None
+
+
+def _flag_sentence(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = str(first["loc"][-1]) if first["loc"] else ""
+    msg = first["msg"].removeprefix("Value error, ")
+    if key and not key.isdigit() and first["type"] not in ("value_error",):
+        return f"--{key.replace('_', '-')} {first.get('input')!r} is not allowed: {msg[0].lower()}{msg[1:]}."
+    return f"{msg[0].upper()}{msg[1:]}."
+
+
+def _parse_hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise UserError(f"--hidden must be comma-separated whole numbers like 512,256, not {text!r}.") from None
+    if not sizes:
+        raise UserError("--hidden needs at least one size.")
+    return sizes
+
+
+def _resume_config(args: argparse.Namespace, out: Path | None):
+    from training.checkpoint import CONFIG
+    from training.config import RunConfig
+
+    if out is None:
+        raise UserError("--resume needs --out RUN_DIR naming the run to continue.")
+    if not (out / CONFIG).is_file():
+        raise UserError(f"Cannot resume: {out} has no {CONFIG}.")
+    typed = [k for k, v in vars(args).items() if v not in (None, False) and k not in RESUMABLE]
+    if typed:
+        raise UserError(
+            f"--resume continues {out} with its saved settings; only --epochs and --device may be given "
+            f"(not --{typed[0].replace('_', '-')})."
+        )
+    config = RunConfig.from_json((out / CONFIG).read_bytes(), source=str(out / CONFIG))
+    if args.epochs is not None:
+        try:
+            train = config.train.model_copy(update={"epochs": args.epochs})
+            config = RunConfig(model=config.model, train=train.model_dump())
+        except ValidationError as err:
+            raise UserError(_flag_sentence(err)) from None
+    return config, out
+
+
+def _check_new_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out} already exists and is not empty; pass --resume to continue it or choose another --out.")
+
+
+def _check_device(name: str) -> str:
+    import torch
+
+    if name in ("auto", "cpu"):
+        return name
+    if name == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise UserError("--device mps was asked for, but this machine has no usable Apple GPU.")
+        return name
+    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name} was asked for, but PyTorch sees no CUDA GPU here.")
+        if ":" in name and int(name[5:]) >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
+        return name
+    raise UserError(f"Unknown --device {name!r}; use auto, cpu, cuda, cuda:N or mps.")
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.split("/")[-1])[:40] or "data"
+
+
+class _Reporter:
+    """Progress bar on stderr (only on a terminal) and one line per epoch on stdout."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+
+    def __call__(self, p) -> None:
+        if self.quiet:
+            return
+        if self.bar is None and p.kind == "step":
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=p.epochs * p.steps_per_epoch, initial=p.global_step - 1, unit="step",
+                            file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
+        if p.kind == "step" and self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"epoch {p.epoch} loss {p.loss:.2f}", refresh=False)
+        elif p.kind == "epoch":
+            r = p.record
+            line = (f"epoch {r['epoch']}/{p.epochs}  beta {r['beta']:.3g}  "
+                    f"train recon {r['train_recon']:.2f} kl {r['train_kl']:.2f} loss {r['train_loss']:.2f}  |  "
+                    f"test recon {r['test_recon']:.2f} kl {r['test_kl']:.2f} loss {r['test_loss']:.2f}  |  "
+                    f"{r['seconds']:.1f} s, {r['samples_per_second']:,.0f} img/s")
+            (self.bar.write if self.bar is not None else print)(line)
+            sys.stdout.flush()
+        elif p.kind == "stopped":
+            print(f"stopped; the checkpoint of epoch {p.epoch} is kept.")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- evaluate --------------------------------------------------------------------------------
+def _evaluate(args: argparse.Namespace) -> int:
+    from training.checkpoint import load_run
+    from training.data import load_dataset
+    from training.evaluate import evaluate_model, test_images
+    from training.model import pick_device
+
+    if not 1 <= args.iw_samples <= 100_000:
+        raise UserError(f"--iw-samples must be between 1 and 100000, not {args.iw_samples}.")
+    device = pick_device(_check_device(args.device))
+    run = load_run(args.run_dir, device=device)
+    c, h, _ = run.config.model.image_shape
+    data = load_dataset(run.config.train.dataset, image_size=h, channels=c, seed=run.config.train.seed)
+    x = test_images(run.config, data, device)
+    result = evaluate_model(run.model, x, iw_samples=args.iw_samples, seed=args.seed)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"run {args.run_dir} (epoch {run.epoch}, {run.config.train.dataset}, {x.shape[0]} test images)")
+    print(f"  test -ELBO      {result['test_neg_elbo']:.3f} nats/image")
+    print(f"    recon         {result['test_recon']:.3f}")
+    print(f"    KL            {result['test_kl']:.3f}")
+    print(f"  IWAE -ln p(x)   {result['iwae_nll']:.3f}  (K = {result['iw_samples']})")
+    print(f"  active units    {result['active_units']} of {len(result['kl_per_dim'])}")
+    kl = ", ".join(f"{v:.2f}" for v in result["kl_per_dim"])
+    print(f"  KL per dim      {kl}")
+    return 0
+
+
+def _datasets() -> int:
+    from training.data import list_datasets
+
+    infos = list_datasets()
+    width = max(len(i.name) for i in infos)
+    for i in infos:
+        shape = "x".join(map(str, i.image_shape)) if i.image_shape else "any"
+        state = "available" if i.available else "not available"
+        print(f"{i.name:<{width}}  {shape:<9} {state:<14} {i.description} ({i.detail})")
+    print(f"{'folder:PATH':<{width}}  {'any':<9} {'-':<14} a folder of images (class sub-folders or flat)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Validated configuration of a run: the model (what is built) and the training (how it learns).
+
+A run folder's ``config.json`` is exactly ``RunConfig.model_dump_json()``. Loading goes through
+``RunConfig.from_json`` which checks types, ranges and known keys before any model is built, and
+turns every problem into one ``UserError`` sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from training.errors import UserError
+
+FORMAT = "vae-explorer/run"
+FORMAT_VERSION = 1
+
+Arch = Literal["mlp", "conv"]
+Likelihood = Literal["bernoulli", "gaussian", "gaussian-learned"]
+LIKELIHOODS: tuple[str, ...] = ("bernoulli", "gaussian", "gaussian-learned")
+ARCHS: tuple[str, ...] = ("mlp", "conv")
+
+# Bounds on everything a user sets (CLI, app and uploaded configs alike).
+MAX_LATENT_DIM = 512
+MAX_HIDDEN_WIDTH = 8192
+MAX_HIDDEN_LAYERS = 8
+MAX_IMAGE_SIDE = 256
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 65_536
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class ModelConfig(_Strict):
+    """What the network is: enough to rebuild it and load its weights."""
+
+    image_shape: tuple[int, int, int] = Field((1, 28, 28), description="(C, H, W) of the data")
+    arch: Arch = "mlp"
+    latent_dim: int = Field(16, ge=1, le=MAX_LATENT_DIM)
+    hidden: tuple[int, ...] = Field(
+        (400,), description="MLP: hidden widths (encoder order); conv: channels per stride-2 layer"
+    )
+    likelihood: Likelihood = "bernoulli"
+    sigma: float = Field(0.1, gt=0.0, le=100.0, description="constant decoder sigma~ for 'gaussian' (E6)")
+    min_sigma: float = Field(
+        0.01, gt=0.0, le=1.0, description="lower bound on the learned sigma~ for 'gaussian-learned' (E5)"
+    )
+
+    @field_validator("image_shape")
+    @classmethod
+    def _check_image_shape(cls, shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        c, h, w = shape
+        if c not in (1, 3):
+            raise ValueError(f"images must have 1 or 3 channels, not {c}")
+        if not (4 <= h <= MAX_IMAGE_SIDE and 4 <= w <= MAX_IMAGE_SIDE):
+            raise ValueError(f"image sides must be between 4 and {MAX_IMAGE_SIDE} pixels, not {h}x{w}")
+        return shape
+
+    @field_validator("hidden")
+    @classmethod
+    def _check_hidden(cls, hidden: tuple[int, ...]) -> tuple[int, ...]:
+        if not 1 <= len(hidden) <= MAX_HIDDEN_LAYERS:
+            raise ValueError(f"give between 1 and {MAX_HIDDEN_LAYERS} hidden sizes, not {len(hidden)}")
+        if any(not 1 <= h <= MAX_HIDDEN_WIDTH for h in hidden):
+            raise ValueError(f"hidden sizes must be between 1 and {MAX_HIDDEN_WIDTH}")
+        return hidden
+
+    @model_validator(mode="after")
+    def _check_conv_fits(self) -> "ModelConfig":
+        if self.arch == "conv":
+            _, h, w = self.image_shape
+            factor = 2 ** len(self.hidden)
+            if h % factor or w % factor:
+                raise ValueError(
+                    f"a conv model with {len(self.hidden)} stride-2 layers needs image sides divisible by "
+                    f"{factor}, but the images are {h}x{w}; use fewer --hidden channels"
+                )
+        return self
+
+    @property
+    def num_pixels(self) -> int:
+        c, h, w = self.image_shape
+        return c * h * w
+
+
+class TrainConfig(_Strict):
+    """How the model is trained: objective options (E1/E7 with beta) and the optimiser."""
+
+    dataset: str = "mnist5k"
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(128, ge=1, le=MAX_BATCH_SIZE)
+    lr: float = Field(1e-3, gt=0.0, le=10.0)
+    beta: float = Field(1.0, ge=0.0, le=1000.0)
+    warmup_epochs: float = Field(0.0, ge=0.0, le=MAX_EPOCHS, description="linear KL warm-up length")
+    cycles: int = Field(0, ge=0, le=1000, description="cyclical KL annealing: number of cycles (0 = off)")
+    free_bits: float = Field(0.0, ge=0.0, le=100.0, description="per-dimension KL floor in nats")
+    samples: int = Field(1, ge=1, le=1000, description="z samples per x in training (E7 uses 1)")
+    binarize: bool = False
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> "TrainConfig":
+        if self.cycles and self.warmup_epochs:
+            raise ValueError("choose either a linear warm-up or cyclical annealing, not both")
+        return self
+
+
+class RunConfig(_Strict):
+    """Everything ``config.json`` holds."""
+
+    format: Literal["vae-explorer/run"] = FORMAT
+    version: Literal[1] = FORMAT_VERSION
+    model: ModelConfig
+    train: TrainConfig
+
+    @model_validator(mode="after")
+    def _check_binarize(self) -> "RunConfig":
+        if self.train.binarize and self.model.likelihood != "bernoulli":
+            raise ValueError("--binarize only makes sense with the bernoulli likelihood")
+        return self
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str = "config") -> "RunConfig":
+        """Parse and validate; any problem becomes one UserError sentence."""
+        if len(text) > 1_000_000:
+            raise UserError(f"The {source} is {len(text):,} bytes; a run config is a few hundred bytes.")
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+            raise UserError(f"The {source} is not valid JSON ({err}).") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "config") -> "RunConfig":
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise UserError(f"The {source} is invalid: {describe_validation_error(err)}.") from None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """The first problem pydantic found, as a phrase: 'model.latent_dim = 0: Input should be ...'."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "value"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        return f"{where} is missing"
+    if first["type"] == "extra_forbidden":
+        return f"{where} is not a known setting"
+    value = first.get("input")
+    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{where} = {shown}: {msg}{more}"
+
+
+def check_finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise UserError(f"{name} must be a finite number, not {value}.")
+    return value

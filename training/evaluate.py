@@ -1,0 +1,93 @@
+"""Evaluation of a trained model on a data split: -ELBO terms, active units, the IWAE estimate."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from training.model import VAE
+from training.objective import iwae_bound, kl_per_dim
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Cov_x( E[z|x] ) above this: the dimension is used
+BINARIZE_TEST_SEED_OFFSET = 10_000
+
+
+def test_images(config, data, device: torch.device | str = "cpu") -> Tensor:
+    """The test split as the model is scored on it: binarised once with a fixed seed if --binarize."""
+    x = data.x_test.to(device)
+    if config.train.binarize:
+        fixed = torch.Generator(device=x.device).manual_seed(config.train.seed + BINARIZE_TEST_SEED_OFFSET)
+        x = torch.bernoulli(x, generator=fixed)
+    return x
+
+
+@torch.no_grad()
+def elbo_terms(model: VAE, x: Tensor, generator: torch.Generator | None = None,
+               batch_size: int = 1000) -> dict[str, Tensor]:
+    """Sums over the images of x (so shards can be added): recon, kl, kl_per_dim, mu, mu^2, count.
+
+    One z per x (E7), drawn with ``generator`` so that evaluation is reproducible.
+    """
+    was_training = model.training
+    model.eval()
+    z_dim = model.latent_dim
+    sums = {
+        "recon": torch.zeros((), device=x.device),
+        "kl": torch.zeros((), device=x.device),
+        "kl_per_dim": torch.zeros(z_dim, device=x.device),
+        "mu": torch.zeros(z_dim, device=x.device, dtype=torch.float64),
+        "mu_sq": torch.zeros(z_dim, device=x.device, dtype=torch.float64),
+        "count": torch.zeros((), device=x.device),
+    }
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start:start + batch_size]
+        mu, logvar = model.encode(xb)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps  # E7
+        kl_dims = kl_per_dim(mu, logvar)  # E4, (B, Z)
+        sums["recon"] += model.likelihood.recon_nll(xb, model.decode(z)).sum()
+        sums["kl"] += kl_dims.sum()
+        sums["kl_per_dim"] += kl_dims.sum(0)
+        sums["mu"] += mu.double().sum(0)
+        sums["mu_sq"] += mu.double().square().sum(0)
+        sums["count"] += xb.shape[0]
+    model.train(was_training)
+    return sums
+
+
+def summarize(sums: dict[str, Tensor]) -> dict[str, object]:
+    """Per-image means from ``elbo_terms`` sums, plus active units (variance of mu over x)."""
+    n = float(sums["count"])
+    mean_mu = sums["mu"] / n
+    var_mu = sums["mu_sq"] / n - mean_mu.square()  # Cov_x(E[z|x]) diagonal
+    recon = float(sums["recon"]) / n
+    kl = float(sums["kl"]) / n
+    return {
+        "recon": recon,
+        "kl": kl,
+        "neg_elbo": recon + kl,
+        "kl_per_dim": (sums["kl_per_dim"] / n).tolist(),
+        "latent_variance": var_mu.tolist(),
+        "active_units": int((var_mu > ACTIVE_UNIT_THRESHOLD).sum()),
+    }
+
+
+@torch.no_grad()
+def evaluate_model(model: VAE, x: Tensor, iw_samples: int = 1000, seed: int = 0,
+                   batch_size: int = 100) -> dict[str, object]:
+    """What ``python -m training evaluate`` reports for one split."""
+    model.eval()
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    stats = summarize(elbo_terms(model, x, gen))
+    iwae_sum = 0.0
+    for start in range(0, x.shape[0], batch_size):
+        iwae_sum += float(iwae_bound(model, x[start:start + batch_size], iw_samples, gen).sum())
+    return {
+        "test_neg_elbo": stats["neg_elbo"],
+        "test_recon": stats["recon"],
+        "test_kl": stats["kl"],
+        "iwae_nll": iwae_sum / x.shape[0],
+        "iw_samples": iw_samples,
+        "active_units": stats["active_units"],
+        "kl_per_dim": stats["kl_per_dim"],
+    }

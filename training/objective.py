@@ -1,0 +1,97 @@
+"""The objective, exactly E1/E7 with beta, in nats per image; the KL schedule; the IWAE bound.
+
+    loss = -ln q(x|z) + beta * KL( p(z|x) || q(z) )        (E1, one z per x: E7)
+
+summed over pixels and latent dimensions and averaged over the images of a batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from training.likelihoods import LOG_2PI
+from training.model import VAE
+
+
+def kl_per_dim(mu: Tensor, logvar: Tensor) -> Tensor:
+    """E4: KL( N(mu, sigma^2) || N(0, 1) ) for each dimension: 1/2 (mu^2 + sigma^2 - ln sigma^2 - 1)."""
+    return 0.5 * (mu.square() + logvar.exp() - logvar - 1.0)
+
+
+@dataclass
+class LossTerms:
+    """One batch's terms. ``loss`` carries gradients; the rest are detached, nats per image."""
+
+    loss: Tensor          # recon_nll + beta * (KL, with free bits applied)   scalar
+    recon_nll: Tensor     # E5/E6 or Bernoulli: -ln q(x|z), batch mean      scalar
+    kl: Tensor            # E4 summed over dimensions, batch mean           scalar
+    kl_per_dim: Tensor    # E4 per dimension, batch mean                    (Z,)
+
+
+def vae_loss(model: torch.nn.Module, x: Tensor, eps: Tensor, beta: float, free_bits: float = 0.0) -> LossTerms:
+    """E1/E7 with beta. eps (S, B, Z): S samples per x, averaged (S = 1 is E7).
+
+    Free bits: each dimension's batch-mean KL enters the loss as max(free_bits, KL_k); the
+    reported ``kl`` is always the true KL.
+    """
+    mu, logvar, _z, out = model(x, eps)  # through __call__ so DistributedDataParallel sees it
+    likelihood = (model.module if hasattr(model, "module") else model).likelihood
+    recon_nll = likelihood.recon_nll(x, out).mean()  # (S, B) -> mean over samples and images
+    kl_dims = kl_per_dim(mu, logvar).mean(0)  # (Z,)
+    kl_for_loss = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl_dims.sum()
+    loss = recon_nll + beta * kl_for_loss
+    return LossTerms(loss, recon_nll.detach(), kl_dims.sum().detach(), kl_dims.detach())
+
+
+def beta_at(progress_epochs: float, beta: float, warmup_epochs: float = 0.0, cycles: int = 0,
+            total_epochs: int = 1, ratio: float = 0.5) -> float:
+    """The KL weight after ``progress_epochs`` (fractional) of training.
+
+    Linear warm-up: beta * min(1, t / warmup). Cyclical annealing (Fu et al. 2019): the run is
+    split into ``cycles`` equal cycles; in each, beta rises linearly over the first ``ratio`` of
+    the cycle, then stays at beta.
+    """
+    if cycles > 0:
+        cycle_len = total_epochs / cycles
+        phase = (progress_epochs % cycle_len) / cycle_len
+        return beta * min(1.0, phase / ratio)
+    if warmup_epochs > 0:
+        return beta * min(1.0, progress_epochs / warmup_epochs)
+    return beta
+
+
+def log_normal_std(z: Tensor) -> Tensor:
+    """ln q(z) under the prior N(0, I) (E2), summed over the last dimension."""
+    return -0.5 * (z.square() + LOG_2PI).sum(-1)
+
+
+def log_normal_diag(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """ln p(z|x) under N(mu, diag exp(logvar)) (E3), summed over the last dimension."""
+    return -0.5 * ((z - mu).square() * torch.exp(-logvar) + logvar + LOG_2PI).sum(-1)
+
+
+@torch.no_grad()
+def iwae_bound(model: VAE, x: Tensor, k: int, generator: torch.Generator | None = None,
+               max_elements: int = 2**25) -> Tensor:
+    """Importance-weighted estimate of -ln p(x) with K samples, per image (B,).
+
+    -ln p(x) <= -log-mean-exp_k [ ln q(x|z_k) + ln q(z_k) - ln p(z_k|x) ],  z_k ~ p(z|x).
+    K = 1 is the single-sample negative ELBO of E7 (with a Monte-Carlo KL). Samples are drawn
+    in chunks so that memory stays near ``max_elements`` floats whatever K is.
+    """
+    mu, logvar = model.encode(x)  # (B, Z)
+    per_sample = max(1, x[0].numel() * model.likelihood.params_per_pixel * x.shape[0])
+    chunk = max(1, min(k, max_elements // per_sample))
+    log_w_chunks = []
+    for start in range(0, k, chunk):
+        s = min(chunk, k - start)
+        eps = torch.randn((s, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps  # E7, (s, B, Z)
+        log_px_z = -model.likelihood.recon_nll(x, model.decode(z))  # (s, B)
+        log_w_chunks.append(log_px_z + log_normal_std(z) - log_normal_diag(z, mu, logvar))
+    log_w = torch.cat(log_w_chunks)  # (K, B)
+    return -(torch.logsumexp(log_w, dim=0) - math.log(k))

@@ -1,0 +1,246 @@
+"""The trainer: step by step or epoch by epoch, reporting through a callback, stoppable between steps.
+
+It never prints and never imports Streamlit. The training set lives on the device as one tensor
+and is batched by slicing a shuffled index (no DataLoader, no per-sample Python work). Under
+``torchrun`` it wraps the model in DistributedDataParallel; rank 0 alone writes and reports.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+
+from training.checkpoint import CHECKPOINT, load_resume_state, save_checkpoint
+from training.config import RunConfig
+from training.data import Dataset, load_dataset
+from training.errors import UserError
+from training.evaluate import elbo_terms, summarize, test_images
+from training.model import VAE, pick_device
+from training.objective import beta_at, vae_loss
+
+
+class TrainingDiverged(UserError):
+    """The loss or the weights stopped being finite."""
+
+
+@dataclass
+class Progress:
+    """What the callback receives: after every step ("step"), epoch ("epoch"), and at the end."""
+
+    kind: str                 # "step" | "epoch" | "done" | "stopped"
+    epoch: int                # the epoch in progress (1-based), or the last finished one
+    epochs: int
+    step: int                 # steps done in this epoch
+    steps_per_epoch: int
+    global_step: int
+    beta: float
+    recon: float | None = None    # this step's batch mean, nats per image
+    kl: float | None = None
+    loss: float | None = None
+    elapsed: float = 0.0          # seconds since fit() started
+    record: dict | None = None    # the epoch's history record (kind == "epoch")
+
+
+Callback = Callable[[Progress], None]
+
+
+class Trainer:
+    def __init__(self, config: RunConfig, data: Dataset | None = None, run_dir: str | Path | None = None,
+                 device: str = "auto", callback: Callback | None = None, resume: bool = False):
+        self.config = config
+        self.device = pick_device(device)
+        self.callback = callback
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+        tc = config.train
+        if data is None:
+            data = load_dataset(tc.dataset, seed=tc.seed)
+        if tuple(data.image_shape) != tuple(config.model.image_shape):
+            raise UserError(
+                f"The data set {tc.dataset} has images of shape {tuple(data.image_shape)}, "
+                f"but the model expects {tuple(config.model.image_shape)}."
+            )
+        self.x_train = data.x_train.to(self.device)
+        self.x_test = test_images(config, data, self.device)
+        torch.manual_seed(tc.seed)  # weight initialisation
+        self.model = VAE(config.model).to(self.device)
+        self.net: torch.nn.Module = self.model
+        if self.distributed:
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model)
+        # fused Adam: one kernel per step instead of a dozen per parameter (cpu, cuda and mps have it)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=tc.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
+        self.shuffle_gen = torch.Generator().manual_seed(tc.seed)
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(tc.seed + 1 + self.rank)
+        self.epoch = 0
+        self.history: list[dict] = []
+        if resume:
+            self._restore()
+        n_local = self.x_train.shape[0] // self.world
+        if n_local == 0:
+            raise UserError(f"The training set has {self.x_train.shape[0]} images; that is too few to train on.")
+        self.n_local = n_local
+        self.steps_per_epoch = math.ceil(n_local / tc.batch_size)
+        self._stop = threading.Event()
+        self._started = None
+
+    # -- control ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the trainer to stop before its next step (thread-safe). The last epoch's checkpoint stays."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.config.train.epochs
+
+    # -- one step --------------------------------------------------------------------------
+    def beta_now(self, progress_epochs: float) -> float:
+        tc = self.config.train
+        return beta_at(progress_epochs, tc.beta, tc.warmup_epochs, tc.cycles, tc.epochs)
+
+    def train_step(self, xb: torch.Tensor, beta: float):
+        """One optimiser step on the batch xb; returns the LossTerms (detached except loss)."""
+        tc = self.config.train
+        if tc.binarize:
+            xb = torch.bernoulli(xb, generator=self.noise_gen)
+        eps = torch.randn((tc.samples, xb.shape[0], self.model.latent_dim), generator=self.noise_gen,
+                          device=self.device)
+        terms = vae_loss(self.net, xb, eps, beta, tc.free_bits)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        if not torch.isfinite(terms.loss):
+            raise TrainingDiverged(self._divergence_message())
+        self.optimizer.step()
+        return terms
+
+    # -- one epoch -------------------------------------------------------------------------
+    def run_epoch(self) -> dict | None:
+        """Train one epoch, evaluate, save; the epoch's record, or None if stopped part-way."""
+        tc = self.config.train
+        if self._started is None:
+            self._started = time.perf_counter()
+        epoch = self.epoch + 1
+        t0 = time.perf_counter()
+        perm = torch.randperm(self.x_train.shape[0], generator=self.shuffle_gen)  # same on every rank
+        local = perm[self.rank * self.n_local:(self.rank + 1) * self.n_local].to(self.device)
+        sums = torch.zeros(4, device=self.device)  # recon, kl, loss, images (weighted by batch size)
+        beta = tc.beta
+        self.model.train()
+        for step in range(self.steps_per_epoch):
+            if self._stop.is_set():
+                self._report("stopped", epoch - 1, step, beta)
+                return None
+            idx = local[step * tc.batch_size:(step + 1) * tc.batch_size]
+            beta = self.beta_now(self.epoch + step / self.steps_per_epoch)
+            terms = self.train_step(self.x_train[idx], beta)
+            b = idx.shape[0]
+            sums += torch.stack([terms.recon_nll * b, terms.kl * b, terms.loss.detach() * b,
+                                 torch.tensor(float(b), device=self.device)])
+            if self.callback is not None and self.rank == 0:
+                self._report("step", epoch, step + 1, beta, terms)
+        train_seconds = time.perf_counter() - t0
+        record = self._finish_epoch(epoch, sums, beta, train_seconds, t0)
+        self._report("epoch", epoch, self.steps_per_epoch, beta, record=record)
+        return record
+
+    def _finish_epoch(self, epoch: int, sums: torch.Tensor, beta: float, train_seconds: float, t0: float) -> dict:
+        tc = self.config.train
+        eval_gen = torch.Generator(device=self.device).manual_seed(tc.seed * 1_000_003 + epoch)
+        n_test = self.x_test.shape[0] // self.world if self.distributed else self.x_test.shape[0]
+        test_shard = self.x_test[self.rank * n_test:(self.rank + 1) * n_test]
+        test = elbo_terms(self.model, test_shard, eval_gen)
+        if self.distributed:
+            dist.all_reduce(sums)
+            for value in test.values():
+                dist.all_reduce(value)
+        stats = summarize(test)
+        if not all(math.isfinite(p) for p in (stats["recon"], stats["kl"])) or not self._weights_finite():
+            raise TrainingDiverged(self._divergence_message())
+        recon, kl, loss, n = (float(v) for v in sums)
+        self.epoch = epoch
+        record = {
+            "epoch": epoch,
+            "step": epoch * self.steps_per_epoch,
+            "beta": beta,
+            "train_recon": recon / n,
+            "train_kl": kl / n,
+            "train_loss": loss / n,
+            "test_recon": stats["recon"],
+            "test_kl": stats["kl"],
+            "test_loss": stats["recon"] + beta * stats["kl"],
+            "test_neg_elbo": stats["neg_elbo"],
+            "active_units": stats["active_units"],
+            "kl_per_dim": stats["kl_per_dim"],
+            "seconds": time.perf_counter() - t0,
+            "samples_per_second": n / train_seconds,
+        }
+        self.history.append(record)
+        if self.rank == 0 and self.run_dir is not None:
+            save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, self.epoch, self.history,
+                            self._rng_states())
+        return record
+
+    # -- whole run -------------------------------------------------------------------------
+    def fit(self) -> list[dict]:
+        """Train until ``config.train.epochs`` or until stop(); returns the history."""
+        self._started = time.perf_counter()
+        if self.rank == 0 and self.run_dir is not None and self.epoch == 0:
+            # epoch 0: a loadable model exists from the very start
+            save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, 0, [], self._rng_states())
+        while not self.done:
+            if self.run_epoch() is None:
+                return self.history
+        self._report("done", self.epoch, self.steps_per_epoch, self.beta_now(self.epoch))
+        return self.history
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _report(self, kind: str, epoch: int, step: int, beta: float, terms=None, record: dict | None = None):
+        if self.callback is None or self.rank != 0:
+            return
+        elapsed = time.perf_counter() - self._started if self._started else 0.0
+        self.callback(Progress(
+            kind=kind, epoch=epoch, epochs=self.config.train.epochs, step=step,
+            steps_per_epoch=self.steps_per_epoch,
+            global_step=max(epoch - 1, 0) * self.steps_per_epoch + step if kind == "step" else epoch * self.steps_per_epoch,
+            beta=beta,
+            recon=float(terms.recon_nll) if terms is not None else None,
+            kl=float(terms.kl) if terms is not None else None,
+            loss=float(terms.loss.detach()) if terms is not None else None,
+            elapsed=elapsed, record=record,
+        ))
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+
+    def _divergence_message(self) -> str:
+        kept = f"the checkpoint of epoch {self.epoch} is kept" if self.run_dir else "nothing was saved"
+        return (
+            f"Training diverged in epoch {self.epoch + 1}: the loss became NaN or infinite "
+            f"(learning rate {self.config.train.lr:g} is probably too high); {kept}; "
+            f"try a smaller --lr such as {self.config.train.lr / 10:g}."
+        )
+
+    def _rng_states(self) -> dict[str, torch.Tensor]:
+        return {"shuffle": self.shuffle_gen.get_state(), "noise": self.noise_gen.get_state()}
+
+    def _restore(self) -> None:
+        if self.run_dir is None or not (self.run_dir / CHECKPOINT).is_file():
+            raise UserError(f"There is no checkpoint to resume in {self.run_dir}.")
+        state = load_resume_state(self.run_dir, self.config, self.model, self.optimizer)
+        self.epoch, self.history = state.epoch, state.history
+        if "shuffle" in state.rng:
+            self.shuffle_gen.set_state(state.rng["shuffle"])
+        if "noise" in state.rng and self.rank == 0:
+            self.noise_gen.set_state(state.rng["noise"])  # other ranks keep their fresh seeds
