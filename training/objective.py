@@ -49,15 +49,17 @@ def vae_loss(model: torch.nn.Module, x: Tensor, eps: Tensor, beta: float, free_b
 
 def beta_at(progress_epochs: float, beta: float, warmup_epochs: float = 0.0, cycles: int = 0,
             total_epochs: int = 1, ratio: float = 0.5) -> float:
-    """The KL weight after ``progress_epochs`` (fractional) of training.
+    """The KL weight for the step that ends after ``progress_epochs`` (fractional) of training.
 
     Linear warm-up: beta * min(1, t / warmup). Cyclical annealing (Fu et al. 2019): the run is
     split into ``cycles`` equal cycles; in each, beta rises linearly over the first ``ratio`` of
     the cycle, then stays at beta.
     """
     if cycles > 0:
-        cycle_len = total_epochs / cycles
-        phase = (progress_epochs % cycle_len) / cycle_len
+        if progress_epochs <= 0:
+            return 0.0
+        cycles_done = progress_epochs / (total_epochs / cycles)
+        phase = cycles_done - math.ceil(cycles_done) + 1  # in (0, 1]: each cycle is (start, end]
         return beta * min(1.0, phase / ratio)
     if warmup_epochs > 0:
         return beta * min(1.0, progress_epochs / warmup_epochs)
@@ -81,16 +83,15 @@ def iwae_bound(model: VAE, x: Tensor, k: int, generator: torch.Generator | None 
 
     -ln p(x) <= -log-mean-exp_k [ ln q(x|z_k) + ln q(z_k) - ln p(z_k|x) ],  z_k ~ p(z|x).
     K = 1 is the single-sample negative ELBO of E7 (with a Monte-Carlo KL). Samples are drawn
-    in chunks so that memory stays near ``max_elements`` floats whatever K is.
+    decoded in chunks so that memory stays near ``max_elements`` floats whatever K is.
     """
     mu, logvar = model.encode(x)  # (B, Z)
     per_sample = max(1, x[0].numel() * model.likelihood.params_per_pixel * x.shape[0])
     chunk = max(1, min(k, max_elements // per_sample))
+    eps_all = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)  # (K, B, Z)
     log_w_chunks = []
     for start in range(0, k, chunk):
-        s = min(chunk, k - start)
-        eps = torch.randn((s, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * logvar) * eps  # E7, (s, B, Z)
+        z = mu + torch.exp(0.5 * logvar) * eps_all[start:start + chunk]  # E7, (s, B, Z)
         log_px_z = -model.likelihood.recon_nll(x, model.decode(z))  # (s, B)
         log_w_chunks.append(log_px_z + log_normal_std(z) - log_normal_diag(z, mu, logvar))
     log_w = torch.cat(log_w_chunks)  # (K, B)

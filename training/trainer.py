@@ -143,7 +143,7 @@ class Trainer:
                 self._report("stopped", epoch - 1, step, beta)
                 return None
             idx = local[step * tc.batch_size:(step + 1) * tc.batch_size]
-            beta = self.beta_now(self.epoch + step / self.steps_per_epoch)
+            beta = self.beta_now(self.epoch + (step + 1) / self.steps_per_epoch)
             terms = self.train_step(self.x_train[idx], beta)
             b = idx.shape[0]
             sums += torch.stack([terms.recon_nll * b, terms.kl * b, terms.loss.detach() * b,

@@ -1,0 +1,1 @@
+"""The Streamlit explorer. It only arranges what ``training`` computes."""

@@ -1,0 +1,22 @@
+"""Shared fixtures: small data sets and configs so training tests take seconds."""
+
+import pytest
+
+from training.config import RunConfig
+from training.data import load_dataset
+
+
+@pytest.fixture(scope="session")
+def mnist5k():
+    return load_dataset("mnist5k")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_dataset("digits")
+
+
+def small_config(**train) -> RunConfig:
+    """An 8x8-digits MLP that trains an epoch in a fraction of a second."""
+    settings = {"dataset": "digits", "epochs": 3, "batch_size": 64, "seed": 0, **train}
+    return RunConfig(model={"image_shape": (1, 8, 8), "hidden": (64,), "latent_dim": 4}, train=settings)

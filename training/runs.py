@@ -1,0 +1,96 @@
+"""Finding saved runs on disk: listing, safe names, and a short summary card for each.
+
+Run names typed by users are checked here: a name is one path component of letters, digits,
+'-', '_' and '.', so nothing can point outside its runs folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.checkpoint import CONFIG, WEIGHTS, read_history
+from training.config import RunConfig
+from training.errors import UserError
+
+BUNDLED_DEMOS = Path(__file__).resolve().parent.parent / "explorer" / "demos"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_run_name(name: str) -> str:
+    """A run name is one safe path component; anything else is refused with one sentence."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise UserError(
+            f"{name!r} is not a valid run name; use up to 100 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+def run_path(root: str | Path, name: str) -> Path:
+    """ROOT/NAME, refusing any name that would leave ROOT."""
+    root = Path(root).resolve()
+    path = (root / check_run_name(name)).resolve()
+    if path.parent != root:
+        raise UserError(f"The run {name!r} would lie outside {root}.")
+    return path
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a model card shows."""
+
+    path: Path
+    name: str
+    bundled: bool
+    dataset: str
+    arch: str
+    latent_dim: int
+    likelihood: str
+    beta: float
+    epochs_done: int
+    epochs_planned: int
+    test_neg_elbo: float | None
+    test_recon: float | None
+    test_kl: float | None
+    active_units: int | None
+
+    @property
+    def label(self) -> str:
+        tag = "demo" if self.bundled else "run"
+        return f"{self.name} ({tag}: {self.dataset}, z={self.latent_dim}, {self.likelihood}, beta={self.beta:g})"
+
+
+def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
+    path = Path(path)
+    config = RunConfig.from_json((path / CONFIG).read_bytes(), source=str(path / CONFIG))
+    history = read_history(path)
+    last = history[-1] if history else {}
+    return RunSummary(
+        path=path, name=path.name, bundled=bundled, dataset=config.train.dataset, arch=config.model.arch,
+        latent_dim=config.model.latent_dim, likelihood=config.model.likelihood, beta=config.train.beta,
+        epochs_done=last.get("epoch", 0), epochs_planned=config.train.epochs,
+        test_neg_elbo=last.get("test_neg_elbo"), test_recon=last.get("test_recon"), test_kl=last.get("test_kl"),
+        active_units=last.get("active_units"),
+    )
+
+
+def list_runs(root: str | Path | None, include_demos: bool = True) -> list[RunSummary]:
+    """Bundled demos first, then the runs under ROOT (newest first). Unreadable folders are skipped."""
+    found: list[RunSummary] = []
+    folders: list[tuple[Path, bool]] = []
+    if include_demos and BUNDLED_DEMOS.is_dir():
+        folders += [(p, True) for p in sorted(BUNDLED_DEMOS.iterdir())]
+    if root is not None and Path(root).is_dir():
+        runs = [p for p in Path(root).iterdir() if p.is_dir()]
+        runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        folders += [(p, False) for p in runs]
+    for folder, bundled in folders:
+        if not ((folder / CONFIG).is_file() and (folder / WEIGHTS).is_file()):
+            continue
+        try:
+            found.append(summarize_run(folder, bundled))
+        except UserError:
+            continue
+    return found
