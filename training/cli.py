@@ -153,11 +153,15 @@ def _fit_config(args: argparse.Namespace, image_shape: tuple[int, int, int]):
 
 
 def _flag_sentence(err: ValidationError) -> str:
+    from training.config import ModelConfig, TrainConfig
+
     first = err.errors()[0]
     key = str(first["loc"][-1]) if first["loc"] else ""
     msg = first["msg"].removeprefix("Value error, ")
-    if key and not key.isdigit() and first["type"] not in ("value_error",):
-        return f"--{key.replace('_', '-')} {first.get('input')!r} is not allowed: {msg[0].lower()}{msg[1:]}."
+    if key in ModelConfig.model_fields or key in TrainConfig.model_fields:
+        value = first.get("input")
+        shown = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+        return f"--{key.replace('_', '-')} {shown} is not allowed: {msg[0].lower()}{msg[1:]}."
     return f"{msg[0].upper()}{msg[1:]}."
 
 

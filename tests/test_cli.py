@@ -1,0 +1,160 @@
+"""The command line: fit, evaluate, datasets; every bad input gets one sentence, exit 2, nothing written."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training.checkpoint import CONFIG, WEIGHTS
+from training.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--dataset", "digits", "--hidden", "32", "--latent-dim", "2", "--batch-size", "64", "--quiet"]
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err  # exactly one line
+    assert err.startswith("error: ") and "Traceback" not in err
+    return err
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["fit", *TINY, "--epochs", "2", "--out", str(out)]) == 0
+    return out
+
+
+def test_fit_writes_a_complete_run_folder(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"config.json", "model.safetensors", "history.jsonl", "checkpoint.safetensors"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    history = [json.loads(line) for line in (trained_run / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    for key in ("epoch", "beta", "train_recon", "train_kl", "train_loss", "test_recon", "test_kl", "test_loss",
+                "kl_per_dim", "seconds", "samples_per_second"):
+        assert key in history[0], key
+
+
+def test_fit_prints_one_line_per_epoch(tmp_path, capsys):
+    assert main(["fit", *[a for a in TINY if a != "--quiet"], "--epochs", "2", "--out", str(tmp_path / "r")]) == 0
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch ")]
+    assert len(lines) == 2 and "test recon" in lines[0] and "img/s" in lines[0]
+
+
+def test_evaluate_json_has_the_documented_keys(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--iw-samples", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"test_neg_elbo", "test_recon", "test_kl", "iwae_nll", "iw_samples", "active_units",
+                           "kl_per_dim"}
+    assert result["iw_samples"] == 20 and len(result["kl_per_dim"]) == 2
+    assert result["test_neg_elbo"] == pytest.approx(result["test_recon"] + result["test_kl"])
+    assert result["iwae_nll"] < result["test_neg_elbo"] + 1.0  # the IWAE bound is the tighter one
+
+
+def test_evaluate_prints_a_readable_report(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--iw-samples", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "IWAE" in out and "active units" in out
+
+
+def test_resume_continues_to_the_new_total(tmp_path):
+    out = tmp_path / "r"
+    assert main(["fit", *TINY, "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["fit", "--resume", "--out", str(out), "--epochs", "3", "--quiet"]) == 0
+    epochs = [json.loads(line)["epoch"] for line in (out / "history.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+def test_datasets_lists_every_name(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mnist5k", "digits", "shapes", "mnist", "fashion-mnist", "kmnist", "cifar10", "folder:PATH"):
+        assert name in out
+    assert "mnist5k" in out.split("\n")[0] and "available" in out.split("\n")[0]
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["--dataset", "nope"], "Unknown dataset"),
+    (["--likelihood", "poisson"], "invalid choice"),
+    (["--latent-dim", "0"], "--latent-dim 0"),
+    (["--latent-dim", "100000"], "--latent-dim 100000"),
+    (["--latent-dim", "two"], "invalid int value"),
+    (["--beta", "-1"], "--beta -1.0"),
+    (["--lr", "-0.1"], "--lr -0.1"),
+    (["--epochs", "0"], "--epochs 0"),
+    (["--batch-size", "0"], "--batch-size 0"),
+    (["--hidden", "a,b"], "--hidden"),
+    (["--hidden", "0"], "hidden"),
+    (["--sigma", "0"], "--sigma 0.0"),
+    (["--free-bits", "-2"], "--free-bits"),
+    (["--warmup-epochs", "2", "--cycles", "2"], "not both"),
+    (["--binarize", "--likelihood", "gaussian"], "bernoulli"),
+    (["--arch", "conv", "--hidden", "8,8,8,8"], "divisible"),
+    (["--device", "tpu"], "Unknown --device"),
+    (["--resume"], "--resume needs --out"),
+    (["--bogus-flag"], "Unrecognized arguments: --bogus-flag"),
+])
+def test_bad_fit_flags_exit_2_with_one_sentence_and_write_nothing(tmp_path, capsys, monkeypatch, args, phrase):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    full = ["fit", "--dataset", "digits", "--epochs", "1", "--quiet"] + args
+    if "--resume" not in args:
+        full += ["--out", str(out)]
+    assert main(full) == 2
+    assert phrase in _error_line(capsys)
+    assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+def test_existing_run_is_not_overwritten_without_resume(trained_run, capsys):
+    before = {p.name: p.read_bytes() for p in trained_run.iterdir()}
+    assert main(["fit", *TINY, "--out", str(trained_run)]) == 2
+    assert "--resume" in _error_line(capsys)
+    assert {p.name: p.read_bytes() for p in trained_run.iterdir()} == before
+
+
+def test_resume_refuses_changed_settings(trained_run, capsys):
+    assert main(["fit", "--resume", "--out", str(trained_run), "--beta", "4"]) == 2
+    assert "--beta" in _error_line(capsys)
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for name in (CONFIG, WEIGHTS):
+        (dst / name).write_bytes((src / name).read_bytes())
+    return dst
+
+
+@pytest.mark.parametrize("damage, phrase", [
+    (lambda d: (d / WEIGHTS).unlink(), "no model.safetensors"),
+    (lambda d: (d / WEIGHTS).write_bytes(b"garbage"), "not a safetensors file"),
+    (lambda d: (d / WEIGHTS).write_bytes((d / WEIGHTS).read_bytes()[:1000]), "safetensors"),
+    (lambda d: (d / CONFIG).write_text("{not json"), "not valid JSON"),
+    (lambda d: (d / CONFIG).write_text(
+        (d / CONFIG).read_text().replace('"latent_dim": 2', '"latent_dim": "two"')), "latent_dim"),
+    (lambda d: (d / CONFIG).write_text(
+        (d / CONFIG).read_text().replace('"latent_dim": 2', '"latent_dim": 3')), "shape"),
+    (lambda d: (d / CONFIG).write_text(
+        (d / CONFIG).read_text().replace('"beta": 1.0', '"beta": 1.0, "extra": 1')), "not a known setting"),
+])
+def test_evaluate_refuses_damaged_runs(trained_run, tmp_path, capsys, damage, phrase):
+    run = _copy_run(trained_run, tmp_path / "copy")
+    damage(run)
+    assert main(["evaluate", str(run), "--iw-samples", "2"]) == 2
+    assert phrase in _error_line(capsys)
+
+
+def test_evaluate_missing_folder(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "absent")]) == 2
+    assert "no run folder" in _error_line(capsys)
+
+
+def test_real_process_exit_code_is_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "training", "fit", "--latent-dim", "-3", "--out", str(tmp_path / "x")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: --latent-dim -3") and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,31 @@
+"""fit under torchrun: two CPU processes with DistributedDataParallel (gloo); rank 0 writes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from training.checkpoint import load_run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_torchrun_two_cpu_processes(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "training", "fit", "--dataset", "digits", "--hidden", "32", "--latent-dim", "2",
+           "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 process(es)" in proc.stdout
+    assert proc.stdout.count("epoch 2/2") == 1  # only rank 0 reports
+    history = [json.loads(l) for l in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[1]["test_loss"] < history[0]["test_loss"] + 5
+    run = load_run(out)
+    assert all(torch.isfinite(p).all() for p in run.model.parameters())
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))

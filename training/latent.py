@@ -1,0 +1,346 @@
+"""Latent-space analysis: encode, order and mark dimensions, traverse, interpolate, project, sample,
+decode, and the live terms of the derivation (docs/theory.md E1..E7).
+
+Pure torch/numpy (scikit-learn only for t-SNE, imported when asked for). The explorer's pages only
+arrange what these functions return. Latents are numpy float32 arrays ``(..., Z)``; images come back
+as numpy float32 ``(N, H, W, C)`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from training.likelihoods import GaussianFixed, GaussianLearned
+from training.model import VAE
+from training.objective import kl_per_dim as kl_per_dim_of
+from training.objective import log_normal_diag, log_normal_std
+
+ACTIVE_THRESHOLD = 0.01  # Var_x(mu_k) or KL_k (nats) above this: dimension k is used
+COLLAPSE_KL = 0.5  # total test KL (nats) below this: the posterior has (nearly) collapsed
+PROJECTIONS = ("pca", "tsne", "dims")
+
+
+# ---------------------------------------------------------------- encoding and dimensions
+
+@torch.no_grad()
+def encode_posterior(model: VAE, x: Tensor, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """E3: x (N, C, H, W) -> mu, logvar of p(z|x), each numpy (N, Z)."""
+    mus, logvars = [], []
+    for start in range(0, x.shape[0], batch):
+        mu, logvar = model.encode(x[start:start + batch])
+        mus.append(mu.float().cpu().numpy())
+        logvars.append(logvar.float().cpu().numpy())
+    z_dim = model.latent_dim
+    if not mus:
+        return np.zeros((0, z_dim), np.float32), np.zeros((0, z_dim), np.float32)
+    return np.concatenate(mus), np.concatenate(logvars)
+
+
+def encode_dataset(model: VAE, x: Tensor, batch: int = 1000) -> np.ndarray:
+    """mu(x) for every image (E3): numpy (N, Z), the point each image is drawn at."""
+    return encode_posterior(model, x, batch)[0]
+
+
+def latent_variance(mu: np.ndarray) -> np.ndarray:
+    """A_k = Var_x(mu_k(x)) over the images (active units, Burda et al.): (Z,)."""
+    return np.asarray(mu, dtype=np.float64).var(axis=0)
+
+
+def dims_by_kl(kl_per_dim: np.ndarray | list[float]) -> np.ndarray:
+    """Dimension indices ordered by KL_k (E4), largest first; ties keep index order."""
+    kl = np.asarray(kl_per_dim, dtype=np.float64)
+    return np.argsort(-kl, kind="stable")
+
+
+def active_mask(values: np.ndarray | list[float], threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
+    """True where a dimension is used: its latent variance (or KL_k) exceeds ``threshold``."""
+    return np.asarray(values, dtype=np.float64) > threshold
+
+
+def last_kl_per_dim(history: list[dict], z_dim: int) -> np.ndarray:
+    """KL_k of the last recorded epoch (test set), or zeros when the run has no history."""
+    if history and "kl_per_dim" in history[-1] and len(history[-1]["kl_per_dim"]) == z_dim:
+        return np.asarray(history[-1]["kl_per_dim"], dtype=np.float64)
+    return np.zeros(z_dim)
+
+
+def posterior_collapsed(test_kl: float | None, active_units: int | None, kl_threshold: float = COLLAPSE_KL) -> bool:
+    """No active unit, or a total KL so small that z says (almost) nothing about x."""
+    return (active_units is not None and active_units == 0) or (test_kl is not None and test_kl < kl_threshold)
+
+
+# ---------------------------------------------------------------- paths through latent space
+
+def traversal_latents(z0: np.ndarray, dims: list[int] | np.ndarray, values: np.ndarray | None = None,
+                      n: int = 9) -> np.ndarray:
+    """For each dim k in ``dims``: copies of z0 with z_k set to each value -> (len(dims), n, Z).
+
+    ``values`` defaults to ``np.linspace(-3, 3, n)``; every other coordinate stays at z0.
+    """
+    z0 = np.asarray(z0, dtype=np.float32)
+    values = np.linspace(-3.0, 3.0, n) if values is None else np.asarray(values)
+    out = np.broadcast_to(z0, (len(dims), len(values), z0.shape[-1])).copy()
+    for row, k in enumerate(dims):
+        out[row, :, k] = values
+    return out
+
+
+def lerp(z_a: np.ndarray, z_b: np.ndarray, n: int) -> np.ndarray:
+    """Straight line (1 - t) z_a + t z_b for n values of t from 0 to 1: (n, Z)."""
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    return ((1.0 - t) * np.asarray(z_a, np.float64) + t * np.asarray(z_b, np.float64)).astype(np.float32)
+
+
+def slerp(z_a: np.ndarray, z_b: np.ndarray, n: int) -> np.ndarray:
+    """Spherical interpolation (Shoemake; White 2016 for VAEs): (n, Z).
+
+    z(t) = sin((1-t) W)/sin W z_a + sin(t W)/sin W z_b, W the angle between z_a and z_b. For equal
+    norms the path keeps that norm, where the straight line cuts through the low-norm middle that
+    prior samples (norm ~ sqrt(Z)) almost never visit. Falls back to ``lerp`` when W is ~0 or ~pi.
+    """
+    a, b = np.asarray(z_a, np.float64), np.asarray(z_b, np.float64)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return lerp(a, b, n)
+    omega = math.acos(float(np.clip(a @ b / (na * nb), -1.0, 1.0)))
+    if math.sin(omega) < 1e-6:
+        return lerp(a, b, n)
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    path = (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / math.sin(omega)
+    path[0], path[-1] = a, b  # exact endpoints
+    return path.astype(np.float32)
+
+
+def prior_samples(n: int, z_dim: int, seed: int) -> np.ndarray:
+    """n draws from the prior q(z) = N(0, I) (E2), reproducible by ``seed``: (n, Z) float32."""
+    return np.random.default_rng(seed).standard_normal((n, z_dim)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- 2-D projections
+
+@dataclass(frozen=True)
+class Projection:
+    """2-D coordinates of the points, and the way back to latent space where one exists.
+
+    PCA: z = mean + coords @ components. Raw dims: z_dims = coords, every other z_k = 0.
+    t-SNE: no inverse (``invertible`` is False).
+    """
+
+    method: str
+    coords: np.ndarray              # (N, 2)
+    axis_titles: tuple[str, str]
+    z_dim: int
+    mean: np.ndarray | None = None        # (Z,) PCA
+    components: np.ndarray | None = None  # (2, Z) PCA, orthonormal rows
+    dims: tuple[int, int] | None = None   # raw dims
+
+    @property
+    def invertible(self) -> bool:
+        return self.method != "tsne"
+
+    def inverse(self, coords: np.ndarray) -> np.ndarray:
+        """Latents for 2-D points (M, 2) -> (M, Z)."""
+        coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
+        if self.method == "pca":
+            return (self.mean + coords @ self.components).astype(np.float32)
+        if self.method == "dims":
+            z = np.zeros((len(coords), self.z_dim), np.float32)
+            i, j = self.dims
+            z[:, i] = coords[:, 0]
+            if j != i:
+                z[:, j] = coords[:, 1]
+            return z
+        raise ValueError("t-SNE has no inverse map from the plane back to latent space.")
+
+
+def pca(mu: np.ndarray) -> Projection:
+    """The two directions of largest variance of mu (SVD of the centred points), signs fixed."""
+    mu = np.asarray(mu, dtype=np.float64)
+    z_dim = mu.shape[1]
+    mean = mu.mean(axis=0)
+    _, s, vt = np.linalg.svd(mu - mean, full_matrices=False)
+    components = np.zeros((2, z_dim))
+    k = min(2, vt.shape[0])
+    components[:k] = vt[:k]
+    for row in components:  # deterministic sign: the largest entry of each direction is positive
+        if row[np.argmax(np.abs(row))] < 0:
+            row *= -1
+    coords = (mu - mean) @ components.T
+    var = s**2
+    ratio = var / var.sum() if var.sum() > 0 else np.zeros_like(var)
+    titles = tuple(f"PC{i + 1} ({100 * ratio[i]:.0f}% of variance)" if i < len(ratio) else f"PC{i + 1}"
+                   for i in range(2))
+    return Projection("pca", coords.astype(np.float32), titles, z_dim, mean=mean, components=components)
+
+
+def tsne(mu: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> Projection:
+    """t-SNE of mu (scikit-learn), perplexity clipped below the number of points; no inverse."""
+    from sklearn.manifold import TSNE  # slow to import: only when asked for
+
+    mu = np.asarray(mu, dtype=np.float32)
+    n = len(mu)
+    if n < 3:
+        raise ValueError(f"t-SNE needs at least 3 points; got {n}.")
+    model = TSNE(n_components=2, perplexity=min(perplexity, n - 1), init="pca", random_state=seed)
+    coords = model.fit_transform(mu).astype(np.float32)
+    return Projection("tsne", coords, ("t-SNE 1", "t-SNE 2"), mu.shape[1])
+
+
+def raw_dims(mu: np.ndarray, dims: tuple[int, int]) -> Projection:
+    """Two latent coordinates as they are: (mu_i, mu_j)."""
+    mu = np.asarray(mu, dtype=np.float32)
+    i, j = (int(d) for d in dims)
+    if not (0 <= i < mu.shape[1] and 0 <= j < mu.shape[1]):
+        raise ValueError(f"Dimensions {dims} do not exist; the model has z_0..z_{mu.shape[1] - 1}.")
+    return Projection("dims", mu[:, [i, j]].copy(), (f"z_{i}", f"z_{j}"), mu.shape[1], dims=(i, j))
+
+
+def project(mu: np.ndarray, method: str = "pca", dims: tuple[int, int] = (0, 1), seed: int = 0,
+            perplexity: float = 30.0) -> Projection:
+    """mu (N, Z) -> 2-D coordinates by ``method`` in {"pca", "tsne", "dims"}."""
+    if method == "pca":
+        return pca(mu)
+    if method == "tsne":
+        return tsne(mu, seed=seed, perplexity=perplexity)
+    if method == "dims":
+        return raw_dims(mu, dims)
+    raise ValueError(f"Unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}.")
+
+
+def subsample(n: int, max_points: int, seed: int = 0) -> np.ndarray:
+    """At most ``max_points`` sorted indices out of range(n), reproducible by ``seed``."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid over the plotted plane: ``z`` (rows*cols, Z) row-major, top row first (largest y)."""
+
+    xs: np.ndarray  # (n,) increasing
+    ys: np.ndarray  # (n,) decreasing: row 0 is the top of the plot
+    z: np.ndarray   # (n*n, Z)
+
+
+def grid_extent(projection: Projection, quantile: float = 0.01) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) covering the points, trimmed by ``quantile`` at each end; at least +-3 for dims."""
+    lo = np.quantile(projection.coords, quantile, axis=0)
+    hi = np.quantile(projection.coords, 1 - quantile, axis=0)
+    if projection.method == "dims":  # raw dims: show the prior's +-3 sigma too
+        lo, hi = np.minimum(lo, -3.0), np.maximum(hi, 3.0)
+    hi = np.where(hi - lo < 1e-6, lo + 1.0, hi)
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def manifold_grid_latents(projection: Projection, n: int = 15,
+                          extent: tuple[float, float, float, float] | None = None) -> Grid:
+    """Latents on an n x n grid of the plotted axes, mapped back through ``projection.inverse``."""
+    x0, x1, y0, y1 = grid_extent(projection) if extent is None else extent
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y1, y0, n)
+    gx, gy = np.meshgrid(xs, ys)  # (n, n): row r is y = ys[r]
+    z = projection.inverse(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    return Grid(xs, ys, z)
+
+
+# ---------------------------------------------------------------- decoding
+
+@torch.no_grad()
+def decode_images(model: VAE, z: np.ndarray | Tensor, batch: int = 1000) -> np.ndarray:
+    """Decoder mean mu~(z) for z (N, Z) or (Z,) -> numpy float32 (N, H, W, C) in [0, 1]."""
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.latent_dim)
+    param = next(model.parameters())
+    chunks = [model.decode_mean(z[s:s + batch].to(param.device, param.dtype)) for s in range(0, len(z), batch)]
+    if not chunks:
+        c, h, w = model.cfg.image_shape
+        return np.zeros((0, h, w, c), np.float32)
+    return torch.cat(chunks).clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
+
+
+def to_hwc(x: Tensor) -> np.ndarray:
+    """Data images (N, C, H, W) tensor -> numpy (N, H, W, C), the layout ``decode_images`` returns."""
+    return x.detach().permute(0, 2, 3, 1).float().cpu().numpy()
+
+
+@torch.no_grad()
+def reconstruct(model: VAE, x: Tensor) -> np.ndarray:
+    """Decoder mean at the encoder mean, mu~(mu(x)): (N, H, W, C) in [0, 1]."""
+    mu, _ = model.encode(x)
+    return decode_images(model, mu)
+
+
+# ---------------------------------------------------------------- the derivation, live
+
+def recon_weight(sigma: float) -> float:
+    """E6: the factor 1/(2 sigma~^2) in front of ||x - mu~||^2; beta-equivalent is 2 sigma~^2."""
+    return 1.0 / (2.0 * sigma**2)
+
+
+@dataclass(frozen=True)
+class TheoryTerms:
+    """Batch means in nats per image (E1): one term per line of the derivation."""
+
+    n_images: int
+    n_mc: int
+    recon_nll: float            # E5/E6/Bernoulli: E_z[-ln q(x|z)], z by E7, n_mc samples per image
+    recon_se: float             # its Monte-Carlo standard error
+    kl: float                   # E4, closed form, summed over dimensions
+    kl_per_dim: np.ndarray      # E4 per dimension (Z,)
+    kl_mc: float                # E_z[ln p(z|x) - ln q(z)], same samples
+    kl_mc_se: float             # its standard error
+    neg_elbo: float             # recon_nll + kl (E1 with beta = 1)
+    likelihood: str             # "bernoulli", "gaussian" or "gaussian-learned"
+    sigma: float | None         # sigma~ (gaussian) or its mean over pixels (learned)
+    recon_weight: float | None  # 1/(2 sigma~^2) (E6); mean over pixels for a learned sigma~
+    sq_error: float | None      # ||x - mu~(z)||^2 batch mean (gaussian only)
+    recon_const: float | None   # D/2 ln 2pi + D ln sigma~ (gaussian with a constant sigma~)
+
+
+def _mean_and_se(values: Tensor) -> tuple[float, float]:
+    """values (S, B): estimate of the batch mean of E_s[values] and its standard error.
+
+    Var of the estimate = sum_b Var_s(values[:, b]) / S / B^2 (independent samples per image).
+    """
+    s, b = values.shape
+    mean = float(values.mean())
+    if s < 2:
+        return mean, float("nan")
+    var_b = values.double().var(dim=0, unbiased=True)  # (B,)
+    return mean, float(torch.sqrt(var_b.sum() / s) / b)
+
+
+@torch.no_grad()
+def theory_terms(model: VAE, x: Tensor, n_mc: int = 32, seed: int = 0) -> TheoryTerms:
+    """The terms of E1 on a batch x (B, C, H, W), with n_mc samples z = mu + sigma * eps per image (E7)."""
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    mu, logvar = model.encode(x)  # E3, (B, Z)
+    eps = torch.randn((n_mc, *mu.shape), generator=gen, device=mu.device, dtype=mu.dtype)
+    z = mu + torch.exp(0.5 * logvar) * eps  # E7, (S, B, Z)
+    out = model.decode(z)  # (S, B, k*C, H, W)
+    lik = model.likelihood
+    recon_nll, recon_se = _mean_and_se(lik.recon_nll(x, out))  # (S, B)
+    kl_dims = kl_per_dim_of(mu, logvar)  # E4, (B, Z)
+    kl = float(kl_dims.sum(-1).mean())
+    kl_mc, kl_mc_se = _mean_and_se(log_normal_diag(z, mu, logvar) - log_normal_std(z))  # ln p(z|x) - ln q(z)
+
+    name, sigma, weight, sq_error, const = model.cfg.likelihood, None, None, None, None
+    if isinstance(lik, GaussianFixed):
+        sigma, weight = lik.sigma, recon_weight(lik.sigma)
+        mean_img = lik.mean(out)
+        sq_error = float((x - mean_img).square().flatten(-3).sum(-1).mean())
+        d = x.shape[-3:].numel()
+        const = d * (0.5 * math.log(2 * math.pi) + lik.log_sigma)
+    elif isinstance(lik, GaussianLearned):
+        mean_img, sigma_img = lik.split(out)
+        sigma, weight = float(sigma_img.mean()), float((0.5 / sigma_img.square()).mean())
+        sq_error = float((x - mean_img).square().flatten(-3).sum(-1).mean())
+    return TheoryTerms(
+        n_images=x.shape[0], n_mc=n_mc, recon_nll=recon_nll, recon_se=recon_se, kl=kl,
+        kl_per_dim=kl_dims.mean(0).cpu().numpy(), kl_mc=kl_mc, kl_mc_se=kl_mc_se, neg_elbo=recon_nll + kl,
+        likelihood=name, sigma=sigma, recon_weight=weight, sq_error=sq_error, recon_const=const,
+    )
