@@ -293,6 +293,9 @@ class TheoryTerms:
     kl_per_dim: np.ndarray      # E4 per dimension (Z,)
     kl_mc: float                # E_z[ln p(z|x) - ln q(z)], same samples
     kl_mc_se: float             # its standard error
+    neg_entropy: float          # E4 derivation: E_z[ln p(z|x)] = sum_k -1/2 ln(2 pi sigma_k^2) - 1/2
+    cross_entropy: float        # E4 derivation: E_z[-ln q(z)] = sum_k 1/2 ln 2pi + 1/2 (mu_k^2 + sigma_k^2)
+    sigma_mean: float           # E3: mean encoder sigma_k(x) over images and dimensions
     neg_elbo: float             # recon_nll + kl (E1 with beta = 1)
     likelihood: str             # "bernoulli", "gaussian" or "gaussian-learned"
     sigma: float | None         # sigma~ (gaussian) or its mean over pixels (learned)
@@ -327,6 +330,9 @@ def theory_terms(model: VAE, x: Tensor, n_mc: int = 32, seed: int = 0) -> Theory
     kl_dims = kl_per_dim_of(mu, logvar)  # E4, (B, Z)
     kl = float(kl_dims.sum(-1).mean())
     kl_mc, kl_mc_se = _mean_and_se(log_normal_diag(z, mu, logvar) - log_normal_std(z))  # ln p(z|x) - ln q(z)
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    neg_entropy = float((-half_log_2pi - 0.5 * logvar - 0.5).sum(-1).mean())
+    cross_entropy = float((half_log_2pi + 0.5 * (mu.square() + logvar.exp())).sum(-1).mean())
 
     name, sigma, weight, sq_error, const = model.cfg.likelihood, None, None, None, None
     if isinstance(lik, GaussianFixed):
@@ -342,5 +348,6 @@ def theory_terms(model: VAE, x: Tensor, n_mc: int = 32, seed: int = 0) -> Theory
     return TheoryTerms(
         n_images=x.shape[0], n_mc=n_mc, recon_nll=recon_nll, recon_se=recon_se, kl=kl,
         kl_per_dim=kl_dims.mean(0).cpu().numpy(), kl_mc=kl_mc, kl_mc_se=kl_mc_se, neg_elbo=recon_nll + kl,
+        neg_entropy=neg_entropy, cross_entropy=cross_entropy, sigma_mean=float(torch.exp(0.5 * logvar).mean()),
         likelihood=name, sigma=sigma, recon_weight=weight, sq_error=sq_error, recon_const=const,
     )

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
-from training.checkpoint import CHECKPOINT, load_resume_state, save_checkpoint
+from training.checkpoint import CHECKPOINT, load_resume_state, save_checkpoint, write_views
 from training.config import RunConfig
 from training.data import Dataset, load_dataset
 from training.errors import UserError
@@ -135,7 +135,7 @@ class Trainer:
         t0 = time.perf_counter()
         perm = torch.randperm(self.x_train.shape[0], generator=self.shuffle_gen)  # same on every rank
         local = perm[self.rank * self.n_local:(self.rank + 1) * self.n_local].to(self.device)
-        sums = torch.zeros(4, device=self.device)  # recon, kl, loss, images (weighted by batch size)
+        sums = torch.zeros(3, device=self.device)  # recon, kl, loss, each summed over images
         beta = tc.beta
         self.model.train()
         for step in range(self.steps_per_epoch):
@@ -146,8 +146,9 @@ class Trainer:
             beta = self.beta_now(self.epoch + (step + 1) / self.steps_per_epoch)
             terms = self.train_step(self.x_train[idx], beta)
             b = idx.shape[0]
-            sums += torch.stack([terms.recon_nll * b, terms.kl * b, terms.loss.detach() * b,
-                                 torch.tensor(float(b), device=self.device)])
+            sums[0].add_(terms.recon_nll, alpha=b)
+            sums[1].add_(terms.kl, alpha=b)
+            sums[2].add_(terms.loss.detach(), alpha=b)
             if self.callback is not None and self.rank == 0:
                 self._report("step", epoch, step + 1, beta, terms)
         train_seconds = time.perf_counter() - t0
@@ -168,7 +169,8 @@ class Trainer:
         stats = summarize(test)
         if not all(math.isfinite(p) for p in (stats["recon"], stats["kl"])) or not self._weights_finite():
             raise TrainingDiverged(self._divergence_message())
-        recon, kl, loss, n = (float(v) for v in sums)
+        recon, kl, loss = (float(v) for v in sums)
+        n = self.n_local * self.world
         self.epoch = epoch
         record = {
             "epoch": epoch,
@@ -240,6 +242,8 @@ class Trainer:
             raise UserError(f"There is no checkpoint to resume in {self.run_dir}.")
         state = load_resume_state(self.run_dir, self.config, self.model, self.optimizer)
         self.epoch, self.history = state.epoch, state.history
+        if self.rank == 0:  # a kill between the checkpoint and its views may have left them one epoch behind
+            write_views(self.run_dir, self.config, self.model, self.epoch, self.history)
         if "shuffle" in state.rng:
             self.shuffle_gen.set_state(state.rng["shuffle"])
         if "noise" in state.rng and self.rank == 0:

@@ -1,0 +1,80 @@
+"""Killed at any moment, a run folder still holds a complete, loadable checkpoint that resumes."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from training.checkpoint import CHECKPOINT, CONFIG, load_run
+from training.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIT = ["fit", "--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--batch-size", "16", "--quiet"]
+
+
+def _start(out: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "training", *FIT, "--out", str(out), *extra], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()[-1000:]
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def test_sigkill_at_random_moments_never_leaves_a_broken_run(tmp_path):
+    rng = random.Random(1234)
+    out = tmp_path / "run"
+    proc = _start(out, "--epochs", "400")
+    _wait_for(out / CHECKPOINT, proc)
+    epochs_seen = []
+    for attempt in range(6):
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        run = load_run(out)  # must load, whatever moment the kill hit
+        history = [json.loads(l) for l in (out / "history.jsonl").read_text().splitlines()]
+        assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+        epochs_seen.append(run.epoch)
+        proc = _start(out, "--resume", "--epochs", "400")
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert epochs_seen == sorted(epochs_seen) and epochs_seen[-1] > 0, epochs_seen
+
+
+def test_resumed_after_kill_matches_an_uninterrupted_run(tmp_path):
+    out = tmp_path / "killed"
+    proc = _start(out, "--epochs", "400")
+    _wait_for(out / "history.jsonl", proc)
+    while not (out / "history.jsonl").read_text().count("\n") >= 2:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = load_run(out).epoch
+    target = done + 2
+    assert main([*FIT[:1], "--resume", "--out", str(out), "--epochs", str(target), "--quiet"]) == 0
+    reference = tmp_path / "reference"
+    assert main([*FIT, "--out", str(reference), "--epochs", str(target)]) == 0
+    volatile = {"seconds", "samples_per_second"}
+    strip = lambda p: [{k: v for k, v in json.loads(l).items() if k not in volatile}  # noqa: E731
+                       for l in (p / "history.jsonl").read_text().splitlines()]
+    assert strip(out) == strip(reference)
+    assert (out / "model.safetensors").read_bytes() == (reference / "model.safetensors").read_bytes()
+
+
+def test_no_temporary_files_are_left_after_a_clean_run(tmp_path):
+    out = tmp_path / "clean"
+    assert main([*FIT, "--out", str(out), "--epochs", "1"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["config.json", "model.safetensors", "history.jsonl", "checkpoint.safetensors"])
