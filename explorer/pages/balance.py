@@ -1,0 +1,86 @@
+"""Balance: how reconstruction and KL (E1) traded off during training, which latent dimensions are
+used, where this run sits among all saved runs, and a plain warning when the posterior collapsed."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures, state
+from training import latent
+from training.evaluate import test_images
+from training.runs import list_runs
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _latent_variance(path: str, digest: str, _model, _x) -> np.ndarray:
+    """A_k = Var_x(mu_k(x)) over the test set: the active-unit statistic."""
+    return latent.latent_variance(latent.encode_dataset(_model, _x))
+
+
+def collapse_advice(config) -> list[str]:
+    """The likely fixes for a collapsed posterior, for this run's settings."""
+    train, model = config.train, config.model
+    tips = []
+    if train.beta > 1.0:
+        tips.append(f"lower beta (now {train.beta:g}; beta = 1 is the plain ELBO)")
+    if train.warmup_epochs == 0 and train.cycles == 0:
+        tips.append("use KL warm-up (--warmup-epochs) or cyclical annealing so the decoder learns to use z first")
+    if train.free_bits == 0:
+        tips.append("give each dimension free bits (--free-bits, e.g. 0.1 to 0.5 nats)")
+    if model.likelihood == "gaussian":
+        tips.append(f"use a smaller sigma~ (now {model.sigma:g}): reconstruction weight 1/(2 sigma~^2) = "
+                    f"{latent.recon_weight(model.sigma):.3g} is too low against the KL")
+    if not tips:
+        tips.append("train longer, or with a smaller beta")
+    return tips
+
+
+def main() -> None:
+    run = state.current_run()
+    data = state.current_data(run)
+    cfg = run.config
+    z_dim = cfg.model.latent_dim
+    st.title("Balance")
+    st.caption("The loss (E1) is reconstruction −ln q(x|z) plus β times KL(p(z|x) ‖ q(z)), in nats per image. "
+               "Reconstruction wants z to carry information about x; the KL wants p(z|x) to look like the prior.")
+
+    if not run.history:
+        st.info("This run has no finished epoch yet, so there is nothing to plot.")
+        return
+    last = run.history[-1]
+    kl = latent.last_kl_per_dim(run.history, z_dim)
+    variance = _latent_variance(str(run.path), state.weights_digest(run.path), run.model, test_images(cfg, data))
+    active = latent.active_mask(variance)
+
+    m = st.columns(4)
+    m[0].metric("test −ln q(x|z)", f"{last['test_recon']:.2f}")
+    m[1].metric("test KL", f"{last['test_kl']:.2f}")
+    m[2].metric("test −ELBO", f"{last['test_neg_elbo']:.2f}")
+    m[3].metric("active units", f"{int(active.sum())} / {z_dim}")
+
+    if latent.posterior_collapsed(last.get("test_kl"), int(active.sum())):
+        tips = "; ".join(collapse_advice(cfg))
+        st.warning(f"The posterior has collapsed: test KL is {last['test_kl']:.2f} nats and "
+                   f"{int(active.sum())} of {z_dim} dimensions are active, so the decoder ignores z and "
+                   f"draws roughly the average image. Likely fixes: {tips}.")
+
+    st.subheader("Per epoch")
+    st.plotly_chart(figures.loss_curves(run.history), key="balance_curves")
+    st.caption(f"β = {cfg.train.beta:g}" + (f" with warm-up over {cfg.train.warmup_epochs:g} epochs"
+                                            if cfg.train.warmup_epochs else "")
+               + ". The train loss is recon + β·KL; the test −ELBO is recon + KL, a bound on −ln q(x).")
+
+    st.subheader("KL per dimension")
+    st.plotly_chart(figures.kl_bars(kl, active), key="balance_kl_bars")
+    st.caption(f"{int(active.sum())} of {z_dim} dimensions are active: the variance over test images of "
+               "their mean mu_k(x) exceeds 0.01. Inactive (grey) dimensions sit at the prior and carry nothing.")
+
+    st.subheader("Rate and distortion of every saved run")
+    runs = list_runs(state.runs_root())
+    st.plotly_chart(figures.rate_distortion(runs, current=str(run.path)), key="balance_rd")
+    st.caption("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood "
+               "(their nats are not comparable with one another). The current run is outlined.")
+
+
+main()

@@ -1,0 +1,171 @@
+"""Latent map: mu(x) of the test images in the plane, a point's image and reconstruction on click,
+and the decoder's manifold over the plotted axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures, images, state
+from training import latent
+
+TSNE_MAX_POINTS = 2000
+METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "dims": "two latent dims"}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _encode_test(path: str, digest: str, _model, _x) -> np.ndarray:
+    """mu(x) of every test image (E3), (N, Z): once per model."""
+    return latent.encode_dataset(_model, _x)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _projection(path: str, digest: str, method: str, dims: tuple[int, int], seed: int, max_points: int,
+                _mu: np.ndarray) -> tuple[latent.Projection, np.ndarray]:
+    """The projection of (a subsample of) mu and the test indices of its points."""
+    idx = latent.subsample(len(_mu), max_points, seed) if method == "tsne" else np.arange(len(_mu))
+    return latent.project(_mu[idx], method, dims=dims, seed=seed), idx
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _manifold(path: str, digest: str, method: str, dims: tuple[int, int], n: int,
+              _projection: latent.Projection, _model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decoded n x n grid over the plotted axes, mapped back by the projection: grid image, xs, ys."""
+    grid = latent.manifold_grid_latents(_projection, n)
+    decoded = latent.decode_images(_model, grid.z)
+    return images.image_grid(decoded, ncols=n, pad=0), grid.xs, grid.ys
+
+
+def _reset_on_new_model(run, data) -> None:
+    """A newly chosen model starts from its own defaults (raw dims for Z = 2, else PCA; z_0, z_1).
+
+    Set, not deleted: the browser keeps showing a widget's old value unless the server sets a new one.
+    """
+    if st.session_state.get("map_run") != str(run.path):
+        z_dim = run.config.model.latent_dim
+        st.session_state["map_run"] = str(run.path)
+        st.session_state["map_method"] = "dims" if z_dim == 2 else "pca"
+        st.session_state["map_dim_x"], st.session_state["map_dim_y"] = 0, min(1, z_dim - 1)
+        if data.labels_are_factors and data.factor_names:
+            st.session_state["map_color"] = data.factor_names[0]
+
+
+def _controls(z_dim: int, data) -> dict:
+    c1, c2, c3 = st.columns([2, 2, 2])
+    methods = ["dims", "pca", "tsne"] if z_dim == 2 else ["pca", "tsne", "dims"]
+    method = c1.radio("Projection", methods, format_func=METHOD_LABELS.get, horizontal=True, key="map_method",
+                      help="PCA: the plane of largest variance of mu. t-SNE: neighbours stay neighbours "
+                           f"(on at most {TSNE_MAX_POINTS} points). Two dims: raw coordinates.")
+    dims = (0, min(1, z_dim - 1))
+    if method == "dims":
+        a, b = c2.columns(2)
+        st.session_state.setdefault("map_dim_x", 0)  # hidden widgets lose their state: restore the defaults
+        st.session_state.setdefault("map_dim_y", dims[1])
+        i = a.selectbox("x axis", range(z_dim), format_func=lambda k: f"z_{k}", key="map_dim_x")
+        j = b.selectbox("y axis", range(z_dim), format_func=lambda k: f"z_{k}", key="map_dim_y")
+        dims = (int(i), int(j))
+    color_factor = None
+    if data.labels_are_factors and data.factor_names:
+        color_factor = c3.selectbox("Colour by", data.factor_names, key="map_color")
+    o1, o2, o3 = st.columns(3)
+    overlay = o1.toggle("Manifold grid over the scatter", key="map_overlay", disabled=method == "tsne")
+    prior = o2.toggle("Prior contours", key="map_prior", disabled=method != "dims",
+                      help="N(0, I) density at 1, 2, 3 sigma. Only raw latent dims are distributed like the prior.")
+    n_grid = o3.slider("Grid size", 5, 25, 12, key="map_grid_n")
+    return {"method": method, "dims": dims, "color_factor": color_factor, "overlay": overlay and method != "tsne",
+            "prior": prior and method == "dims", "n_grid": n_grid}
+
+
+def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, manifold) -> object:
+    y = data.y_test.numpy() if data.y_test is not None else None
+    if y is not None and data.labels_are_factors:
+        k = data.factor_names.index(opts["color_factor"])
+        fig = figures.latent_scatter(proj.coords, idx, color_values=y[idx, k], color_title=opts["color_factor"],
+                                     axis_titles=proj.axis_titles)
+    else:
+        fig = figures.latent_scatter(proj.coords, idx, labels=None if y is None else y[idx],
+                                     label_names=data.label_names, axis_titles=proj.axis_titles)
+    if opts["prior"]:
+        fig = figures.add_prior_contours(fig, latent.grid_extent(proj))
+    if opts["overlay"] and manifold is not None:
+        fig = figures.add_manifold_overlay(fig, *manifold)
+    return fig
+
+
+def _show_selected(run, data, index: int | None) -> None:
+    if index is None:
+        st.info("Click a point to see its test image and its reconstruction.")
+        return
+    x = data.x_test[index:index + 1]
+    original = latent.to_hwc(x)[0]
+    recon = latent.reconstruct(run.model, x)[0]
+    a, b = st.columns(2)
+    a.image(images.display(original, 140), width=140, caption=f"test image {index}")
+    b.image(images.display(recon, 140), width=140, caption="reconstruction μ̃(μ(x))")
+    if data.y_test is not None and not data.labels_are_factors and data.label_names:
+        st.caption(f"Label: {data.label_names[int(data.y_test[index])]}")
+
+
+def _remember_selection(run, index: int | None, n_test: int) -> int | None:
+    """The last clicked point survives redraws of the figure (new options clear plotly's selection)."""
+    if index is not None:
+        st.session_state["map_selected"] = (str(run.path), index)
+    path, last = st.session_state.get("map_selected", (None, None))
+    return last if path == str(run.path) and last is not None and last < n_test else None
+
+
+@st.fragment
+def scatter_panel(run, data, mu: np.ndarray) -> None:
+    """Controls, scatter, selection and manifold: interacting reruns only this."""
+    z_dim = run.config.model.latent_dim
+    path, digest = str(run.path), state.weights_digest(run.path)
+    opts = _controls(z_dim, data)
+    spinner = "Running t-SNE (a few seconds, cached afterwards)..." if opts["method"] == "tsne" else "Projecting..."
+    with st.spinner(spinner):
+        proj, idx = _projection(path, digest, opts["method"], opts["dims"], 0, TSNE_MAX_POINTS, mu)
+    manifold = None
+    if proj.invertible:
+        manifold = _manifold(path, digest, opts["method"], opts["dims"], opts["n_grid"], proj, run.model)
+    left, right = st.columns([3, 1])
+    with left:
+        fig = _scatter_figure(proj, idx, data, opts, manifold)
+        event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_map_scatter",
+                                config={"scrollZoom": True})
+        if opts["method"] == "tsne" and len(idx) < len(mu):
+            st.caption(f"t-SNE of {len(idx)} of the {len(mu)} test images (random subset).")
+    with right:
+        _show_selected(run, data, _remember_selection(run, figures.selected_index(event), len(mu)))
+
+    st.subheader("Manifold")
+    if manifold is None:
+        st.info("t-SNE has no inverse map from the plane back to latent space, so there is no manifold grid "
+                "for it. Choose PCA or two latent dims.")
+        return
+    grid_image, xs, ys = manifold
+    if proj.method == "pca":
+        how = "each grid point mapped back to z = mean + coords · components (inverse PCA)"
+    else:
+        i, j = proj.dims
+        how = f"z_{i} and z_{j} on the grid, every other dimension at 0"
+    h = run.config.model.image_shape[1]
+    factor = max(1, min(4, round(640 / max(1, opts["n_grid"] * h))))
+    st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid_image)), factor))
+    st.caption(f"Decoder mean μ̃(z) over a {opts['n_grid']}×{opts['n_grid']} grid of the plotted axes "
+               f"({proj.axis_titles[0]} left to right from {xs[0]:.2f} to {xs[-1]:.2f}, {proj.axis_titles[1]} "
+               f"top to bottom from {ys[0]:.2f} to {ys[-1]:.2f}): {how}.")
+
+
+def main() -> None:
+    run = state.current_run()
+    data = state.current_data(run)
+    _reset_on_new_model(run, data)
+    st.title("Latent map")
+    z_dim = run.config.model.latent_dim
+    st.caption(f"Each dot is mu(x) (E3) of one of the {len(data.x_test)} test images, z = {z_dim} dimensions. "
+               "Click a dot to see the image and its reconstruction.")
+    with st.spinner("Encoding the test set..."):
+        mu = _encode_test(str(run.path), state.weights_digest(run.path), run.model, data.x_test)
+    scatter_panel(run, data, mu)
+
+
+main()

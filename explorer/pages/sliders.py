@@ -1,0 +1,171 @@
+"""Latent sliders: set z by hand, see the decoder mean mu~(z); traverse one dimension at a time.
+
+Slider keys are ``z_<i>`` (0-based latent index). Their values live in st.session_state and are
+set only from button callbacks, which run before the sliders are created.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer import images, state
+from training import latent
+
+LIMIT = 4.0  # slider range -LIMIT..LIMIT; the prior puts 99.99% of each z_k within +-4
+STEP = 0.05
+IMAGE_WIDTH = 320
+INDEX_KEY = "sliders_image_index"
+ALL_DIMS = "all (by KL)"
+
+
+def _slider_keys(z_dim: int) -> list[str]:
+    return [f"z_{i}" for i in range(z_dim)]
+
+
+def _set_z(z: np.ndarray) -> None:
+    """Write z into the slider states (clipped to the slider range, rounded to its step)."""
+    z = np.clip(np.round(np.asarray(z, dtype=np.float64) / STEP) * STEP, -LIMIT, LIMIT)
+    for key, value in zip(_slider_keys(len(z)), z):
+        st.session_state[key] = float(value)
+
+
+def _current_z(z_dim: int) -> np.ndarray:
+    return np.array([st.session_state.get(k, 0.0) for k in _slider_keys(z_dim)], dtype=np.float32)
+
+
+def _on_reset(z_dim: int) -> None:
+    _set_z(np.zeros(z_dim))
+    st.session_state["sliders_source"] = "z = 0, the prior's mean."
+
+
+def _on_prior(z_dim: int) -> None:
+    seed = int(np.random.default_rng().integers(2**31))
+    _set_z(latent.prior_samples(1, z_dim, seed)[0])
+    st.session_state["sliders_source"] = f"a sample from the prior q(z) = N(0, I) (seed {seed})."
+
+
+def _on_encode(run, x_test, random: bool) -> None:
+    if random:
+        st.session_state[INDEX_KEY] = int(np.random.default_rng().integers(len(x_test)))
+    index = int(st.session_state.get(INDEX_KEY, 0))
+    mu = latent.encode_dataset(run.model, x_test[index:index + 1])[0]  # E3: mu(x)
+    _set_z(mu)
+    clipped = " (clipped to the slider range)" if np.abs(mu).max() > LIMIT else ""
+    st.session_state["sliders_source"] = f"mu(x) of test image {index}{clipped}."
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _traversal_grid(path: str, digest: str, z0: tuple[float, ...], dims: tuple[int, ...], n: int,
+                    _model) -> np.ndarray:
+    """Decoded traversals, one row per dimension, tiled into one image."""
+    z = latent.traversal_latents(np.array(z0, np.float32), list(dims), np.linspace(-3.0, 3.0, n))
+    decoded = latent.decode_images(_model, z.reshape(-1, z.shape[-1]))
+    return images.image_grid(decoded, ncols=n, pad=1)
+
+
+def _init_state(run, z_dim: int, n_test: int) -> None:
+    """Fresh sliders at 0 for a newly chosen model (a z of another model means nothing here)."""
+    path = str(run.path)
+    if st.session_state.get("sliders_run") != path:
+        st.session_state["sliders_run"] = path
+        st.session_state["sliders_saved"] = [0.0] * z_dim
+        st.session_state["sliders_source"] = "z = 0, the prior's mean."
+        st.session_state["traversal_dims"] = ALL_DIMS  # another model's z_k may not exist here
+        _set_z(np.zeros(z_dim))
+    saved = st.session_state.get("sliders_saved") or [0.0] * z_dim
+    for key, value in zip(_slider_keys(z_dim), saved):  # widget state is dropped when the page is left
+        st.session_state.setdefault(key, value)
+    if st.session_state.get(INDEX_KEY, 0) > n_test - 1:  # a smaller test set than the last model's
+        st.session_state[INDEX_KEY] = n_test - 1
+
+
+@st.fragment
+def slider_panel(run, data, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
+    """Sliders, buttons and the decoded image: a slider change reruns only this."""
+    z_dim = run.config.model.latent_dim
+    x_test = data.x_test
+    b1, b2 = st.columns(2)
+    b1.button("Reset to zero", on_click=_on_reset, args=(z_dim,), icon=":material/restart_alt:",
+              width="stretch")
+    b2.button("Sample from the prior", on_click=_on_prior, args=(z_dim,), icon=":material/casino:",
+              width="stretch")
+
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        ncols = 2 if z_dim > 8 else 1
+        per_col = -(-z_dim // ncols)
+        cols = st.columns(ncols)
+        for rank, i in enumerate(order):  # read down the first column, then the second
+            label = f"z_{i} · KL {kl[i]:.2f}" + ("" if active[i] else " · inactive")
+            cols[rank // per_col].slider(
+                label, -LIMIT, LIMIT, step=STEP, key=f"z_{i}",
+                help=f"Latent dimension {i}. Its KL to the prior is {kl[i]:.3f} nats per image (E4)"
+                     + ("; below 0.01 nats the decoder ignores it." if not active[i] else "."),
+            )
+    with right:
+        z = _current_z(z_dim)
+        st.session_state["sliders_saved"] = [float(v) for v in z]
+        decoded = latent.decode_images(run.model, z)[0]
+        with st.container(key="decoded"):
+            st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
+            st.caption(f"Decoder mean μ̃(z). Started from {st.session_state.get('sliders_source', '')}")
+
+        st.markdown("**Start from a test image**")
+        c_in, c_img = st.columns([2, 1])
+        with c_in:
+            st.number_input(f"Test image index (0 to {len(x_test) - 1})", 0, len(x_test) - 1,
+                            key=INDEX_KEY, step=1)
+            e1, e2 = st.columns(2)
+            e1.button("Encode it", on_click=_on_encode, args=(run, x_test, False), width="stretch",
+                      help="Set the sliders to mu(x), the encoder's mean for this image (E3).")
+            e2.button("Random image", on_click=_on_encode, args=(run, x_test, True), width="stretch")
+        with c_img:
+            index = int(st.session_state.get(INDEX_KEY, 0))
+            original = latent.to_hwc(x_test[index:index + 1])[0]
+            st.image(images.display(original, 112), width=112, caption=f"test image {index}")
+
+
+@st.fragment
+def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
+    """Decoded images along one axis from -3 to +3, the others fixed: its own controls, its own reruns."""
+    z_dim = run.config.model.latent_dim
+    st.subheader("Traversal")
+    c1, c2, c3 = st.columns([2, 2, 1])
+    choices = [ALL_DIMS] + [f"z_{i}" for i in order]
+    which = c1.selectbox("Dimensions", choices, key="traversal_dims",
+                         help="One row per dimension, ordered by KL, largest first.")
+    n = c2.slider("Steps from −3 to +3", 3, 15, 9, key="traversal_steps")
+    c3.button("Redraw", icon=":material/refresh:", help="Use the sliders' current values for the fixed dimensions.")
+    dims = [int(i) for i in order] if which == ALL_DIMS else [int(which.split("_")[1])]
+    z0 = tuple(float(v) for v in _current_z(z_dim))
+    grid = _traversal_grid(str(run.path), state.weights_digest(run.path), z0, tuple(dims), n, run.model)
+    h = run.config.model.image_shape[1]
+    factor = max(1, min(4, round(600 / max(1, n * (h + 1)))))
+    st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid)), factor))
+    labels = ", ".join(f"z_{i}{'' if active[i] else ' (inactive)'}" for i in dims)
+    st.caption(f"Rows: {labels}. Columns: that coordinate from −3 to +3; the others are fixed at the "
+               "slider values when the grid was drawn (press Redraw after moving sliders).")
+
+
+def main() -> None:
+    run = state.current_run()
+    data = state.current_data(run)
+    z_dim = run.config.model.latent_dim
+    kl = latent.last_kl_per_dim(run.history, z_dim)
+    active = latent.active_mask(kl)
+    order = latent.dims_by_kl(kl)
+    _init_state(run, z_dim, len(data.x_test))
+
+    st.title("Latent sliders")
+    st.caption(
+        f"{z_dim} latent dimensions, ordered by their KL to the prior (largest first, from the last "
+        f"epoch); {int(active.sum())} carry more than 0.01 nats. Each slider sets one coordinate of z; "
+        "the image is the decoder mean μ̃(z)."
+    )
+    slider_panel(run, data, order, kl, active)
+    st.divider()
+    traversal_panel(run, order, active)
+
+
+main()

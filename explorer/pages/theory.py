@@ -1,0 +1,164 @@
+"""Theory: the derivation E1..E7 of docs/theory.md, each term beside its value on a batch of test
+images under the current model. Notation of the notes: p(z|x) encoder, q(x|z) decoder, q(z) prior."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import state
+from training import latent
+from training.evaluate import test_images
+
+SIGMAS = (0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+BATCH_SIZES = (64, 128, 256, 512)
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing the terms on the batch...")
+def _terms(path: str, digest: str, n_images: int, n_mc: int, seed: int, _model, _x) -> latent.TheoryTerms:
+    return latent.theory_terms(_model, _x[:n_images], n_mc=n_mc, seed=seed)
+
+
+def _row(title: str):
+    """A heading, then (equation column, live-value column)."""
+    st.subheader(title)
+    return st.columns([3, 2], gap="large")
+
+
+def _pm(value: float, se: float) -> str:
+    return f"{value:.2f} ± {se:.2f}"
+
+
+def main() -> None:
+    run = state.current_run()
+    data = state.current_data(run)
+    cfg = run.config
+    d, big_d = cfg.model.latent_dim, cfg.model.image_shape[0] * cfg.model.image_shape[1] * cfg.model.image_shape[2]
+    st.title("Theory")
+    st.caption("The loss this project trains, one equation at a time (docs/theory.md), in the notation of the "
+               "original notes: p(z|x) is the encoder, q(x|z) the decoder, q(z) the prior. Every number is in "
+               "nats per image, on a batch of test images under the current model.")
+    c1, c2, c3 = st.columns(3)
+    sizes = [n for n in BATCH_SIZES if n < len(data.x_test)] + [min(1000, len(data.x_test))]
+    n_images = c1.select_slider("Test images in the batch", sizes, value=256 if 256 in sizes else sizes[-1],
+                                key="theory_n")
+    n_mc = c2.slider("Samples z per image (Monte Carlo)", 2, 128, 32, key="theory_mc")
+    seed = int(c3.number_input("Seed", 0, 1_000_000, 0, key="theory_seed"))
+    t = _terms(str(run.path), state.weights_digest(run.path), n_images, n_mc, seed, run.model, test_images(cfg, data))
+
+    left, right = _row("E1 · the objective")
+    left.latex(r"L = \mathbb{E}_{x \sim p(x)}\Big[\underbrace{\mathbb{E}_{z \sim p(z|x)}\big[-\ln q(x|z)\big]}"
+               r"_{\text{reconstruction}} + \underbrace{\mathrm{KL}\big(p(z|x)\,\Vert\,q(z)\big)}_{\text{KL / rate}}\Big]")
+    left.markdown("Minimising KL(p(x,z) ‖ q(x,z)) and dropping the data's constant entropy leaves L, the negative "
+                  "ELBO: an upper bound on −ln q(x). Reconstruction wants z to carry information; KL wants none.")
+    right.metric("reconstruction −ln q(x|z)", f"{t.recon_nll:.2f}")
+    right.metric("KL (closed form, E4)", f"{t.kl:.2f}")
+    right.metric("total L = −ELBO", f"{t.neg_elbo:.2f}")
+    if cfg.train.beta != 1.0:
+        right.caption(f"Trained with β = {cfg.train.beta:g}: its loss was recon + β·KL = "
+                      f"{t.recon_nll + cfg.train.beta * t.kl:.2f}; the bound is always recon + KL.")
+
+    left, right = _row("E2 · the prior")
+    left.latex(r"q(z) = \mathcal N(0, I_d), \qquad \ln q(z) = -\tfrac12 \lVert z \rVert^2 - \tfrac d2 \ln 2\pi")
+    left.markdown("No parameters. Sampling the model means drawing z ~ q(z) and decoding it (the Samples page).")
+    right.metric("E[−ln q(z)], z ~ p(z|x)", f"{t.cross_entropy:.2f}")
+    right.caption(f"d = {d}. Under the prior itself this would be d/2 (1 + ln 2π) = {d / 2 * (1 + 1.8378770664):.2f}.")
+
+    left, right = _row("E3 · the encoder")
+    left.latex(r"p(z|x) = \mathcal N\big(\mu(x), \operatorname{diag}\sigma^2(x)\big)")
+    left.markdown("The network outputs μ and ln σ² (`mu`, `logvar`); σ = exp(½ ln σ²) needs no constraint.")
+    right.metric("mean σ_k(x)", f"{t.sigma_mean:.3f}")
+    right.caption("σ_k near 1 with μ_k near 0 for every x: dimension k is at the prior and carries nothing.")
+
+    left, right = _row("E4 · closed-form KL")
+    left.latex(r"\mathrm{KL}\big(p(z|x)\,\Vert\,q(z)\big) = \sum_{k=1}^{d} "
+               r"\tfrac12\big(\mu_k^2 + \sigma_k^2 - \ln \sigma_k^2 - 1\big)")
+    left.latex(r"= \underbrace{\mathbb{E}[\ln p(z|x)]}_{\sum_k -\frac12\ln(2\pi\sigma_k^2) - \frac12}"
+               r" + \underbrace{\mathbb{E}[-\ln q(z)]}_{\sum_k \frac12 \ln 2\pi + \frac12(\mu_k^2+\sigma_k^2)}")
+    left.markdown("Both are diagonal Gaussians, so the KL is exact, per dimension. The Monte-Carlo estimate "
+                  "averages ln p(z|x) − ln q(z) over sampled z: it must agree within its standard error.")
+    right.metric("KL, closed form", f"{t.kl:.3f}")
+    right.metric(f"KL, Monte Carlo ({t.n_mc} z per image)", _pm(t.kl_mc, t.kl_mc_se))
+    right.caption(f"E[ln p(z|x)] = {t.neg_entropy:.2f} and E[−ln q(z)] = {t.cross_entropy:.2f} add up to "
+                  f"{t.neg_entropy + t.cross_entropy:.2f}.")
+
+    _decoder_rows(t, cfg, big_d)
+
+    left, right = _row("E7 · the sampling trick")
+    left.latex(r"z = \mu(x) + \sigma(x) \odot \varepsilon, \qquad \varepsilon \sim \mathcal N(0, I_d)")
+    left.latex(r"L \approx \frac1B \sum_{x}\Big[-\ln q(x|z) + \mathrm{KL}\big(p(z|x)\,\Vert\,q(z)\big)\Big]")
+    left.markdown("The randomness sits in ε, so gradients flow through μ and σ. Training uses one z per x; "
+                  "the KL stays analytic (E4), only the reconstruction is sampled.")
+    right.metric(f"−ln q(x|z), {t.n_mc} z per image", _pm(t.recon_nll, t.recon_se))
+    right.caption(f"With one z per image the standard error would be about √{t.n_mc} = "
+                  f"{t.n_mc ** 0.5:.1f} times larger: {t.recon_se * t.n_mc ** 0.5:.2f} nats on this batch.")
+
+    _sigma_balance(t, cfg)
+
+
+def _decoder_rows(t: latent.TheoryTerms, cfg, big_d: int) -> None:
+    """E5, E6 (and the Bernoulli decoder): live values for the one the current model uses."""
+    not_this = f"Not this model's decoder (it uses {t.likelihood}); no live value."
+
+    left, right = _row("E5 · Gaussian decoder with its own σ̃")
+    left.latex(r"-\ln q(x|z) = \frac12 \Big\lVert \frac{x - \tilde\mu(z)}{\tilde\sigma(z)} \Big\rVert^2 "
+               r"+ \frac D2 \ln 2\pi + \frac12 \sum_{i=1}^{D} \ln \tilde\sigma_i^2(z)")
+    left.markdown("The first term rewards accuracy, scaled by the decoder's confidence; the last charges for "
+                  f"confidence. σ̃ needs a floor (σ_min = {cfg.model.min_sigma:g}): without it the likelihood is "
+                  "unbounded and training degenerates.")
+    if t.likelihood == "gaussian-learned":
+        right.metric("−ln q(x|z)", f"{t.recon_nll:.2f}")
+        right.metric("mean σ̃ over pixels", f"{t.sigma:.4f}")
+        right.caption(f"‖x − μ̃‖² = {t.sq_error:.2f}; mean per-pixel weight 1/(2σ̃²) = {t.recon_weight:.1f}; "
+                      f"D = {big_d}.")
+    else:
+        right.caption(not_this)
+
+    left, right = _row("E6 · Gaussian decoder with constant σ̃")
+    left.latex(r"-\ln q(x|z) = \frac{1}{2\tilde\sigma^2} \lVert x - \tilde\mu(z) \rVert^2 "
+               r"+ \frac D2 \ln 2\pi + D \ln \tilde\sigma")
+    left.markdown("The last two terms are constants; the project reports them anyway, so the numbers are true "
+                  "nats that add up with the KL.")
+    if t.likelihood == "gaussian":
+        right.metric("1/(2σ̃²) · ‖x − μ̃‖²", f"{t.recon_weight * t.sq_error:.2f}")
+        right.metric("constants D/2 ln 2π + D ln σ̃", f"{t.recon_const:.2f}")
+        right.metric("−ln q(x|z)", f"{t.recon_nll:.2f}")
+        right.caption(f"σ̃ = {t.sigma:g}, ‖x − μ̃‖² = {t.sq_error:.2f}, D = {big_d}.")
+    else:
+        right.caption(not_this)
+
+    if t.likelihood == "bernoulli":
+        left, right = _row("Bernoulli decoder (this model; beyond the notes)")
+        left.latex(r"-\ln q(x|z) = \sum_{i=1}^{D} \big[\operatorname{softplus}(\ell_i) - x_i \ell_i\big], "
+                   r"\qquad \tilde\mu_i = \operatorname{sigmoid}(\ell_i)")
+        left.markdown("Binary cross-entropy on the decoder's logits ℓ, summed over pixels; no constants dropped.")
+        right.metric("−ln q(x|z)", f"{t.recon_nll:.2f}")
+        right.caption(f"D = {big_d} pixel values: {t.recon_nll / big_d:.4f} nats per value.")
+
+
+def _sigma_balance(t: latent.TheoryTerms, cfg) -> None:
+    st.subheader("What σ̃ does to the balance")
+    st.latex(r"2\tilde\sigma^2 L \;\sim\; \lVert x - \tilde\mu \rVert^2 + 2\tilde\sigma^2\,\mathrm{KL}"
+             r"\qquad\Rightarrow\qquad \beta_{\text{equivalent}} = 2\tilde\sigma^2")
+    st.markdown("Multiplying the loss by a constant does not move its minimum, so a constant-σ̃ Gaussian VAE is a "
+                "sum-of-squares autoencoder whose KL weight is 2σ̃². Small σ̃: errors are expensive, sharper "
+                "images, more information through z. Large σ̃: errors are cheap, blurrier images, and past some "
+                "point the cheapest solution ignores z (posterior collapse).")
+    if t.likelihood == "bernoulli":
+        st.info("This model's decoder is Bernoulli: it has no σ̃. Its reconstruction term is a cross-entropy "
+                "with a fixed scale, so the balance is set by β alone (here β = "
+                f"{cfg.train.beta:g}). Train with the Gaussian likelihood to explore σ̃.")
+    rows = [{"σ̃": s, "recon weight 1/(2σ̃²)": round(latent.recon_weight(s), 2), "equivalent β = 2σ̃²": 2 * s * s,
+             "this model": "◀" if t.likelihood == "gaussian" and abs(s - (t.sigma or 0)) < 1e-9 else ""}
+            for s in SIGMAS]
+    if t.likelihood == "gaussian" and all(abs(s - t.sigma) > 1e-9 for s in SIGMAS):
+        rows.append({"σ̃": t.sigma, "recon weight 1/(2σ̃²)": round(t.recon_weight, 2),
+                     "equivalent β = 2σ̃²": 2 * t.sigma**2, "this model": "◀"})
+        rows.sort(key=lambda r: r["σ̃"])
+    st.dataframe(rows, hide_index=True)
+    if t.likelihood == "gaussian":
+        st.caption(f"This model: σ̃ = {t.sigma:g}, so reconstruction errors weigh {t.recon_weight:.3g} per squared "
+                   f"unit, like β = {2 * t.sigma**2:.3g}" + (f" (times the trained β = {cfg.train.beta:g})."
+                                                              if cfg.train.beta != 1 else "."))
+
+
+main()

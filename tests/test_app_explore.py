@@ -1,0 +1,214 @@
+"""The exploration pages, run headless with Streamlit's AppTest on both bundled demos."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from training.runs import BUNDLED_DEMOS
+
+APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
+DEMOS = ["mnist5k-z2", "mnist5k-z16"]
+PAGES = {
+    "pages/sliders.py": "Latent sliders",
+    "pages/latent_map.py": "Latent map",
+    "pages/balance.py": "Balance",
+    "pages/interpolate.py": "Interpolate",
+    "pages/samples.py": "Samples",
+    "pages/theory.py": "Theory",
+}
+
+
+def open_app(demo: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["run_path"] = str(BUNDLED_DEMOS / demo)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def decoded_image_url(at: AppTest) -> str:
+    """The media URL of the image in the ``decoded`` container: it names the PNG's content."""
+    block = at.get_by_key("decoded")
+    imgs = [node for node in block if getattr(node, "type", None) == "image"]
+    assert len(imgs) == 1
+    return imgs[0].value[0]
+
+
+def images_on_page(at: AppTest) -> list[str]:
+    return [node.value[0] for node in at.main if getattr(node, "type", None) == "image"]
+
+
+def slider_values(at: AppTest, z_dim: int) -> list[float]:
+    return [at.slider(key=f"z_{i}").value for i in range(z_dim)]
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_every_exploration_page_runs(demo):
+    at = open_app(demo)
+    for page, title in PAGES.items():
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.title[0].value == title, page
+
+
+@pytest.mark.parametrize("demo, z_dim", [("mnist5k-z2", 2), ("mnist5k-z16", 16)])
+def test_sliders_drive_the_decoded_image(demo, z_dim):
+    at = open_app(demo)
+    at.switch_page("pages/sliders.py").run()
+    assert len(at.slider) >= z_dim  # z_0..z_{Z-1}, plus the traversal's steps slider
+    assert slider_values(at, z_dim) == [0.0] * z_dim
+    before = decoded_image_url(at)
+
+    at.slider(key="z_0").set_value(2.0).run()
+    assert not at.exception
+    assert at.slider(key="z_0").value == 2.0
+    after = decoded_image_url(at)
+    assert after != before
+
+    at.slider(key="z_0").set_value(0.0).run()
+    assert decoded_image_url(at) == before  # the same z draws the same image
+
+
+def test_sliders_buttons_set_the_sliders():
+    at = open_app("mnist5k-z16")
+    at.switch_page("pages/sliders.py").run()
+    button = {b.label: b for b in at.button}
+
+    button["Sample from the prior"].click().run()
+    sampled = slider_values(at, 16)
+    assert sum(v != 0.0 for v in sampled) >= 12  # a draw from N(0, I), rounded to the slider step
+    assert all(-4.0 <= v <= 4.0 for v in sampled)
+
+    {b.label: b for b in at.button}["Reset to zero"].click().run()
+    assert slider_values(at, 16) == [0.0] * 16
+
+    at.number_input(key="sliders_image_index").set_value(5).run()
+    {b.label: b for b in at.button}["Encode it"].click().run()
+    assert not at.exception
+    encoded = slider_values(at, 16)
+    assert any(v != 0.0 for v in encoded)
+    assert "test image 5" in " ".join(c.value for c in at.caption)
+
+
+def test_slider_labels_follow_kl_order_and_mark_inactive():
+    at = open_app("mnist5k-z16")
+    at.switch_page("pages/sliders.py").run()
+    labels = [s.label for s in at.slider if s.key and s.key.startswith("z_")]
+    kls = [float(label.split("KL ")[1].split(" ")[0]) for label in labels]
+    assert kls == sorted(kls, reverse=True)  # largest KL first
+    assert not any("inactive" in label for label in labels)  # the z16 demo uses all 16 dimensions
+
+
+def test_switching_models_resets_page_state():
+    at = open_app("mnist5k-z16")
+    at.switch_page("pages/sliders.py").run()
+    at.slider(key="z_1").set_value(1.5).run()
+    at.selectbox(key="traversal_dims").set_value("z_12").run()
+    at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z2")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert slider_values(at, 2) == [0.0, 0.0]  # a z of the other model means nothing here
+    assert at.selectbox(key="traversal_dims").value == "all (by KL)"
+
+    at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z16")
+    at.switch_page("pages/latent_map.py").run()
+    at.radio(key="map_method").set_value("dims").run()
+    at.selectbox(key="map_dim_x").set_value(12).run()
+    at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z2")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="map_method").value == "dims"  # the default for Z = 2
+    assert (at.selectbox(key="map_dim_x").value, at.selectbox(key="map_dim_y").value) == (0, 1)
+
+
+def test_latent_map_options_run():
+    at = open_app("mnist5k-z16")
+    at.switch_page("pages/latent_map.py").run()
+    at.radio(key="map_method").set_value("dims").run()
+    at.toggle(key="map_prior").set_value(True).run()
+    at.toggle(key="map_overlay").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("every other dimension at 0" in c.value for c in at.caption)
+
+
+def test_interpolate_and_samples_controls():
+    at = open_app("mnist5k-z2")
+    at.switch_page("pages/interpolate.py").run()
+    {b.label: b for b in at.button}["Random pair"].click().run()
+    assert not at.exception
+    assert at.number_input(key="interp_a").value != at.number_input(key="interp_b").value
+
+    at.switch_page("pages/samples.py").run()
+    seed = at.number_input(key="samples_seed").value
+    first = images_on_page(at)[0]
+    {b.label: b for b in at.button}["New samples"].click().run()
+    assert not at.exception
+    assert at.number_input(key="samples_seed").value != seed  # one chance in a million to collide
+    assert images_on_page(at)[0] != first
+
+
+# ---------------------------------------------------------------- other likelihoods, edge cases
+
+def _record(epoch: int, kl: list[float], recon: float, active: int) -> dict:
+    total = recon + sum(kl)
+    return {"epoch": epoch, "beta": 1.0, "train_recon": recon, "train_kl": sum(kl), "train_loss": total,
+            "test_recon": recon, "test_kl": sum(kl), "test_loss": total, "test_neg_elbo": total,
+            "active_units": active, "kl_per_dim": kl, "seconds": 0.1, "samples_per_second": 1000.0}
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """Untrained 8x8 digits runs written as run folders: a collapsed 1-D Gaussian, a learned-sigma~ one."""
+    import torch
+
+    from training.checkpoint import write_views
+    from training.config import RunConfig
+    from training.model import VAE
+
+    root = tmp_path_factory.mktemp("runs")
+    digits = {"image_shape": (1, 8, 8)}, {"dataset": "digits"}
+    shapes = {"image_shape": (1, 16, 16)}, {"dataset": "shapes"}
+    specs = {  # data, model, train, kl_per_dim, active units
+        "collapsed": (digits, {"latent_dim": 1, "likelihood": "gaussian", "sigma": 1.0}, {"beta": 4.0}, [0.003], 0),
+        "learned": (digits, {"latent_dim": 3, "likelihood": "gaussian-learned"}, {}, [1.0, 0.5, 0.0], 2),
+        "shapes": (shapes, {"latent_dim": 4}, {}, [2.0, 1.0, 0.5, 0.2], 4),
+    }
+    for name, ((data_model, data_train), model, train, kl, active) in specs.items():
+        torch.manual_seed(0)
+        config = RunConfig(model={"hidden": (16,), **data_model, **model},
+                           train={"epochs": 2, **data_train, **train})
+        history = [_record(1, [2 * k for k in kl], 60.0, active), _record(2, kl, 55.0, active)]
+        vae = VAE(config.model).eval()
+        if active:  # spread mu(x) so that the test set's Var_x(mu_k) marks units active
+            with torch.no_grad():
+                vae.encoder[-1].weight.mul_(100.0)
+        (root / name).mkdir()
+        write_views(root / name, config, vae, 2, history)
+    return root
+
+
+@pytest.mark.parametrize("name", ["collapsed", "learned", "shapes"])
+def test_pages_run_for_other_decoders_and_data(tiny_runs, name):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["run_path"] = str(tiny_runs / name)
+    at.session_state["runs_root"] = str(tiny_runs)
+    at.run()
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        if page == "pages/balance.py":
+            warnings = " ".join(w.value for w in at.warning)
+            assert ("collapsed" in warnings) == (name == "collapsed")
+            if name == "collapsed":
+                assert "lower beta" in warnings and "smaller sigma~" in warnings
+        if page == "pages/theory.py":
+            metrics = {m.label: m.value for m in at.metric}
+            if name == "collapsed":
+                assert metrics["constants D/2 ln 2π + D ln σ̃"] == f"{64 * 0.5 * 1.8378770664093453:.2f}"
+            elif name == "learned":
+                assert "mean σ̃ over pixels" in metrics
+        if page == "pages/latent_map.py" and name == "shapes":  # coloured by a generative factor
+            assert at.selectbox(key="map_color").options == ["shape", "scale", "rotation", "pos_x", "pos_y"]
+            at.selectbox(key="map_color").set_value("rotation").run()
+            assert not at.exception, [e.value for e in at.exception]

@@ -1,0 +1,150 @@
+"""explorer/figures.py and explorer/images.py: pure functions, no Streamlit."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer import figures, images
+
+HISTORY = [
+    {"epoch": e, "beta": b, "train_recon": 200 - e, "test_recon": 201 - e, "train_kl": 5 + e, "test_kl": 4 + e,
+     "train_loss": 205 + b * e, "test_neg_elbo": 205.0, "kl_per_dim": [1.0, 0.0]}
+    for e, b in [(1, 0.5), (2, 1.0), (3, 1.0)]
+]
+
+
+# ---------------------------------------------------------------- images
+
+def test_to_uint8_clips_and_rounds():
+    out = images.to_uint8(np.array([-0.5, 0.0, 0.5, 1.0, 2.0]))
+    np.testing.assert_array_equal(out, [0, 0, 128, 255, 255])
+    assert out.dtype == np.uint8
+    raw = np.array([3, 7], dtype=np.uint8)
+    assert images.to_uint8(raw) is raw
+
+
+def test_upscale_keeps_crisp_pixel_blocks():
+    img = np.array([[0, 255], [128, 64]], dtype=np.uint8)
+    big = images.upscale_nearest(img, 3)
+    assert big.shape == (6, 6)
+    for r in range(2):
+        for c in range(2):
+            block = big[3 * r:3 * r + 3, 3 * c:3 * c + 3]
+            assert (block == img[r, c]).all()  # every block is one flat colour: no blur
+    rgb = np.random.default_rng(0).random((2, 3, 3))
+    assert images.upscale_nearest(rgb, 2).shape == (4, 6, 3)
+    with pytest.raises(ValueError):
+        images.upscale_nearest(img, 0)
+
+
+def test_image_grid_shape_and_placement():
+    tiles = np.stack([np.full((4, 5, 1), k / 10, np.float32) for k in range(7)])
+    grid = images.image_grid(tiles, ncols=3, pad=1, pad_value=0.9)
+    assert grid.shape == (3 * 5 + 1, 3 * 6 + 1, 1)
+    assert grid[1, 1, 0] == pytest.approx(0.0) and grid[1 + 5, 1 + 6, 0] == pytest.approx(0.4)
+    assert grid[-2, -2, 0] == pytest.approx(0.9)  # the empty cell after the 7th tile
+    assert grid[0, 0, 0] == pytest.approx(0.9)  # the border
+
+
+def test_display_keeps_grayscale_and_upscales():
+    img = np.random.default_rng(1).random((28, 28, 1)).astype(np.float32)
+    out = images.display(img, 280)
+    assert out.shape == (280, 280) and out.dtype == np.uint8
+    png = Image.open(io.BytesIO(images.png_bytes(img)))
+    assert png.mode == "L" and png.size == (28, 28)
+    assert images.display(np.random.default_rng(2).random((8, 8, 3)), 40).shape == (40, 40, 3)
+
+
+# ---------------------------------------------------------------- latent scatter
+
+def test_latent_scatter_uses_webgl_and_test_indices():
+    coords = np.random.default_rng(0).standard_normal((30, 2))
+    indices = np.arange(100, 130)
+    labels = np.arange(30) % 3
+    fig = figures.latent_scatter(coords, indices, labels=labels, label_names=["a", "b", "c"])
+    assert [t.type for t in fig.data] == ["scattergl"] * 3
+    assert [t.name for t in fig.data] == ["a", "b", "c"]
+    for cls, trace in enumerate(fig.data):
+        np.testing.assert_array_equal(trace.customdata, indices[labels == cls])
+        np.testing.assert_allclose(trace.x, coords[labels == cls, 0])
+    assert sum(len(t.customdata) for t in fig.data) == 30
+
+
+def test_latent_scatter_continuous_factor_is_one_coloured_trace():
+    coords = np.zeros((4, 2))
+    fig = figures.latent_scatter(coords, np.arange(4), color_values=np.array([0.1, 0.2, 0.3, 0.4]),
+                                 color_title="scale")
+    assert len(fig.data) == 1 and fig.data[0].type == "scattergl"
+    assert fig.data[0].marker.showscale
+    np.testing.assert_allclose(fig.data[0].marker.color, [0.1, 0.2, 0.3, 0.4])
+
+
+def test_prior_contours_and_manifold_overlay():
+    fig = figures.latent_scatter(np.zeros((2, 2)), np.arange(2))
+    figures.add_prior_contours(fig, (-3, 3, -3, 3))
+    assert fig.data[-1].type == "contour"
+    z = np.asarray(fig.data[-1].z)
+    assert z.max() == pytest.approx(1 / (2 * np.pi), rel=0.01)  # N(0, I) peak density
+    figures.add_manifold_overlay(fig, np.zeros((20, 20, 1)), np.linspace(-2, 2, 5), np.linspace(2, -2, 5))
+    image = fig.layout.images[0]
+    assert image.x == pytest.approx(-2.5) and image.sizex == pytest.approx(5.0)
+    assert image.y == pytest.approx(2.5) and image.sizey == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("event, expected", [
+    ({"selection": {"points": [{"customdata": 42, "x": 0.1}], "point_indices": [3]}}, 42),
+    ({"selection": {"points": [{"customdata": [17]}]}}, 17),
+    ({"points": [{"customdata": 5.0}]}, 5),  # just the selection part
+    ({"selection": {"points": [], "point_indices": []}}, None),
+    ({"selection": {"points": [{"x": 1.0}, {"customdata": 9}]}}, 9),  # e.g. a contour point first
+    (None, None),
+    ({}, None),
+])
+def test_selected_index_maps_event_to_test_index(event, expected):
+    assert figures.selected_index(event) == expected
+
+
+# ---------------------------------------------------------------- training figures
+
+def test_kl_bars_one_bar_per_dimension_with_active_highlighted():
+    kl = [1.2, 0.001, 0.7, 0.0]
+    fig = figures.kl_bars(kl, active=[True, False, True, False])
+    assert len(fig.data) == 1 and fig.data[0].type == "bar"
+    assert len(fig.data[0].x) == 4 and list(fig.data[0].x) == ["z_0", "z_1", "z_2", "z_3"]
+    colors = list(fig.data[0].marker.color)
+    assert colors[0] == colors[2] == figures.ACTIVE_COLOR
+    assert colors[1] == colors[3] == figures.INACTIVE_COLOR
+    assert "2 of 4 active" in fig.layout.title.text
+
+
+def test_loss_curves_train_test_beta_kl_and_total():
+    fig = figures.loss_curves(HISTORY)
+    names = [t.name for t in fig.data]
+    assert names == ["train recon", "test recon", "train KL", "test KL", "β · train KL",
+                     "train loss (recon + β·KL)", "test −ELBO (recon + KL)"]
+    beta_kl = fig.data[names.index("β · train KL")]
+    np.testing.assert_allclose(beta_kl.y, [0.5 * 6, 1.0 * 7, 1.0 * 8])
+    np.testing.assert_array_equal(fig.data[0].x, [1, 2, 3])
+
+
+def test_rate_distortion_one_point_per_scored_run():
+    from training.runs import RunSummary
+
+    def run(name, beta, lik, kl, recon):
+        return RunSummary(path=Path("/r") / name, name=name, bundled=False, dataset="mnist5k", arch="mlp",
+                          latent_dim=2, likelihood=lik, beta=beta, epochs_done=1, epochs_planned=1,
+                          test_neg_elbo=None if kl is None else kl + recon, test_recon=recon, test_kl=kl,
+                          active_units=1)
+
+    runs = [run("a", 1.0, "bernoulli", 5.0, 100.0), run("b", 4.0, "bernoulli", 2.0, 120.0),
+            run("c", 1.0, "gaussian", 9.0, -500.0), run("untrained", 1.0, "bernoulli", None, None)]
+    fig = figures.rate_distortion(runs, current="/r/b")
+    assert [t.name for t in fig.data] == ["bernoulli", "gaussian"]
+    bern = fig.data[0]
+    assert list(bern.x) == [5.0, 2.0] and list(bern.y) == [100.0, 120.0]
+    assert list(bern.text) == ["β=1 · bernoulli", "β=4 · bernoulli"]
+    assert list(bern.marker.size) == [10, 16]  # the current run stands out
+    assert fig.layout.xaxis.title.text.startswith("rate")

@@ -1,0 +1,166 @@
+"""training/latent.py: projections and their inverses, paths, samples, decoding, the live theory terms."""
+
+import numpy as np
+import pytest
+import torch
+
+from training import latent
+from training.checkpoint import load_run
+from training.config import ModelConfig
+from training.model import VAE
+from training.runs import BUNDLED_DEMOS
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    torch.manual_seed(0)
+    return VAE(ModelConfig(image_shape=(1, 8, 8), hidden=(32,), latent_dim=4)).eval()
+
+
+@pytest.fixture(scope="module")
+def gaussian_model():
+    torch.manual_seed(1)
+    cfg = ModelConfig(image_shape=(1, 8, 8), hidden=(32,), latent_dim=3, likelihood="gaussian", sigma=0.2)
+    return VAE(cfg).eval()
+
+
+def test_pca_inverse_round_trip_on_rank_two_points():
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((6, 2)))[0].T  # (2, 6) orthonormal rows
+    mu = 1.5 + rng.standard_normal((200, 2)) * [3.0, 1.0] @ basis  # lies exactly in a 2-D affine plane
+    proj = latent.project(mu, "pca")
+    assert proj.coords.shape == (200, 2)
+    np.testing.assert_allclose(proj.inverse(proj.coords), mu, atol=1e-4)
+    assert proj.coords[:, 0].var() > proj.coords[:, 1].var()  # PC1 carries the most variance
+    np.testing.assert_allclose(proj.components @ proj.components.T, np.eye(2), atol=1e-8)
+
+
+def test_pca_inverse_is_the_orthogonal_projection_for_full_rank_points():
+    mu = np.random.default_rng(1).standard_normal((100, 5))
+    proj = latent.project(mu, "pca")
+    back = proj.inverse(proj.coords)
+    residual = mu - back
+    np.testing.assert_allclose(residual @ proj.components.T, 0.0, atol=1e-4)  # nothing left in the plane
+    np.testing.assert_allclose(latent.project(back, "pca").coords, proj.coords, atol=1e-4)
+
+
+def test_raw_dims_projection_and_inverse_put_zeros_elsewhere():
+    mu = np.arange(12, dtype=np.float32).reshape(3, 4)
+    proj = latent.project(mu, "dims", dims=(2, 0))
+    np.testing.assert_array_equal(proj.coords, mu[:, [2, 0]])
+    assert proj.axis_titles == ("z_2", "z_0")
+    z = proj.inverse(np.array([[1.0, -2.0]]))
+    np.testing.assert_array_equal(z, [[-2.0, 0.0, 1.0, 0.0]])
+    with pytest.raises(ValueError, match="do not exist"):
+        latent.project(mu, "dims", dims=(0, 4))
+
+
+def test_tsne_has_no_inverse_and_clips_perplexity():
+    mu = np.random.default_rng(2).standard_normal((12, 3)).astype(np.float32)
+    proj = latent.project(mu, "tsne", seed=0, perplexity=30.0)  # perplexity 30 > n - 1: clipped
+    assert proj.coords.shape == (12, 2) and not proj.invertible
+    with pytest.raises(ValueError, match="no inverse"):
+        proj.inverse(np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="Unknown projection"):
+        latent.project(mu, "umap")
+
+
+def test_manifold_grid_rows_run_top_to_bottom():
+    mu = np.random.default_rng(3).standard_normal((50, 3))
+    proj = latent.project(mu, "dims", dims=(0, 1))
+    grid = latent.manifold_grid_latents(proj, n=5)
+    assert grid.z.shape == (25, 3)
+    assert grid.xs[0] < grid.xs[-1] and grid.ys[0] > grid.ys[-1]
+    assert grid.xs[0] <= -3 and grid.xs[-1] >= 3  # raw dims cover the prior's +-3 sigma
+    np.testing.assert_allclose(grid.z[:5, 1], grid.ys[0])  # first row: the top of the plot
+    np.testing.assert_allclose(grid.z[:5, 0], grid.xs)
+    np.testing.assert_array_equal(grid.z[:, 2], 0.0)
+
+
+def test_slerp_endpoints_and_norm():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal(16), rng.standard_normal(16)
+    b *= np.linalg.norm(a) / np.linalg.norm(b)  # equal norms
+    path = latent.slerp(a, b, 9)
+    assert path.shape == (9, 16)
+    np.testing.assert_allclose(path[0], a, atol=1e-6)
+    np.testing.assert_allclose(path[-1], b, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), np.linalg.norm(a), rtol=1e-5)
+    line = latent.lerp(a, b, 9)
+    assert np.linalg.norm(line[4]) < 0.95 * np.linalg.norm(a)  # the straight line cuts the corner
+    # (anti)parallel vectors: falls back to the straight line instead of dividing by sin 0
+    np.testing.assert_allclose(latent.slerp(a, -a, 3)[1], 0.0, atol=1e-6)
+
+
+def test_lerp_is_linear():
+    path = latent.lerp(np.zeros(2), np.array([2.0, 4.0]), 3)
+    np.testing.assert_allclose(path, [[0, 0], [1, 2], [2, 4]])
+
+
+def test_traversal_shape_and_values():
+    z0 = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    values = np.linspace(-3, 3, 7)
+    z = latent.traversal_latents(z0, [2, 0], values)
+    assert z.shape == (2, 7, 3)
+    np.testing.assert_allclose(z[0, :, 2], values)
+    np.testing.assert_allclose(z[0, :, :2], np.broadcast_to(z0[:2], (7, 2)))
+    np.testing.assert_allclose(z[1, :, 0], values)
+    np.testing.assert_allclose(z[1, :, 1:], np.broadcast_to(z0[1:], (7, 2)))
+
+
+def test_prior_samples_are_seeded_standard_normal():
+    a, b = latent.prior_samples(2000, 4, seed=7), latent.prior_samples(2000, 4, seed=7)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, latent.prior_samples(2000, 4, seed=8))
+    assert a.dtype == np.float32 and a.shape == (2000, 4)
+    assert abs(a.mean()) < 0.05 and abs(a.std() - 1) < 0.05
+
+
+def test_dims_by_kl_and_active_mask():
+    kl = [0.2, 1.5, 0.0, 1.5, 0.005]
+    np.testing.assert_array_equal(latent.dims_by_kl(kl), [1, 3, 0, 4, 2])
+    np.testing.assert_array_equal(latent.active_mask(kl), [True, True, False, True, False])
+    assert latent.posterior_collapsed(test_kl=0.1, active_units=3)
+    assert latent.posterior_collapsed(test_kl=5.0, active_units=0)
+    assert not latent.posterior_collapsed(test_kl=5.0, active_units=3)
+
+
+def test_decode_images_layout_and_range(small_model):
+    z = latent.prior_samples(5, 4, seed=0) * 10
+    out = latent.decode_images(small_model, z)
+    assert out.shape == (5, 8, 8, 1) and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+    expected = small_model.decode_mean(torch.from_numpy(z)).permute(0, 2, 3, 1).detach().numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    assert latent.decode_images(small_model, z[0]).shape == (1, 8, 8, 1)  # one z (Z,) works too
+
+
+def test_encode_dataset_matches_the_encoder_in_batches(small_model):
+    x = torch.rand(7, 1, 8, 8)
+    mu = latent.encode_dataset(small_model, x, batch=3)
+    np.testing.assert_allclose(mu, small_model.encode(x)[0].detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(latent.latent_variance(mu), mu.var(axis=0), rtol=1e-5)
+
+
+def test_theory_terms_mc_kl_agrees_with_closed_form():
+    run = load_run(BUNDLED_DEMOS / "mnist5k-z16")
+    x = torch.rand(64, 1, 28, 28).round()
+    t = latent.theory_terms(run.model, x, n_mc=64, seed=0)
+    assert t.kl > 1.0
+    assert abs(t.kl_mc - t.kl) < 4 * t.kl_mc_se + 1e-3
+    assert t.kl_mc_se < 0.05 * t.kl
+    assert t.neg_entropy + t.cross_entropy == pytest.approx(t.kl, rel=1e-4)  # the two halves of E4
+    assert t.neg_elbo == pytest.approx(t.recon_nll + t.kl)
+    assert t.recon_weight is None and t.sigma is None  # Bernoulli: no sigma~
+    assert t.kl_per_dim.shape == (16,) and t.kl_per_dim.sum() == pytest.approx(t.kl, rel=1e-4)
+    again = latent.theory_terms(run.model, x, n_mc=64, seed=0)
+    assert again.kl_mc == t.kl_mc  # seeded
+
+
+def test_theory_terms_gaussian_weight_and_split(gaussian_model):
+    x = torch.rand(16, 1, 8, 8)
+    t = latent.theory_terms(gaussian_model, x, n_mc=8, seed=1)
+    assert t.recon_weight == pytest.approx(1 / (2 * 0.2**2))
+    # E6: -ln q(x|z) = ||x - mu~||^2 / (2 sigma~^2) + D/2 ln 2pi + D ln sigma~
+    assert t.recon_nll == pytest.approx(t.recon_weight * t.sq_error + t.recon_const, rel=1e-4)
+    assert latent.recon_weight(0.1) == pytest.approx(50.0)
