@@ -20,18 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from training.config import RunConfig
 from training.errors import UserError
 from training.model import VAE
+from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, read_history
 
-CONFIG = "config.json"
-WEIGHTS = "model.safetensors"
-HISTORY = "history.jsonl"
-CHECKPOINT = "checkpoint.safetensors"
 MAX_WEIGHTS_BYTES = 2 * 1024**3
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -217,21 +213,3 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     model = VAE(config.model)
     _load_weights_into(model, tensors, run_dir / WEIGHTS)
     return Run(run_dir, config, model.to(device).eval(), read_history(run_dir))
-
-
-def read_history(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / HISTORY
-    if not path.is_file():
-        return []
-    history = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            raise UserError(f"{path} line {n} is not valid JSON.") from None
-        if not isinstance(rec, dict) or not isinstance(rec.get("epoch"), int):
-            raise UserError(f"{path} line {n} is not an epoch record.")
-        history.append(rec)
-    return history

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.checkpoint import CONFIG, WEIGHTS, read_history
+from training.run_files import CONFIG, WEIGHTS, read_history
 from training.config import RunConfig
 from training.errors import UserError
 
