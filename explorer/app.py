@@ -16,7 +16,7 @@ import streamlit as st  # noqa: E402
 
 from explorer import state  # noqa: E402
 
-PAGES = Path(__file__).resolve().parent / "pages"
+VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
 
 
 def model_picker() -> None:
@@ -27,25 +27,24 @@ def model_picker() -> None:
     if current not in paths:
         paths.insert(0, current)
     labels = {str(r.path): r.label for r in runs}
-    chosen = st.sidebar.selectbox(
-        "Model", paths, index=paths.index(current), format_func=lambda p: labels.get(p, Path(p).name),
-        key="model_picker",
+    st.session_state["model_picker"] = current  # follow a model chosen on a page (state.select_run) since the last run
+    st.sidebar.selectbox(
+        "Model", paths, format_func=lambda p: labels.get(p, Path(p).name), key="model_picker",
+        on_change=lambda: state.select_run(st.session_state["model_picker"]),
     )
-    if chosen != current:
-        state.select_run(chosen)
 
 
 def main() -> None:
     st.set_page_config(page_title="VAE explorer", page_icon=":material/blur_on:", layout="wide")
     pages = [
-        st.Page(PAGES / "sliders.py", title="Latent sliders", icon=":material/tune:", default=True),
-        st.Page(PAGES / "latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
-        st.Page(PAGES / "balance.py", title="Balance", icon=":material/balance:"),
-        st.Page(PAGES / "interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
-        st.Page(PAGES / "samples.py", title="Samples", icon=":material/grid_view:"),
-        st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
-        st.Page(PAGES / "models.py", title="Models", icon=":material/folder_open:"),
-        st.Page(PAGES / "theory.py", title="Theory", icon=":material/functions:"),
+        st.Page(VIEWS / "sliders.py", title="Latent sliders", icon=":material/tune:", default=True),
+        st.Page(VIEWS / "latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
+        st.Page(VIEWS / "balance.py", title="Balance", icon=":material/balance:"),
+        st.Page(VIEWS / "interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
+        st.Page(VIEWS / "samples.py", title="Samples", icon=":material/grid_view:"),
+        st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(VIEWS / "models.py", title="Models", icon=":material/folder_open:"),
+        st.Page(VIEWS / "theory.py", title="Theory", icon=":material/functions:"),
     ]
     page = st.navigation(pages)
     model_picker()

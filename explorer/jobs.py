@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+# Imported by the script thread before any worker exists: a worker's data loader may import pandas for
+# the first time, and plotly, drawing in the script thread meanwhile, would find it half-imported.
+import pandas  # noqa: F401
+
 from training.checkpoint import WEIGHTS
 from training.config import RunConfig
 from training.data import load_dataset

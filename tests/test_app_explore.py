@@ -10,12 +10,12 @@ from training.runs import BUNDLED_DEMOS
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 DEMOS = ["mnist5k-z2", "mnist5k-z16"]
 PAGES = {
-    "pages/sliders.py": "Latent sliders",
-    "pages/latent_map.py": "Latent map",
-    "pages/balance.py": "Balance",
-    "pages/interpolate.py": "Interpolate",
-    "pages/samples.py": "Samples",
-    "pages/theory.py": "Theory",
+    "views/sliders.py": "Latent sliders",
+    "views/latent_map.py": "Latent map",
+    "views/balance.py": "Balance",
+    "views/interpolate.py": "Interpolate",
+    "views/samples.py": "Samples",
+    "views/theory.py": "Theory",
 }
 
 
@@ -55,7 +55,7 @@ def test_every_exploration_page_runs(demo):
 @pytest.mark.parametrize("demo, z_dim", [("mnist5k-z2", 2), ("mnist5k-z16", 16)])
 def test_sliders_drive_the_decoded_image(demo, z_dim):
     at = open_app(demo)
-    at.switch_page("pages/sliders.py").run()
+    at.switch_page("views/sliders.py").run()
     assert len(at.slider) >= z_dim  # z_0..z_{Z-1}, plus the traversal's steps slider
     assert slider_values(at, z_dim) == [0.0] * z_dim
     before = decoded_image_url(at)
@@ -72,7 +72,7 @@ def test_sliders_drive_the_decoded_image(demo, z_dim):
 
 def test_sliders_buttons_set_the_sliders():
     at = open_app("mnist5k-z16")
-    at.switch_page("pages/sliders.py").run()
+    at.switch_page("views/sliders.py").run()
     button = {b.label: b for b in at.button}
 
     button["Sample from the prior"].click().run()
@@ -93,7 +93,7 @@ def test_sliders_buttons_set_the_sliders():
 
 def test_slider_labels_follow_kl_order_and_mark_inactive():
     at = open_app("mnist5k-z16")
-    at.switch_page("pages/sliders.py").run()
+    at.switch_page("views/sliders.py").run()
     labels = [s.label for s in at.slider if s.key and s.key.startswith("z_")]
     kls = [float(label.split("KL ")[1].split(" ")[0]) for label in labels]
     assert kls == sorted(kls, reverse=True)  # largest KL first
@@ -102,7 +102,7 @@ def test_slider_labels_follow_kl_order_and_mark_inactive():
 
 def test_switching_models_resets_page_state():
     at = open_app("mnist5k-z16")
-    at.switch_page("pages/sliders.py").run()
+    at.switch_page("views/sliders.py").run()
     at.slider(key="z_1").set_value(1.5).run()
     at.selectbox(key="traversal_dims").set_value("z_12").run()
     at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z2")
@@ -112,7 +112,7 @@ def test_switching_models_resets_page_state():
     assert at.selectbox(key="traversal_dims").value == "all (by KL)"
 
     at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z16")
-    at.switch_page("pages/latent_map.py").run()
+    at.switch_page("views/latent_map.py").run()
     at.radio(key="map_method").set_value("dims").run()
     at.selectbox(key="map_dim_x").set_value(12).run()
     at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z2")
@@ -124,7 +124,7 @@ def test_switching_models_resets_page_state():
 
 def test_latent_map_options_run():
     at = open_app("mnist5k-z16")
-    at.switch_page("pages/latent_map.py").run()
+    at.switch_page("views/latent_map.py").run()
     at.radio(key="map_method").set_value("dims").run()
     at.toggle(key="map_prior").set_value(True).run()
     at.toggle(key="map_overlay").set_value(True).run()
@@ -134,12 +134,12 @@ def test_latent_map_options_run():
 
 def test_interpolate_and_samples_controls():
     at = open_app("mnist5k-z2")
-    at.switch_page("pages/interpolate.py").run()
+    at.switch_page("views/interpolate.py").run()
     {b.label: b for b in at.button}["Random pair"].click().run()
     assert not at.exception
     assert at.number_input(key="interp_a").value != at.number_input(key="interp_b").value
 
-    at.switch_page("pages/samples.py").run()
+    at.switch_page("views/samples.py").run()
     seed = at.number_input(key="samples_seed").value
     first = images_on_page(at)[0]
     {b.label: b for b in at.button}["New samples"].click().run()
@@ -197,18 +197,18 @@ def test_pages_run_for_other_decoders_and_data(tiny_runs, name):
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
-        if page == "pages/balance.py":
+        if page == "views/balance.py":
             warnings = " ".join(w.value for w in at.warning)
             assert ("collapsed" in warnings) == (name == "collapsed")
             if name == "collapsed":
                 assert "lower beta" in warnings and "smaller sigma~" in warnings
-        if page == "pages/theory.py":
+        if page == "views/theory.py":
             metrics = {m.label: m.value for m in at.metric}
             if name == "collapsed":
                 assert metrics["constants D/2 ln 2π + D ln σ̃"] == f"{64 * 0.5 * 1.8378770664093453:.2f}"
             elif name == "learned":
                 assert "mean σ̃ over pixels" in metrics
-        if page == "pages/latent_map.py" and name == "shapes":  # coloured by a generative factor
+        if page == "views/latent_map.py" and name == "shapes":  # coloured by a generative factor
             assert at.selectbox(key="map_color").options == ["shape", "scale", "rotation", "pos_x", "pos_y"]
             at.selectbox(key="map_color").set_value("rotation").run()
             assert not at.exception, [e.value for e in at.exception]

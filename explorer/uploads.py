@@ -1,0 +1,44 @@
+"""Saving an uploaded run (config.json + model.safetensors) after validating every byte of it.
+
+Nothing is written unless the whole upload is valid: the name is checked, the config parsed,
+the model built and the weights loaded into it (safetensors only, never pickle) first. The run is
+then assembled in a hidden temporary folder and renamed into place in one step.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from training.checkpoint import CONFIG, HISTORY, WEIGHTS, atomic_write, load_model_from_bytes, weights_bytes
+from training.errors import UserError
+from training.runs import run_path
+
+
+def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, name: str) -> Path:
+    """Validate the upload and save it as ROOT/NAME; returns the new run folder or raises UserError."""
+    target = run_path(root, name)
+    if target.exists():
+        raise UserError(f"A run named {name!r} already exists in {target.parent}; choose another name.")
+    try:
+        config, model = load_model_from_bytes(config_bytes, weights, source="uploaded")
+    except UserError as err:  # its sentences may start with the source's name: "uploaded weights is ..."
+        text = str(err)
+        raise UserError(text[:1].upper() + text[1:]) from None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".upload", dir=target.parent))
+    except OSError as err:
+        raise UserError(f"The runs folder {target.parent} cannot be written ({err.strerror}).") from None
+    try:
+        atomic_write(staging / CONFIG, config.to_json().encode())
+        atomic_write(staging / WEIGHTS, weights_bytes(model, epoch=0))  # re-serialised: only what was validated
+        atomic_write(staging / HISTORY, b"")
+        os.chmod(staging, 0o755)
+        os.rename(staging, target)  # fails rather than merging if the name was taken meanwhile
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError(f"The run could not be saved in {target.parent} ({err.strerror}).") from None
+    return target

@@ -1,0 +1,111 @@
+"""Models: choose the runs folder, pick a demo or saved run, upload a run, download the current one."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import streamlit as st
+
+from explorer import state
+from explorer.uploads import save_uploaded_run
+from training.checkpoint import CONFIG, HISTORY, WEIGHTS
+from training.errors import UserError
+from training.runs import RunSummary
+
+CARDS_PER_ROW = 3
+
+
+def runs_folder() -> None:
+    def changed() -> None:
+        typed = st.session_state["models_runs_root"].strip()
+        st.session_state["runs_root"] = str(Path(typed).expanduser()) if typed else str(state.runs_root())
+
+    st.text_input("Runs folder", value=str(state.runs_root()), key="models_runs_root", on_change=changed,
+                  help="Where trainings are saved and runs are listed (also set by $VAE_EXPLORER_RUNS).")
+    root = state.runs_root()
+    if not root.is_dir():
+        st.caption(f"`{root}` does not exist yet; the first training or upload creates it.")
+
+
+def card(run: RunSummary, current: Path) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{run.name}**" + (" · :blue-badge[demo]" if run.bundled else ""))
+        st.caption(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · beta = {run.beta:g}")
+        elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
+        units = f"{run.active_units} of {run.latent_dim}" if run.active_units is not None else "-"
+        st.markdown(f"epochs {run.epochs_done} of {run.epochs_planned} · test -ELBO {elbo} · active units {units}")
+        in_use = run.path.resolve() == current.resolve()
+        st.button("In use" if in_use else "Use", key=f"use_{run.path}", disabled=in_use, icon=":material/check:",
+                  on_click=state.select_run, args=(str(run.path),))
+
+
+def run_cards() -> None:
+    runs = state.available_runs()
+    current = state.current_run_path()
+    for start in range(0, len(runs), CARDS_PER_ROW):
+        for col, run in zip(st.columns(CARDS_PER_ROW), runs[start:start + CARDS_PER_ROW]):
+            with col:
+                card(run, current)
+    if not any(not run.bundled for run in runs):
+        st.caption("No saved runs in this folder yet: train one on the Train page or upload one below.")
+
+
+def upload() -> None:
+    with st.form("upload_form", clear_on_submit=False):
+        weights_col, config_col = st.columns(2)
+        weights = weights_col.file_uploader("Weights (model.safetensors)", type=["safetensors"], key="upload_weights")
+        config = config_col.file_uploader("Config (config.json)", type=["json"], key="upload_config")
+        name = st.text_input("Save as run name", key="upload_name", placeholder="automatic: uploaded-time")
+        submitted = st.form_submit_button("Check, save and use", icon=":material/upload:")
+    if not submitted:
+        return
+    if weights is None or config is None:
+        st.error("Choose both files: the weights (.safetensors) and the config (config.json).")
+        return
+    try:
+        path = save_uploaded_run(config.getvalue(), weights.getvalue(), state.runs_root(),
+                                 name.strip() or time.strftime("uploaded-%Y%m%d-%H%M%S"))
+    except UserError as err:
+        st.error(str(err))
+        return
+    state.select_run(path)
+    st.success(f"Saved as `{path}`; it is now the current model.")
+
+
+def zipped(run_dir: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in (CONFIG, WEIGHTS, HISTORY):
+            if (run_dir / name).is_file():
+                archive.write(run_dir / name, arcname=f"{run_dir.name}/{name}")
+    return buffer.getvalue()
+
+
+def download() -> None:
+    run_dir = state.current_run_path()
+    if not ((run_dir / WEIGHTS).is_file() and (run_dir / CONFIG).is_file()):
+        st.caption(f"The current model `{run_dir}` has no files to download.")
+        return
+    st.caption(f"The current model: `{run_dir}`")
+    cols = st.columns(3)
+    cols[0].download_button(WEIGHTS, lambda: (run_dir / WEIGHTS).read_bytes(), file_name=WEIGHTS,
+                            mime="application/octet-stream", on_click="ignore", icon=":material/download:")
+    cols[1].download_button(CONFIG, lambda: (run_dir / CONFIG).read_bytes(), file_name=CONFIG,
+                            mime="application/json", on_click="ignore", icon=":material/download:")
+    cols[2].download_button("all as .zip", lambda: zipped(run_dir), file_name=f"{run_dir.name}.zip",
+                            mime="application/zip", on_click="ignore", icon=":material/folder_zip:")
+
+
+st.title("Models")
+runs_folder()
+st.subheader("Demos and saved runs", anchor=False)
+run_cards()
+st.subheader("Upload a run", anchor=False)
+st.caption("Both files are checked before anything is saved: the config's settings and ranges, then every "
+           "weight's name, shape and values. Only safetensors files are read (never pickle).")
+upload()
+st.subheader("Download the current model", anchor=False)
+download()

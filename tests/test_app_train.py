@@ -1,0 +1,189 @@
+"""The Train and Models pages, driven through Streamlit's AppTest."""
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.jobs import shared_manager
+from training.checkpoint import CONFIG, WEIGHTS, load_run
+from training.runs import BUNDLED_DEMOS
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+DEMOS = sorted(p for p in BUNDLED_DEMOS.iterdir() if (p / WEIGHTS).is_file())
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """A runs folder of the test's own; afterwards, no training the test started is left running."""
+    root = tmp_path / "runs"
+    monkeypatch.setenv("VAE_EXPLORER_RUNS", str(root))
+    yield root
+    manager = shared_manager()
+    for job in manager.jobs():
+        manager.stop(job.id)
+    for job in manager.jobs():
+        assert manager.wait(job.id, timeout=10).status not in ("queued", "running")
+
+
+def open_page(page: str, runs_root: Path, run_path: Path | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["runs_root"] = str(runs_root)
+    if run_path is not None:
+        at.session_state["run_path"] = str(run_path)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_until(at: AppTest, done, timeout: float = 30.0) -> AppTest:
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert time.monotonic() < deadline, "timed out waiting for the page"
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def fill_tiny_form(at: AppTest, name: str, epochs: int = 2, batch_size: int = 128) -> None:
+    at.selectbox(key="train_dataset").set_value("digits")
+    at.number_input(key="train_latent_dim").set_value(2)
+    at.text_input(key="train_hidden").set_value("16")
+    at.number_input(key="train_epochs").set_value(epochs)
+    at.number_input(key="train_batch_size").set_value(batch_size)
+    at.text_input(key="train_name").set_value(name)
+
+
+def submit(at: AppTest) -> AppTest:
+    (button,) = [b for b in at.button if b.label == "Start training"]
+    return button.click().run()
+
+
+def epoch_shown(at: AppTest) -> int:
+    """The epoch the progress bar names, 0 before the first step."""
+    texts = [p.proto.text for p in at.get("progress")]
+    found = [re.match(r"Epoch (\d+) ", text) for text in texts]
+    return max((int(m.group(1)) for m in found if m), default=0)
+
+
+def button(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no {label!r} button among {[b.label for b in at.button]}"
+    return found[0]
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda p: p.name)
+def test_train_and_models_pages_run_on_each_bundled_model(runs, demo):
+    at = open_page("views/train.py", runs, demo)
+    assert at.title[0].value == "Train a VAE"
+    assert at.selectbox(key="train_dataset").options[:2] == ["mnist5k", "digits"]
+    at.switch_page("views/models.py").run()
+    assert not at.exception, at.exception
+    assert button(at, "In use").key == f"use_{demo}"  # the current model's card
+    assert len([b for b in at.button if b.label == "Use"]) == len(DEMOS) - 1
+    assert {d.label for d in at.get("download_button")} >= {WEIGHTS, CONFIG}
+    assert at.session_state["run_path"] == str(demo)
+
+
+def test_number_inputs_carry_the_configs_bounds(runs):
+    at = open_page("views/train.py", runs)
+    assert (at.number_input(key="train_latent_dim").min, at.number_input(key="train_latent_dim").max) == (1, 512)
+    assert at.number_input(key="train_lr").max == 10.0 and at.number_input(key="train_lr").min > 0
+    assert at.number_input(key="train_beta").max == 1000.0
+    assert at.number_input(key="train_epochs").max == 100_000
+    assert at.number_input(key="train_batch_size").max == 65_536
+
+
+def test_a_tiny_training_from_the_train_page_completes_and_can_be_used(runs):
+    at = open_page("views/train.py", runs)
+    fill_tiny_form(at, "tiny-ui")
+    submit(at)
+    assert not at.error, [e.value for e in at.error]
+    run_until(at, lambda at: any("Finished 2 epochs" in s.value for s in at.success))
+    assert len(at.get("plotly_chart")) == 3  # recon, KL, beta
+    button(at, "Use this model").click().run()
+    assert at.session_state["run_path"] == str(runs / "tiny-ui")
+    assert load_run(runs / "tiny-ui").epoch == 2
+
+
+def test_stop_on_the_train_page_keeps_the_last_checkpoint(runs):
+    at = open_page("views/train.py", runs)
+    fill_tiny_form(at, "long-ui", epochs=100_000, batch_size=16)
+    submit(at)
+    run_until(at, lambda at: epoch_shown(at) >= 3)
+    asked = time.monotonic()
+    button(at, "Stop").click().run()
+    run_until(at, lambda at: any("Stopped; the checkpoint of epoch" in w.value for w in at.warning), timeout=5)
+    assert time.monotonic() - asked < 3  # about a second, plus the page's own reruns
+    assert load_run(runs / "long-ui").epoch >= 2
+    assert button(at, "Use this model")
+
+
+@pytest.mark.parametrize("changes, sentence", [
+    ({"train_warmup": 2.0, "train_cycles": 3}, "Choose either a linear warm-up or cyclical annealing, not both."),
+    ({"train_arch": "conv", "train_hidden": "8,8,8,8"}, "needs image sides divisible by 16"),
+    ({"train_hidden": "64,lots"}, "comma-separated whole numbers"),
+    ({"train_name": "../evil"}, "is not a valid run name"),
+    ({"train_dataset": "folder:PATH"}, "Type the image folder's path"),
+    ({"train_folder": "/some/images"}, "choose 'folder:PATH' to train on the folder"),
+])
+def test_invalid_settings_show_one_sentence_and_start_nothing(runs, changes, sentence):
+    at = open_page("views/train.py", runs)
+    fill_tiny_form(at, "never-made")
+    for key, value in changes.items():
+        at.get_by_key(key).set_value(value)
+    submit(at)
+    assert not at.exception
+    assert [e.value for e in at.error] and sentence in at.error[0].value
+    assert not runs.exists() or list(runs.iterdir()) == []
+    assert not (runs.parent / "evil").exists()
+    assert "never-made" not in [job.name for job in shared_manager().jobs()]
+
+
+def test_use_on_the_models_page_selects_a_saved_run(runs):
+    saved = runs / "copied-demo"
+    shutil.copytree(DEMOS[0], saved)
+    at = open_page("views/models.py", runs)
+    at.button(key=f"use_{saved}").click().run()
+    assert not at.exception
+    assert at.session_state["run_path"] == str(saved)
+    assert at.button(key=f"use_{saved}").label == "In use"
+
+
+def test_the_runs_folder_field_changes_where_runs_are_listed(runs, tmp_path):
+    other = tmp_path / "elsewhere"
+    shutil.copytree(DEMOS[0], other / "found-here")
+    at = open_page("views/models.py", runs)
+    at.text_input(key="models_runs_root").set_value(str(other)).run()
+    assert at.session_state["runs_root"] == str(other)
+    assert f"use_{other / 'found-here'}" in [b.key for b in at.button]
+
+
+def upload(at: AppTest, weights: bytes, config: bytes, name: str) -> AppTest:
+    at.file_uploader(key="upload_weights").upload(WEIGHTS, weights)
+    at.file_uploader(key="upload_config").upload(CONFIG, config, "application/json")
+    at.text_input(key="upload_name").set_value(name)
+    return button(at, "Check, save and use").click().run()
+
+
+def test_a_corrupt_upload_shows_an_error_and_writes_nothing(runs):
+    at = open_page("views/models.py", runs)
+    before = at.session_state["run_path"] if "run_path" in at.session_state else None
+    upload(at, b"\x80\x04garbage, not safetensors", (DEMOS[0] / CONFIG).read_bytes(), "broken")
+    assert not at.exception
+    assert len(at.error) == 1 and "not a valid safetensors file" in at.error[0].value
+    assert not runs.exists() or list(runs.iterdir()) == []
+    assert (at.session_state["run_path"] if "run_path" in at.session_state else None) == before
+
+
+def test_a_valid_upload_is_saved_and_becomes_the_current_model(runs):
+    at = open_page("views/models.py", runs)
+    upload(at, (DEMOS[0] / WEIGHTS).read_bytes(), (DEMOS[0] / CONFIG).read_bytes(), "shared")
+    assert not at.exception and not at.error
+    assert at.session_state["run_path"] == str(runs / "shared")
+    assert load_run(runs / "shared").config.model.latent_dim == load_run(DEMOS[0]).config.model.latent_dim
