@@ -9,13 +9,19 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from training.checkpoint import WEIGHTS, Run, load_run
-from training.data import Dataset, load_dataset
+from training.config import RunConfig
 from training.errors import UserError
+from training.mlp_decoder import MLPDecoder, load_mlp_decoder
+from training.run_files import CONFIG, WEIGHTS, read_history
 from training.runs import BUNDLED_DEMOS, RunSummary, list_runs
+
+if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
+    from training.checkpoint import Run
+    from training.data import Dataset
 
 DEFAULT_RUN = BUNDLED_DEMOS / "mnist5k-z16"
 RUNS_ROOT_ENV = "VAE_EXPLORER_RUNS"
@@ -57,7 +63,39 @@ def weights_digest(run_dir: Path) -> str:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _load_run(path: str, digest: str) -> Run:
+    from training.checkpoint import load_run
+
     return load_run(path)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load_decoder(path: str, digest: str) -> MLPDecoder | None:
+    return load_mlp_decoder(path)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _config_and_history(path: str, digest: str, history_mtime_ns: int) -> tuple[RunConfig, list[dict]]:
+    return RunConfig.from_json((Path(path) / CONFIG).read_bytes(), source=f"{path}/{CONFIG}"), read_history(path)
+
+
+def current_config_and_history() -> tuple[RunConfig, list[dict]]:
+    """The chosen run's config and history, without loading the model (no torch)."""
+    path = current_run_path()
+    try:
+        history_file = path / "history.jsonl"
+        mtime = history_file.stat().st_mtime_ns if history_file.exists() else 0
+        return _config_and_history(str(path), weights_digest(path), mtime)
+    except (UserError, OSError):
+        return current_run().config, current_run().history  # falls back to the demo with a warning
+
+
+def current_decoder() -> MLPDecoder | None:
+    """The chosen run's decoder as numpy arrays (MLP models; None for conv): decodes without torch."""
+    path = current_run_path()
+    try:
+        return _load_decoder(str(path), weights_digest(path))
+    except (UserError, OSError):
+        return None
 
 
 def current_run() -> Run:
@@ -75,6 +113,8 @@ def current_run() -> Run:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the data set...")
 def dataset_for(name: str, channels: int, side: int, seed: int) -> Dataset:
+    from training.data import load_dataset
+
     return load_dataset(name, image_size=side, channels=channels, seed=seed)
 
 

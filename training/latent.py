@@ -19,9 +19,11 @@ from training.likelihoods import GaussianFixed, GaussianLearned
 from training.model import VAE
 from training.objective import kl_per_dim as kl_per_dim_of
 from training.objective import log_normal_diag, log_normal_std
+from training.latent_space import (  # noqa: F401  (re-exported: one import for the pages)
+    ACTIVE_THRESHOLD, COLLAPSE_KL, active_mask, dims_by_kl, last_kl_per_dim, latent_variance, lerp,
+    posterior_collapsed, prior_samples, slerp, traversal_latents,
+)
 
-ACTIVE_THRESHOLD = 0.01  # Var_x(mu_k) or KL_k (nats) above this: dimension k is used
-COLLAPSE_KL = 0.5  # total test KL (nats) below this: the posterior has (nearly) collapsed
 PROJECTIONS = ("pca", "tsne", "dims")
 
 
@@ -44,81 +46,6 @@ def encode_posterior(model: VAE, x: Tensor, batch: int = 1000) -> tuple[np.ndarr
 def encode_dataset(model: VAE, x: Tensor, batch: int = 1000) -> np.ndarray:
     """mu(x) for every image (E3): numpy (N, Z), the point each image is drawn at."""
     return encode_posterior(model, x, batch)[0]
-
-
-def latent_variance(mu: np.ndarray) -> np.ndarray:
-    """A_k = Var_x(mu_k(x)) over the images (active units, Burda et al.): (Z,)."""
-    return np.asarray(mu, dtype=np.float64).var(axis=0)
-
-
-def dims_by_kl(kl_per_dim: np.ndarray | list[float]) -> np.ndarray:
-    """Dimension indices ordered by KL_k (E4), largest first; ties keep index order."""
-    kl = np.asarray(kl_per_dim, dtype=np.float64)
-    return np.argsort(-kl, kind="stable")
-
-
-def active_mask(values: np.ndarray | list[float], threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
-    """True where a dimension is used: its latent variance (or KL_k) exceeds ``threshold``."""
-    return np.asarray(values, dtype=np.float64) > threshold
-
-
-def last_kl_per_dim(history: list[dict], z_dim: int) -> np.ndarray:
-    """KL_k of the last recorded epoch (test set), or zeros when the run has no history."""
-    if history and "kl_per_dim" in history[-1] and len(history[-1]["kl_per_dim"]) == z_dim:
-        return np.asarray(history[-1]["kl_per_dim"], dtype=np.float64)
-    return np.zeros(z_dim)
-
-
-def posterior_collapsed(test_kl: float | None, active_units: int | None, kl_threshold: float = COLLAPSE_KL) -> bool:
-    """No active unit, or a total KL so small that z says (almost) nothing about x."""
-    return (active_units is not None and active_units == 0) or (test_kl is not None and test_kl < kl_threshold)
-
-
-# ---------------------------------------------------------------- paths through latent space
-
-def traversal_latents(z0: np.ndarray, dims: list[int] | np.ndarray, values: np.ndarray | None = None,
-                      n: int = 9) -> np.ndarray:
-    """For each dim k in ``dims``: copies of z0 with z_k set to each value -> (len(dims), n, Z).
-
-    ``values`` defaults to ``np.linspace(-3, 3, n)``; every other coordinate stays at z0.
-    """
-    z0 = np.asarray(z0, dtype=np.float32)
-    values = np.linspace(-3.0, 3.0, n) if values is None else np.asarray(values)
-    out = np.broadcast_to(z0, (len(dims), len(values), z0.shape[-1])).copy()
-    for row, k in enumerate(dims):
-        out[row, :, k] = values
-    return out
-
-
-def lerp(z_a: np.ndarray, z_b: np.ndarray, n: int) -> np.ndarray:
-    """Straight line (1 - t) z_a + t z_b for n values of t from 0 to 1: (n, Z)."""
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    return ((1.0 - t) * np.asarray(z_a, np.float64) + t * np.asarray(z_b, np.float64)).astype(np.float32)
-
-
-def slerp(z_a: np.ndarray, z_b: np.ndarray, n: int) -> np.ndarray:
-    """Spherical interpolation (Shoemake; White 2016 for VAEs): (n, Z).
-
-    z(t) = sin((1-t) W)/sin W z_a + sin(t W)/sin W z_b, W the angle between z_a and z_b. For equal
-    norms the path keeps that norm, where the straight line cuts through the low-norm middle that
-    prior samples (norm ~ sqrt(Z)) almost never visit. Falls back to ``lerp`` when W is ~0 or ~pi.
-    """
-    a, b = np.asarray(z_a, np.float64), np.asarray(z_b, np.float64)
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na == 0 or nb == 0:
-        return lerp(a, b, n)
-    omega = math.acos(float(np.clip(a @ b / (na * nb), -1.0, 1.0)))
-    if math.sin(omega) < 1e-6:
-        return lerp(a, b, n)
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    path = (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / math.sin(omega)
-    path[0], path[-1] = a, b  # exact endpoints
-    return path.astype(np.float32)
-
-
-def prior_samples(n: int, z_dim: int, seed: int) -> np.ndarray:
-    """n draws from the prior q(z) = N(0, I) (E2), reproducible by ``seed``: (n, Z) float32."""
-    return np.random.default_rng(seed).standard_normal((n, z_dim)).astype(np.float32)
 
 
 # ---------------------------------------------------------------- 2-D projections

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import images, state
-from training import latent
+from training import latent_space
 
 LIMIT = 4.0  # slider range -LIMIT..LIMIT; the prior puts 99.99% of each z_k within +-4
 STEP = 0.05
@@ -41,11 +41,13 @@ def _on_reset(z_dim: int) -> None:
 
 def _on_prior(z_dim: int) -> None:
     seed = int(np.random.default_rng().integers(2**31))
-    _set_z(latent.prior_samples(1, z_dim, seed)[0])
+    _set_z(latent_space.prior_samples(1, z_dim, seed)[0])
     st.session_state["sliders_source"] = f"a sample from the prior q(z) = N(0, I) (seed {seed})."
 
 
 def _on_encode(run, x_test, random: bool) -> None:
+    from training import latent
+
     if random:
         st.session_state[INDEX_KEY] = int(np.random.default_rng().integers(len(x_test)))
     index = int(st.session_state.get(INDEX_KEY, 0))
@@ -59,14 +61,15 @@ def _on_encode(run, x_test, random: bool) -> None:
 def _traversal_grid(path: str, digest: str, z0: tuple[float, ...], dims: tuple[int, ...], n: int,
                     _model) -> np.ndarray:
     """Decoded traversals, one row per dimension, tiled into one image."""
+    from training import latent
+
     z = latent.traversal_latents(np.array(z0, np.float32), list(dims), np.linspace(-3.0, 3.0, n))
     decoded = latent.decode_images(_model, z.reshape(-1, z.shape[-1]))
     return images.image_grid(decoded, ncols=n, pad=1)
 
 
-def _init_state(run, z_dim: int, n_test: int) -> None:
+def _init_state(path: str, z_dim: int) -> None:
     """Fresh sliders at 0 for a newly chosen model (a z of another model means nothing here)."""
-    path = str(run.path)
     if st.session_state.get("sliders_run") != path:
         st.session_state["sliders_run"] = path
         st.session_state["sliders_saved"] = [0.0] * z_dim
@@ -76,21 +79,21 @@ def _init_state(run, z_dim: int, n_test: int) -> None:
     saved = st.session_state.get("sliders_saved") or [0.0] * z_dim
     for key, value in zip(_slider_keys(z_dim), saved):  # widget state is dropped when the page is left
         st.session_state.setdefault(key, value)
-    if st.session_state.get(INDEX_KEY, 0) > n_test - 1:  # a smaller test set than the last model's
-        st.session_state[INDEX_KEY] = n_test - 1
+
+
+def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
+    """mu~(z) as (H, W, C) in [0, 1]: numpy for MLP decoders (no torch needed), else the torch model."""
+    if decoder is not None:
+        return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
+    from training import latent
+
+    return latent.decode_images(state.current_run().model, z)[0]
 
 
 @st.fragment
-def slider_panel(run, data, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
-    """Sliders, buttons and the decoded image: a slider change reruns only this."""
-    z_dim = run.config.model.latent_dim
-    x_test = data.x_test
-    b1, b2 = st.columns(2)
-    b1.button("Reset to zero", on_click=_on_reset, args=(z_dim,), icon=":material/restart_alt:",
-              width="stretch")
-    b2.button("Sample from the prior", on_click=_on_prior, args=(z_dim,), icon=":material/casino:",
-              width="stretch")
-
+def slider_panel(config, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
+    """Only the sliders and the decoded image: a slider change reruns this and nothing else."""
+    z_dim = config.model.latent_dim
     left, right = st.columns([1, 1], gap="large")
     with left:
         ncols = 2 if z_dim > 8 else 1
@@ -106,24 +109,31 @@ def slider_panel(run, data, order: np.ndarray, kl: np.ndarray, active: np.ndarra
     with right:
         z = _current_z(z_dim)
         st.session_state["sliders_saved"] = [float(v) for v in z]
-        decoded = latent.decode_images(run.model, z)[0]
         with st.container(key="decoded"):
-            st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
+            st.image(images.display(decode_mean(decoder, z), IMAGE_WIDTH), width=IMAGE_WIDTH)
             st.caption(f"Decoder mean μ̃(z). Started from {st.session_state.get('sliders_source', '')}")
 
-        st.markdown("**Start from a test image**")
-        c_in, c_img = st.columns([2, 1])
-        with c_in:
-            st.number_input(f"Test image index (0 to {len(x_test) - 1})", 0, len(x_test) - 1,
-                            key=INDEX_KEY, step=1)
-            e1, e2 = st.columns(2)
-            e1.button("Encode it", on_click=_on_encode, args=(run, x_test, False), width="stretch",
-                      help="Set the sliders to mu(x), the encoder's mean for this image (E3).")
-            e2.button("Random image", on_click=_on_encode, args=(run, x_test, True), width="stretch")
-        with c_img:
-            index = int(st.session_state.get(INDEX_KEY, 0))
-            original = latent.to_hwc(x_test[index:index + 1])[0]
-            st.image(images.display(original, 112), width=112, caption=f"test image {index}")
+
+def buttons(z_dim: int) -> None:
+    b1, b2 = st.columns(2)
+    b1.button("Reset to zero", on_click=_on_reset, args=(z_dim,), icon=":material/restart_alt:",
+              width="stretch")
+    b2.button("Sample from the prior", on_click=_on_prior, args=(z_dim,), icon=":material/casino:",
+              width="stretch")
+
+
+def test_image_panel(run, x_test) -> None:
+    """Start the sliders from mu(x) of a test image (E3)."""
+    st.markdown("**Start from a test image**")
+    c_in, c_buttons, c_img = st.columns([2, 2, 1], vertical_alignment="bottom")
+    c_in.number_input(f"Test image index (0 to {len(x_test) - 1})", 0, len(x_test) - 1, key=INDEX_KEY, step=1)
+    e1, e2 = c_buttons.columns(2)
+    e1.button("Encode it", on_click=_on_encode, args=(run, x_test, False), width="stretch",
+              help="Set the sliders to mu(x), the encoder's mean for this image (E3).")
+    e2.button("Random image", on_click=_on_encode, args=(run, x_test, True), width="stretch")
+    index = int(st.session_state.get(INDEX_KEY, 0))
+    original = x_test[index].permute(1, 2, 0).numpy()
+    c_img.image(images.display(original, 112), width=112, caption=f"test image {index}")
 
 
 @st.fragment
@@ -149,13 +159,13 @@ def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
 
 
 def main() -> None:
-    run = state.current_run()
-    data = state.current_data(run)
-    z_dim = run.config.model.latent_dim
-    kl = latent.last_kl_per_dim(run.history, z_dim)
-    active = latent.active_mask(kl)
-    order = latent.dims_by_kl(kl)
-    _init_state(run, z_dim, len(data.x_test))
+    # Up to the decoded image nothing needs torch: config, history and a numpy MLP decoder.
+    config, history = state.current_config_and_history()
+    z_dim = config.model.latent_dim
+    kl = latent_space.last_kl_per_dim(history, z_dim)
+    active = latent_space.active_mask(kl)
+    order = latent_space.dims_by_kl(kl)
+    _init_state(str(state.current_run_path()), z_dim)
 
     st.title("Latent sliders")
     st.caption(
@@ -163,7 +173,14 @@ def main() -> None:
         f"epoch); {int(active.sum())} carry more than 0.01 nats. Each slider sets one coordinate of z; "
         "the image is the decoder mean μ̃(z)."
     )
-    slider_panel(run, data, order, kl, active)
+    buttons(z_dim)
+    slider_panel(config, state.current_decoder(), order, kl, active)
+
+    run = state.current_run()  # the torch model, for encoding test images and the traversal grid
+    data = state.current_data(run)
+    if st.session_state.get(INDEX_KEY, 0) > len(data.x_test) - 1:  # a smaller test set than the last model's
+        st.session_state[INDEX_KEY] = len(data.x_test) - 1
+    test_image_panel(run, data.x_test)
     st.divider()
     traversal_panel(run, order, active)
 
