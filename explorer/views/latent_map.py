@@ -99,9 +99,8 @@ def _show_selected(run, data, index: int | None) -> None:
     x = data.x_test[index:index + 1]
     original = latent.to_hwc(x)[0]
     recon = latent.reconstruct(run.model, x)[0]
-    a, b = st.columns(2)
-    a.image(images.display(original, 140), width=140, caption=f"test image {index}")
-    b.image(images.display(recon, 140), width=140, caption="reconstruction μ̃(μ(x))")
+    st.image(images.display(original, 140), width=140, caption=f"test image {index}")  # one above the other:
+    st.image(images.display(recon, 140), width=140, caption="reconstruction μ̃(μ(x))")  # the column is narrow
     if data.y_test is not None and not data.labels_are_factors and data.label_names:
         st.caption(f"Label: {data.label_names[int(data.y_test[index])]}")
 

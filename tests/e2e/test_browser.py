@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.e2e.conftest import screenshot
+from tests.e2e.harness import ROOT
 
 pytestmark = pytest.mark.e2e
 PAGES = ["", "latent_map", "balance", "interpolate", "samples", "train", "models", "theory"]
@@ -80,3 +81,86 @@ def test_every_page_loads_without_an_exception_box(page, server, path):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stMain"] h1').first.inner_text().strip()
     screenshot(page, f"page-{path or 'sliders'}")
+
+
+POINT_XY = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  if (!gd || !gd._fullData) return null;
+  const trace = gd._fullData.find(t => t.x && t.x.length > 0);
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const i = Math.floor(trace.x.length / 2);
+  return [box.left + xa._offset + xa.l2p(trace.x[i]), box.top + ya._offset + ya.l2p(trace.y[i])];
+}"""
+
+
+def test_clicking_a_point_on_the_latent_map_shows_original_and_reconstruction(page, server):
+    page.goto(f"{server.url}/latent_map")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=TIMEOUT)
+    page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData; }",
+                           timeout=TIMEOUT)
+    wait_for_app(page)
+    x, y = page.evaluate(POINT_XY)
+    page.mouse.click(x, y)
+    page.get_by_text("reconstruction μ̃(μ(x))").wait_for(timeout=TIMEOUT)
+    assert page.get_by_text(re.compile(r"test image \d+")).count() >= 1
+    screenshot(page, "latent-map-selected")
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick an option of the selectbox with the given key."""
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def fill_number(page, key: str, value: str) -> None:
+    box = page.locator(f".st-key-{key} input")
+    box.fill(value)
+    box.press("Tab")
+
+
+def start_training(page, server, name: str, dataset: str, epochs: str) -> None:
+    page.goto(f"{server.url}/train")
+    page.locator(".st-key-train_dataset").wait_for(timeout=TIMEOUT)
+    choose(page, "train_dataset", dataset)
+    fill_number(page, "train_latent_dim", "2")
+    page.locator(".st-key-train_hidden input").fill("32")
+    fill_number(page, "train_epochs", epochs)
+    page.locator(".st-key-train_name input").fill(name)
+    page.get_by_role("button", name=re.compile("Start training")).click()
+
+
+def test_training_from_the_train_page_runs_to_the_end_and_joins_the_model_list(page, server):
+    start_training(page, server, "e2e-tiny", "digits", "3")
+    page.get_by_text(re.compile(r"Finished 3 epochs")).wait_for(timeout=120_000)
+    charts = page.locator(".js-plotly-plot")
+    assert charts.count() >= 3  # recon, KL, beta
+    n_traces = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(g => g._fullData.length)")
+    assert all(n > 0 for n in n_traces)
+    screenshot(page, "train-finished")
+    page.goto(f"{server.url}/models")
+    page.get_by_text("e2e-tiny").first.wait_for(timeout=TIMEOUT)
+
+
+def test_stop_ends_a_training_within_seconds(page, server):
+    start_training(page, server, "e2e-stop", "mnist5k", "500")
+    page.get_by_text(re.compile(r"Epoch \d+ of 500")).first.wait_for(timeout=60_000)
+    page.get_by_role("button", name=re.compile(r"^(stop\s*)?Stop$", re.I)).first.click()
+    page.get_by_text(re.compile(r"Stopped")).first.wait_for(timeout=10_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_corrupt_upload_shows_an_error_message_not_a_traceback(page, server):
+    page.goto(f"{server.url}/models")
+    page.locator(".st-key-upload_weights input[type=file]").wait_for(state="attached", timeout=TIMEOUT)
+    page.locator(".st-key-upload_weights input[type=file]").set_input_files(
+        files=[{"name": "model.safetensors", "mimeType": "application/octet-stream", "buffer": b"not a model" * 10}])
+    page.locator(".st-key-upload_config input[type=file]").set_input_files(
+        files=[{"name": "config.json", "mimeType": "application/json",
+                "buffer": (ROOT / "explorer/demos/mnist5k-z2/config.json").read_bytes()}])
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name=re.compile("Check, save and use")).click()
+    error = page.locator('[data-testid="stAlertContentError"]').first
+    error.wait_for(timeout=TIMEOUT)
+    assert "safetensors" in error.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "upload-error")
