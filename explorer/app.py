@@ -38,6 +38,7 @@ def main() -> None:
     st.set_page_config(page_title="VAE explorer", page_icon=":material/blur_on:", layout="wide")
     pages = [
         st.Page(VIEWS / "sliders.py", title="Latent sliders", icon=":material/tune:", default=True),
+        st.Page(VIEWS / "scrub.py", title="Real-time sliders", icon=":material/swipe:"),
         st.Page(VIEWS / "latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
         st.Page(VIEWS / "balance.py", title="Balance", icon=":material/balance:"),
         st.Page(VIEWS / "interpolate.py", title="Interpolate", icon=":material/linear_scale:"),

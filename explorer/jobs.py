@@ -5,6 +5,11 @@ A page starts a job with a RunConfig and a run folder; a worker thread loads the
 about once a second. At most ``max_running`` jobs train at once (one per CPU core by default, or
 $VAE_EXPLORER_MAX_TRAININGS); later ones wait in a first-come queue. Plain Python, no Streamlit:
 nothing here may touch ``st.*``, because the worker threads run outside any script run.
+
+Queued jobs of a browser session that has ended are cancelled: whenever a job is submitted or a slot
+frees, and whenever a page lists jobs, the manager asks ``session_alive`` (in the app:
+``streamlit_session_alive``) about the sessions that have queued jobs. Running jobs keep running; their
+run folders are listed on the Models page like any other run.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 # Imported by the script thread before any worker exists: a worker's data loader may import pandas for
 # the first time, and plotly, drawing in the script thread meanwhile, would find it half-imported.
@@ -122,15 +127,38 @@ def max_trainings_from_env() -> int:
     return int(text)
 
 
+def streamlit_session_alive(session: str) -> bool:
+    """Whether the Streamlit session still exists: connected, or disconnected but still resumable.
+
+    A session the server no longer knows (closed, or its reconnect window has passed) has ended. Outside a
+    ``streamlit run`` server (tests, AppTest, the "local" session) every session counts as alive.
+    """
+    try:
+        from streamlit.runtime import Runtime
+
+        if not Runtime.exists():
+            return True
+        runtime = Runtime.instance()
+        session_mgr = getattr(runtime, "_session_mgr", None)
+        if session_mgr is not None and hasattr(session_mgr, "get_session_info"):
+            return session_mgr.get_session_info(session) is not None
+        return runtime.is_active_session(session)
+    except Exception:  # an internal API that moved: never cancel anything because of it
+        log.debug("could not ask Streamlit about session %s", session, exc_info=True)
+        return True
+
+
 class JobManager:
     """Starts, queues, stops and reports training jobs; every method is thread-safe."""
 
     def __init__(self, max_running: int | None = None, *, max_finished: int = 50, max_steps: int = 5000,
-                 max_records: int = 2000, device: str = "auto"):
+                 max_records: int = 2000, device: str = "auto",
+                 session_alive: Callable[[str], bool] | None = None):
         self.max_running = max_running if max_running is not None else max_trainings_from_env()
         if self.max_running < 1:
             raise UserError(f"At least one training must be allowed to run, not {self.max_running}.")
         self.max_finished, self.max_steps, self.max_records, self.device = max_finished, max_steps, max_records, device
+        self.session_alive = session_alive  # None: sessions never end (the CLI, tests)
         self._changed = threading.Condition(threading.Lock())
         self._jobs: dict[str, _Job] = {}  # oldest first: the queue order
         self._ids = itertools.count(1)
@@ -164,9 +192,20 @@ class JobManager:
             if job.trainer is not None:
                 job.trainer.stop()
 
+    def cancel_session(self, session: str) -> int:
+        """Cancel the queued jobs of ``session`` (its running ones keep running); how many were cancelled."""
+        with self._changed:
+            return self._cancel_queued({session}, "Cancelled: the browser session that queued it has ended.")
+
+    def cancel_ended_sessions(self) -> int:
+        """Cancel the queued jobs of every session that ``session_alive`` says has ended; how many."""
+        with self._changed:
+            return self._cancel_ended()
+
     def jobs(self, session: str | None = None) -> list[JobView]:
         """This session's jobs (all jobs if session is None), newest first."""
         with self._changed:
+            self._cancel_ended()
             return [self._view(j) for j in reversed(self._jobs.values()) if session is None or j.session == session]
 
     def get(self, job_id: str) -> JobView | None:
@@ -186,7 +225,24 @@ class JobManager:
             return self._view(job) if job is not None else None
 
     # -- scheduling (lock held) --------------------------------------------------------------
+    def _cancel_queued(self, sessions: set[str], message: str) -> int:
+        doomed = [j for j in self._jobs.values() if j.status == QUEUED and j.session in sessions]
+        for job in doomed:
+            job.finish(STOPPED, message=message)
+        if doomed:
+            self._forget_old()
+            self._changed.notify_all()
+        return len(doomed)
+
+    def _cancel_ended(self) -> int:
+        if self.session_alive is None:
+            return 0
+        queued = {j.session for j in self._jobs.values() if j.status == QUEUED}
+        ended = {s for s in queued if not self.session_alive(s)}
+        return self._cancel_queued(ended, "Cancelled: the browser session that queued it has ended.") if ended else 0
+
     def _start_waiting(self) -> None:
+        self._cancel_ended()
         running = sum(j.status == RUNNING for j in self._jobs.values())
         for job in self._jobs.values():
             if running >= self.max_running:
@@ -274,5 +330,5 @@ def shared_manager() -> JobManager:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = JobManager()
+            _shared = JobManager(session_alive=streamlit_session_alive)
         return _shared

@@ -16,9 +16,15 @@ from training.checkpoint import CONFIG, HISTORY, WEIGHTS, atomic_write, load_mod
 from training.errors import UserError
 from training.runs import run_path
 
+MAX_UPLOAD_MB = 64  # as server.maxUploadSize in .streamlit/config.toml, which guards the server itself
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024**2
+
 
 def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, name: str) -> Path:
     """Validate the upload and save it as ROOT/NAME; returns the new run folder or raises UserError."""
+    for what, data in (("weights file", weights), ("config file", config_bytes)):
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise UserError(f"The uploaded {what} is {len(data) / 1024**2:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
     target = run_path(root, name)
     if target.exists():
         raise UserError(f"A run named {name!r} already exists in {target.parent}; choose another name.")

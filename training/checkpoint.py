@@ -116,21 +116,38 @@ def load_resume_state(run_dir: Path, config: RunConfig, model: VAE,
         param_groups = json.loads(meta["param_groups"])
         opt_scalars = json.loads(meta["optim_scalars"])
         history = json.loads(meta["history"])
-    except (KeyError, ValueError) as err:
-        raise UserError(f"{path} is not a checkpoint written by this project ({err}).") from None
+        if epoch < 0 or not isinstance(history, list) or not all(
+                isinstance(h, dict) and isinstance(h.get("epoch"), int) for h in history):
+            raise ValueError("its epoch or history is malformed")
+    except (KeyError, ValueError) as err:  # pydantic's ValidationError is a ValueError too
+        raise UserError(f"{path} is not a checkpoint written by this project ({str(err).splitlines()[0]}).") from None
     if saved.model != config.model:
         raise UserError(f"{path} was written for a different model than {run_dir}/{CONFIG} describes.")
     _load_weights_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
-    state: dict[int, dict[str, object]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = value
-    for idx, scalars in opt_scalars.items():
-        state.setdefault(int(idx), {}).update(scalars)
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+    try:
+        state: dict[int, dict[str, object]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, idx, name = key.split(".", 2)
+                state.setdefault(int(idx), {})[name] = value
+        for idx, scalars in opt_scalars.items():
+            state.setdefault(int(idx), {}).update(scalars)
+        optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+        _check_optimizer_state(optimizer)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, RuntimeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UserError(f"{path} is not a checkpoint written by this project (its optimizer state: {first}).") from None
     rng = {k[4:]: v for k, v in tensors.items() if k.startswith("rng.")}
     return ResumeState(epoch=epoch, history=[h for h in history if h["epoch"] <= epoch], rng=rng)
+
+
+def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """Each loaded per-parameter tensor (Adam's moments) must match its parameter's shape."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for name, value in optimizer.state.get(param, {}).items():
+                if torch.is_tensor(value) and value.dim() > 0 and value.shape != param.shape:
+                    raise ValueError(f"{name} has shape {tuple(value.shape)}, the parameter {tuple(param.shape)}")
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

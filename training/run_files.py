@@ -27,8 +27,12 @@ def read_history(run_dir: str | Path) -> list[dict]:
         return []
     if path.stat().st_size > MAX_HISTORY_BYTES:
         raise UserError(f"{path} is over {MAX_HISTORY_BYTES // 1024**2} MB; that is not a training history.")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path} is not a text file (byte {err.start} is not UTF-8).") from None
     history = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

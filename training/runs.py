@@ -77,13 +77,18 @@ def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
 
 
 def list_runs(root: str | Path | None, include_demos: bool = True) -> list[RunSummary]:
-    """Bundled demos first, then the runs under ROOT (newest first). Unreadable folders are skipped."""
+    """Bundled demos first, then the runs under ROOT (newest first).
+
+    Unreadable folders are skipped, and so are symlinks leading out of ROOT.
+    """
     found: list[RunSummary] = []
     folders: list[tuple[Path, bool]] = []
     if include_demos and BUNDLED_DEMOS.is_dir():
         folders += [(p, True) for p in sorted(BUNDLED_DEMOS.iterdir())]
     if root is not None and Path(root).is_dir():
-        runs = [p for p in Path(root).iterdir() if p.is_dir()]
+        inside = Path(root).resolve()
+        # a symlink in ROOT that points at a folder elsewhere is not one of ROOT's runs: skipped
+        runs = [p for p in Path(root).iterdir() if p.is_dir() and p.resolve().parent == inside]
         runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         folders += [(p, False) for p in runs]
     for folder, bundled in folders:

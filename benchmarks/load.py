@@ -1,0 +1,196 @@
+"""Load on one explorer server: 20 browser sessions moving sliders while 2 trainings run.
+
+Starts one real `streamlit run explorer/app.py` on 127.0.0.1 (runs folder: a temporary directory) and
+one headless Chromium with a separate context (= Streamlit session) per simulated user:
+  - 2 sessions start a training each on the Train page (mnist5k, --epochs, latent 2, hidden 32) and stay
+    there, watching it live (that page redraws once a second);
+  - 20 sessions open the default page (Latent sliders) and, in rounds, all press a key on slider z_0 at
+    once (10 rounds right, then left); each page times key press -> new decoded image loaded, in the page
+    itself (performance.now), so the order in which this one Python thread polls them does not count.
+Reports slider latency percentiles, the server's resident memory (VmRSS of the streamlit process:
+before the browsers, sampled peak, kernel high-water mark VmHWM, after the browsers closed) and how many
+trainings completed. Everything is bounded: --changes rounds, a --cap on the whole run (default 300 s).
+
+    python benchmarks/load.py [--sessions 20] [--changes 15] [--epochs 25] [--cap 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.latency import WATCH, percentile  # noqa: E402
+from tests.e2e.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
+
+# 20+ windows at once: keep Chromium from throttling the ones it considers in the background
+LOAD_ARGS = [*CHROMIUM_ARGS, "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+             "--disable-backgrounding-occluded-windows"]
+IMAGE_READY = ("() => { const i = document.querySelector('.st-key-decoded img'); "
+               "return i && i.complete && i.naturalWidth > 0; }")
+VIEWPORT = {"width": 1200, "height": 900}
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class MemorySampler(threading.Thread):
+    """Reads the server's VmRSS every 0.2 s (only /proc: never touches playwright)."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0, True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                self.peak = max(self.peak, rss_kib(self.pid))
+            except OSError:
+                return
+            time.sleep(0.2)
+
+
+def start_training(page, url: str, name: str, epochs: int, timeout_ms: int) -> None:
+    """Fill the Train page's form as tests/e2e/test_browser.py does, and press Start training."""
+    page.goto(f"{url}/train")
+    page.locator(".st-key-train_dataset").wait_for(timeout=timeout_ms)
+    page.locator(".st-key-train_dataset [role='combobox']").click()
+    page.get_by_role("option", name="mnist5k", exact=True).click()
+    for key, value in (("train_latent_dim", "2"), ("train_epochs", str(epochs))):
+        box = page.locator(f".st-key-{key} input")
+        box.fill(value)
+        box.press("Tab")
+    page.locator(".st-key-train_hidden input").fill("32")
+    page.locator(".st-key-train_name input").fill(name)
+    page.get_by_role("button", name=re.compile("Start training")).click()
+    page.get_by_text(re.compile(r"Loading the data set|Epoch \d+ of|queued|Waiting for a free slot")).first.wait_for(
+        timeout=timeout_ms)
+
+
+def trainings_done(runs: Path, names: list[str], epochs: int) -> int:
+    done = 0
+    for name in names:
+        history = runs / name / "history.jsonl"
+        if history.is_file():
+            records = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
+            done += bool(records) and records[-1].get("epoch") == epochs
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=20, help="slider sessions (default 20)")
+    parser.add_argument("--changes", type=int, default=15, help="slider changes per session (default 15)")
+    parser.add_argument("--trainings", type=int, default=2, help="trainings started from their own sessions")
+    parser.add_argument("--epochs", type=int, default=25, help="epochs of each training (default 25)")
+    parser.add_argument("--cap", type=float, default=300.0, help="seconds for the whole run (default 300)")
+    args = parser.parse_args()
+    if not (1 <= args.sessions <= 50 and 1 <= args.changes <= 100 and 0 <= args.trainings <= 4):
+        sys.exit("Keep it bounded: 1-50 sessions, 1-100 changes, 0-4 trainings.")
+    path = chromium_path()
+    if path is None:
+        sys.exit("Chromium is not installed (apt-get install -y chromium).")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    t_start = time.monotonic()
+    deadline = t_start + args.cap
+    left_ms = lambda: max(1000, int((deadline - time.monotonic()) * 1000))  # noqa: E731
+    names = [f"load-{i}" for i in range(args.trainings)]
+    latencies: list[float] = []
+    timeouts = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        server = Server(ROOT / "explorer" / "app.py", runs)
+        pid = server.proc.pid
+        rss_before = rss_kib(pid)
+        sampler = MemorySampler(pid)
+        sampler.start()
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=path, args=LOAD_ARGS)
+                # the slider sessions: open them all, then wait for every first image
+                sliders = []
+                for _ in range(args.sessions):
+                    page = browser.new_context(viewport=VIEWPORT).new_page()
+                    page.goto(server.url, wait_until="commit")
+                    sliders.append(page)
+                t_open = time.monotonic()
+                for page in sliders:
+                    page.wait_for_function(IMAGE_READY, timeout=left_ms(), polling=50)
+                all_open_s = time.monotonic() - t_open
+                # the training sessions: each starts one training and stays on the Train page
+                t_train = time.monotonic()
+                for name in names:
+                    page = browser.new_context(viewport=VIEWPORT).new_page()
+                    start_training(page, server.url, name, args.epochs, left_ms())
+                sliders[0].wait_for_timeout(1500)  # let every page settle
+                for page in sliders:
+                    page.evaluate(WATCH)
+                    page.locator('.st-key-z_0 input[type="range"]').focus()
+                # rounds: every session presses at once, then each one's own latency is read back
+                t_sliders = time.monotonic()
+                rounds_done = rounds_training = 0
+                for i in range(args.changes):
+                    if time.monotonic() > deadline - 5:
+                        break
+                    key = "ArrowRight" if i < 10 else "ArrowLeft"
+                    for page in sliders:
+                        page.keyboard.press(key)
+                    for page in sliders:
+                        try:
+                            page.wait_for_function("() => window.__t1 > window.__t0",
+                                                   timeout=min(60_000, left_ms()), polling=20)
+                            latencies.append(page.evaluate("window.__t1 - window.__t0"))
+                        except PlaywrightTimeout:
+                            timeouts += 1
+                    rounds_done += 1
+                    rounds_training += trainings_done(runs, names, args.epochs) < len(names)
+                    sliders[0].wait_for_timeout(100)
+                slider_phase_s = time.monotonic() - t_sliders
+                done_during = trainings_done(runs, names, args.epochs)
+                while trainings_done(runs, names, args.epochs) < len(names) and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                done_total = trainings_done(runs, names, args.epochs)
+                train_wall_s = time.monotonic() - t_train
+                rss_peak_sessions = sampler.peak
+                browser.close()
+            time.sleep(3)  # the server notices the closed websockets
+            rss_after = rss_kib(pid)
+            hwm = rss_kib(pid, "VmHWM")
+        finally:
+            sampler.running = False
+            server.stop()
+    total_s = time.monotonic() - t_start
+    mib = lambda kib: f"{kib / 1024:.0f} MiB"  # noqa: E731
+    print(f"load benchmark: 1 streamlit server on 127.0.0.1, headless Chromium, {args.sessions} slider sessions "
+          f"+ {args.trainings} training sessions")
+    print(f"  sessions open (all first images loaded): {all_open_s:.1f} s")
+    print(f"  slider changes: {rounds_done} rounds x {args.sessions} sessions = {rounds_done * args.sessions} "
+          f"presses, {len(latencies)} measured, {timeouts} timed out (60 s), phase {slider_phase_s:.1f} s")
+    if latencies:
+        print(f"  latency key press -> new image: p50 {percentile(latencies, 0.5):.0f} ms, "
+              f"p90 {percentile(latencies, 0.9):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+              f"max {max(latencies):.0f} ms")
+    print(f"  server RSS: before {mib(rss_before)}, peak sampled {mib(max(sampler.peak, rss_peak_sessions))}, "
+          f"high-water mark {mib(hwm)}, after browsers closed {mib(rss_after)}")
+    print(f"  trainings (mnist5k, {args.epochs} epochs, z=2, hidden 32): {done_during} of {len(names)} done when "
+          f"the slider phase ended, {done_total} of {len(names)} done {train_wall_s:.1f} s after they were "
+          f"started; still training at the end of {rounds_training} of {rounds_done} slider rounds")
+    print(f"  total wall time {total_s:.1f} s (cap {args.cap:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

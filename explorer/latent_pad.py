@@ -1,0 +1,118 @@
+"""latent_pad: a custom component that decodes an MLP decoder in the browser while a slider moves.
+
+Streamlit sliders send their value on release and every change is a server round trip. This
+component gets the decoder's weights once (base64 float32 strings, encoded once per model with
+st.cache_resource) and runs the Linear/ReLU/sigmoid stack in JavaScript on every ``input`` and
+``pointermove`` event, at most once per animation frame. It sends z back only on release.
+
+The front end is hand-written (explorer/components/latent_pad/: index.html, main.js, style.css),
+with no build step: it speaks Streamlit's iframe protocol with postMessage directly.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import streamlit.components.v1 as components
+
+from training.mlp_decoder import MLPDecoder
+
+FRONTEND = Path(__file__).resolve().parent / "components" / "latent_pad"
+LIMIT = 4.0
+STEP = 0.05
+SOURCE = "the real-time sliders."
+
+_component = components.declare_component("latent_pad", path=str(FRONTEND))
+
+
+def encode_array(a: np.ndarray) -> str:
+    """Little-endian float32 bytes of A (C order) as base64: what JS reads into a Float32Array."""
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_array(s: str, shape: Sequence[int]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), dtype="<f4").reshape(tuple(shape)).astype(np.float32)
+
+
+def encode_decoder(decoder: MLPDecoder) -> dict:
+    """The decoder as JSON-ready args: per layer (out, in) weights row-major and biases, base64 float32."""
+    layers = [{"n_out": int(w.shape[0]), "n_in": int(w.shape[1]), "w": encode_array(w), "b": encode_array(b)}
+              for w, b in zip(decoder.weights, decoder.biases)]
+    return {"layers": layers, "image_shape": [int(v) for v in decoder.image_shape]}
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)  # read-only strings: no copy per rerun
+def _encoded(model_id: str, _decoder: MLPDecoder) -> dict:
+    return encode_decoder(_decoder)
+
+
+def payload_bytes(decoder: MLPDecoder) -> int:
+    """Characters of weight strings sent to the browser per render (about 4/3 of the float32 bytes)."""
+    return sum(len(layer["w"]) + len(layer["b"]) for layer in encode_decoder(decoder)["layers"])
+
+
+def clip_round(z: Sequence[float]) -> list[float]:
+    """As the standard sliders store z: rounded to their step, clipped to +-LIMIT."""
+    z = np.clip(np.round(np.asarray(z, dtype=np.float64) / STEP) * STEP, -LIMIT, LIMIT)
+    return [float(round(v, 10)) for v in z]
+
+
+def shared_z(path: str, z_dim: int) -> list[float]:
+    """The standard Latent sliders' z for the run at PATH (zeros for a model they have not shown)."""
+    if st.session_state.get("sliders_run") != path:
+        return [0.0] * z_dim
+    saved = st.session_state.get("sliders_saved") or []
+    return [float(saved[i]) if i < len(saved) else 0.0 for i in range(z_dim)]
+
+
+def store_shared_z(path: str, z: Sequence[float], source: str = SOURCE) -> list[float]:
+    """Make Z the standard sliders' state (keys z_<i>, sliders_saved, sliders_run, sliders_source).
+
+    Rounded to 0.05 and clipped to +-4 as explorer/views/sliders.py's _set_z does; returns what was stored.
+    """
+    z = clip_round(z)
+    if st.session_state.get("sliders_run") != path:
+        st.session_state["sliders_run"] = path
+        st.session_state["traversal_dims"] = "all (by KL)"  # another model's z_k may not exist there
+    for i, value in enumerate(z):
+        st.session_state[f"z_{i}"] = value
+    st.session_state["sliders_saved"] = list(z)
+    st.session_state["sliders_source"] = source
+    return z
+
+
+def latent_pad(decoder: MLPDecoder, z0: Sequence[float], order: Sequence[int], labels: Sequence[str], key: str,
+               model_id: str, active: Sequence[bool] | None = None, pair: Sequence[int] | None = None,
+               on_change: Callable[[], None] | None = None) -> list[float] | None:
+    """Sliders and a 2-D pad decoded in the browser; returns z as sent on the last release (None before).
+
+    ``order`` lists latent indices in display order (largest KL first); ``labels[i]`` names dimension i;
+    ``active[i]`` False greys it out; ``pair`` the two pad dimensions (default the first two of order).
+    The weights travel as args on every render, but they are encoded once per ``model_id`` (path and
+    weights digest) and the browser parses them only when ``model_id`` changes.
+    """
+    z_dim = decoder.latent_dim
+    order = [int(i) for i in order]
+    if pair is None:
+        pair = order[:2] if z_dim >= 2 else [0, 0]
+    value = _component(
+        model_id=model_id,
+        model=_encoded(model_id, decoder),
+        z0=[float(v) for v in z0],
+        order=order,
+        labels=[str(s) for s in labels],
+        active=[bool(a) for a in (active if active is not None else [True] * z_dim)],
+        pair=[int(p) for p in pair],
+        limit=LIMIT,
+        step=STEP,
+        key=key,
+        default=None,
+        on_change=on_change,
+    )
+    if value is None:
+        return None
+    return [float(v) for v in value]

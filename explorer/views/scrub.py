@@ -1,0 +1,66 @@
+"""Real-time sliders: the latent_pad component decodes in the browser while a slider is dragged.
+
+MLP decoders only (their weights go to the browser once per model); conv models fall back to the
+server-side Latent sliders page. On release, z comes back and is written into the standard sliders'
+state (``z_<i>``, ``sliders_saved``, ``sliders_run``, ``sliders_source``), so both pages share it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer import state
+from explorer.latent_pad import latent_pad, shared_z, store_shared_z
+from training import latent_space
+
+KEY = "latent_pad"
+
+
+def _on_release(path: str) -> None:
+    value = st.session_state.get(KEY)
+    if value is not None:
+        st.session_state["scrub_last"] = store_shared_z(path, value)
+
+
+@st.fragment
+def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
+    """A release reruns only this fragment (the component sends nothing while dragging)."""
+    z_dim = decoder.latent_dim
+    labels = [f"z_{i} · KL {kl[i]:.2f}" + ("" if active[i] else " · inactive") for i in range(z_dim)]
+    latent_pad(decoder, shared_z(path, z_dim), order, labels, key=KEY, model_id=model_id, active=active,
+               on_change=lambda: _on_release(path))
+    last = st.session_state.get("scrub_last")
+    with st.container(key="scrub_value"):
+        if last is None:
+            st.caption("Last release: none yet. Drag a slider or the pad; z comes back here when you let go.")
+        else:
+            st.caption("Last release: z = [" + ", ".join(f"{v:.2f}" for v in last) + "]")
+
+
+def main() -> None:
+    config, history = state.current_config_and_history()
+    z_dim = config.model.latent_dim
+    kl = latent_space.last_kl_per_dim(history, z_dim)
+    active = latent_space.active_mask(kl)
+    order = latent_space.dims_by_kl(kl)
+    path = state.current_run_path()
+
+    st.title("Real-time sliders")
+    st.caption("The decoder runs in your browser: the image follows the slider while you drag, with no "
+               "round trip to the server; z is sent back when you let go and shared with Latent sliders.")
+    decoder = state.current_decoder()
+    if decoder is None:
+        st.info(f"This model ({config.model.arch} decoder) cannot be decoded in the browser: only MLP decoders "
+                "are sent to it, as plain weight matrices. Use the Latent sliders page, which decodes on the "
+                "server with PyTorch.", icon=":material/info:")
+        st.page_link("views/sliders.py", label="Open Latent sliders", icon=":material/tune:")
+        return
+    if st.session_state.get("scrub_run") != str(path):  # another model: its last z means nothing here
+        st.session_state["scrub_run"] = str(path)
+        st.session_state.pop("scrub_last", None)
+    model_id = f"{path}:{state.weights_digest(path)}"
+    pad_panel(decoder, str(path), model_id, order, kl, active)
+
+
+main()

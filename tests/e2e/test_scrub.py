@@ -1,0 +1,122 @@
+"""Real-time sliders in headless Chromium: the browser decodes exactly, during the drag, and z comes back on release."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from tests.e2e.conftest import screenshot
+from training.mlp_decoder import load_mlp_decoder
+from training.runs import BUNDLED_DEMOS
+
+pytestmark = pytest.mark.e2e
+TIMEOUT = 60_000
+IFRAME = 'iframe[title="explorer.latent_pad.latent_pad"]'
+DEMO = BUNDLED_DEMOS / "mnist5k-z16"
+CANVAS = "() => document.getElementById('decoded-canvas').toDataURL()"
+
+
+def open_scrub(page, server):
+    """The Real-time sliders page with the component ready; returns its iframe's Frame."""
+    page.goto(f"{server.url}/scrub")
+    page.wait_for_selector(IFRAME, timeout=TIMEOUT)
+    frame = page.locator(IFRAME).element_handle().content_frame()
+    frame.wait_for_function("() => window.latentPad && latentPad.modelId && latentPad.frames > 0", timeout=TIMEOUT)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+    return frame
+
+
+def last_release(page) -> str:
+    return page.locator(".st-key-scrub_value").inner_text()
+
+
+def top_dims(frame) -> list[int]:
+    return frame.evaluate("() => [...document.querySelectorAll('#sliders .row')].map(r => +r.dataset.dim)")
+
+
+def test_browser_decode_equals_numpy_and_torch(page, server):
+    from training.checkpoint import load_run
+
+    frame = open_scrub(page, server)
+    decoder = load_mlp_decoder(DEMO)
+    model = load_run(DEMO).model.eval()
+    z = np.random.default_rng(0).normal(scale=1.5, size=(6, decoder.latent_dim)).astype(np.float32)
+    z[0] = 0.0
+    z[1] = 4.0
+    got = np.array(frame.evaluate("zs => zs.map(z => Array.from(latentPad.decode(z)))", z.tolist()), np.float32)
+    expected = decoder.decode_mean(z).reshape(len(z), -1)
+    with torch.no_grad():
+        expected_torch = model.decode_mean(torch.from_numpy(z)).numpy().reshape(len(z), -1)
+    assert got.shape == expected.shape == (6, 784)
+    assert np.abs(got - expected).max() < 1e-4
+    assert np.abs(got - expected_torch).max() < 1e-4
+    assert got.min() >= 0 and got.max() <= 1
+
+
+def test_dragging_a_slider_redraws_during_the_drag_and_sends_z_on_release(page, server):
+    frame = open_scrub(page, server)
+    dim = top_dims(frame)[0]  # the largest-KL dimension
+    assert "none yet" in last_release(page)
+    screenshot(page, "scrub")
+    before, decodes0 = frame.evaluate(CANVAS), frame.evaluate("latentPad.decodes")
+
+    box = frame.locator(f"#z-{dim}").bounding_box()  # main-page coordinates
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the thumb, at 0
+    page.mouse.move(x, y)
+    page.mouse.down()
+    seen = [before]
+    for step in range(1, 9):
+        count = frame.evaluate("latentPad.decodes")
+        page.mouse.move(x + 5 * step, y)
+        frame.wait_for_function("n => latentPad.decodes > n", arg=count, timeout=TIMEOUT)  # decoded, next frame
+        page.wait_for_timeout(40)  # a frame or two
+        seen.append(frame.evaluate(CANVAS))
+        # no server round trip while dragging: the Python side still has no value
+        assert "none yet" in last_release(page)
+    mid_z = frame.evaluate("latentPad.z")
+    assert mid_z[dim] > 0
+    assert len(set(seen)) >= 4, "the canvas should change several times during the drag"
+    assert frame.evaluate("latentPad.decodes") > decodes0
+    page.mouse.up()
+
+    value = round(float(frame.locator(f"#z-{dim}").input_value()), 2)
+    assert value > 0
+    page.wait_for_function("() => !document.querySelector('.st-key-scrub_value').innerText.includes('none yet')",
+                           timeout=TIMEOUT)
+    caption = last_release(page)
+    numbers = [float(v) for v in re.findall(r"-?\d+\.\d+", caption.split("z =")[1])]
+    assert len(numbers) == 16 and numbers[dim] == pytest.approx(value)
+    assert sum(abs(v) for i, v in enumerate(numbers) if i != dim) == 0
+
+    # the standard Latent sliders page (same session) shows the new value
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Latent sliders").click()
+    slider = page.locator(f'.st-key-z_{dim} input[type="range"]')
+    slider.wait_for(timeout=TIMEOUT)
+    page.wait_for_function(f"v => +document.querySelector('.st-key-z_{dim} input[type=\"range\"]').value === v",
+                           arg=value, timeout=TIMEOUT)
+    assert float(slider.input_value()) == pytest.approx(value)
+
+
+def test_dragging_the_pad_moves_its_two_dimensions(page, server):
+    frame = open_scrub(page, server)
+    pair = [int(frame.locator("#pad-x").input_value()), int(frame.locator("#pad-y").input_value())]
+    assert pair == top_dims(frame)[:2]  # default: the two largest KL
+    box = frame.locator("#pad").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    before = frame.evaluate(CANVAS)
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    for step in range(1, 6):
+        page.mouse.move(cx + 12 * step, cy - 8 * step)
+    page.wait_for_timeout(100)
+    assert frame.evaluate(CANVAS) != before
+    z = frame.evaluate("latentPad.z")
+    assert z[pair[0]] > 0 and z[pair[1]] > 0
+    assert "none yet" in last_release(page)
+    page.mouse.up()
+    page.wait_for_function("() => !document.querySelector('.st-key-scrub_value').innerText.includes('none yet')",
+                           timeout=TIMEOUT)
+    assert "z = [" in last_release(page)

@@ -1,0 +1,125 @@
+"""The latent_pad wrapper (weights to base64 and back, z into the shared slider state) and its page."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from explorer.latent_pad import FRONTEND, clip_round, decode_array, encode_array, encode_decoder, payload_bytes
+from training.checkpoint import write_views
+from training.config import RunConfig
+from training.mlp_decoder import MLPDecoder, load_mlp_decoder
+from training.model import VAE
+from training.runs import BUNDLED_DEMOS
+
+APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
+DEMO = BUNDLED_DEMOS / "mnist5k-z16"
+FALLBACK = "cannot be decoded in the browser"
+
+
+def test_frontend_is_hand_written_files_in_the_repository():
+    assert (FRONTEND / "index.html").is_file() and (FRONTEND / "main.js").is_file()
+    html = (FRONTEND / "index.html").read_text()
+    assert "http" not in html  # no CDN
+    js = (FRONTEND / "main.js").read_text()
+    for message in ("streamlit:componentReady", "streamlit:setComponentValue", "streamlit:setFrameHeight",
+                    "streamlit:render", "isStreamlitMessage"):
+        assert message in js
+
+
+def test_weights_round_trip_losslessly_through_base64_float32():
+    decoder = load_mlp_decoder(DEMO)
+    encoded = encode_decoder(decoder)
+    assert encoded["image_shape"] == [1, 28, 28]
+    assert len(encoded["layers"]) == len(decoder.weights)
+    for layer, w, b in zip(encoded["layers"], decoder.weights, decoder.biases):
+        assert (layer["n_out"], layer["n_in"]) == w.shape
+        np.testing.assert_array_equal(decode_array(layer["w"], w.shape), w)
+        np.testing.assert_array_equal(decode_array(layer["b"], b.shape), b)
+    # special values survive bit for bit too
+    odd = np.array([0.0, -0.0, 1e-45, -3.4e38, np.pi, 1 / 3], dtype=np.float32)
+    assert decode_array(encode_array(odd), odd.shape).tobytes() == odd.tobytes()
+    # the payload: 4 bytes per parameter, base64 = 4/3 of that
+    n_params = sum(w.size + b.size for w, b in zip(decoder.weights, decoder.biases))
+    assert payload_bytes(decoder) == pytest.approx(4 * n_params * 4 / 3, rel=1e-3)
+
+
+def test_decoding_the_round_tripped_weights_equals_the_decoder():
+    decoder = load_mlp_decoder(DEMO)
+    enc = encode_decoder(decoder)
+    again = MLPDecoder(tuple(decode_array(l["w"], (l["n_out"], l["n_in"])) for l in enc["layers"]),
+                       tuple(decode_array(l["b"], (l["n_out"],)) for l in enc["layers"]), decoder.image_shape)
+    z = np.random.default_rng(0).normal(size=(5, decoder.latent_dim)).astype(np.float32)
+    np.testing.assert_array_equal(again.decode_mean(z), decoder.decode_mean(z))
+
+
+def test_clip_round_matches_the_standard_sliders():
+    assert clip_round([0.0, 0.024, 0.026, -1.2749, 3.99, 7.3, -9.0]) == [0.0, 0.0, 0.05, -1.25, 4.0, 4.0, -4.0]
+
+
+def _store_script():
+    import streamlit as st
+
+    from explorer.latent_pad import shared_z, store_shared_z
+
+    st.session_state["before"] = shared_z("runs/x", 3)
+    st.session_state["stored"] = store_shared_z("runs/x", [0.123, -5.0, 2.26])
+    st.session_state["after"] = shared_z("runs/x", 3)
+    st.session_state["other_model"] = shared_z("runs/y", 3)
+
+
+def test_released_z_is_written_to_the_shared_slider_state():
+    at = AppTest.from_function(_store_script)
+    at.session_state["sliders_run"] = "runs/old"
+    at.session_state["sliders_saved"] = [1.0, 1.0, 1.0]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    ss = at.session_state
+    assert ss["before"] == [0.0, 0.0, 0.0]  # the saved z belongs to another model
+    assert ss["stored"] == pytest.approx([0.1, -4.0, 2.25])
+    assert [ss[f"z_{i}"] for i in range(3)] == pytest.approx([0.1, -4.0, 2.25])
+    assert ss["sliders_saved"] == pytest.approx([0.1, -4.0, 2.25])
+    assert ss["sliders_run"] == "runs/x"
+    assert ss["sliders_source"] == "the real-time sliders."
+    assert ss["after"] == pytest.approx([0.1, -4.0, 2.25])
+    assert ss["other_model"] == [0.0, 0.0, 0.0]
+
+
+def _open_scrub(run_path) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["run_path"] = str(run_path)
+    at.switch_page("views/scrub.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_page_shows_the_component_for_the_bundled_mlp_demo():
+    at = _open_scrub(DEMO)
+    assert at.title[0].value == "Real-time sliders"
+    assert not any(FALLBACK in i.value for i in at.info)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Last release: none yet" in captions
+
+
+def test_page_starts_from_the_shared_slider_state():
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["run_path"] = str(DEMO)
+    at.session_state["sliders_run"] = str(DEMO)
+    at.session_state["sliders_saved"] = [0.5] * 16
+    at.switch_page("views/scrub.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["sliders_saved"] == [0.5] * 16  # only a release changes the shared z
+
+
+def test_conv_models_fall_back_to_the_server_sliders(tmp_path):
+    config = RunConfig(model={"image_shape": (1, 8, 8), "latent_dim": 3, "arch": "conv", "hidden": (4,)},
+                       train={"dataset": "digits"})
+    torch.manual_seed(0)
+    write_views(tmp_path, config, VAE(config.model).eval(), 0, [])
+    assert load_mlp_decoder(tmp_path) is None
+    at = _open_scrub(tmp_path)
+    assert any(FALLBACK in i.value for i in at.info)
