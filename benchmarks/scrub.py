@@ -128,7 +128,7 @@ def main() -> None:
     print("Real-time sliders (explorer/demos/mnist5k-z16, MLP "
           + "-".join(str(w.shape[1]) for w in decoder.weights) + f"-{decoder.weights[-1].shape[0]}, "
           f"{macs / 1e3:.0f}k MACs per decode), headless Chromium")
-    print(f"  weights sent to the browser: {payload_bytes(decoder) / 1e6:.2f} MB of base64 "
+    print(f"  weights sent to the browser once per model (and per page visit): {payload_bytes(decoder) / 1e6:.2f} MB of base64 "
           f"({4 * sum(w.size + b.size for w, b in zip(decoder.weights, decoder.biases)) / 1e6:.2f} MB float32)")
     print(f"  (a) raw decode:        {raw_rate:8.0f} decodes/s  ({raw['ms'] / raw['n']:.3f} ms each, {raw['n']} in "
           f"{raw['ms'] / 1000:.1f} s)")

@@ -92,16 +92,21 @@ def latent_pad(decoder: MLPDecoder, z0: Sequence[float], order: Sequence[int], l
 
     ``order`` lists latent indices in display order (largest KL first); ``labels[i]`` names dimension i;
     ``active[i]`` False greys it out; ``pair`` the two pad dimensions (default the first two of order).
-    The weights travel as args on every render, but they are encoded once per ``model_id`` (path and
-    weights digest) and the browser parses them only when ``model_id`` changes.
+    The weights (1.7 MB of base64 for 16-400-784) travel only while the browser lacks them: every
+    value the component sends names the model it holds ("loaded", "need", "release" messages), and
+    renders after "loaded" pass ``model=None``. They are encoded once per ``model_id``.
     """
     z_dim = decoder.latent_dim
+    has_key = f"{key}__has"  # the model_id whose weights the browser holds, as it last told us
+    message = st.session_state.get(key)
+    if isinstance(message, dict) and "has" in message:
+        st.session_state[has_key] = message["has"]
     order = [int(i) for i in order]
     if pair is None:
         pair = order[:2] if z_dim >= 2 else [0, 0]
     value = _component(
         model_id=model_id,
-        model=_encoded(model_id, decoder),
+        model=None if st.session_state.get(has_key) == model_id else _encoded(model_id, decoder),
         z0=[float(v) for v in z0],
         order=order,
         labels=[str(s) for s in labels],
@@ -113,6 +118,11 @@ def latent_pad(decoder: MLPDecoder, z0: Sequence[float], order: Sequence[int], l
         default=None,
         on_change=on_change,
     )
-    if value is None:
+    return release_z(value)
+
+
+def release_z(value) -> list[float] | None:
+    """z from a component value sent on release; None for the weight handshake messages."""
+    if not isinstance(value, dict) or value.get("kind") != "release":
         return None
-    return [float(v) for v in value]
+    return [float(v) for v in value["z"]]

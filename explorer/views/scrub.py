@@ -11,16 +11,16 @@ import numpy as np
 import streamlit as st
 
 from explorer import state
-from explorer.latent_pad import latent_pad, shared_z, store_shared_z
+from explorer.latent_pad import latent_pad, release_z, shared_z, store_shared_z
 from training import latent_space
 
 KEY = "latent_pad"
 
 
 def _on_release(path: str) -> None:
-    value = st.session_state.get(KEY)
-    if value is not None:
-        st.session_state["scrub_last"] = store_shared_z(path, value)
+    z = release_z(st.session_state.get(KEY))
+    if z is not None:  # not a weight handshake message
+        st.session_state["scrub_last"] = store_shared_z(path, z)
 
 
 @st.fragment

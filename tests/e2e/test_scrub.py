@@ -120,3 +120,24 @@ def test_dragging_the_pad_moves_its_two_dimensions(page, server):
     page.wait_for_function("() => !document.querySelector('.st-key-scrub_value').innerText.includes('none yet')",
                            timeout=TIMEOUT)
     assert "z = [" in last_release(page)
+
+
+def test_weights_cross_the_websocket_once_and_again_after_a_remount(page, server):
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f) if f else 0)))
+    frame = open_scrub(page, server)
+    assert max(frames) > 1_000_000  # the first render carried the weights
+    page.wait_for_timeout(1500)  # the "loaded" handshake and its rerun
+    frames.clear()
+    box = frame.locator("#sliders input[type=range]").first
+    box.focus()
+    box.press("ArrowRight")  # keyboard moves fire input and change: a release
+    page.wait_for_function("() => /z = \\[/.test(document.querySelector('.st-key-scrub_value').innerText)",
+                           timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+    assert frames and max(frames) < 100_000, max(frames)  # a release no longer re-sends 1.7 MB
+    # Leave and come back: the new iframe lacks the weights, asks for them, and draws again.
+    page.goto(f"{server.url}/samples")
+    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=TIMEOUT)
+    frame = open_scrub(page, server)
+    assert frame.evaluate("() => latentPad.frames") > 0

@@ -118,12 +118,18 @@
   const round = v => Math.min(limit, Math.max(-limit, Math.round(v / step) * step));
   const fmt = v => (Math.abs(v) < 1e-9 ? 0 : v).toFixed(2);
 
+  // Every value says which model's weights this iframe holds, so Python sends them only when needed.
+  let messages = 0;
+  function sendValue(kind, extra) {
+    send("streamlit:setComponentValue", {value: {kind, has: modelId, n: ++messages, ...extra}, dataType: "json"});
+  }
+
   function release() {
     for (let i = 0; i < zDim; i++) z[i] = round(z[i]);
     syncControls();
     schedule();
     lastSent = Array.from(z, v => Number(v.toFixed(4)));
-    send("streamlit:setComponentValue", {value: lastSent, dataType: "json"});
+    sendValue("release", {z: lastSent});
   }
 
   // ---- the controls ----
@@ -227,6 +233,10 @@
     limit = args.limit; step = args.step;
     let rebuilt = false;
     if (args.model_id !== modelId) {   // parse the weights only for a new model
+      if (!args.model) {                // Python believes we hold them (e.g. this iframe was remounted)
+        sendValue("need", {});
+        return;
+      }
       loadModel(args.model);
       modelId = args.model_id;
       setupCanvas();
@@ -234,6 +244,7 @@
       pair = args.pair;
       lastSent = null; lastZ0Key = null; uiKey = null;
       rebuilt = true;
+      sendValue("loaded", {});         // from now on Python renders us without the weights
     }
     const key = JSON.stringify([args.order, args.labels, args.active]);
     if (key !== uiKey) {
