@@ -60,5 +60,6 @@ def page(chromium, server):
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
     page.screenshot(path=str(path), full_page=True)
     return path
