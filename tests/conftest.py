@@ -1,5 +1,7 @@
 """Shared fixtures: small data sets and configs so training tests take seconds."""
 
+import time
+
 import pytest
 
 from training.config import RunConfig
@@ -20,3 +22,13 @@ def small_config(**train) -> RunConfig:
     """An 8x8-digits MLP that trains an epoch in a fraction of a second."""
     settings = {"dataset": "digits", "epochs": 3, "batch_size": 64, "seed": 0, **train}
     return RunConfig(model={"image_shape": (1, 8, 8), "hidden": (64,), "latent_dim": 4}, train=settings)
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; whether it became true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -8,6 +8,7 @@ from explorer.jobs import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobManager, ma
 from training.checkpoint import load_run
 from training.config import RunConfig
 from training.errors import UserError
+from tests.conftest import wait_for
 
 MODEL = {"image_shape": (1, 8, 8), "hidden": (32,), "latent_dim": 2}
 
@@ -30,14 +31,6 @@ def manager():
     for job in m.jobs():
         m.wait(job.id, timeout=10)
 
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_a_tiny_training_completes_and_writes_a_loadable_run(manager, tmp_path):

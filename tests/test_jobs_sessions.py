@@ -10,6 +10,7 @@ import pytest
 from explorer import jobs as jobs_module
 from explorer.jobs import QUEUED, RUNNING, STOPPED, JobManager, shared_manager, streamlit_session_alive
 from training.config import RunConfig
+from tests.conftest import wait_for
 
 MODEL = {"image_shape": (1, 8, 8), "hidden": (32,), "latent_dim": 2}
 
@@ -17,14 +18,6 @@ MODEL = {"image_shape": (1, 8, 8), "hidden": (32,), "latent_dim": 2}
 def endless() -> RunConfig:
     return RunConfig(model=MODEL, train={"dataset": "digits", "epochs": 100_000, "batch_size": 16})
 
-
-def wait_for(predicate, timeout=20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture

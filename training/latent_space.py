@@ -87,3 +87,9 @@ def slerp(z_a: np.ndarray, z_b: np.ndarray, n: int) -> np.ndarray:
 def prior_samples(n: int, z_dim: int, seed: int) -> np.ndarray:
     """n draws from the prior q(z) = N(0, I) (E2), reproducible by ``seed``: (n, Z) float32."""
     return np.random.default_rng(seed).standard_normal((n, z_dim)).astype(np.float32)
+
+
+def ranked_dims(history: list[dict], z_dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What slider pages show: KL_k of the last epoch (E4), which dims are active, dims by KL."""
+    kl = last_kl_per_dim(history, z_dim)
+    return kl, active_mask(kl), dims_by_kl(kl)

@@ -41,9 +41,7 @@ def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarr
 def main() -> None:
     config, history = state.current_config_and_history()
     z_dim = config.model.latent_dim
-    kl = latent_space.last_kl_per_dim(history, z_dim)
-    active = latent_space.active_mask(kl)
-    order = latent_space.dims_by_kl(kl)
+    kl, active, order = latent_space.ranked_dims(history, z_dim)
     path = state.current_run_path()
 
     st.title("Real-time sliders")

@@ -162,9 +162,7 @@ def main() -> None:
     # Up to the decoded image nothing needs torch: config, history and a numpy MLP decoder.
     config, history = state.current_config_and_history()
     z_dim = config.model.latent_dim
-    kl = latent_space.last_kl_per_dim(history, z_dim)
-    active = latent_space.active_mask(kl)
-    order = latent_space.dims_by_kl(kl)
+    kl, active, order = latent_space.ranked_dims(history, z_dim)
     _init_state(str(state.current_run_path()), z_dim)
 
     st.title("Latent sliders")
