@@ -152,12 +152,13 @@ class JobManager:
     """Starts, queues, stops and reports training jobs; every method is thread-safe."""
 
     def __init__(self, max_running: int | None = None, *, max_finished: int = 50, max_steps: int = 5000,
-                 max_records: int = 2000, device: str = "auto",
+                 max_records: int = 2000, device: str = "auto", max_active_per_session: int = 4,
                  session_alive: Callable[[str], bool] | None = None):
         self.max_running = max_running if max_running is not None else max_trainings_from_env()
         if self.max_running < 1:
             raise UserError(f"At least one training must be allowed to run, not {self.max_running}.")
         self.max_finished, self.max_steps, self.max_records, self.device = max_finished, max_steps, max_records, device
+        self.max_active_per_session = max_active_per_session  # queued + running, so one tab cannot fill the queue
         self.session_alive = session_alive  # None: sessions never end (the CLI, tests)
         self._changed = threading.Condition(threading.Lock())
         self._jobs: dict[str, _Job] = {}  # oldest first: the queue order
@@ -172,6 +173,10 @@ class JobManager:
                 raise UserError(f"A training into {run_dir} is already queued or running; choose another run name.")
             if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
                 raise UserError(f"{run_dir} already exists; choose another run name.")
+            mine = sum(j.session == session and j.status in ACTIVE for j in self._jobs.values())
+            if mine >= self.max_active_per_session:
+                raise UserError(f"This session already has {mine} trainings queued or running, the most allowed; "
+                                "stop one or wait for one to finish.")
             job = _Job(f"job{next(self._ids)}", session, config, run_dir, self.max_steps, self.max_records)
             self._jobs[job.id] = job
             self._start_waiting()

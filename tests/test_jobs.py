@@ -157,3 +157,20 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("VAE_EXPLORER_MAX_TRAININGS", bad)
         with pytest.raises(UserError, match="VAE_EXPLORER_MAX_TRAININGS must be a whole number"):
             max_trainings_from_env()
+
+
+def test_one_session_cannot_fill_the_queue(tmp_path):
+    m = JobManager(max_running=1, max_active_per_session=2)
+    try:
+        m.start("greedy", endless(), tmp_path / "a")
+        m.start("greedy", endless(), tmp_path / "b")
+        with pytest.raises(UserError, match="already has 2 trainings"):
+            m.start("greedy", endless(), tmp_path / "c")
+        assert not (tmp_path / "c").exists()
+        other = m.start("someone-else", tiny(), tmp_path / "d")  # other sessions still get in line
+        assert m.get(other).status == QUEUED
+    finally:
+        for job in m.jobs():
+            m.stop(job.id)
+        for job in m.jobs():
+            m.wait(job.id, timeout=10)
