@@ -11,16 +11,21 @@ import torch
 from training.checkpoint import load_run
 
 ROOT = Path(__file__).resolve().parent.parent
+FIT = ["-m", "training", "fit", "--dataset", "digits", "--hidden", "32", "--latent-dim", "2", "--batch-size", "32",
+       "--device", "cpu"]
+
+
+def torchrun(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
 
 
 def test_torchrun_two_cpu_processes(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "training", "fit", "--dataset", "digits", "--hidden", "32", "--latent-dim", "2",
-           "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--out", str(out)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = torchrun(*FIT, "--epochs", "2", "--out", str(out))
     assert "2 process(es)" in proc.stdout
     assert proc.stdout.count("epoch 2/2") == 1  # only rank 0 reports
     history = [json.loads(l) for l in (out / "history.jsonl").read_text().splitlines()]
@@ -29,3 +34,12 @@ def test_torchrun_two_cpu_processes(tmp_path):
     run = load_run(out)
     assert all(torch.isfinite(p).all() for p in run.model.parameters())
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+def test_a_resumed_distributed_run_equals_the_uninterrupted_one(tmp_path):
+    torchrun(*FIT, "--epochs", "2", "--quiet", "--out", str(tmp_path / "full"))
+    torchrun(*FIT, "--epochs", "1", "--quiet", "--out", str(tmp_path / "part"))
+    torchrun("-m", "training", "fit", "--resume", "--epochs", "2", "--device", "cpu", "--quiet",
+             "--out", str(tmp_path / "part"))
+    full, part = load_run(tmp_path / "full").model.state_dict(), load_run(tmp_path / "part").model.state_dict()
+    assert all(torch.equal(full[k], part[k]) for k in full)

@@ -106,3 +106,20 @@ def test_divergence_is_caught_and_the_last_good_checkpoint_kept(digits, tmp_path
     run = load_run(tmp_path)  # still loads, and its weights are finite
     assert all(torch.isfinite(p).all() for p in run.model.parameters())
     assert run.epoch == trainer.epoch
+
+
+def test_the_largest_seed_trains(digits):
+    history = Trainer(small_config(epochs=1, seed=2**63 - 1), digits).fit()
+    assert len(history) == 1
+
+
+def test_initialisation_neither_reads_nor_moves_the_global_rng(digits):
+    torch.manual_seed(1)
+    a = Trainer(small_config(), digits).model.state_dict()
+    after_a = torch.random.get_rng_state()
+    torch.manual_seed(999)
+    torch.randn(10)
+    b = Trainer(small_config(), digits).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    torch.manual_seed(1)
+    assert torch.equal(torch.random.get_rng_state(), after_a)  # the Trainer left the global stream alone

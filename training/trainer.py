@@ -7,6 +7,7 @@ and is batched by slicing a shuffled index (no DataLoader, no per-sample Python 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -24,6 +25,16 @@ from training.errors import UserError
 from training.evaluate import elbo_terms, summarize, test_images
 from training.model import VAE, pick_device
 from training.objective import beta_at, vae_loss
+
+
+_INIT_LOCK = threading.Lock()
+
+
+def derived_seed(*parts: object) -> int:
+    """A well-mixed 63-bit seed from (purpose, seed, epoch, rank...): never overflows, never collides by
+    accident the way seed + 1 + rank does."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 class TrainingDiverged(UserError):
@@ -71,15 +82,16 @@ class Trainer:
             )
         self.x_train = data.x_train.to(self.device)
         self.x_test = test_images(config, data, self.device)
-        torch.manual_seed(tc.seed)  # weight initialisation
-        self.model = VAE(config.model).to(self.device)
+        with _INIT_LOCK, torch.random.fork_rng(devices=[]):  # other threads' RNG use cannot change the init
+            torch.manual_seed(tc.seed)  # weight initialisation
+            self.model = VAE(config.model).to(self.device)
         self.net: torch.nn.Module = self.model
         if self.distributed:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
         # fused Adam: one kernel per step instead of a dozen per parameter (cpu, cuda and mps have it)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=tc.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
         self.shuffle_gen = torch.Generator().manual_seed(tc.seed)
-        self.noise_gen = torch.Generator(device=self.device).manual_seed(tc.seed + 1 + self.rank)
+        self.noise_gen = torch.Generator(device=self.device)  # eps and binarisation; reseeded every epoch
         self.epoch = 0
         self.history: list[dict] = []
         if resume:
@@ -120,7 +132,10 @@ class Trainer:
         terms = vae_loss(self.net, xb, eps, beta, tc.free_bits)
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
-        if not torch.isfinite(terms.loss):
+        finite = torch.isfinite(terms.loss.detach()).float()
+        if self.distributed:  # every rank stops together, or the others would wait forever
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if not bool(finite):
             raise TrainingDiverged(self._divergence_message())
         self.optimizer.step()
         return terms
@@ -134,6 +149,9 @@ class Trainer:
         epoch = self.epoch + 1
         t0 = time.perf_counter()
         perm = torch.randperm(self.x_train.shape[0], generator=self.shuffle_gen)  # same on every rank
+        # The noise of each (epoch, rank) has its own seed, so a resumed run, distributed or not,
+        # draws exactly what the uninterrupted run would have drawn.
+        self.noise_gen.manual_seed(derived_seed("noise", tc.seed, epoch, self.rank))
         local = perm[self.rank * self.n_local:(self.rank + 1) * self.n_local].to(self.device)
         sums = torch.zeros(3, device=self.device)  # recon, kl, loss, each summed over images
         beta = tc.beta
@@ -158,9 +176,8 @@ class Trainer:
 
     def _finish_epoch(self, epoch: int, sums: torch.Tensor, beta: float, train_seconds: float, t0: float) -> dict:
         tc = self.config.train
-        eval_gen = torch.Generator(device=self.device).manual_seed(tc.seed * 1_000_003 + epoch)
-        n_test = self.x_test.shape[0] // self.world if self.distributed else self.x_test.shape[0]
-        test_shard = self.x_test[self.rank * n_test:(self.rank + 1) * n_test]
+        eval_gen = torch.Generator(device=self.device).manual_seed(derived_seed("eval", tc.seed, epoch, self.rank))
+        test_shard = self.x_test[self.rank::self.world]  # every test image on exactly one rank
         test = elbo_terms(self.model, test_shard, eval_gen)
         if self.distributed:
             dist.all_reduce(sums)
@@ -235,7 +252,7 @@ class Trainer:
         )
 
     def _rng_states(self) -> dict[str, torch.Tensor]:
-        return {"shuffle": self.shuffle_gen.get_state(), "noise": self.noise_gen.get_state()}
+        return {"shuffle": self.shuffle_gen.get_state()}
 
     def _restore(self) -> None:
         if self.run_dir is None or not (self.run_dir / CHECKPOINT).is_file():
@@ -246,5 +263,3 @@ class Trainer:
             write_views(self.run_dir, self.config, self.model, self.epoch, self.history)
         if "shuffle" in state.rng:
             self.shuffle_gen.set_state(state.rng["shuffle"])
-        if "noise" in state.rng and self.rank == 0:
-            self.noise_gen.set_state(state.rng["noise"])  # other ranks keep their fresh seeds
