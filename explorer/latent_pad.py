@@ -12,6 +12,7 @@ with no build step: it speaks Streamlit's iframe protocol with postMessage direc
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ FRONTEND = Path(__file__).resolve().parent / "components" / "latent_pad"
 LIMIT = 4.0
 STEP = 0.05
 SOURCE = "the real-time sliders."
+MAX_BROWSER_PARAMS = 8_000_000  # 32 MB of float32, ~43 MB of base64
 
 _component = components.declare_component("latent_pad", path=str(FRONTEND))
 
@@ -118,11 +120,21 @@ def latent_pad(decoder: MLPDecoder, z0: Sequence[float], order: Sequence[int], l
         default=None,
         on_change=on_change,
     )
-    return release_z(value)
+    return release_z(value, z_dim)
 
 
-def release_z(value) -> list[float] | None:
-    """z from a component value sent on release; None for the weight handshake messages."""
+def release_z(value, z_dim: int | None = None) -> list[float] | None:
+    """z from a component value sent on release; None for the handshake messages or anything malformed."""
     if not isinstance(value, dict) or value.get("kind") != "release":
         return None
-    return [float(v) for v in value["z"]]
+    z = value.get("z")
+    if not isinstance(z, list) or (z_dim is not None and len(z) != z_dim):
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in z):
+        return None
+    return [float(v) for v in z]
+
+
+def fits_in_browser(decoder: MLPDecoder) -> bool:
+    """Small enough to send to a browser (the bundled 16-400-784 decoder has 0.32 M parameters)."""
+    return sum(w.size + b.size for w, b in zip(decoder.weights, decoder.biases)) <= MAX_BROWSER_PARAMS

@@ -119,6 +119,11 @@ def dataset_for(name: str, channels: int, side: int, seed: int) -> Dataset:
 
 
 def current_data(run: Run) -> Dataset:
-    """The data set the current model was trained on (cached)."""
+    """The data set the current model was trained on (cached); if it cannot be loaded (a folder that
+    is gone, a download while offline), the page says so in one sentence and stops."""
     c, h, _ = run.config.model.image_shape
-    return dataset_for(run.config.train.dataset, c, h, run.config.train.seed)
+    try:
+        return dataset_for(run.config.train.dataset, c, h, run.config.train.seed)
+    except UserError as err:
+        st.error(f"This page needs the model's data set, which cannot be loaded: {err}", icon=":material/error:")
+        st.stop()

@@ -33,6 +33,9 @@ def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, nam
     except UserError as err:  # its sentences may start with the source's name: "uploaded weights is ..."
         text = str(err)
         raise UserError(text[:1].upper() + text[1:]) from None
+    if config.train.dataset.startswith("folder:"):  # else opening it would make the server read that folder
+        raise UserError("Uploaded runs must name a built-in data set; a folder: data set would make the server "
+                        "read one of its own folders (train such a model on the Train page instead).")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".upload", dir=target.parent))

@@ -97,7 +97,7 @@ def test_slider_labels_follow_kl_order_and_mark_inactive():
     labels = [s.label for s in at.slider if s.key and s.key.startswith("z_")]
     kls = [float(label.split("KL ")[1].split(" ")[0]) for label in labels]
     assert kls == sorted(kls, reverse=True)  # largest KL first
-    assert not any("inactive" in label for label in labels)  # the z16 demo uses all 16 dimensions
+    assert not any("unused" in label for label in labels)  # the z16 demo uses all 16 dimensions
 
 
 def test_switching_models_resets_page_state():

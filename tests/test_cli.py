@@ -158,3 +158,21 @@ def test_real_process_exit_code_is_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: --latent-dim -3") and proc.stderr.count("\n") == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_a_relative_image_folder_is_stored_as_an_absolute_path(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray((rng.random((10, 10)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--dataset", "folder:imgs", "--image-size", "8", "--hidden", "8", "--latent-dim", "2",
+                 "--epochs", "1", "--quiet", "--out", "run"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["dataset"] == f"folder:{folder.resolve()}"
+    monkeypatch.chdir(ROOT)  # evaluating from elsewhere still finds the images
+    assert main(["evaluate", str(tmp_path / "run"), "--iw-samples", "2", "--json"]) == 0

@@ -326,3 +326,16 @@ def _message(root: Path, download: bool) -> str:
     with pytest.raises(UserError) as info:
         load_dataset("mnist", root=root, download=download)
     return str(info.value)
+
+
+def test_walking_a_huge_folder_stops_at_the_image_limit(tmp_path, monkeypatch):
+    import training.data.folder as folder_module
+    from PIL import Image
+
+    monkeypatch.setattr(folder_module, "MAX_IMAGES", 5)
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        for i in range(4):
+            Image.new("L", (4, 4)).save(tmp_path / sub / f"{i}.png")
+    with pytest.raises(UserError, match="more than 5 images"):
+        load_dataset(f"folder:{tmp_path}")

@@ -164,3 +164,11 @@ def test_theory_terms_gaussian_weight_and_split(gaussian_model):
     # E6: -ln q(x|z) = ||x - mu~||^2 / (2 sigma~^2) + D/2 ln 2pi + D ln sigma~
     assert t.recon_nll == pytest.approx(t.recon_weight * t.sq_error + t.recon_const, rel=1e-4)
     assert latent.recon_weight(0.1) == pytest.approx(50.0)
+
+
+def test_tsne_works_for_a_one_dimensional_latent():
+    from training.latent import tsne
+
+    mu = np.random.default_rng(0).normal(size=(40, 1)).astype(np.float32)
+    proj = tsne(mu, seed=0)
+    assert proj.coords.shape == (40, 2) and np.isfinite(proj.coords).all()

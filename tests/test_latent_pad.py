@@ -123,3 +123,23 @@ def test_conv_models_fall_back_to_the_server_sliders(tmp_path):
     assert load_mlp_decoder(tmp_path) is None
     at = _open_scrub(tmp_path)
     assert any(FALLBACK in i.value for i in at.info)
+
+
+def test_only_well_formed_release_messages_yield_a_z():
+    from explorer.latent_pad import release_z
+
+    assert release_z({"kind": "release", "z": [0.5, -1], "has": "m"}, 2) == [0.5, -1.0]
+    for bad in (None, [0.1, 0.2], {"kind": "loaded", "has": "m"}, {"kind": "need"},
+                {"kind": "release", "z": [0.5]}, {"kind": "release", "z": "0.5,1"},
+                {"kind": "release", "z": [0.5, float("nan")]}, {"kind": "release", "z": [True, 1]}):
+        assert release_z(bad, 2) is None, bad
+
+
+def test_oversized_decoders_are_not_sent_to_the_browser():
+    from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser
+
+    small = MLPDecoder((np.zeros((4, 2), np.float32),), (np.zeros(4, np.float32),), (1, 2, 2))
+    assert fits_in_browser(small)
+    huge = MLPDecoder((np.zeros((MAX_BROWSER_PARAMS, 1), np.float32),), (np.zeros(MAX_BROWSER_PARAMS, np.float32),),
+                      (1, 1, MAX_BROWSER_PARAMS))
+    assert not fits_in_browser(huge)

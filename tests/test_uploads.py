@@ -150,3 +150,9 @@ def test_an_existing_run_is_never_overwritten(root):
         save_uploaded_run(config_bytes(model__latent_dim=3), model_weights(latent_dim=3), root, "taken")
     assert (root / "taken" / WEIGHTS).read_bytes() == before
     assert [p.name for p in root.iterdir()] == ["taken"]
+
+
+def test_an_upload_naming_a_server_folder_as_its_data_set_is_refused(root):
+    with pytest.raises(UserError, match="built-in data set"):
+        save_uploaded_run(config_bytes(train__dataset="folder:/usr"), model_weights(), root, "snoop")
+    assert_nothing_written(root)

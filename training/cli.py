@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fit", help="train a VAE into a run folder",
                        description="Train a VAE; the run folder gets config.json, model.safetensors, "
                                    "history.jsonl and checkpoint.safetensors (for --resume).")
-    # defaults are None so that --resume can tell what the user typed; real defaults in _fit_config
+    # defaults are None so that --resume can tell what the user typed; real defaults in config_from_flags
     f.add_argument("--dataset", help="mnist5k (default), digits, shapes, mnist, fashion-mnist, kmnist, "
                                      "cifar10 or folder:PATH")
     f.add_argument("--image-size", type=int, help="side length for shapes and folder: data sets")
@@ -95,6 +95,7 @@ def _fit(args: argparse.Namespace) -> int:
     device = _check_device(args.device)
     out = Path(args.out) if args.out else None
     init_from_env(device)
+    finished = False
     try:
         if args.resume:
             config, out = _resume_config(args, out)
@@ -106,9 +107,9 @@ def _fit(args: argparse.Namespace) -> int:
             data_name = args.dataset or "mnist5k"
             data = load_dataset(data_name, image_size=args.image_size, channels=args.channels,
                                 seed=args.seed or 0)
-            config = _fit_config(args, tuple(data.image_shape))
+            config = config_from_flags(args, tuple(data.image_shape))
             out = out or Path("runs") / time.strftime(
-                f"{_safe(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
+                f"{safe_name(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
             _check_new_out(out)
         else:
             c, h, _ = config.model.image_shape
@@ -124,18 +125,22 @@ def _fit(args: argparse.Namespace) -> int:
             trainer.fit()
         finally:
             reporter.close()
+        finished = True
         return 0
     finally:
-        shutdown()
+        shutdown(together=finished)
 
 
-def _fit_config(args: argparse.Namespace, image_shape: tuple[int, int, int]):
+def config_from_flags(args: argparse.Namespace, image_shape: tuple[int, int, int]):
     from training.config import RunConfig
 
     arch = args.arch or "mlp"
     hidden = _parse_hidden(args.hidden or DEFAULT_HIDDEN[arch])
     model = {"image_shape": image_shape, "arch": arch, "hidden": hidden}
-    train = {"dataset": args.dataset or "mnist5k"}
+    dataset = args.dataset or "mnist5k"
+    if dataset.startswith("folder:"):  # stored absolute, so the run loads from any working directory
+        dataset = "folder:" + str(Path(dataset[len("folder:"):].strip()).expanduser().resolve())
+    train = {"dataset": dataset}
     for flag, key, section in [
         ("latent_dim", "latent_dim", model), ("likelihood", "likelihood", model), ("sigma", "sigma", model),
         ("min_sigma", "min_sigma", model), ("epochs", "epochs", train), ("batch_size", "batch_size", train),
@@ -222,7 +227,7 @@ def _check_device(name: str) -> str:
     raise UserError(f"Unknown --device {name!r}; use auto, cpu, cuda, cuda:N or mps.")
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.split("/")[-1])[:40] or "data"
 
 

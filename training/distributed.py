@@ -30,6 +30,12 @@ def is_rank0() -> bool:
     return not dist.is_initialized() or dist.get_rank() == 0
 
 
-def shutdown() -> None:
+def shutdown(together: bool = False) -> None:
+    """Leave the process group. After a normal end, wait for every rank first (``together``): a rank
+    that tears gloo down while rank 0 is still writing the last checkpoint is aborted by gloo
+    ("terminate called without an active exception"). After an error, do not wait: a failed rank
+    may never arrive."""
     if dist.is_initialized():
+        if together:
+            dist.barrier()
         dist.destroy_process_group()

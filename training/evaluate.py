@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from training.model import VAE
+from training.latent_space import ACTIVE_THRESHOLD
+from training.model import VAE, reparameterize
 from training.objective import iwae_bound, kl_per_dim
 
-ACTIVE_UNIT_THRESHOLD = 0.01  # Cov_x( E[z|x] ) above this: the dimension is used
 BINARIZE_TEST_SEED_OFFSET = 10_000
 
 
@@ -43,7 +43,7 @@ def elbo_terms(model: VAE, x: Tensor, generator: torch.Generator | None = None,
         xb = x[start:start + batch_size]
         mu, logvar = model.encode(xb)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * logvar) * eps  # E7
+        z = reparameterize(mu, logvar, eps)  # E7
         kl_dims = kl_per_dim(mu, logvar)  # E4, (B, Z)
         sums["recon"] += model.likelihood.recon_nll(xb, model.decode(z)).sum()
         sums["kl"] += kl_dims.sum()
@@ -68,7 +68,7 @@ def summarize(sums: dict[str, Tensor]) -> dict[str, object]:
         "neg_elbo": recon + kl,
         "kl_per_dim": (sums["kl_per_dim"] / n).tolist(),
         "latent_variance": var_mu.tolist(),
-        "active_units": int((var_mu > ACTIVE_UNIT_THRESHOLD).sum()),
+        "active_units": int((var_mu > ACTIVE_THRESHOLD).sum())  # Cov_x(E[z|x]) > 0.01: active,
     }
 
 

@@ -8,15 +8,14 @@ as numpy float32 ``(N, H, W, C)`` in [0, 1].
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from training.likelihoods import GaussianFixed, GaussianLearned
-from training.model import VAE
+from training.likelihoods import LOG_2PI, GaussianFixed, GaussianLearned
+from training.model import VAE, reparameterize
 from training.objective import kl_per_dim as kl_per_dim_of
 from training.objective import log_normal_diag, log_normal_std
 from training.latent_space import (  # noqa: F401  (re-exported: one import for the pages)
@@ -113,7 +112,8 @@ def tsne(mu: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> Projection:
     n = len(mu)
     if n < 3:
         raise ValueError(f"t-SNE needs at least 3 points; got {n}.")
-    model = TSNE(n_components=2, perplexity=min(perplexity, n - 1), init="pca", random_state=seed)
+    init = "pca" if mu.shape[1] >= 2 else "random"  # PCA initialisation needs two latent dims
+    model = TSNE(n_components=2, perplexity=min(perplexity, n - 1), init=init, random_state=seed)
     coords = model.fit_transform(mu).astype(np.float32)
     return Projection("tsne", coords, ("t-SNE 1", "t-SNE 2"), mu.shape[1])
 
@@ -250,14 +250,14 @@ def theory_terms(model: VAE, x: Tensor, n_mc: int = 32, seed: int = 0) -> Theory
     gen = torch.Generator(device=x.device).manual_seed(seed)
     mu, logvar = model.encode(x)  # E3, (B, Z)
     eps = torch.randn((n_mc, *mu.shape), generator=gen, device=mu.device, dtype=mu.dtype)
-    z = mu + torch.exp(0.5 * logvar) * eps  # E7, (S, B, Z)
+    z = reparameterize(mu, logvar, eps)  # E7, (S, B, Z)
     out = model.decode(z)  # (S, B, k*C, H, W)
     lik = model.likelihood
     recon_nll, recon_se = _mean_and_se(lik.recon_nll(x, out))  # (S, B)
     kl_dims = kl_per_dim_of(mu, logvar)  # E4, (B, Z)
     kl = float(kl_dims.sum(-1).mean())
     kl_mc, kl_mc_se = _mean_and_se(log_normal_diag(z, mu, logvar) - log_normal_std(z))  # ln p(z|x) - ln q(z)
-    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    half_log_2pi = 0.5 * LOG_2PI
     neg_entropy = float((-half_log_2pi - 0.5 * logvar - 0.5).sum(-1).mean())
     cross_entropy = float((half_log_2pi + 0.5 * (mu.square() + logvar.exp())).sum(-1).mean())
 
@@ -267,7 +267,7 @@ def theory_terms(model: VAE, x: Tensor, n_mc: int = 32, seed: int = 0) -> Theory
         mean_img = lik.mean(out)
         sq_error = float((x - mean_img).square().flatten(-3).sum(-1).mean())
         d = x.shape[-3:].numel()
-        const = d * (0.5 * math.log(2 * math.pi) + lik.log_sigma)
+        const = d * (0.5 * LOG_2PI + lik.log_sigma)
     elif isinstance(lik, GaussianLearned):
         mean_img, sigma_img = lik.split(out)
         sigma, weight = float(sigma_img.mean()), float((0.5 / sigma_img.square()).mean())

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from training.likelihoods import LOG_2PI
-from training.model import VAE
+from training.model import VAE, reparameterize
 
 
 def kl_per_dim(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -82,16 +82,18 @@ def iwae_bound(model: VAE, x: Tensor, k: int, generator: torch.Generator | None 
     """Importance-weighted estimate of -ln p(x) with K samples, per image (B,).
 
     -ln p(x) <= -log-mean-exp_k [ ln q(x|z_k) + ln q(z_k) - ln p(z_k|x) ],  z_k ~ p(z|x).
-    K = 1 is the single-sample negative ELBO of E7 (with a Monte-Carlo KL). Samples are drawn
+    K = 1 is the single-sample negative ELBO of E7 (with a Monte-Carlo KL). Samples are drawn and
     decoded in chunks so that memory stays near ``max_elements`` floats whatever K is.
     """
     mu, logvar = model.encode(x)  # (B, Z)
     per_sample = max(1, x[0].numel() * model.likelihood.params_per_pixel * x.shape[0])
     chunk = max(1, min(k, max_elements // per_sample))
-    eps_all = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)  # (K, B, Z)
     log_w_chunks = []
     for start in range(0, k, chunk):
-        z = mu + torch.exp(0.5 * logvar) * eps_all[start:start + chunk]  # E7, (s, B, Z)
+        # one (B, Z) draw per sample, in sample order: the result does not depend on the chunk size
+        eps = torch.stack([torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+                           for _ in range(min(chunk, k - start))])  # (s, B, Z)
+        z = reparameterize(mu, logvar, eps)  # E7
         log_px_z = -model.likelihood.recon_nll(x, model.decode(z))  # (s, B)
         log_w_chunks.append(log_px_z + log_normal_std(z) - log_normal_diag(z, mu, logvar))
     log_w = torch.cat(log_w_chunks)  # (K, B)

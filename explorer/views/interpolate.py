@@ -41,7 +41,8 @@ def main() -> None:
     a = c1.number_input(f"First image (0 to {n_test - 1})", 0, n_test - 1, key=KEY_A)
     b = c2.number_input(f"Second image (0 to {n_test - 1})", 0, n_test - 1, key=KEY_B)
     steps = c3.slider("Steps between", 3, 16, 8, key="interp_steps")
-    c4.button("Random pair", on_click=_on_random, args=(n_test,), icon=":material/shuffle:", width="stretch")
+    c4.button("Random pair", on_click=_on_random, args=(n_test,), icon=":material/shuffle:", width="stretch",
+              disabled=n_test < 2)
 
     x = data.x_test[[int(a), int(b)]]
     mu = latent.encode_dataset(run.model, x)  # (2, Z)

@@ -11,15 +11,15 @@ import numpy as np
 import streamlit as st
 
 from explorer import state
-from explorer.latent_pad import latent_pad, release_z, shared_z, store_shared_z
+from explorer.latent_pad import fits_in_browser, latent_pad, release_z, shared_z, store_shared_z
 from training import latent_space
 
 KEY = "latent_pad"
 
 
-def _on_release(path: str) -> None:
-    z = release_z(st.session_state.get(KEY))
-    if z is not None:  # not a weight handshake message
+def _on_release(path: str, z_dim: int) -> None:
+    z = release_z(st.session_state.get(KEY), z_dim)
+    if z is not None:  # not a weight handshake message, nor a malformed value
         st.session_state["scrub_last"] = store_shared_z(path, z)
 
 
@@ -27,9 +27,9 @@ def _on_release(path: str) -> None:
 def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
     """A release reruns only this fragment (the component sends nothing while dragging)."""
     z_dim = decoder.latent_dim
-    labels = [f"z_{i} · KL {kl[i]:.2f}" + ("" if active[i] else " · inactive") for i in range(z_dim)]
+    labels = [f"z_{i} · KL {kl[i]:.2f}" + ("" if active[i] else " · unused: KL < 0.01") for i in range(z_dim)]
     latent_pad(decoder, shared_z(path, z_dim), order, labels, key=KEY, model_id=model_id, active=active,
-               on_change=lambda: _on_release(path))
+               on_change=lambda: _on_release(path, z_dim))
     last = st.session_state.get("scrub_last")
     with st.container(key="scrub_value"):
         if last is None:
@@ -48,6 +48,11 @@ def main() -> None:
     st.caption("The decoder runs in your browser: the image follows the slider while you drag, with no "
                "round trip to the server; z is sent back when you let go and shared with Latent sliders.")
     decoder = state.current_decoder()
+    if decoder is not None and not fits_in_browser(decoder):
+        st.info("This model's decoder is too large to send to the browser; use the Latent sliders page, which "
+                "decodes on the server.", icon=":material/info:")
+        st.page_link("views/sliders.py", label="Open Latent sliders", icon=":material/tune:")
+        return
     if decoder is None:
         st.info(f"This model ({config.model.arch} decoder) cannot be decoded in the browser: only MLP decoders "
                 "are sent to it, as plain weight matrices. Use the Latent sliders page, which decodes on the "

@@ -100,7 +100,7 @@ def slider_panel(config, decoder, order: np.ndarray, kl: np.ndarray, active: np.
         per_col = -(-z_dim // ncols)
         cols = st.columns(ncols)
         for rank, i in enumerate(order):  # read down the first column, then the second
-            label = f"z_{i} · KL {kl[i]:.2f}" + ("" if active[i] else " · inactive")
+            label = f"z_{i} · KL {kl[i]:.2f}" + ("" if active[i] else " · unused: KL < 0.01")
             cols[rank // per_col].slider(
                 label, -LIMIT, LIMIT, step=STEP, key=f"z_{i}",
                 help=f"Latent dimension {i}. Its KL to the prior is {kl[i]:.3f} nats per image (E4)"
@@ -153,7 +153,7 @@ def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
     h = run.config.model.image_shape[1]
     factor = max(1, min(4, round(600 / max(1, n * (h + 1)))))
     st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid)), factor))
-    labels = ", ".join(f"z_{i}{'' if active[i] else ' (inactive)'}" for i in dims)
+    labels = ", ".join(f"z_{i}{'' if active[i] else ' (KL < 0.01)'}" for i in dims)
     st.caption(f"Rows: {labels}. Columns: that coordinate from −3 to +3; the others are fixed at the "
                "slider values when the grid was drawn (press Redraw after moving sliders).")
 

@@ -8,6 +8,7 @@ import streamlit as st
 from explorer import state
 from training import latent
 from training.evaluate import test_images
+from training.likelihoods import LOG_2PI
 
 SIGMAS = (0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 BATCH_SIZES = (64, 128, 256, 512)
@@ -61,7 +62,7 @@ def main() -> None:
     left.latex(r"q(z) = \mathcal N(0, I_d), \qquad \ln q(z) = -\tfrac12 \lVert z \rVert^2 - \tfrac d2 \ln 2\pi")
     left.markdown("No parameters. Sampling the model means drawing z ~ q(z) and decoding it (the Samples page).")
     right.metric("E[−ln q(z)], z ~ p(z|x)", f"{t.cross_entropy:.2f}")
-    right.caption(f"d = {d}. Under the prior itself this would be d/2 (1 + ln 2π) = {d / 2 * (1 + 1.8378770664):.2f}.")
+    right.caption(f"d = {d}. Under the prior itself this would be d/2 (1 + ln 2π) = {d / 2 * (1 + LOG_2PI):.2f}.")
 
     left, right = _row("E3 · the encoder")
     left.latex(r"p(z|x) = \mathcal N\big(\mu(x), \operatorname{diag}\sigma^2(x)\big)")

@@ -15,7 +15,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from explorer import state
 from explorer.jobs import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobManager, JobView, shared_manager
 from explorer.train_figures import beta_figure, loss_figure
-from training.cli import DEFAULT_HIDDEN, _fit_config, _safe
+from training.cli import DEFAULT_HIDDEN, config_from_flags, safe_name
 from training.config import ARCHS, LIKELIHOODS, ModelConfig, RunConfig, TrainConfig
 from training.data import DATASET_NAMES, list_datasets
 from training.data.registry import FOLDER_PREFIX, IMAGE_SIZE_RANGE
@@ -77,11 +77,11 @@ def config_from_form(f: dict) -> RunConfig:
         beta=f["beta"], warmup_epochs=f["warmup"], cycles=f["cycles"], free_bits=f["free_bits"], samples=None,
         binarize=None, epochs=f["epochs"], batch_size=f["batch_size"], lr=f["lr"], seed=f["seed"],
     )
-    return _fit_config(flags, shape)
+    return config_from_flags(flags, shape)
 
 
 def default_run_name(config: RunConfig) -> str:
-    return time.strftime(f"{_safe(config.train.dataset)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
+    return time.strftime(f"{safe_name(config.train.dataset)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
 
 
 def training_form() -> dict | None:

@@ -33,8 +33,6 @@ def load_folder(path: str | Path, image_size: int = 28, channels: int = 1) -> Da
         raise UserError(f"{folder} is not a folder; folder: needs a directory of images.")
 
     files, labels, class_names = _find_images(folder)
-    if len(files) > MAX_IMAGES:
-        raise UserError(f"{folder} holds {len(files):,} images, more than the limit of {MAX_IMAGES:,}; use a smaller folder.")
     if len(files) * channels * image_size * image_size > MAX_VALUES:
         raise UserError(f"{len(files):,} images at {image_size}x{image_size} would not fit in memory; use a smaller image size.")
 
@@ -66,11 +64,23 @@ def _is_image(path: Path) -> bool:
 
 def _find_images(folder: Path) -> tuple[list[Path], np.ndarray | None, list[str] | None]:
     """Image paths in a fixed order, with class indices and names for the sub-folder layout."""
+    seen = 0
+
+    def capped(paths):  # stop walking as soon as the folder is known to be too big
+        nonlocal seen
+        for p in paths:
+            if _is_image(p):
+                seen += 1
+                if seen > MAX_IMAGES:
+                    raise UserError(f"{folder} holds more than {MAX_IMAGES:,} images, the limit; use a smaller folder.")
+                yield p
+
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    classes = [(d.name, sorted(p for p in d.rglob("*") if _is_image(p))) for d in subfolders]
+    classes = [(d.name, sorted(capped(d.rglob("*")))) for d in subfolders]
     classes = [(name, files) for name, files in classes if files]
     if not classes:
-        return sorted(p for p in folder.iterdir() if _is_image(p)), None, None
+        seen = 0
+        return sorted(capped(folder.iterdir())), None, None
     files = [f for _, class_files in classes for f in class_files]
     labels = np.concatenate([np.full(len(fs), i, dtype=np.int64) for i, (_, fs) in enumerate(classes)])
     return files, labels, [name for name, _ in classes]
