@@ -8,7 +8,7 @@ from explorer.jobs import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobManager, ma
 from training.checkpoint import load_run
 from training.config import RunConfig
 from training.errors import UserError
-from tests.conftest import wait_for
+from tests.conftest import stop_all, wait_for
 
 MODEL = {"image_shape": (1, 8, 8), "hidden": (32,), "latent_dim": 2}
 
@@ -26,10 +26,7 @@ def endless() -> RunConfig:
 def manager():
     m = JobManager(max_running=1)
     yield m
-    for job in m.jobs():
-        m.stop(job.id)
-    for job in m.jobs():
-        m.wait(job.id, timeout=10)
+    stop_all(m)
 
 
 
@@ -170,7 +167,4 @@ def test_one_session_cannot_fill_the_queue(tmp_path):
         other = m.start("someone-else", tiny(), tmp_path / "d")  # other sessions still get in line
         assert m.get(other).status == QUEUED
     finally:
-        for job in m.jobs():
-            m.stop(job.id)
-        for job in m.jobs():
-            m.wait(job.id, timeout=10)
+        stop_all(m)

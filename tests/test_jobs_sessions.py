@@ -9,7 +9,7 @@ import pytest
 from explorer import jobs as jobs_module
 from explorer.jobs import QUEUED, RUNNING, STOPPED, JobManager, shared_manager, streamlit_session_alive
 from training.config import RunConfig
-from tests.conftest import wait_for
+from tests.conftest import stop_all, wait_for
 
 MODEL = {"image_shape": (1, 8, 8), "hidden": (32,), "latent_dim": 2}
 
@@ -28,10 +28,7 @@ def alive():
 def manager(alive):
     m = JobManager(max_running=1, session_alive=lambda s: s in alive)
     yield m
-    for job in m.jobs():
-        m.stop(job.id)
-    for job in m.jobs():
-        m.wait(job.id, timeout=10)
+    stop_all(m)
 
 
 def test_queued_jobs_of_an_ended_session_are_cancelled_and_running_ones_kept(manager, alive, tmp_path):
@@ -71,10 +68,7 @@ def test_a_freed_slot_skips_jobs_of_ended_sessions(alive, tmp_path):
         assert wait_for(lambda: manager.get(nxt).status == RUNNING)
         assert manager.get(stale).status == STOPPED and not (tmp_path / "b").exists()
     finally:
-        for job in manager.jobs():
-            manager.stop(job.id)
-        for job in manager.jobs():
-            manager.wait(job.id, timeout=10)
+        stop_all(manager)
 
 
 def test_listing_jobs_also_sweeps(manager, alive, tmp_path):
@@ -104,10 +98,7 @@ def test_without_a_session_check_nothing_is_cancelled(tmp_path):
         assert manager.cancel_ended_sessions() == 0
         assert manager.get(queued).status == QUEUED
     finally:
-        for job in manager.jobs():
-            manager.stop(job.id)
-        for job in manager.jobs():
-            manager.wait(job.id, timeout=10)
+        stop_all(manager)
 
 
 # -- asking the Streamlit server ---------------------------------------------------------------
