@@ -90,45 +90,45 @@ def main(argv: list[str] | None = None) -> int:
 
 # -- fit -------------------------------------------------------------------------------------
 def _fit(args: argparse.Namespace) -> int:
-    from training.distributed import init_from_env, is_rank0, shutdown
+    from training.distributed import init_from_env, shutdown
 
     device = _check_device(args.device)
-    out = Path(args.out) if args.out else None
     init_from_env(device)
     finished = False
     try:
-        if args.resume:
-            config, out = _resume_config(args, out)
-        else:
-            config = None
-        from training.data import load_dataset
-
-        if config is None:
-            data_name = args.dataset or "mnist5k"
-            data = load_dataset(data_name, image_size=args.image_size, channels=args.channels,
-                                seed=args.seed or 0)
-            config = config_from_flags(args, tuple(data.image_shape))
-            out = out or Path("runs") / time.strftime(
-                f"{safe_name(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
-            _check_new_out(out)
-        else:
-            c, h, _ = config.model.image_shape
-            data = load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)
-        from training.trainer import Trainer
-
-        reporter = _Reporter(quiet=args.quiet or not is_rank0())
-        trainer = Trainer(config, data, run_dir=out, device=device, callback=reporter, resume=args.resume)
-        if is_rank0() and not args.quiet:
-            print(f"run folder: {out}  (device {trainer.device}, {trainer.world} process(es), "
-                  f"{trainer.steps_per_epoch} steps per epoch)")
-        try:
-            trainer.fit()
-        finally:
-            reporter.close()
+        _train(args, device)
         finished = True
         return 0
     finally:
-        shutdown(together=finished)
+        shutdown(finished)
+
+
+def _train(args: argparse.Namespace, device: str) -> None:
+    from training.data import load_dataset
+    from training.distributed import is_rank0
+    from training.trainer import Trainer
+
+    out = Path(args.out) if args.out else None
+    if args.resume:
+        config, out = _resume_config(args, out)
+        c, h, _ = config.model.image_shape
+        data = load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)
+    else:
+        data_name = args.dataset or "mnist5k"
+        data = load_dataset(data_name, image_size=args.image_size, channels=args.channels, seed=args.seed or 0)
+        config = config_from_flags(args, tuple(data.image_shape))
+        out = out or Path("runs") / time.strftime(
+            f"{safe_name(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
+        _check_new_out(out)
+    reporter = _Reporter(quiet=args.quiet or not is_rank0())
+    trainer = Trainer(config, data, run_dir=out, device=device, callback=reporter, resume=args.resume)
+    if is_rank0() and not args.quiet:
+        print(f"run folder: {out}  (device {trainer.device}, {trainer.world} process(es), "
+              f"{trainer.steps_per_epoch} steps per epoch)")
+    try:
+        trainer.fit()
+    finally:
+        reporter.close()
 
 
 def config_from_flags(args: argparse.Namespace, image_shape: tuple[int, int, int]):

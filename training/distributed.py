@@ -7,6 +7,7 @@ torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; with WORLD_SIZE > 1 we join the p
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -30,12 +31,21 @@ def is_rank0() -> bool:
     return not dist.is_initialized() or dist.get_rank() == 0
 
 
-def shutdown(together: bool = False) -> None:
-    """Leave the process group. After a normal end, wait for every rank first (``together``): a rank
-    that tears gloo down while rank 0 is still writing the last checkpoint is aborted by gloo
-    ("terminate called without an active exception"). After an error, do not wait: a failed rank
-    may never arrive."""
-    if dist.is_initialized():
-        if together:
-            dist.barrier()
-        dist.destroy_process_group()
+def shutdown(finished: bool) -> None:
+    """Leave the process group.
+
+    After a normal end every rank waits for the others (rank 0 may still be writing the last
+    checkpoint), then the process ends at once with os._exit(0): all files are already written
+    atomically, and PyTorch's gloo teardown at interpreter exit sometimes aborts a rank ("terminate
+    called without an active exception", seen under load in CI-like runs), which would turn a
+    finished training into a failed torchrun. After an error, do not wait: a failed rank may never
+    arrive.
+    """
+    if not dist.is_initialized():
+        return
+    if finished:
+        dist.barrier()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    dist.destroy_process_group()
