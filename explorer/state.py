@@ -35,7 +35,8 @@ def runs_root() -> Path:
 
 
 def available_runs() -> list[RunSummary]:
-    return list_runs(runs_root())
+    """The runs offered as models: demos and runs with trained weights (not queued, failed or interrupted)."""
+    return [run for run in list_runs(runs_root()) if run.ready]
 
 
 def current_run_path() -> Path:

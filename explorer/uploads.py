@@ -7,12 +7,10 @@ then assembled in a hidden temporary folder and renamed into place in one step.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from training.checkpoint import CONFIG, HISTORY, WEIGHTS, atomic_write, load_model_from_bytes, weights_bytes
+from training.checkpoint import CONFIG, HISTORY, WEIGHTS, load_model_from_bytes, weights_bytes
+from training.run_files import publish_run
 from training.errors import UserError
 from training.runs import run_path
 
@@ -36,18 +34,7 @@ def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, nam
     if config.train.dataset.startswith("folder:"):  # else opening it would make the server read that folder
         raise UserError("Uploaded runs must name a built-in data set; a folder: data set would make the server "
                         "read one of its own folders (train such a model on the Train page instead).")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".upload", dir=target.parent))
-    except OSError as err:
-        raise UserError(f"The runs folder {target.parent} cannot be written ({err.strerror}).") from None
-    try:
-        atomic_write(staging / CONFIG, config.to_json().encode())
-        atomic_write(staging / WEIGHTS, weights_bytes(model, epoch=0))  # re-serialised: only what was validated
-        atomic_write(staging / HISTORY, b"")
-        os.chmod(staging, 0o755)
-        os.rename(staging, target)  # fails rather than merging if the name was taken meanwhile
-    except OSError as err:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UserError(f"The run could not be saved in {target.parent} ({err.strerror}).") from None
+    publish_run(target, {CONFIG: config.to_json().encode(),
+                         WEIGHTS: weights_bytes(model, epoch=0),  # re-serialised: only what was validated
+                         HISTORY: b""})
     return target

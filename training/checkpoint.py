@@ -14,8 +14,6 @@ is enough to resume; the other files are views of it and are rewritten from it w
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,29 +24,9 @@ from safetensors.torch import save as st_save
 from training.config import RunConfig
 from training.errors import UserError
 from training.model import VAE
-from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, read_history
+from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_history  # noqa: F401
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _state_dict_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
 

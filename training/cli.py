@@ -14,12 +14,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from training.distributed import world_size_from_env
 from training.errors import UserError
 
 EXIT_USER_ERROR = 2
 DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
 # Flags that --resume may change; the rest come from the run's config.json.
-RESUMABLE = {"epochs", "device", "out", "resume", "quiet", "command"}
+RESUMABLE = {"epochs", "device", "out", "resume", "quiet", "command", "max_running", "threads", "nice", "queued_at"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", help="run folder (default runs/<dataset>-<arch>-z<dims>-<time>)")
     f.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     f.add_argument("--quiet", action="store_true", help="no progress bar, no per-epoch lines")
+    f.add_argument("--max-running", type=int, help="queue: wait until fewer than this many trainings run in the "
+                                                   "runs folder (the parent of --out), first come first served")
+    f.add_argument("--threads", type=int, help="torch threads for this training (default: all cores)")
+    f.add_argument("--nice", type=int, help="lower this process's CPU priority by 0-19 (the app uses 10)")
+    f.add_argument("--queued-at", type=float, help=argparse.SUPPRESS)  # the app's queue ticket (see training/job.py)
 
     e = sub.add_parser("evaluate", help="test -ELBO, IWAE estimate of -ln p(x), active units of a run")
     e.add_argument("run_dir", help="a run folder written by 'fit'")
@@ -67,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("stop", help="ask a training to stop after its current step (it keeps its checkpoint)")
+    s.add_argument("run_dir", help="the run folder of a queued or running training")
+    s.add_argument("--wait", type=float, default=10.0, help="seconds to wait for it to stop (default 10; 0: don't)")
 
     sub.add_parser("datasets", help="list the data sets and whether each is available now")
     return p
@@ -79,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fit(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "stop":
+            return _stop(args)
         return _datasets()
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -104,15 +116,25 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, device: str) -> None:
+    from training import job
     from training.data import load_dataset
-    from training.distributed import is_rank0
-    from training.trainer import Trainer
+    from training.distributed import agree, is_rank0
 
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        raise UserError(f"--threads must be between 1 and 1024, not {args.threads}.")
+    if args.max_running is not None and not 1 <= args.max_running <= 1024:
+        raise UserError(f"--max-running must be between 1 and 1024, not {args.max_running}.")
+    if args.nice is not None and not 0 <= args.nice <= 19:
+        raise UserError(f"--nice must be between 0 and 19, not {args.nice}.")
+    if args.max_running and world_size_from_env() > 1:
+        raise UserError("--max-running cannot be used under torchrun; start the distributed run when there is room.")
+    job.lower_priority(args.nice or 0)
     out = Path(args.out) if args.out else None
     if args.resume:
         config, out = _resume_config(args, out)
         c, h, _ = config.model.image_shape
-        data = load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)
+        data = None
+        load = lambda: load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)  # noqa: E731
     else:
         data_name = args.dataset or "mnist5k"
         data = load_dataset(data_name, image_size=args.image_size, channels=args.channels, seed=args.seed or 0)
@@ -120,15 +142,27 @@ def _train(args: argparse.Namespace, device: str) -> None:
         out = out or Path("runs") / time.strftime(
             f"{safe_name(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
         _check_new_out(out)
+        load = lambda: data  # noqa: E731
     reporter = _Reporter(quiet=args.quiet or not is_rank0())
-    trainer = Trainer(config, data, run_dir=out, device=device, callback=reporter, resume=args.resume)
-    if is_rank0() and not args.quiet:
-        print(f"run folder: {out}  (device {trainer.device}, {trainer.world} process(es), "
-              f"{trainer.steps_per_epoch} steps per epoch)")
+    plan = job.Plan(run_dir=out, config=config, load_data=load, resume=args.resume, device=device,
+                    max_running=args.max_running, queued_at=args.queued_at, threads=args.threads, callback=reporter)
+    if not is_rank0():  # rank 0 alone claims, records and writes; the others train beside it
+        agree(None)
+        job.run_follower(plan)
+        return
     try:
-        trainer.fit()
+        lock, plan.created = job.claim(out, args.resume)
+    except UserError as err:
+        agree(str(err))
+        raise
+    agree(None)
+    try:
+        if not args.quiet:
+            print(f"run folder: {out}  (device {device}, {world_size_from_env()} process(es))")
+        job.run(plan, lock)
     finally:
         reporter.close()
+        lock.release()
 
 
 def config_from_flags(args: argparse.Namespace, image_shape: tuple[int, int, int]):
@@ -181,8 +215,8 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 
 
 def _resume_config(args: argparse.Namespace, out: Path | None):
-    from training.checkpoint import CONFIG
     from training.config import RunConfig
+    from training.run_files import CONFIG
 
     if out is None:
         raise UserError("--resume needs --out RUN_DIR naming the run to continue.")
@@ -210,10 +244,10 @@ def _check_new_out(out: Path) -> None:
 
 
 def _check_device(name: str) -> str:
-    import torch
-
     if name in ("auto", "cpu"):
         return name
+    import torch
+
     if name == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
             raise UserError("--device mps was asked for, but this machine has no usable Apple GPU.")
@@ -291,6 +325,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"  active units    {result['active_units']} of {len(result['kl_per_dim'])}")
     kl = ", ".join(f"{v:.2f}" for v in result["kl_per_dim"])
     print(f"  KL per dim      {kl}")
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from training.launch import stop_run
+
+    if not 0 <= args.wait <= 3600:
+        raise UserError(f"--wait must be between 0 and 3600 seconds, not {args.wait:g}.")
+    state = stop_run(Path(args.run_dir), wait=args.wait)
+    print(f"{args.run_dir}: {state}")
     return 0
 
 

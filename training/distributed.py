@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-import torch
-import torch.distributed as dist
+from training.errors import UserError
 
 
 def world_size_from_env() -> int:
@@ -19,7 +18,12 @@ def world_size_from_env() -> int:
 
 def init_from_env(device: str) -> None:
     """Join the process group if launched by torchrun with more than one process."""
-    if world_size_from_env() <= 1 or dist.is_initialized():
+    if world_size_from_env() <= 1:
+        return
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
         return
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if use_cuda:
@@ -27,8 +31,30 @@ def init_from_env(device: str) -> None:
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
 
 
+def _dist():
+    """torch.distributed once it is initialised, else None (and torch not imported for nothing)."""
+    if world_size_from_env() <= 1:
+        return None
+    import torch.distributed as dist
+
+    return dist if dist.is_initialized() else None
+
+
 def is_rank0() -> bool:
-    return not dist.is_initialized() or dist.get_rank() == 0
+    dist = _dist()
+    return dist is None or dist.get_rank() == 0
+
+
+def agree(error: str | None) -> None:
+    """Rank 0 tells every rank whether it may go on (e.g. it could not claim the run folder); the
+    other ranks raise the same sentence instead of waiting forever for a rank that has left."""
+    dist = _dist()
+    if dist is None:
+        return
+    message = [error]
+    dist.broadcast_object_list(message, src=0)
+    if message[0] is not None and dist.get_rank() != 0:
+        raise UserError(message[0])
 
 
 def shutdown(finished: bool) -> None:
@@ -41,7 +67,8 @@ def shutdown(finished: bool) -> None:
     finished training into a failed torchrun. After an error, do not wait: a failed rank may never
     arrive.
     """
-    if not dist.is_initialized():
+    dist = _dist()
+    if dist is None:
         return
     if finished:
         dist.barrier()

@@ -4,11 +4,20 @@
     RUN_DIR/model.safetensors        weights only (what the explorer loads and users share)
     RUN_DIR/history.jsonl            one JSON object per finished epoch
     RUN_DIR/checkpoint.safetensors   what --resume needs
+    RUN_DIR/status.json              the training's state, progress and owner (training/run_status.py)
+    RUN_DIR/steps.csv                per-step recon, KL and beta for the live charts (training/step_log.py)
+    RUN_DIR/stop                     present: someone asked the training to stop
+    RUN_DIR/.lock                    held (flock) by the one process that writes the run (training/run_lock.py)
+    RUN_DIR/train.log                what a training started by the app printed
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from training.errors import UserError
@@ -17,7 +26,35 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 HISTORY = "history.jsonl"
 CHECKPOINT = "checkpoint.safetensors"
+STATUS = "status.json"
+STEPS = "steps.csv"
+STOP = "stop"
+LOCK = ".lock"
+LOG = "train.log"
 MAX_HISTORY_BYTES = 64 * 1024**2
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part.
+
+    ``durable`` also fsyncs before the rename (checkpoints); a status file rewritten every second
+    only needs the rename to be atomic.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_history(run_dir: str | Path) -> list[dict]:
@@ -43,3 +80,29 @@ def read_history(run_dir: str | Path) -> list[dict]:
             raise UserError(f"{path} line {n} is not an epoch record.")
         history.append(rec)
     return history
+
+
+def publish_run(target: str | Path, files: dict[str, bytes]) -> Path:
+    """Create the new run folder TARGET holding ``files``, all at once: they are written into a hidden
+    staging folder beside it, which is then renamed. A reader never sees a half-made run, and a name
+    taken meanwhile is refused rather than merged."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
+    except OSError as err:
+        raise UserError(f"The runs folder {target.parent} cannot be written ({err.strerror}).") from None
+    try:
+        for name, data in files.items():
+            atomic_write(staging / name, data)
+        os.chmod(staging, 0o777 & ~_UMASK)
+        if target.exists():  # rename() would silently replace an empty folder
+            raise FileExistsError(errno.EEXIST, "exists")
+        os.rename(staging, target)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(err, FileExistsError) or target.exists():
+            raise UserError(f"A run named {target.name!r} already exists in {target.parent}; choose another name.") from None
+        raise UserError(f"The run could not be saved in {target.parent} ({err.strerror}).") from None
+    return target
+

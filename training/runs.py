@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.run_files import CONFIG, WEIGHTS, read_history
 from training.config import RunConfig
 from training.errors import UserError
+from training.run_files import CHECKPOINT, CONFIG, WEIGHTS, read_history
 
 BUNDLED_DEMOS = Path(__file__).resolve().parent.parent / "explorer" / "demos"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -55,31 +55,57 @@ class RunSummary:
     test_recon: float | None
     test_kl: float | None
     active_units: int | None
+    state: str = "finished"        # observed: queued, running, finished, stopped, failed, interrupted
+    status: object = None          # training.run_status.RunStatus, None for runs without one
+    has_weights: bool = True
+    has_checkpoint: bool = False
+
+    @property
+    def ready(self) -> bool:
+        """Offered as a model to explore: it has weights that were trained (or uploaded) and did not fail."""
+        if not self.has_weights or self.state in ("queued", "failed", "interrupted"):
+            return False
+        return self.status is None or self.epochs_done >= 1
+
+    @property
+    def resumable(self) -> bool:
+        return self.state in ("stopped", "interrupted") and not self.bundled
 
     @property
     def label(self) -> str:
         tag = "demo" if self.bundled else "run"
-        return f"{self.name} ({tag}: {self.dataset}, z={self.latent_dim}, {self.likelihood}, beta={self.beta:g})"
+        live = "" if self.state == "finished" else f" · {self.state}"
+        return f"{self.name} ({tag}: {self.dataset}, z={self.latent_dim}, {self.likelihood}, beta={self.beta:g}){live}"
 
 
 def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
+    from training.run_status import FINISHED, INTERRUPTED, observed_state, read_status
+
     path = Path(path)
     config = RunConfig.from_json((path / CONFIG).read_bytes(), source=str(path / CONFIG))
     history = read_history(path)
     last = history[-1] if history else {}
+    status = None if bundled else read_status(path)
+    has_checkpoint = (path / CHECKPOINT).is_file()
+    if status is not None:
+        state = observed_state(path, status)
+    else:  # no status file: a demo, an upload, or a run from before status files
+        state = INTERRUPTED if has_checkpoint and last.get("epoch", 0) < config.train.epochs else FINISHED
     return RunSummary(
         path=path, name=path.name, bundled=bundled, dataset=config.train.dataset, arch=config.model.arch,
         latent_dim=config.model.latent_dim, likelihood=config.model.likelihood, beta=config.train.beta,
         epochs_done=last.get("epoch", 0), epochs_planned=config.train.epochs,
         test_neg_elbo=last.get("test_neg_elbo"), test_recon=last.get("test_recon"), test_kl=last.get("test_kl"),
-        active_units=last.get("active_units"),
+        active_units=last.get("active_units"), state=state, status=status,
+        has_weights=(path / WEIGHTS).is_file(), has_checkpoint=has_checkpoint,
     )
 
 
 def list_runs(root: str | Path | None, include_demos: bool = True) -> list[RunSummary]:
-    """Bundled demos first, then the runs under ROOT (newest first).
+    """Bundled demos first, then the runs under ROOT (newest first), in every state (``.ready`` says
+    which can be explored; a queued run has no weights yet).
 
-    Unreadable folders are skipped, and so are symlinks leading out of ROOT.
+    Unreadable folders are skipped, and so are hidden ones and symlinks leading out of ROOT.
     """
     found: list[RunSummary] = []
     folders: list[tuple[Path, bool]] = []
@@ -88,14 +114,15 @@ def list_runs(root: str | Path | None, include_demos: bool = True) -> list[RunSu
     if root is not None and Path(root).is_dir():
         inside = Path(root).resolve()
         # a symlink in ROOT that points at a folder elsewhere is not one of ROOT's runs: skipped
-        runs = [p for p in Path(root).iterdir() if p.is_dir() and p.resolve().parent == inside]
+        runs = [p for p in Path(root).iterdir()
+                if not p.name.startswith(".") and p.is_dir() and p.resolve().parent == inside]
         runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         folders += [(p, False) for p in runs]
     for folder, bundled in folders:
-        if not ((folder / CONFIG).is_file() and (folder / WEIGHTS).is_file()):
+        if not (folder / CONFIG).is_file():
             continue
         try:
             found.append(summarize_run(folder, bundled))
-        except UserError:
+        except (UserError, OSError):
             continue
     return found

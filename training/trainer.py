@@ -64,8 +64,10 @@ Callback = Callable[[Progress], None]
 
 class Trainer:
     def __init__(self, config: RunConfig, data: Dataset | None = None, run_dir: str | Path | None = None,
-                 device: str = "auto", callback: Callback | None = None, resume: bool = False):
+                 device: str = "auto", callback: Callback | None = None, resume: bool = False,
+                 should_stop: Callable[[], bool] | None = None):
         self.config = config
+        self.should_stop = should_stop  # polled after every step (e.g. a stop request in the run folder)
         self.device = pick_device(device)
         self.callback = callback
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -101,17 +103,21 @@ class Trainer:
             raise UserError(f"The training set has {self.x_train.shape[0]} images; that is too few to train on.")
         self.n_local = n_local
         self.steps_per_epoch = math.ceil(n_local / tc.batch_size)
-        self._stop = threading.Event()
+        self._stop = threading.Event()   # asked for, on this rank
+        self._halt = threading.Event()   # agreed by every rank after a step: leave before the next one
         self._started = None
 
     # -- control ---------------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask the trainer to stop before its next step (thread-safe). The last epoch's checkpoint stays."""
+        """Ask the trainer to stop after its current step (thread-safe). The last epoch's checkpoint stays."""
         self._stop.set()
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._halt.is_set()
+
+    def _stop_wanted(self) -> bool:
+        return self._stop.is_set() or (self.should_stop is not None and self.should_stop())
 
     @property
     def done(self) -> bool:
@@ -132,12 +138,18 @@ class Trainer:
         terms = vae_loss(self.net, xb, eps, beta, tc.free_bits)
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
-        finite = torch.isfinite(terms.loss.detach()).float()
-        if self.distributed:  # every rank stops together, or the others would wait forever
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        if not bool(finite):
+        # [loss finite, keep going]: under torchrun every rank diverges or stops together, or the
+        # others would wait for it forever
+        flags = torch.stack([torch.isfinite(terms.loss.detach()).float(),
+                             torch.tensor(0.0 if self._stop_wanted() else 1.0, device=self.device)])
+        if self.distributed:
+            dist.all_reduce(flags, op=dist.ReduceOp.MIN)
+        finite, keep_going = flags.tolist()
+        if not finite:
             raise TrainingDiverged(self._divergence_message())
         self.optimizer.step()
+        if not keep_going:
+            self._halt.set()
         return terms
 
     # -- one epoch -------------------------------------------------------------------------
@@ -157,7 +169,7 @@ class Trainer:
         beta = tc.beta
         self.model.train()
         for step in range(self.steps_per_epoch):
-            if self._stop.is_set():
+            if self._halt.is_set():
                 self._report("stopped", epoch - 1, step, beta)
                 return None
             idx = local[step * tc.batch_size:(step + 1) * tc.batch_size]

@@ -77,7 +77,7 @@ def main() -> None:
                "their mean mu_k(x) exceeds 0.01. Inactive (grey) dimensions sit at the prior and carry nothing.")
 
     st.subheader("Rate and distortion of every saved run")
-    runs = list_runs(state.runs_root())
+    runs = [r for r in list_runs(state.runs_root()) if r.ready]
     st.plotly_chart(figures.rate_distortion(runs, current=str(run.path)), key="balance_rd")
     st.caption("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood "
                "(their nats are not comparable with one another). The current run is outlined.")

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import state
+from explorer import run_actions, state
+from explorer.run_actions import STATE_BADGES
 from explorer.uploads import save_uploaded_run
 from training.checkpoint import CONFIG, HISTORY, WEIGHTS
 from training.errors import UserError
-from training.runs import RunSummary
+from training.run_status import ACTIVE
+from training.runs import RunSummary, list_runs
 
 CARDS_PER_ROW = 3
 
@@ -30,27 +32,42 @@ def runs_folder() -> None:
         st.caption(f"`{root}` does not exist yet; the first training or upload creates it.")
 
 
-def card(run: RunSummary, current: Path) -> None:
+def card(run: RunSummary) -> None:
     with st.container(border=True):
-        st.markdown(f"**{run.name}**" + (" · :blue-badge[demo]" if run.bundled else ""))
+        badge = " · :blue-badge[demo]" if run.bundled else (f" · {STATE_BADGES[run.state]}" if STATE_BADGES[run.state] else "")
+        st.markdown(f"**{run.name}**{badge}")
         st.caption(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · beta = {run.beta:g}")
         elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
         units = f"{run.active_units} of {run.latent_dim}" if run.active_units is not None else "-"
         st.markdown(f"epochs {run.epochs_done} of {run.epochs_planned} · test -ELBO {elbo} · active units {units}")
-        in_use = run.path.resolve() == current.resolve()
-        st.button("In use" if in_use else "Use", key=f"use_{run.path}", disabled=in_use, icon=":material/check:",
-                  on_click=state.select_run, args=(str(run.path),))
+        if run.state == "failed" and run.status is not None and run.status.reason:
+            st.caption(f":red[{run.status.reason}]")
+        elif run.state == "interrupted":
+            st.caption(":red[Its training process ended without finishing; Resume continues from the last saved "
+                       "epoch.]")
+        with st.container(horizontal=True):
+            run_actions.use_button(run, str(run.path))
+            run_actions.stop_button(run, f"card_{run.path}")
+            run_actions.resume_button(run, f"card_{run.path}")
+            run_actions.delete_button(run, str(run.path))
 
 
 def run_cards() -> None:
-    runs = state.available_runs()
-    current = state.current_run_path()
-    for start in range(0, len(runs), CARDS_PER_ROW):
-        for col, run in zip(st.columns(CARDS_PER_ROW), runs[start:start + CARDS_PER_ROW]):
-            with col:
-                card(run, current)
-    if not any(not run.bundled for run in runs):
-        st.caption("No saved runs in this folder yet: train one on the Train page or upload one below.")
+    runs = list_runs(state.runs_root())
+    any_active = any(r.state in ACTIVE for r in runs)
+
+    @st.fragment(run_every=1.0 if any_active else None)
+    def cards() -> None:
+        run_actions.show_action_error()
+        shown = list_runs(state.runs_root())
+        for start in range(0, len(shown), CARDS_PER_ROW):
+            for col, run in zip(st.columns(CARDS_PER_ROW), shown[start:start + CARDS_PER_ROW]):
+                with col:
+                    card(run)
+        if not any(not run.bundled for run in shown):
+            st.caption("No saved runs in this folder yet: train one on the Train page or upload one below.")
+
+    cards()
 
 
 def upload() -> None:

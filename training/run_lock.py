@@ -1,0 +1,101 @@
+"""One writer per run: an exclusive ``flock`` on ``RUN_DIR/.lock``, held by whoever writes the run.
+
+A training process holds it from the moment it claims the run until it exits; the app holds it for
+the instant it takes to queue, cancel or delete a run. The kernel drops the lock when its holder
+dies, however it dies (SIGKILL, OOM, a power cut of a remote node over NFS), so a lock is never
+stale: a run whose status says "running" but whose lock is free has lost its owner ("interrupted").
+
+Readers test the lock without taking it for more than an instant (``owner_alive``). No torch here.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from training.errors import UserError
+from training.run_files import LOCK
+
+_BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
+
+
+class RunBusy(UserError):
+    """Another live process writes this run."""
+
+
+class RunLock:
+    """``with RunLock(run_dir):`` or ``lock.acquire()`` ... ``lock.release()``; not reentrant."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self, busy_message: str | None = None, patience: float = 0.5) -> "RunLock":
+        """Take the lock or raise RunBusy with one sentence; waits ``patience`` seconds at most, so that
+        a reader's momentary test of the lock never makes a writer fail."""
+        if self._fd is not None:
+            return self
+        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in _BUSY or time.monotonic() >= deadline:
+                    os.close(fd)
+                    if err.errno in _BUSY:
+                        raise RunBusy(busy_message or busy_sentence(self.run_dir)) from None
+                    raise UserError(f"Cannot lock {self.run_dir} ({err.strerror}); the file system must "
+                                    "support file locks.") from None
+                time.sleep(0.02)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing the descriptor drops the flock
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def owner_alive(run_dir: str | Path) -> bool:
+    """Whether a live process holds the run's lock (a training, or the app in the middle of a change)."""
+    try:
+        fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: nobody ever claimed it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError as err:
+        return err.errno in _BUSY
+    finally:
+        os.close(fd)  # also drops the shared lock, if it was taken
+
+
+def busy_sentence(run_dir: Path) -> str:
+    """'runs/x is being trained by process 123 on host h; ...' from its status, if it can be read."""
+    from training.run_status import read_status  # run_status imports this module
+
+    where = ""
+    try:
+        status = read_status(run_dir)
+        if status is not None and status.owner is not None:
+            where = f" by process {status.owner.pid} on {status.owner.host}"
+    except UserError:
+        pass
+    return (f"{run_dir} is being written{where} right now; wait for it to end, or stop it first "
+            f"(the Stop button, or: python -m training stop {run_dir}).")
