@@ -141,7 +141,6 @@ def _train(args: argparse.Namespace, device: str) -> None:
         config = config_from_flags(args, tuple(data.image_shape))
         out = out or Path("runs") / time.strftime(
             f"{safe_name(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
-        _check_new_out(out)
         load = lambda: data  # noqa: E731
     reporter = _Reporter(quiet=args.quiet or not is_rank0())
     plan = job.Plan(run_dir=out, config=config, load_data=load, resume=args.resume, device=device,
@@ -151,6 +150,8 @@ def _train(args: argparse.Namespace, device: str) -> None:
         job.run_follower(plan)
         return
     try:
+        if not args.resume:
+            _check_new_out(out)
         lock, plan.created = job.claim(out, args.resume)
     except UserError as err:
         agree(str(err))
