@@ -1,6 +1,6 @@
 """Plotly figures for the Train page: pure functions of a job's steps and epoch records.
 
-``steps`` are ``(global_step, recon, kl, beta)`` rows (``explorer.jobs.StepPoint`` or plain tuples);
+``steps`` are ``(global_step, recon, kl, beta, ...)`` rows (``training.step_log.StepRow`` or plain tuples);
 ``records`` are the trainer's per-epoch history dicts (``train_recon``, ``test_kl``, ...).
 Step curves are drawn against fractional epochs so they share an x axis with the epoch points.
 """

@@ -32,11 +32,3 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.02)
     return False
-
-
-def stop_all(manager) -> None:
-    """Stop every job of an explorer.jobs.JobManager and wait for each to end."""
-    for job in manager.jobs():
-        manager.stop(job.id)
-    for job in manager.jobs():
-        manager.wait(job.id, timeout=10)

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.jobs import shared_manager
+from training.launch import stop_run
+from training.run_queue import scan
+from training.run_status import ACTIVE
 from training.checkpoint import CONFIG, WEIGHTS, load_run
 from training.runs import BUNDLED_DEMOS
 
@@ -22,11 +24,9 @@ def runs(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     monkeypatch.setenv("VAE_EXPLORER_RUNS", str(root))
     yield root
-    manager = shared_manager()
-    for job in manager.jobs():
-        manager.stop(job.id)
-    for job in manager.jobs():
-        assert manager.wait(job.id, timeout=10).status not in ("queued", "running")
+    for run_dir, _, state in scan(root):
+        if state in ACTIVE:
+            assert stop_run(run_dir, wait=20) not in ACTIVE
 
 
 def open_page(page: str, runs_root: Path, run_path: Path | None = None) -> AppTest:
@@ -106,7 +106,7 @@ def test_a_tiny_training_from_the_train_page_completes_and_can_be_used(runs):
     assert not at.error, [e.value for e in at.error]
     run_until(at, lambda at: any("Finished 2 epochs" in s.value for s in at.success))
     assert len(at.get("plotly_chart")) == 3  # recon, KL, beta
-    button(at, "Use this model").click().run()
+    button(at, "Use").click().run()
     assert at.session_state["run_path"] == str(runs / "tiny-ui")
     assert load_run(runs / "tiny-ui").epoch == 2
 
@@ -121,7 +121,7 @@ def test_stop_on_the_train_page_keeps_the_last_checkpoint(runs):
     run_until(at, lambda at: any("Stopped; the checkpoint of epoch" in w.value for w in at.warning), timeout=5)
     assert time.monotonic() - asked < 3  # about a second, plus the page's own reruns
     assert load_run(runs / "long-ui").epoch >= 2
-    assert button(at, "Use this model")
+    assert button(at, "Use") and button(at, "Resume")
 
 
 @pytest.mark.parametrize("changes, sentence", [
@@ -142,7 +142,7 @@ def test_invalid_settings_show_one_sentence_and_start_nothing(runs, changes, sen
     assert [e.value for e in at.error] and sentence in at.error[0].value
     assert not runs.exists() or list(runs.iterdir()) == []
     assert not (runs.parent / "evil").exists()
-    assert "never-made" not in [job.name for job in shared_manager().jobs()]
+    assert scan(runs) == []
 
 
 def test_use_on_the_models_page_selects_a_saved_run(runs):

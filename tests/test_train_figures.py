@@ -4,14 +4,14 @@ import math
 
 import pytest
 
-from explorer.jobs import StepPoint
+from training.step_log import StepRow
 from explorer.train_figures import MAX_POINTS, beta_figure, ema, loss_figure, thin
 
 
 def steps(n):
     """Noisy falling recon, rising KL, beta warming up over 50 steps."""
     noise = [5 if i % 2 else -5 for i in range(n + 1)]
-    return [StepPoint(i, 100.0 - i * 0.01 + noise[i], 1.0 + i * 0.001, min(1.0, i / 50)) for i in range(1, n + 1)]
+    return [StepRow(i, 100.0 - i * 0.01 + noise[i], 1.0 + i * 0.001, min(1.0, i / 50)) for i in range(1, n + 1)]
 
 
 RECORDS = [

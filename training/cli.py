@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, help="random seed (default 0)")
     f.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     f.add_argument("--out", help="run folder (default runs/<dataset>-<arch>-z<dims>-<time>)")
-    f.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    f.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
+                                                         "(or start a run queued there that has not trained yet)")
     f.add_argument("--quiet", action="store_true", help="no progress bar, no per-epoch lines")
     f.add_argument("--max-running", type=int, help="queue: wait until fewer than this many trainings run in the "
                                                    "runs folder (the parent of --out), first come first served")
@@ -217,12 +218,14 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 
 def _resume_config(args: argparse.Namespace, out: Path | None):
     from training.config import RunConfig
-    from training.run_files import CONFIG
+    from training.run_files import CHECKPOINT, CONFIG, WEIGHTS
 
     if out is None:
         raise UserError("--resume needs --out RUN_DIR naming the run to continue.")
     if not (out / CONFIG).is_file():
         raise UserError(f"Cannot resume: {out} has no {CONFIG}.")
+    if (out / WEIGHTS).is_file() and not (out / CHECKPOINT).is_file():  # trained, but its resume state is gone
+        raise UserError(f"{out} has no {CHECKPOINT} to resume from; start a new run instead.")
     typed = [k for k, v in vars(args).items() if v not in (None, False) and k not in RESUMABLE]
     if typed:
         raise UserError(

@@ -131,10 +131,9 @@ def resume(run_dir: Path, launcher: Launcher, requested_by: str | None = None) -
     """Queue an interrupted or stopped run again; it continues from its last checkpoint."""
     with _locked(run_dir, "is still training; it cannot be resumed twice"):
         status = read_status(run_dir)
-        state = "finished" if status is None else observed_state(run_dir, status)
-        if status is not None and status.state in ACTIVE and state != INTERRUPTED:
-            raise UserError(f"The run {run_dir.name} is already {state}.")
-        if state not in (INTERRUPTED, STOPPED) and status is not None:
+        # we hold the lock, so no live process does: a run recorded as active has lost its process
+        state = INTERRUPTED if status is None or status.state in ACTIVE else status.state
+        if state not in (INTERRUPTED, STOPPED):
             raise UserError(f"The run {run_dir.name} is {state}; only stopped or interrupted runs can be resumed.")
         if not (run_dir / CONFIG).is_file():
             raise UserError(f"The run {run_dir.name} has no {CONFIG}; it cannot be resumed.")
