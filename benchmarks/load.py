@@ -1,17 +1,21 @@
-"""Load on one explorer server: 20 browser sessions moving sliders while 2 trainings run.
+"""Load on one explorer server: 20 browser sessions moving sliders, first alone, then while 2 trainings run.
 
 Starts one real `streamlit run explorer/app.py` on 127.0.0.1 (runs folder: a temporary directory) and
 one headless Chromium with a separate context (= Streamlit session) per simulated user:
-  - 2 sessions start a training each on the Train page (mnist5k, --epochs, latent 2, hidden 32) and stay
-    there, watching it live (that page redraws once a second);
   - 20 sessions open the default page (Latent sliders) and, in rounds, all press a key on slider z_0 at
-    once (10 rounds right, then left); each page times key press -> new decoded image loaded, in the page
-    itself (performance.now), so the order in which this one Python thread polls them does not count.
-Reports slider latency percentiles, the server's resident memory (VmRSS of the streamlit process:
-before the browsers, sampled peak, kernel high-water mark VmHWM, after the browsers closed) and how many
-trainings completed. Everything is bounded: --changes rounds, a --cap on the whole run (default 300 s).
+    once (right, then left); each page times key press -> new decoded image loaded, in the page itself
+    (performance.now), so the order in which this one Python thread polls them does not count;
+  - phase 1: --changes rounds with no training;
+  - then 2 more sessions start a training each on the Train page (mnist5k, --epochs, latent 2, hidden 32)
+    and stay there, watching it live (that part of the page rereads the run folder once a second);
+  - phase 2: --changes rounds while the trainings run (each a process of its own, nice 10, one torch
+    thread each on this 2-core machine).
+Prints both phases' latency percentiles and their ratio (the target: phase 2's p50 at most 1.25x phase
+1's), the server's resident memory (VmRSS of the streamlit process: before the browsers, sampled peak,
+kernel high-water mark VmHWM, after the browsers closed), the trainings' processes' peak RSS, and how
+many trainings completed. Everything is bounded: --changes rounds, a --cap on the whole run (default 420 s).
 
-    python benchmarks/load.py [--sessions 20] [--changes 15] [--epochs 25] [--cap 300]
+    python benchmarks/load.py [--sessions 20] [--changes 10] [--epochs 150] [--cap 420]
 """
 
 from __future__ import annotations
@@ -79,6 +83,40 @@ def start_training(page, url: str, name: str, epochs: int, timeout_ms: int) -> N
         timeout=timeout_ms)
 
 
+def slider_rounds(sliders, changes: int, deadline: float, left_ms, latencies: list[float]) -> tuple[int, int]:
+    """``changes`` rounds of one key press in every session; (rounds done, presses that timed out)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    rounds = timeouts = 0
+    for i in range(changes):
+        if time.monotonic() > deadline - 5:
+            break
+        key = "ArrowRight" if i < changes // 2 else "ArrowLeft"
+        for page in sliders:
+            page.keyboard.press(key)
+        for page in sliders:
+            try:
+                page.wait_for_function("() => window.__t1 > window.__t0", timeout=min(60_000, left_ms()), polling=20)
+                latencies.append(page.evaluate("window.__t1 - window.__t0"))
+            except PlaywrightTimeout:
+                timeouts += 1
+        rounds += 1
+        sliders[0].wait_for_timeout(100)
+    return rounds, timeouts
+
+
+def training_pids(runs: Path) -> list[int]:
+    pids = []
+    for status in runs.glob("*/status.json"):
+        try:
+            owner = json.loads(status.read_text()).get("owner") or {}
+        except (OSError, ValueError):
+            continue
+        if owner.get("pid"):
+            pids.append(int(owner["pid"]))
+    return pids
+
+
 def trainings_done(runs: Path, names: list[str], epochs: int) -> int:
     done = 0
     for name in names:
@@ -92,25 +130,25 @@ def trainings_done(runs: Path, names: list[str], epochs: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=20, help="slider sessions (default 20)")
-    parser.add_argument("--changes", type=int, default=15, help="slider changes per session (default 15)")
+    parser.add_argument("--changes", type=int, default=10, help="slider changes per session and phase (default 10)")
     parser.add_argument("--trainings", type=int, default=2, help="trainings started from their own sessions")
-    parser.add_argument("--epochs", type=int, default=25, help="epochs of each training (default 25)")
-    parser.add_argument("--cap", type=float, default=300.0, help="seconds for the whole run (default 300)")
+    parser.add_argument("--epochs", type=int, default=150, help="epochs of each training (default 150: they outlast phase 2)")
+    parser.add_argument("--cap", type=float, default=420.0, help="seconds for the whole run (default 420)")
     args = parser.parse_args()
-    if not (1 <= args.sessions <= 50 and 1 <= args.changes <= 100 and 0 <= args.trainings <= 4):
-        sys.exit("Keep it bounded: 1-50 sessions, 1-100 changes, 0-4 trainings.")
+    if not (1 <= args.sessions <= 50 and 2 <= args.changes <= 100 and 0 <= args.trainings <= 4):
+        sys.exit("Keep it bounded: 1-50 sessions, 2-100 changes, 0-4 trainings.")
     path = chromium_path()
     if path is None:
         sys.exit("Chromium is not installed (apt-get install -y chromium).")
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     t_start = time.monotonic()
     deadline = t_start + args.cap
     left_ms = lambda: max(1000, int((deadline - time.monotonic()) * 1000))  # noqa: E731
     names = [f"load-{i}" for i in range(args.trainings)]
-    latencies: list[float] = []
-    timeouts = 0
+    quiet: list[float] = []
+    loaded: list[float] = []
+    train_rss: dict[int, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
         server = Server(ROOT / "explorer" / "app.py", runs)
@@ -131,35 +169,35 @@ def main() -> None:
                 for page in sliders:
                     page.wait_for_function(IMAGE_READY, timeout=left_ms(), polling=50)
                 all_open_s = time.monotonic() - t_open
+                sliders[0].wait_for_timeout(1500)  # let every page settle
+                for page in sliders:
+                    page.evaluate(WATCH)
+                    page.locator('.st-key-z_0 input[type="range"]').focus()
+                # phase 1: no training
+                rounds_quiet, timeouts_quiet = slider_rounds(sliders, args.changes, deadline, left_ms, quiet)
                 # the training sessions: each starts one training and stays on the Train page
                 t_train = time.monotonic()
                 for name in names:
                     page = browser.new_context(viewport=VIEWPORT).new_page()
                     start_training(page, server.url, name, args.epochs, left_ms())
-                sliders[0].wait_for_timeout(1500)  # let every page settle
-                for page in sliders:
-                    page.evaluate(WATCH)
+                while len(training_pids(runs)) < len(names) and time.monotonic() < deadline:
+                    time.sleep(0.2)  # their processes are up and claimed their folders
+                sliders[0].wait_for_timeout(1500)
+                for page in sliders:  # the focus may have moved while the Train pages opened
                     page.locator('.st-key-z_0 input[type="range"]').focus()
-                # rounds: every session presses at once, then each one's own latency is read back
-                t_sliders = time.monotonic()
-                rounds_done = rounds_training = 0
-                for i in range(args.changes):
-                    if time.monotonic() > deadline - 5:
+                # phase 2: while the trainings run
+                rounds_loaded = rounds_training = timeouts_loaded = 0
+                for _ in range(args.changes):
+                    if trainings_done(runs, names, args.epochs) == len(names):
                         break
-                    key = "ArrowRight" if i < 10 else "ArrowLeft"
-                    for page in sliders:
-                        page.keyboard.press(key)
-                    for page in sliders:
-                        try:
-                            page.wait_for_function("() => window.__t1 > window.__t0",
-                                                   timeout=min(60_000, left_ms()), polling=20)
-                            latencies.append(page.evaluate("window.__t1 - window.__t0"))
-                        except PlaywrightTimeout:
-                            timeouts += 1
-                    rounds_done += 1
+                    r, t = slider_rounds(sliders, 1, deadline, left_ms, loaded)
+                    rounds_loaded, timeouts_loaded = rounds_loaded + r, timeouts_loaded + t
                     rounds_training += trainings_done(runs, names, args.epochs) < len(names)
-                    sliders[0].wait_for_timeout(100)
-                slider_phase_s = time.monotonic() - t_sliders
+                    for tpid in training_pids(runs):
+                        try:
+                            train_rss[tpid] = max(train_rss.get(tpid, 0), rss_kib(tpid))
+                        except OSError:
+                            pass
                 done_during = trainings_done(runs, names, args.epochs)
                 while trainings_done(runs, names, args.epochs) < len(names) and time.monotonic() < deadline:
                     time.sleep(0.5)
@@ -178,17 +216,23 @@ def main() -> None:
     print(f"load benchmark: 1 streamlit server on 127.0.0.1, headless Chromium, {args.sessions} slider sessions "
           f"+ {args.trainings} training sessions")
     print(f"  sessions open (all first images loaded): {all_open_s:.1f} s")
-    print(f"  slider changes: {rounds_done} rounds x {args.sessions} sessions = {rounds_done * args.sessions} "
-          f"presses, {len(latencies)} measured, {timeouts} timed out (60 s), phase {slider_phase_s:.1f} s")
-    if latencies:
-        print(f"  latency key press -> new image: p50 {percentile(latencies, 0.5):.0f} ms, "
-              f"p90 {percentile(latencies, 0.9):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
-              f"max {max(latencies):.0f} ms")
+    for label, lat, rounds, timeouts in (("no training", quiet, rounds_quiet, timeouts_quiet),
+                                         (f"{args.trainings} trainings", loaded, rounds_loaded, timeouts_loaded)):
+        line = f"  {label:>12}: {rounds} rounds x {args.sessions} sessions, {len(lat)} measured, {timeouts} timed out"
+        if lat:
+            line += (f"; key press -> new image p50 {percentile(lat, 0.5):.0f} ms, p90 {percentile(lat, 0.9):.0f} ms,"
+                     f" p99 {percentile(lat, 0.99):.0f} ms, max {max(lat):.0f} ms")
+        print(line)
+    if quiet and loaded:
+        print(f"  ratio with/without trainings: p50 {percentile(loaded, 0.5) / percentile(quiet, 0.5):.2f}x, "
+              f"p90 {percentile(loaded, 0.9) / percentile(quiet, 0.9):.2f}x (target: p50 at most 1.25x)")
     print(f"  server RSS: before {mib(rss_before)}, peak sampled {mib(max(sampler.peak, rss_peak_sessions))}, "
           f"high-water mark {mib(hwm)}, after browsers closed {mib(rss_after)}")
+    if train_rss:
+        print(f"  training processes' peak RSS: {', '.join(mib(v) for v in train_rss.values())}")
     print(f"  trainings (mnist5k, {args.epochs} epochs, z=2, hidden 32): {done_during} of {len(names)} done when "
-          f"the slider phase ended, {done_total} of {len(names)} done {train_wall_s:.1f} s after they were "
-          f"started; still training at the end of {rounds_training} of {rounds_done} slider rounds")
+          f"phase 2 ended, {done_total} of {len(names)} done {train_wall_s:.1f} s after they were "
+          f"started; still training during {rounds_training} of {rounds_loaded} rounds of phase 2")
     print(f"  total wall time {total_s:.1f} s (cap {args.cap:.0f} s)")
 
 
