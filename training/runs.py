@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from training.config import RunConfig
 from training.errors import UserError
-from training.run_files import CHECKPOINT, CONFIG, WEIGHTS, read_history
+from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, read_history
 
 BUNDLED_DEMOS = Path(__file__).resolve().parent.parent / "explorer" / "demos"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -78,13 +79,27 @@ class RunSummary:
         return f"{self.name} ({tag}: {self.dataset}, z={self.latent_dim}, {self.likelihood}, beta={self.beta:g}){live}"
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=512)
+def _config_and_last_epoch(path: str, config_stamp: tuple, history_stamp: tuple) -> tuple[RunConfig, dict]:
+    """Parsed once per version of the files (pages list runs every second while one trains)."""
+    config = RunConfig.from_json((Path(path) / CONFIG).read_bytes(), source=f"{path}/{CONFIG}")
+    history = read_history(path)
+    return config, dict(history[-1]) if history else {}
+
+
 def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
     from training.run_status import FINISHED, INTERRUPTED, observed_state, read_status
 
     path = Path(path)
-    config = RunConfig.from_json((path / CONFIG).read_bytes(), source=str(path / CONFIG))
-    history = read_history(path)
-    last = history[-1] if history else {}
+    config, last = _config_and_last_epoch(str(path), _stamp(path / CONFIG), _stamp(path / HISTORY))
     status = None if bundled else read_status(path)
     has_checkpoint = (path / CHECKPOINT).is_file()
     if status is not None:
@@ -116,7 +131,7 @@ def list_runs(root: str | Path | None, include_demos: bool = True) -> list[RunSu
         # a symlink in ROOT that points at a folder elsewhere is not one of ROOT's runs: skipped
         runs = [p for p in Path(root).iterdir()
                 if not p.name.startswith(".") and p.is_dir() and p.resolve().parent == inside]
-        runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        runs.sort(key=lambda p: _stamp(p / CONFIG)[0], reverse=True)
         folders += [(p, False) for p in runs]
     for folder, bundled in folders:
         if not (folder / CONFIG).is_file():

@@ -20,9 +20,9 @@ from explorer.train_form import config_from_form, default_run_name, training_for
 from training.errors import UserError
 from training.launch import submit
 from training.run_files import read_history
-from training.run_queue import queue_positions
+from training.run_queue import queue_positions, scan
 from training.run_status import ACTIVE, FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED
-from training.runs import RunSummary, list_runs
+from training.runs import RunSummary, summarize_run
 from training.step_log import read_steps
 
 RECENT = 6  # ended trainings listed below the live ones
@@ -62,9 +62,15 @@ def _cached(reader, path: Path, name: str):
 
 
 def trainings_of(root: Path) -> list[RunSummary]:
-    """Runs of the folder that were trained with a status file: active ones first, then the newest."""
-    runs = [r for r in list_runs(root, include_demos=False) if r.status is not None]
-    runs.sort(key=lambda r: (r.state not in ACTIVE, -(r.status.queued_at or 0.0)))
+    """The folder's trainings (runs with a status file): every active one, then the newest others."""
+    found = sorted(scan(root), key=lambda f: (f[2] not in ACTIVE, -(f[1].queued_at or 0.0)))
+    shown = [f for i, f in enumerate(found) if f[2] in ACTIVE or i < RECENT + 1]
+    runs = []
+    for path, _, _ in shown:
+        try:
+            runs.append(summarize_run(path))
+        except (UserError, OSError):  # damaged or deleted meanwhile
+            continue
     return runs
 
 
@@ -171,7 +177,7 @@ def live_view(root: Path, visitor: str) -> None:
         launcher = trainings.launcher(root)
         shown = focus(runs, visitor)
         detail(shown, positions, launcher)
-        others = [r for r in runs if r is not shown and (r.state in ACTIVE or runs.index(r) < RECENT)]
+        others = [r for r in runs if r is not shown]
         if others:
             st.markdown("**Other trainings in this runs folder**")
             for run in others:
