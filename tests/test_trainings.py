@@ -259,3 +259,24 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("VAE_EXPLORER_MAX_TRAININGS", bad)
         with pytest.raises(UserError, match="VAE_EXPLORER_MAX_TRAININGS must be a whole number"):
             max_trainings_from_env()
+
+
+def test_the_stop_command_stops_a_cli_training_and_refuses_a_folder_without_one(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "cli"
+    proc = subprocess.Popen([sys.executable, "-m", "training", "fit", "--dataset", "digits", "--hidden", "16",
+                             "--latent-dim", "2", "--batch-size", "16", "--epochs", "100000", "--quiet",
+                             "--out", str(run_dir)], cwd=Path(__file__).resolve().parent.parent)
+    try:
+        assert wait_for(lambda: (run_dir / "status.json").is_file() and state_of(run_dir) == RUNNING
+                        and read_status(run_dir).epoch >= 1, 60)
+        assert read_status(run_dir).launcher == "cli" and read_status(run_dir).owner.pid == proc.pid
+        assert main(["stop", str(run_dir), "--wait", "10"]) == 0
+        assert capsys.readouterr().out.strip() == f"{run_dir}: stopped"
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+    assert main(["stop", str(tmp_path)]) == 2
+    assert "has no training to stop" in capsys.readouterr().err
