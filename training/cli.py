@@ -118,7 +118,6 @@ def _fit(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, device: str) -> None:
     from training import job
-    from training.data import load_dataset
     from training.distributed import agree, is_rank0
 
     if args.threads is not None and not 1 <= args.threads <= 1024:
@@ -134,9 +133,14 @@ def _train(args: argparse.Namespace, device: str) -> None:
     if args.resume:
         config, out = _resume_config(args, out)
         c, h, _ = config.model.image_shape
-        data = None
-        load = lambda: load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)  # noqa: E731
+
+        def load():  # after the queue: a waiting training holds no data set and no torch
+            from training.data import load_dataset
+
+            return load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)
     else:
+        from training.data import load_dataset
+
         data_name = args.dataset or "mnist5k"
         data = load_dataset(data_name, image_size=args.image_size, channels=args.channels, seed=args.seed or 0)
         config = config_from_flags(args, tuple(data.image_shape))

@@ -119,7 +119,9 @@ def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool]) -> 
     trainer.fit()
     if trainer.done:
         return recorder.close(state=FINISHED, reason=None).state
-    return recorder.close(state=STOPPED, reason=f"Stopped; the checkpoint of epoch {trainer.epoch} is kept.").state
+    return recorder.close(state=STOPPED, reason=f"Stopped; the checkpoint of epoch {trainer.epoch} is kept.",
+                          epoch=trainer.epoch, step=trainer.steps_per_epoch,
+                          global_step=trainer.epoch * trainer.steps_per_epoch).state
 
 
 def run_follower(plan: Plan) -> None:
