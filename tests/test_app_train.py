@@ -187,3 +187,50 @@ def test_a_valid_upload_is_saved_and_becomes_the_current_model(runs):
     assert not at.exception and not at.error
     assert at.session_state["run_path"] == str(runs / "shared")
     assert load_run(runs / "shared").config.model.latent_dim == load_run(DEMOS[0]).config.model.latent_dim
+
+
+def fake_run(runs: Path, name: str, state: str, **status) -> Path:
+    """A copy of a demo with a status file saying ``state`` (as a training process would write it)."""
+    from training.run_status import RunStatus, write_status
+
+    run_dir = runs / name
+    shutil.copytree(DEMOS[0], run_dir)
+    write_status(run_dir, RunStatus(state=state, queued_at=time.time(), epochs=50, epoch=50, **status))
+    return run_dir
+
+
+def test_failed_and_interrupted_runs_are_marked_and_never_offered_as_models(runs):
+    from training.run_status import Owner
+
+    failed = fake_run(runs, "bad-lr", "failed", reason="Training diverged in epoch 1: the loss became NaN.")
+    lost = fake_run(runs, "lost", "running", owner=Owner("elsewhere", 999_999))  # nobody holds its lock
+    good = fake_run(runs, "good", "finished")
+    at = open_page("views/models.py", runs)
+    picker = at.sidebar.selectbox(key="model_picker")
+    offered = [label.split(" ")[0] for label in picker.options]
+    assert "good" in offered and "bad-lr" not in offered and "lost" not in offered
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert ":red-badge[failed]" in text and ":red-badge[interrupted]" in text
+    assert "Training diverged in epoch 1" in text
+    keys = [b.key for b in at.button]
+    assert f"use_{good}" in keys and f"use_{failed}" not in keys and f"use_{lost}" not in keys
+    assert f"resume_card_{lost}" in keys and f"resume_card_{failed}" not in keys
+    assert {f"delete_{failed}", f"delete_{lost}", f"delete_{good}"} <= set(keys)
+    assert not any(k.startswith("delete_") and "demos" in k for k in keys)  # demos cannot be deleted
+
+
+def test_a_training_started_elsewhere_shows_live_on_the_train_page_with_stop(runs):
+    from training.run_lock import RunLock
+    from training.run_status import Owner
+
+    run_dir = fake_run(runs, "from-the-shell", "running", owner=Owner("somewhere", 4242), steps_per_epoch=10,
+                       step=3, global_step=493, launcher="cli")
+    with RunLock(run_dir):  # the shell's training process holds its run
+        at = open_page("views/train.py", runs)
+        assert [s.value for s in at.subheader] == ["from-the-shell"]
+        assert any("Epoch 50 of 50, step 3 of 10" in p.proto.text for p in at.get("progress"))
+        assert button(at, "Stop").key == "stop_from-the-shell"
+        assert not [b for b in at.button if b.label == "Delete"]
+    at.run()  # its process is gone now
+    assert any(e.value.startswith("Interrupted at epoch") for e in at.error)
+    assert button(at, "Resume")
