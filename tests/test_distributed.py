@@ -43,3 +43,26 @@ def test_a_resumed_distributed_run_equals_the_uninterrupted_one(tmp_path):
              "--out", str(tmp_path / "part"))
     full, part = load_run(tmp_path / "full").model.state_dict(), load_run(tmp_path / "part").model.state_dict()
     assert all(torch.equal(full[k], part[k]) for k in full)
+
+
+def test_a_stop_request_stops_every_rank_together(tmp_path):
+    """Rank 0 alone reads the stop request; the ranks agree after each step, so none waits forever."""
+    from tests.conftest import wait_for
+    from training.cli import main
+    from training.run_status import read_status
+
+    out = tmp_path / "ddp-stop"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *FIT,
+           "--epochs", "100000", "--quiet", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: (out / "status.json").is_file() and read_status(out).epoch >= 2, 120)
+        assert main(["stop", str(out), "--wait", "30"]) == 0
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err[-3000:]
+    finally:
+        proc.kill()
+    status = read_status(out)
+    assert status.state == "stopped" and status.reason.startswith("Stopped; the checkpoint of epoch")
+    assert load_run(out).epoch == status.epoch >= 2
