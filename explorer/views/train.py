@@ -166,6 +166,7 @@ def live_view(root: Path, visitor: str) -> None:
 
     @st.fragment(run_every=1.0 if any_active else None)
     def live() -> None:
+        trainings.cancel_queued_of_left_visitors(root)
         runs = trainings_of(root)
         if any_active and not any(r.state in ACTIVE for r in runs):
             st.rerun()  # all ended: redraw the page once (the sidebar lists the new runs) and stop ticking
@@ -198,7 +199,6 @@ try:
 except UserError as err:
     st.error(str(err))
     st.stop()
-trainings.cancel_queued_of_left_visitors(ROOT)
 
 form = training_form()
 if form is not None:
