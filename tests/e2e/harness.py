@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -46,8 +47,11 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> flo
 
 
 class Server:
-    def __init__(self, script: str | Path, runs_root: Path, env: dict | None = None):
-        self.port = free_port()
+    """``streamlit run SCRIPT`` on RUNS_ROOT; ``port`` reuses a port (a restart the open tabs reconnect to)."""
+
+    def __init__(self, script: str | Path, runs_root: Path, env: dict | None = None, port: int | None = None):
+        self.script, self.runs_root, self.env = Path(script), Path(runs_root), env
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
@@ -56,6 +60,20 @@ class Server:
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         self.ready_at = wait_healthy(self.url, self.proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash or the OOM killer would: no shutdown code runs."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def restart(self) -> "Server":
+        """A new server on the same script, runs folder and port (after ``kill`` or ``stop``)."""
+        return Server(self.script, self.runs_root, self.env, port=self.port)
 
     def stop(self) -> None:
         self.proc.terminate()

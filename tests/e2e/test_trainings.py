@@ -1,0 +1,378 @@
+"""Trainings as processes, seen in headless Chromium: what survives a reload, a second tab, a killed
+server and a killed training, and deleting a run from the Models page.
+
+Each training here is a real ``python -m training fit`` process (started by the app's LocalLauncher,
+or by the command line for the Delete test); the ``trainings`` fixture kills whatever is still alive
+at the end, whether or not the test passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import require_browser, screenshot
+from tests.e2e.harness import ROOT, Server
+from training.run_lock import owner_alive
+from training.run_status import read_status, request_stop
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # the browser fixtures skip (or fail, in CI) with the reason
+    PlaywrightTimeout = TimeoutError
+
+pytestmark = pytest.mark.e2e
+TIMEOUT = 30_000
+LONG = 120_000
+# digits (8x8), hidden 32, batch 8: 180 steps, about 0.15-0.3 s an epoch on 2 cores
+BATCH = "8"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def key_class(key: str) -> str:
+    """The CSS class Streamlit gives an element with this key."""
+    return ".st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+
+
+def choose(page, key: str, option: str) -> None:
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def fill_number(page, key: str, value: str) -> None:
+    box = page.locator(f".st-key-{key} input")
+    box.fill(value)
+    box.press("Tab")
+
+
+def start_training(page, url: str, name: str, epochs: int) -> None:
+    """Fill the Train page's form (digits, z = 2, hidden 32, small batches) and press Start."""
+    page.goto(f"{url}/train")
+    page.locator(".st-key-train_dataset").wait_for(timeout=TIMEOUT)
+    choose(page, "train_dataset", "digits")
+    fill_number(page, "train_latent_dim", "2")
+    page.locator(".st-key-train_hidden input").fill("32")
+    fill_number(page, "train_epochs", str(epochs))
+    fill_number(page, "train_batch_size", BATCH)
+    page.locator(".st-key-train_name input").fill(name)
+    page.get_by_role("button", name=re.compile("Start training")).click()
+
+
+def main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def epoch_shown(page, epochs: int) -> int:
+    """The epoch in the progress text 'Epoch N of EPOCHS' (EPOCHS is unique to a test's run)."""
+    found = re.findall(rf"Epoch (\d+) of {epochs}\b", main_text(page))
+    assert found, f"no 'Epoch N of {epochs}' on the page"
+    return int(found[0])
+
+
+def wait_epoch_above(page, epochs: int, above: int, timeout: float = LONG) -> int:
+    """Until the page's progress text shows an epoch greater than ``above``; that epoch."""
+    page.wait_for_function(
+        """([epochs, above]) => {
+             const m = document.querySelector('[data-testid="stMain"]')?.innerText
+                         .match(new RegExp('Epoch (\\\\d+) of ' + epochs + '\\\\b'));
+             return m && parseInt(m[1]) > above;
+           }""", arg=[epochs, above], timeout=timeout)
+    return epoch_shown(page, epochs)
+
+
+def shows_live_run(page, name: str, epochs: int) -> int:
+    """The Train page shows ``name`` in detail, with its progress and its Stop button; the epoch shown."""
+    run_heading(page, name).first.wait_for(timeout=TIMEOUT)
+    page.get_by_text(re.compile(rf"Epoch \d+ of {epochs}\b")).first.wait_for(timeout=LONG)
+    stop = page.locator(key_class(f"stop_{name}")).get_by_role("button", name="Stop")
+    from playwright.sync_api import expect  # imported here: without playwright the tests skip, not error
+
+    expect(stop).to_be_enabled(timeout=TIMEOUT)  # disabled while the tab is not connected
+    return epoch_shown(page, epochs)
+
+
+def shot(page, name: str, anchor) -> None:
+    """A screenshot with ``anchor`` (a locator) at the top: Streamlit's main area scrolls by itself,
+    so a full-page screenshot shows only its first screen."""
+    anchor.first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    try:  # a moment when every element is fresh (none faded, waiting for the running rerun)
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stMain\"] [data-stale=\"true\"]')",
+                               timeout=10_000)
+    except PlaywrightTimeout:
+        pass
+    screenshot(page, name)
+
+
+def run_heading(page, name: str):
+    return page.locator('[data-testid="stMain"] h3', has_text=name)
+
+
+def status_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "status.json").read_text())
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def process_alive(pid: int) -> bool:
+    """os.kill(pid, 0), not counting a zombie (a killed child nobody has reaped yet)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def running_owner(run_dir: Path, timeout: float = 60.0) -> int:
+    """Until the run's status says running with an owner whose lock is held; the owner's pid."""
+    def check():
+        try:
+            status = status_of(run_dir)
+        except (OSError, ValueError):
+            return None
+        if status["state"] == "running" and status["owner"] and status["steps_per_epoch"] and owner_alive(run_dir):
+            return status["owner"]["pid"]
+        return None
+    return wait_until(check, timeout, f"{run_dir.name} running with a live owner")
+
+
+def kill_trainings(root: Path) -> None:
+    """Ask every live training under ``root`` to stop, then SIGKILL those still alive after 5 s."""
+    if not root.is_dir():
+        return
+    live = [d for d in root.iterdir() if d.is_dir() and owner_alive(d)]
+    for run_dir in live:
+        request_stop(run_dir)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(owner_alive(d) for d in live):
+        time.sleep(0.1)
+    for run_dir in live:
+        if owner_alive(run_dir):
+            status = read_status(run_dir)
+            if status is not None and status.owner is not None:
+                try:
+                    os.kill(status.owner.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+@pytest.fixture
+def trainings(server):
+    """The session server's runs folder; its live trainings are stopped or killed afterwards."""
+    yield server.runs_root
+    kill_trainings(server.runs_root)
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A server of this test alone on a fresh runs folder (it gets killed and restarted); at the end
+    every server it became is stopped and every training in its folder killed."""
+    require_browser()
+    servers = [Server(ROOT / "explorer" / "app.py", tmp_path / "runs")]
+    yield servers
+    for s in servers:
+        if s.proc.poll() is None:
+            s.stop()
+    kill_trainings(tmp_path / "runs")
+
+
+def stopped_box(page):
+    """The Train page's detail says so in a warning box; a row of another stopped run says it in plain text."""
+    return page.locator('[data-testid="stAlertContentWarning"]',
+                        has_text=re.compile(r"Stopped; the checkpoint of epoch \d+ is kept\."))
+
+
+# -- 1. reload and second tabs ------------------------------------------------------------------
+def test_a_reload_and_other_tabs_show_the_same_live_training_and_stop_it(chromium, page, server, trainings):
+    name, epochs = "e2e-reload", 1997
+    run_dir = trainings / name
+    start_training(page, server.url, name, epochs)
+    first = shows_live_run(page, name, epochs)
+    pid = running_owner(run_dir)
+    assert pid != server.pid and process_alive(pid)
+    page.get_by_text(re.compile(r"process \d+ on ")).first.wait_for(timeout=TIMEOUT)
+    shot(page, "trainings-live", run_heading(page, name))
+
+    page.reload()
+    after_reload = shows_live_run(page, name, epochs)
+    wait_epoch_above(page, epochs, max(first, after_reload))  # still advancing in the reloaded tab
+
+    other_visitor = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        second = other_visitor.new_page()
+        second.goto(f"{server.url}/train")
+        shows_live_run(second, name, epochs)
+        third = page.context.new_page()  # the same visitor's second tab
+        third.goto(f"{server.url}/train")
+        shows_live_run(third, name, epochs)
+        shot(second, "trainings-second-visitor", run_heading(second, name))
+
+        second.locator(key_class(f"stop_{name}")).get_by_role("button", name="Stop").click()
+        for tab in (page, third, second):  # the detail's box (rows of other stopped runs say it too)
+            stopped_box(tab).wait_for(timeout=10_000)
+            run_heading(tab, name).first.wait_for(timeout=TIMEOUT)
+            tab.locator(key_class(f"stop_{name}")).wait_for(state="detached", timeout=TIMEOUT)  # no Stop once stopped
+            tab.locator(key_class(f"resume_{name}")).get_by_role("button", name="Resume").wait_for(timeout=TIMEOUT)
+            assert tab.locator('[data-testid="stException"]').count() == 0
+        shot(page, "trainings-stopped", run_heading(page, name))
+    finally:
+        other_visitor.close()
+    status = wait_until(lambda: (s := status_of(run_dir))["state"] == "stopped" and s, 10, "status.json: stopped")
+    kept = re.search(r"checkpoint of epoch (\d+)", stopped_box(page).inner_text()).group(1)
+    assert status["reason"] == f"Stopped; the checkpoint of epoch {kept} is kept."
+    assert 0 < int(kept) < epochs
+    wait_until(lambda: not owner_alive(run_dir), 10, "the stopped training's process exits")
+
+
+# -- 2. SIGKILL of the server, then of the training ---------------------------------------------
+def test_a_training_outlives_a_killed_server_and_a_killed_training_resumes_to_the_end(chromium, own_server):
+    name, epochs = "e2e-kill", 160
+    server = own_server[0]
+    run_dir = server.runs_root / name
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        start_training(page, server.url, name, epochs)
+        shows_live_run(page, name, epochs)
+        pid = running_owner(run_dir)
+
+        server.kill()  # SIGKILL: no shutdown code runs
+        assert server.proc.returncode == -signal.SIGKILL
+        before = status_of(run_dir)["global_step"]
+        wait_until(lambda: status_of(run_dir)["global_step"] > before, 10, "training advances without a server")
+        assert process_alive(pid) and owner_alive(run_dir) and status_of(run_dir)["state"] == "running"
+        assert status_of(run_dir)["owner"]["pid"] == pid
+
+        server = server.restart()  # same runs folder, same port: the open tab reconnects by itself
+        own_server.append(server)
+        run_heading(page, name).first.wait_for(timeout=LONG)
+        live = shows_live_run(page, name, epochs)
+        wait_epoch_above(page, epochs, live)  # shown live by the new server
+        assert epoch_shown(page, epochs) < epochs and process_alive(pid)
+        shot(page, "trainings-after-server-restart", run_heading(page, name))
+        fresh = context.new_page()  # and a tab opened after the restart
+        fresh.goto(f"{server.url}/train")
+        shows_live_run(fresh, name, epochs)
+        fresh.close()
+
+        os.kill(pid, signal.SIGKILL)
+        alert = page.locator('[data-testid="stAlertContentError"]', has_text="Interrupted at epoch")
+        alert.first.wait_for(timeout=15_000)
+        said = alert.first.locator('[data-testid="stMarkdownContainer"]').inner_text().strip()
+        match = re.match(r"Interrupted at epoch (\d+) of (\d+)", said)  # the sentence starts so
+        assert match and int(match.group(2)) == epochs, said
+        at = int(match.group(1))
+        assert 0 < at < epochs
+        page.locator(key_class(f"stop_{name}")).wait_for(state="detached", timeout=TIMEOUT)
+        resume = page.locator(key_class(f"resume_{name}")).get_by_role("button", name="Resume")
+        resume.wait_for(timeout=TIMEOUT)
+        shot(page, "trainings-interrupted", run_heading(page, name))
+
+        resume.click()
+        assert running_owner(run_dir) != pid  # a new process trains it
+        # The tab that pressed Resume should follow the resumed run live. It does not yet (the bug in
+        # this test's xfail below): the fragment that holds the button keeps the refresh interval of
+        # the last full run, when nothing was active. A reload is the user's way around it meanwhile.
+        live_after_resume = True
+        try:
+            page.get_by_text(re.compile(rf"Epoch \d+ of {epochs}\b")).first.wait_for(timeout=10_000)
+        except PlaywrightTimeout:
+            live_after_resume = False
+            shot(page, "trainings-resumed-but-frozen", run_heading(page, name))
+            page.reload()
+            page.get_by_text(re.compile(rf"Epoch \d+ of {epochs}\b|Finished {epochs} epochs")).first.wait_for(
+                timeout=LONG)
+        page.get_by_text(re.compile(rf"Finished {epochs} epochs")).first.wait_for(timeout=180_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        shot(page, "trainings-resumed-finished", run_heading(page, name))
+    finally:
+        context.close()
+    assert status_of(run_dir)["state"] == "finished"
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines() if line.strip()]
+    assert [h["epoch"] for h in history] == list(range(1, epochs + 1))
+    if not live_after_resume:  # every other check above passed; once this is fixed, make it an assert
+        pytest.xfail("app bug: after Resume on the Train page the tab keeps showing 'queued, waiting for a free "
+                     "slot' and never refreshes (live_view's fragment keeps run_every=None) until reloaded")
+
+
+# -- 3. Delete on the Models page ---------------------------------------------------------------
+def cli_training(run_dir: Path, epochs: int) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "training", "fit", "--dataset", "digits", "--latent-dim", "2", "--hidden", "32",
+            "--epochs", str(epochs), "--batch-size", BATCH, "--threads", "1", "--quiet", "--out", str(run_dir)]
+    return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def card_title(page, run_dir: Path, badge: str):
+    """A card's first line: its name and its state badge."""
+    return page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(rf"^{run_dir.name} · {badge}$"))
+
+
+def card_button(page, kind: str, run_dir: Path):
+    key = {"delete": f"delete_{run_dir}", "stop": f"stop_card_{run_dir}", "use": f"use_{run_dir}"}[kind]
+    return page.locator(key_class(key))
+
+
+def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trainings):
+    done, busy = trainings / "e2e-delete-done", trainings / "e2e-delete-busy"
+    finished = cli_training(done, 2)
+    assert finished.wait(timeout=120) == 0, finished.stderr.read()
+    assert status_of(done)["state"] == "finished"
+    running = cli_training(busy, 5000)
+    try:
+        running_owner(busy)
+        page.goto(f"{server.url}/models")
+        card_button(page, "stop", busy).get_by_role("button", name="Stop").wait_for(timeout=TIMEOUT)
+        delete = card_button(page, "delete", done).get_by_role("button", name="Delete")
+        delete.wait_for(timeout=TIMEOUT)
+        assert card_button(page, "delete", busy).count() == 0  # a running run cannot be deleted
+        card_title(page, busy, "running").wait_for(timeout=TIMEOUT)
+
+        delete.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Delete this run?").wait_for(timeout=TIMEOUT)
+        assert "e2e-delete-done" in dialog.inner_text()
+        screenshot(page, "trainings-delete-dialog")
+        page.wait_for_timeout(2500)  # the cards refresh every second while a training runs
+        assert dialog.is_visible(), "the confirmation dialog closed by itself"
+        dialog.get_by_role("button", name="Keep it").click()
+        dialog.wait_for(state="detached", timeout=TIMEOUT)
+        delete.wait_for(timeout=TIMEOUT)
+        assert done.is_dir()
+
+        delete.click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete for good").click()
+        page.get_by_role("dialog").wait_for(state="detached", timeout=TIMEOUT)
+        card_button(page, "use", done).wait_for(state="detached", timeout=TIMEOUT)
+        assert card_button(page, "delete", done).count() == 0
+        assert not done.exists()
+        assert page.get_by_text("e2e-delete-done").count() == 0
+        assert busy.is_dir() and owner_alive(busy)  # the other run is untouched
+        assert page.locator('[data-testid="stException"]').count() == 0
+        shot(page, "trainings-after-delete", page.get_by_text("Demos and saved runs"))
+
+        card_button(page, "stop", busy).get_by_role("button", name="Stop").click()  # stopped: now it may go
+        card_button(page, "delete", busy).get_by_role("button", name="Delete").wait_for(timeout=TIMEOUT)
+        card_title(page, busy, "stopped").wait_for(timeout=TIMEOUT)
+        card_button(page, "stop", busy).wait_for(state="detached", timeout=TIMEOUT)
+        assert running.wait(timeout=30) == 0 and status_of(busy)["state"] == "stopped"
+    finally:
+        running.terminate()  # SIGTERM stops a training like a stop request
+        running.wait(timeout=30)
