@@ -16,6 +16,10 @@ $(VENV)/.testtools: $(VENV)/.runtime requirements-test.txt
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+$(VENV)/.ray: $(VENV)/.runtime requirements-ray.txt  ## the optional Ray extra (tests/test_ray.py, docs/deploy.md)
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	touch $@
+
 run: $(VENV)/.runtime  ## install and start the app on the bundled demo model
 	$(VENV)/bin/streamlit run explorer/app.py --server.port $(PORT)
 
