@@ -60,6 +60,8 @@ def run_cards() -> None:
     def cards() -> None:
         run_actions.show_action_error()
         shown = list_runs(state.runs_root())
+        if any_active != any(r.state in ACTIVE for r in shown):
+            st.rerun()  # a training began or all ended: redraw so the cards tick only while one is active
         for start in range(0, len(shown), CARDS_PER_ROW):
             for col, run in zip(st.columns(CARDS_PER_ROW), shown[start:start + CARDS_PER_ROW]):
                 with col:

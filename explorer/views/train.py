@@ -168,8 +168,10 @@ def live_view(root: Path, visitor: str) -> None:
     def live() -> None:
         trainings.cancel_queued_of_left_visitors(root)
         runs = trainings_of(root)
-        if any_active and not any(r.state in ACTIVE for r in runs):
-            st.rerun()  # all ended: redraw the page once (the sidebar lists the new runs) and stop ticking
+        if any_active != any(r.state in ACTIVE for r in runs):
+            # All ended: redraw the page once (the sidebar lists the new runs) and stop ticking; or one
+            # began (Resume pressed here, or a training started elsewhere): redraw so this view ticks.
+            st.rerun()
         run_actions.show_action_error()
         if not runs:
             st.info("No trainings in this runs folder yet: fill in the form and press **Start training**.")

@@ -134,8 +134,9 @@ def test_training_from_the_train_page_runs_to_the_end_and_joins_the_model_list(p
     page.get_by_text(re.compile(r"Finished 3 epochs")).wait_for(timeout=120_000)
     charts = page.locator(".js-plotly-plot")
     assert charts.count() >= 3  # recon, KL, beta
-    n_traces = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(g => g._fullData.length)")
-    assert all(n > 0 for n in n_traces)
+    # Plotly draws asynchronously after the page's last redraw: wait until every chart has its traces.
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].every("
+                           "g => (g._fullData || []).length > 0)", timeout=15_000)
     screenshot(page, "train-finished")
     page.goto(f"{server.url}/models")
     page.get_by_text("e2e-tiny").first.wait_for(timeout=TIMEOUT)
