@@ -90,8 +90,12 @@ def state_line(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     elif run.state == RUNNING:
         st.progress(s.fraction, text=progress_text(run))
     elif run.state == FINISHED:
-        took = (s.ended_at or 0) - (s.started_at or s.ended_at or 0)
-        st.success(f"Finished {s.epochs} epochs in {duration(took)}.")
+        took = duration((s.ended_at or 0) - (s.started_at or s.ended_at or 0))
+        if s.start_step and s.steps_per_epoch:  # resumed: this process trained only the last epochs
+            st.success(f"Finished {s.epochs} epochs; the last {s.epochs - s.start_step // s.steps_per_epoch} "
+                       f"(after Resume) took {took}.")
+        else:
+            st.success(f"Finished {s.epochs} epochs in {took}.")
     elif run.state == STOPPED:
         st.warning(s.reason or "Stopped.")
     elif run.state == INTERRUPTED:
@@ -113,7 +117,8 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     steps = _cached(_steps, run.path, "steps.csv")
     last = history[-1] if history else {}
     cols = st.columns(5)
-    elapsed = (s.ended_at or time.time()) - s.started_at if s.started_at else None
+    end = s.ended_at or (s.heartbeat if run.state == INTERRUPTED else None) or time.time()
+    elapsed = end - s.started_at if s.started_at else None
     cols[0].metric("Elapsed", duration(elapsed))
     cols[1].metric("Time left", duration(s.eta) if run.state == RUNNING else "-")
     cols[2].metric("beta now", f"{steps[-1].beta:.3g}" if steps else "-")
