@@ -91,6 +91,20 @@ def test_a_submitted_training_runs_in_its_own_process_and_records_everything(roo
     assert summary.state == FINISHED and summary.ready
 
 
+def test_a_training_runs_below_the_servers_priority_even_under_autogroup_scheduling(root):
+    run_dir = submit(root, "niced", endless(), LocalLauncher(max_running=1, threads=1, nice=10))
+    assert wait_for(lambda: state_of(run_dir) == RUNNING, 60)
+    pid = read_status(run_dir).owner.pid
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    assert int(stat.rsplit(")", 1)[1].split()[16]) == 10  # field 19 of proc(5): the nice value
+    assert os.getsid(pid) == pid  # a session of its own: a killed server leaves it running
+    group = Path(f"/proc/{pid}/autogroup")
+    if group.exists():  # autogroup scheduling: nice works only within a session, so the group is niced too
+        assert group.read_text().split()[-1] == "10"
+        assert Path("/proc/self/autogroup").read_text() != group.read_text()  # the caller's group untouched
+    assert stop_run(run_dir, wait=5.0) == STOPPED
+
+
 def test_stop_ends_a_running_training_within_a_second_and_keeps_its_checkpoint(root, local):
     run_dir = submit(root, "long", endless(), local)
     assert wait_for(lambda: (read_status(run_dir).epoch or 0) >= 2 and state_of(run_dir) == RUNNING, 60)

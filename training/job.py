@@ -158,9 +158,26 @@ def _on_sigterm(handler: Callable[[], None]) -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
 def lower_priority(nice: int) -> None:
-    if nice:
+    """Train ``nice`` steps below the normal CPU priority.
+
+    Linux with autogroup scheduling (the default on desktops and most cloud images) shares the CPU
+    fairly between sessions first and applies a process's nice value only within its session. A
+    training the app starts leads a session of its own, so its nice value alone would change
+    nothing against the server: the session's autogroup gets the same nice value. The autogroup of
+    a session this process does not lead (a shell's) is left alone.
+    """
+    if not nice:
+        return
+    try:
+        os.nice(nice)
+    except OSError:  # not permitted: train at the normal priority
+        return
+    if os.getsid(0) == os.getpid():
         try:
-            os.nice(nice)
-        except OSError:  # not permitted: train at the normal priority
+            AUTOGROUP.write_text(str(nice))
+        except OSError:  # no autogroup scheduling here, or not permitted
             pass
