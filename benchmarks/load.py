@@ -15,13 +15,14 @@ Prints both phases' latency percentiles and their ratio (the target: phase 2's p
 kernel high-water mark VmHWM, after the browsers closed), the trainings' processes' peak RSS, and how
 many trainings completed. Everything is bounded: --changes rounds, a --cap on the whole run (default 420 s).
 
-    python benchmarks/load.py [--sessions 20] [--changes 10] [--epochs 150] [--cap 420]
+    python benchmarks/load.py [--sessions 20] [--changes 10] [--epochs 150] [--cap 420] [--no-watch] [--pin]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import tempfile
@@ -105,6 +106,27 @@ def slider_rounds(sliders, changes: int, deadline: float, left_ms, latencies: li
     return rounds, timeouts
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/PID/stat (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu_seconds() -> float:
+    """CPU seconds of every Chromium process on this machine (the benchmark's browser)."""
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().startswith("chrom"):
+                total += cpu_seconds(int(comm.parent.name))
+        except OSError:
+            continue
+    return total
+
+
 def training_pids(runs: Path) -> list[int]:
     pids = []
     for status in runs.glob("*/status.json"):
@@ -133,6 +155,11 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=10, help="slider changes per session and phase (default 10)")
     parser.add_argument("--trainings", type=int, default=2, help="trainings started from their own sessions")
     parser.add_argument("--epochs", type=int, default=150, help="epochs of each training (default 150: they outlast phase 2)")
+    parser.add_argument("--no-watch", action="store_true",
+                        help="the training sessions leave the Train page once their training started")
+    parser.add_argument("--pin", action="store_true",
+                        help="run the server (and the trainings it starts) on core 0 and the browser on the other "
+                             "cores, so the browser's own work does not hide what the trainings cost the server")
     parser.add_argument("--cap", type=float, default=420.0, help="seconds for the whole run (default 420)")
     args = parser.parse_args()
     if not (1 <= args.sessions <= 50 and 2 <= args.changes <= 100 and 0 <= args.trainings <= 4):
@@ -151,7 +178,14 @@ def main() -> None:
     train_rss: dict[int, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
+        cores = sorted(os.sched_getaffinity(0))
+        if args.pin and len(cores) < 2:
+            sys.exit("--pin needs at least 2 cores.")
+        if args.pin:
+            os.sched_setaffinity(0, {cores[0]})  # inherited by the server, and so by its trainings
         server = Server(ROOT / "explorer" / "app.py", runs)
+        if args.pin:
+            os.sched_setaffinity(0, set(cores[1:]))  # this process and the browser it starts
         pid = server.proc.pid
         rss_before = rss_kib(pid)
         sampler = MemorySampler(pid)
@@ -174,19 +208,29 @@ def main() -> None:
                     page.evaluate(WATCH)
                     page.locator('.st-key-z_0 input[type="range"]').focus()
                 # phase 1: no training
+                t_phase1, browser_0 = time.monotonic(), browser_cpu_seconds()
                 rounds_quiet, timeouts_quiet = slider_rounds(sliders, args.changes, deadline, left_ms, quiet)
+                browser_1 = (browser_cpu_seconds() - browser_0) / (time.monotonic() - t_phase1)
                 # the training sessions: each starts one training and stays on the Train page
                 t_train = time.monotonic()
+                trainers = []
                 for name in names:
                     page = browser.new_context(viewport=VIEWPORT).new_page()
                     start_training(page, server.url, name, args.epochs, left_ms())
+                    trainers.append(page)
                 while len(training_pids(runs)) < len(names) and time.monotonic() < deadline:
                     time.sleep(0.2)  # their processes are up and claimed their folders
+                if args.no_watch:
+                    for page in trainers:
+                        page.goto("about:blank")
                 sliders[0].wait_for_timeout(1500)
                 for page in sliders:  # the focus may have moved while the Train pages opened
                     page.locator('.st-key-z_0 input[type="range"]').focus()
                 # phase 2: while the trainings run
                 rounds_loaded = rounds_training = timeouts_loaded = 0
+                tpids = training_pids(runs)
+                cpu_0 = {p: cpu_seconds(p) for p in [pid, *tpids]}
+                t_phase2, browser_0 = time.monotonic(), browser_cpu_seconds()
                 for _ in range(args.changes):
                     if trainings_done(runs, names, args.epochs) == len(names):
                         break
@@ -198,6 +242,9 @@ def main() -> None:
                             train_rss[tpid] = max(train_rss.get(tpid, 0), rss_kib(tpid))
                         except OSError:
                             pass
+                phase2_s = time.monotonic() - t_phase2
+                browser_2 = (browser_cpu_seconds() - browser_0) / phase2_s
+                cpu_share = {p: (cpu_seconds(p) - c) / phase2_s for p, c in cpu_0.items()}
                 done_during = trainings_done(runs, names, args.epochs)
                 while trainings_done(runs, names, args.epochs) < len(names) and time.monotonic() < deadline:
                     time.sleep(0.5)
@@ -215,6 +262,8 @@ def main() -> None:
     mib = lambda kib: f"{kib / 1024:.0f} MiB"  # noqa: E731
     print(f"load benchmark: 1 streamlit server on 127.0.0.1, headless Chromium, {args.sessions} slider sessions "
           f"+ {args.trainings} training sessions")
+    if args.pin:
+        print("  pinned: the server and its trainings on core 0, the browser and this script on the others")
     print(f"  sessions open (all first images loaded): {all_open_s:.1f} s")
     for label, lat, rounds, timeouts in (("no training", quiet, rounds_quiet, timeouts_quiet),
                                          (f"{args.trainings} trainings", loaded, rounds_loaded, timeouts_loaded)):
@@ -228,6 +277,12 @@ def main() -> None:
               f"p90 {percentile(loaded, 0.9) / percentile(quiet, 0.9):.2f}x (target: p50 at most 1.25x)")
     print(f"  server RSS: before {mib(rss_before)}, peak sampled {mib(max(sampler.peak, rss_peak_sessions))}, "
           f"high-water mark {mib(hwm)}, after browsers closed {mib(rss_after)}")
+    if quiet and loaded:
+        print(f"  phase 2 ({phase2_s:.1f} s), CPU used (cores): server {cpu_share[pid]:.2f}, trainings "
+              + ", ".join(f"{cpu_share[p]:.2f}" for p in tpids)
+              + f", browser {browser_2:.2f} (phase 1: {browser_1:.2f})"
+              + (" (the training sessions left the Train page)" if args.no_watch else
+                 " (the training sessions watch the Train page)"))
     if train_rss:
         print(f"  training processes' peak RSS: {', '.join(mib(v) for v in train_rss.values())}")
     print(f"  trainings (mnist5k, {args.epochs} epochs, z=2, hidden 32): {done_during} of {len(names)} done when "

@@ -273,6 +273,15 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("VAE_EXPLORER_MAX_TRAININGS", bad)
         with pytest.raises(UserError, match="VAE_EXPLORER_MAX_TRAININGS must be a whole number"):
             max_trainings_from_env()
+    monkeypatch.delenv("VAE_EXPLORER_MAX_TRAININGS")
+    monkeypatch.setenv("VAE_EXPLORER_TRAINING_NICE", "19")
+    assert LocalLauncher().nice == 19 and LocalLauncher(nice=5).nice == 5
+    monkeypatch.delenv("VAE_EXPLORER_TRAINING_NICE")
+    assert LocalLauncher().nice == 10
+    for bad in ("20", "-3", "low"):
+        monkeypatch.setenv("VAE_EXPLORER_TRAINING_NICE", bad)
+        with pytest.raises(UserError, match="VAE_EXPLORER_TRAINING_NICE must be a whole number from 0 to 19"):
+            LocalLauncher()
 
 
 def test_the_stop_command_stops_a_cli_training_and_refuses_a_folder_without_one(tmp_path, capsys):

@@ -59,6 +59,10 @@ def fit_argv(run_dir: Path, queued_at: float, threads: int, device: str = "auto"
     return argv
 
 
+TRAINING_NICE_ENV = "VAE_EXPLORER_TRAINING_NICE"
+DEFAULT_NICE = 10
+
+
 def max_trainings_from_env() -> int:
     """$VAE_EXPLORER_MAX_TRAININGS, or one training per CPU core."""
     text = os.environ.get(MAX_TRAININGS_ENV, "").strip()
@@ -69,17 +73,29 @@ def max_trainings_from_env() -> int:
     return int(text)
 
 
+def training_nice_from_env() -> int:
+    """$VAE_EXPLORER_TRAINING_NICE (0-19), or DEFAULT_NICE."""
+    text = os.environ.get(TRAINING_NICE_ENV, "").strip()
+    if not text:
+        return DEFAULT_NICE
+    if not text.isdigit() or not 0 <= int(text) <= 19:
+        raise UserError(f"{TRAINING_NICE_ENV} must be a whole number from 0 to 19, not {text!r}.")
+    return int(text)
+
+
 class LocalLauncher:
-    """Each training a child process of its own session (it outlives the app), nice 10, and
-    cores / max_running torch threads, so that N trainings never take more than the machine's cores."""
+    """Each training a child process of its own session (it outlives the app), niced (DEFAULT_NICE
+    unless the operator sets $VAE_EXPLORER_TRAINING_NICE), with cores / max_running torch threads,
+    so that N trainings never take more than the machine's cores."""
 
     kind = "local"
 
-    def __init__(self, max_running: int | None = None, threads: int | None = None, nice: int = 10,
+    def __init__(self, max_running: int | None = None, threads: int | None = None, nice: int | None = None,
                  device: str = "auto"):
         self.max_running = max_running or max_trainings_from_env()
         self.threads = threads or max(1, (os.cpu_count() or 1) // self.max_running)
-        self.nice, self.device = nice, device
+        self.nice = training_nice_from_env() if nice is None else nice
+        self.device = device
 
     def launch(self, run_dir: Path, queued_at: float) -> None:
         argv = fit_argv(run_dir, queued_at, self.threads, self.device, self.max_running, self.nice)

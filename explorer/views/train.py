@@ -27,6 +27,7 @@ from training.step_log import read_steps
 
 RECENT = 6  # ended trainings listed below the live ones
 FOCUS_KEY = "train_focus"
+CHARTS_EVERY = 3.0  # seconds between redraws of the loss curves while a training is active
 
 
 def duration(seconds: float | None) -> str:
@@ -128,10 +129,16 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
         run_actions.stop_button(run, run.name)
         run_actions.resume_button(run, run.name)
         run_actions.use_button(run, f"train_{run.name}")
+
+
+def charts(run: RunSummary) -> None:
+    """The loss curves of one training: reconstruction, KL and beta, per step and per epoch."""
+    steps = _cached(_steps, run.path, "steps.csv")
     if run.state == QUEUED or (run.state == STOPPED and not steps):
         return
+    history = _cached(_history, run.path, "history.jsonl")
     left, right = st.columns(2)
-    per_epoch = s.steps_per_epoch
+    per_epoch = run.status.steps_per_epoch
     left.plotly_chart(loss_figure("recon", steps, history, per_epoch), key=f"recon_{run.name}")
     right.plotly_chart(loss_figure("kl", steps, history, per_epoch), key=f"kl_{run.name}")
     left.plotly_chart(beta_figure(steps, per_epoch), key=f"beta_{run.name}")
@@ -150,7 +157,7 @@ def row(run: RunSummary, positions: dict[Path, int]) -> None:
         with buttons, st.container(horizontal=True):
             if st.button("Show", key=f"show_{run.name}", icon=":material/visibility:"):
                 st.session_state[FOCUS_KEY] = run.name
-                st.rerun(scope="fragment")
+                st.rerun()  # the status, the curves and this list all follow
             run_actions.stop_button(run, f"row_{run.name}")
             run_actions.resume_button(run, f"row_{run.name}")
 
@@ -166,11 +173,14 @@ def focus(runs: list[RunSummary], visitor: str) -> RunSummary:
 
 
 def live_view(root: Path, visitor: str) -> None:
-    """Every training of the runs folder; rereads the folder once a second while one is active."""
+    """Every training of the runs folder. While one is active the status parts reread the folder
+    once a second and the curves every CHARTS_EVERY seconds: redrawing three Plotly charts each
+    second would cost every watching browser (and the server) far more than the curves gain."""
     any_active = any(r.state in ACTIVE for r in trainings_of(root))
+    tick = 1.0 if any_active else None
 
-    @st.fragment(run_every=1.0 if any_active else None)
-    def live() -> None:
+    @st.fragment(run_every=tick)
+    def status() -> None:
         trainings.cancel_queued_of_left_visitors(root)
         runs = trainings_of(root)
         if any_active != any(r.state in ACTIVE for r in runs):
@@ -182,16 +192,29 @@ def live_view(root: Path, visitor: str) -> None:
             st.info("No trainings in this runs folder yet: fill in the form and press **Start training**.")
             return
         positions = queue_positions(root) if any(r.state == QUEUED for r in runs) else {}
-        launcher = trainings.launcher(root)
+        detail(focus(runs, visitor), positions, trainings.launcher(root))
+
+    @st.fragment(run_every=CHARTS_EVERY if any_active else None)
+    def curves() -> None:
+        runs = trainings_of(root)
+        if runs:
+            charts(focus(runs, visitor))
+
+    @st.fragment(run_every=tick)
+    def others() -> None:
+        runs = trainings_of(root)
+        if len(runs) < 2:
+            return
         shown = focus(runs, visitor)
-        detail(shown, positions, launcher)
-        others = [r for r in runs if r is not shown]
-        if others:
-            st.markdown("**Other trainings in this runs folder**")
-            for run in others:
+        positions = queue_positions(root) if any(r.state == QUEUED for r in runs) else {}
+        st.markdown("**Other trainings in this runs folder**")
+        for run in runs:
+            if run.path != shown.path:
                 row(run, positions)
 
-    live()
+    status()
+    curves()
+    others()
 
 
 # -- the page -------------------------------------------------------------------------------
