@@ -151,3 +151,65 @@ def test_cyclical_annealing_rises_then_holds_in_each_cycle():
 
 def test_constant_beta_without_schedule():
     assert beta_at(3.3, beta=4.0) == 4.0
+
+
+def _old_float_beta(t: float, beta: float, cycles: int, total: int, ratio: float = 0.5) -> float:
+    """The schedule as it was computed before: cycle count in floats (kept to show the test bites)."""
+    cycles_done = t / (total / cycles)
+    return beta * min(1.0, (cycles_done - math.ceil(cycles_done) + 1) / ratio)
+
+
+def test_every_cycle_ends_at_full_beta_and_every_step_matches_integer_arithmetic():
+    from fractions import Fraction
+    old_broken = 0
+    for total in range(1, 26):
+        for cycles in range(1, total + 1):
+            for per_epoch in (1, 3, 7, 10, 13):
+                length = per_epoch * total  # steps in the run; a cycle is length / cycles steps
+                for step in range(1, length + 1):
+                    got = beta_at(Fraction(step, per_epoch), beta=3.0, cycles=cycles, total_epochs=total)
+                    into = (step * cycles) % length or length  # cycles' worth of steps into this cycle
+                    assert got == 3.0 * min(1.0, into / length / 0.5), (total, cycles, per_epoch, step)
+                    if into == length:  # the last step of a cycle: full beta
+                        assert got == 3.0
+                        old_broken += _old_float_beta(step / per_epoch, 3.0, cycles, total) < 1e-6
+    assert old_broken > 0  # the float version gave beta ~ 1e-15 at the end of some cycles
+
+
+def test_a_float_progress_reads_as_the_fraction_it_stands_for():
+    # 7 steps per epoch, 6 epochs, 3 cycles: cycle 2 ends at 4 epochs = step 28
+    assert beta_at(28 / 7, beta=2.0, cycles=3, total_epochs=6) == 2.0
+    assert beta_at(0.1 + 0.2, beta=2.0, cycles=10, total_epochs=3) == 2.0  # 0.30000000000000004 epochs
+
+
+def _confident(model: VAE, logvar_value: float, mu_value: float = 3.0, z: int = 3):
+    """The model with an encoder forced to mu = mu_value, logvar = logvar_value (a very sure encoder)."""
+    def encode(x):
+        shape = (x.shape[0], z)
+        return torch.full(shape, mu_value), torch.full(shape, logvar_value)
+    model.encode = encode
+    return model
+
+
+@pytest.mark.parametrize("logvar_value", [-5.0, -30.0, -60.0, -89.0, -100.0])
+def test_iwae_stays_exact_and_below_the_elbo_for_very_confident_encoders(logvar_value):
+    model = _confident(_tiny_vae(likelihood="gaussian"), logvar_value)
+    x = torch.rand(4, 1, 4, 4)
+    k = 16
+    bound = iwae_bound(model, x, k, generator=torch.Generator().manual_seed(5))
+    assert torch.isfinite(bound).all()
+    # independent float64 computation from the same draws: z as the model saw it, ln p(z|x) from eps (E3, E7)
+    g = torch.Generator().manual_seed(5)
+    mu, logvar = model.encode(x)
+    eps = torch.stack([torch.randn(mu.shape, generator=g) for _ in range(k)])  # (K, B, Z)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    with torch.no_grad():
+        log_px_z = -model.likelihood.recon_nll(x, model.decode(z)).double()
+    z64, eps64, lv64 = z.double(), eps.double(), logvar.double()
+    log_prior = -0.5 * (z64.square() + math.log(2 * math.pi)).sum(-1)
+    log_post = -0.5 * (eps64.square() + lv64 + math.log(2 * math.pi)).sum(-1)
+    log_w = log_px_z + log_prior - log_post  # (K, B)
+    expected = -(torch.logsumexp(log_w, 0) - math.log(k))
+    torch.testing.assert_close(bound.double(), expected, rtol=1e-6, atol=1e-3)
+    neg_elbo_same_draws = -log_w.mean(0)  # Jensen: the IWAE bound is at most the ELBO's estimate
+    assert (bound.double() <= neg_elbo_same_draws + 1e-3).all()

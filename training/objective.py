@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import torch
 from torch import Tensor
@@ -47,20 +48,25 @@ def vae_loss(model: torch.nn.Module, x: Tensor, eps: Tensor, beta: float, free_b
     return LossTerms(loss, recon_nll.detach(), kl_dims.sum().detach(), kl_dims.detach())
 
 
-def beta_at(progress_epochs: float, beta: float, warmup_epochs: float = 0.0, cycles: int = 0,
+def beta_at(progress_epochs: float | Fraction, beta: float, warmup_epochs: float = 0.0, cycles: int = 0,
             total_epochs: int = 1, ratio: float = 0.5) -> float:
     """The KL weight for the step that ends after ``progress_epochs`` (fractional) of training.
 
     Linear warm-up: beta * min(1, t / warmup). Cyclical annealing (Fu et al. 2019): the run is
     split into ``cycles`` equal cycles; in each, beta rises linearly over the first ``ratio`` of
-    the cycle, then stays at beta.
+    the cycle, then stays at beta. The phase within a cycle is computed in exact rational
+    arithmetic (pass ``Fraction(global_step, steps_per_epoch)``; a float is read as the nearest
+    fraction with a denominator up to 10^6), so the last step of every cycle gets the full beta,
+    never the 1e-15 that float rounding of the cycle count would give.
     """
     if cycles > 0:
         if progress_epochs <= 0:
             return 0.0
-        cycles_done = progress_epochs / (total_epochs / cycles)
+        t = progress_epochs if isinstance(progress_epochs, Fraction) else \
+            Fraction(progress_epochs).limit_denominator(10**6)
+        cycles_done = t * cycles / total_epochs
         phase = cycles_done - math.ceil(cycles_done) + 1  # in (0, 1]: each cycle is (start, end]
-        return beta * min(1.0, phase / ratio)
+        return beta * min(1.0, float(phase) / ratio)
     if warmup_epochs > 0:
         return beta * min(1.0, progress_epochs / warmup_epochs)
     return beta
@@ -76,12 +82,24 @@ def log_normal_diag(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
     return -0.5 * ((z - mu).square() * torch.exp(-logvar) + logvar + LOG_2PI).sum(-1)
 
 
+def log_normal_diag_at_eps(eps: Tensor, logvar: Tensor) -> Tensor:
+    """ln p(z|x) (E3) at z = mu + sigma * eps (E7), from eps itself: (z - mu)^2 / sigma^2 = eps^2.
+
+    Equal to ``log_normal_diag(z, mu, logvar)`` in exact arithmetic, but without forming z - mu:
+    for a confident encoder (sigma << |mu|) that difference keeps few of z's digits, and for
+    logvar below about -88 exp(-logvar) overflows float32 and the result is NaN.
+    """
+    return -0.5 * (eps.square() + logvar + LOG_2PI).sum(-1)
+
+
 @torch.no_grad()
 def iwae_bound(model: VAE, x: Tensor, k: int, generator: torch.Generator | None = None,
                max_elements: int = 2**25) -> Tensor:
     """Importance-weighted estimate of -ln p(x) with K samples, per image (B,).
 
-    -ln p(x) <= -log-mean-exp_k [ ln q(x|z_k) + ln q(z_k) - ln p(z_k|x) ],  z_k ~ p(z|x).
+    -ln p(x) <= -log-mean-exp_k [ ln q(x|z_k) + ln q(z_k) - ln p(z_k|x) ],  z_k ~ p(z|x),
+
+    with ln p(z_k|x) computed from the noise eps_k that drew z_k (``log_normal_diag_at_eps``).
     K = 1 is the single-sample negative ELBO of E7 (with a Monte-Carlo KL). Samples are drawn and
     decoded in chunks so that memory stays near ``max_elements`` floats whatever K is.
     """
@@ -95,6 +113,6 @@ def iwae_bound(model: VAE, x: Tensor, k: int, generator: torch.Generator | None 
                            for _ in range(min(chunk, k - start))])  # (s, B, Z)
         z = reparameterize(mu, logvar, eps)  # E7
         log_px_z = -model.likelihood.recon_nll(x, model.decode(z))  # (s, B)
-        log_w_chunks.append(log_px_z + log_normal_std(z) - log_normal_diag(z, mu, logvar))
+        log_w_chunks.append(log_px_z + log_normal_std(z) - log_normal_diag_at_eps(eps, logvar))
     log_w = torch.cat(log_w_chunks)  # (K, B)
     return -(torch.logsumexp(log_w, dim=0) - math.log(k))

@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -124,7 +125,7 @@ class Trainer:
         return self.epoch >= self.config.train.epochs
 
     # -- one step --------------------------------------------------------------------------
-    def beta_now(self, progress_epochs: float) -> float:
+    def beta_now(self, progress_epochs: float | Fraction) -> float:
         tc = self.config.train
         return beta_at(progress_epochs, tc.beta, tc.warmup_epochs, tc.cycles, tc.epochs)
 
@@ -173,7 +174,7 @@ class Trainer:
                 self._report("stopped", epoch - 1, step, beta)
                 return None
             idx = local[step * tc.batch_size:(step + 1) * tc.batch_size]
-            beta = self.beta_now(self.epoch + (step + 1) / self.steps_per_epoch)
+            beta = self.beta_now(Fraction(self.epoch * self.steps_per_epoch + step + 1, self.steps_per_epoch))
             terms = self.train_step(self.x_train[idx], beta)
             b = idx.shape[0]
             sums[0].add_(terms.recon_nll, alpha=b)
