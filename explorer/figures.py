@@ -124,8 +124,10 @@ def _series(history: Sequence[Mapping[str, Any]], key: str) -> list[float | None
     return [h.get(key) for h in history]
 
 
-def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360) -> go.Figure:
-    """Per epoch: reconstruction -ln q(x|z), KL (E4) and beta*KL, and the total, train and test."""
+def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
+                train_loss: str = "recon + β·KL") -> go.Figure:
+    """Per epoch: reconstruction -ln q(x|z), KL (E4) and beta*KL, and the total, train and test.
+    ``train_loss`` names what the train loss really was (``training.objective.loss_formula``)."""
     epochs = _series(history, "epoch")
     fig = make_subplots(rows=1, cols=3, subplot_titles=(
         "Reconstruction −ln q(x|z)", "KL(p(z|x) ‖ q(z))", "Total (train loss, test −ELBO)"))
@@ -141,7 +143,7 @@ def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360) -> go.F
     line(2, "test_kl", "test KL", "#d62728", TEST_DASH)
     beta_kl = [(h.get("beta") or 0.0) * h["train_kl"] if h.get("train_kl") is not None else None for h in history]
     line(2, "", "β · train KL", "#ff7f0e", "dash", values=beta_kl)
-    line(3, "train_loss", "train loss (recon + β·KL)", "#2ca02c", TRAIN_DASH)
+    line(3, "train_loss", f"train loss ({train_loss})", "#2ca02c", TRAIN_DASH)
     line(3, "test_neg_elbo", "test −ELBO (recon + KL)", "#2ca02c", TEST_DASH)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="nats per image", row=1, col=1)

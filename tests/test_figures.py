@@ -121,7 +121,7 @@ def test_kl_bars_one_bar_per_dimension_with_active_highlighted():
 
 
 def test_loss_curves_train_test_beta_kl_and_total():
-    fig = figures.loss_curves(HISTORY)
+    fig = figures.loss_curves(HISTORY, train_loss="recon + β·KL")
     names = [t.name for t in fig.data]
     assert names == ["train recon", "test recon", "train KL", "test KL", "β · train KL",
                      "train loss (recon + β·KL)", "test −ELBO (recon + KL)"]

@@ -213,3 +213,16 @@ def test_iwae_stays_exact_and_below_the_elbo_for_very_confident_encoders(logvar_
     torch.testing.assert_close(bound.double(), expected, rtol=1e-6, atol=1e-3)
     neg_elbo_same_draws = -log_w.mean(0)  # Jensen: the IWAE bound is at most the ELBO's estimate
     assert (bound.double() <= neg_elbo_same_draws + 1e-3).all()
+
+
+def test_labels_name_the_loss_that_was_really_minimised():
+    from training.objective import loss_formula, loss_note
+    assert loss_formula(1.0) == "recon + KL"
+    assert loss_formula(4.0) == "recon + β·KL"
+    assert loss_formula(4.0, warmup_epochs=5) == loss_formula(1.0, cycles=3) == "recon + β(t)·KL"
+    assert loss_formula(1.0, free_bits=0.5) == "recon + Σₖ max(0.5, KLₖ)"
+    assert loss_formula(2.0, cycles=4, free_bits=0.25) == "recon + β(t)·Σₖ max(0.25, KLₖ)"
+    note = loss_note(2.0, warmup_epochs=10, free_bits=0.5)
+    assert "over the first 10 epochs" in note and "at least 0.5 nats" in note and "recon + KL" in note
+    assert "each of 4 cycles" in loss_note(2.0, cycles=4)
+    assert loss_note(3.0).startswith("The train loss was recon + β·KL (β = 3);")

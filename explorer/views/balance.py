@@ -9,6 +9,7 @@ import streamlit as st
 from explorer import figures, state
 from training import latent
 from training.evaluate import test_images
+from training.objective import loss_formula, loss_note
 from training.runs import list_runs
 
 
@@ -66,10 +67,9 @@ def main() -> None:
                    f"draws roughly the average image. Likely fixes: {tips}.")
 
     st.subheader("Per epoch")
-    st.plotly_chart(figures.loss_curves(run.history), key="balance_curves")
-    st.caption(f"β = {cfg.train.beta:g}" + (f" with warm-up over {cfg.train.warmup_epochs:g} epochs"
-                                            if cfg.train.warmup_epochs else "")
-               + ". The train loss is recon + β·KL; the test −ELBO is recon + KL, a bound on −ln q(x).")
+    schedule = (cfg.train.beta, cfg.train.warmup_epochs, cfg.train.cycles, cfg.train.free_bits)
+    st.plotly_chart(figures.loss_curves(run.history, train_loss=loss_formula(*schedule)), key="balance_curves")
+    st.caption(loss_note(*schedule))
 
     st.subheader("KL per dimension")
     st.plotly_chart(figures.kl_bars(kl, active), key="balance_kl_bars")

@@ -3,11 +3,13 @@ images under the current model. Notation of the notes: p(z|x) encoder, q(x|z) de
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from explorer import state
 from training import latent
 from training.evaluate import test_images
+from training.objective import loss_note
 from training.likelihoods import LOG_2PI
 
 SIGMAS = (0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -54,9 +56,12 @@ def main() -> None:
     right.metric("reconstruction −ln q(x|z)", f"{t.recon_nll:.2f}")
     right.metric("KL (closed form, E4)", f"{t.kl:.2f}")
     right.metric("total L = −ELBO", f"{t.neg_elbo:.2f}")
-    if cfg.train.beta != 1.0:
-        right.caption(f"Trained with β = {cfg.train.beta:g}: its loss was recon + β·KL = "
-                      f"{t.recon_nll + cfg.train.beta * t.kl:.2f}; the bound is always recon + KL.")
+    tc = cfg.train
+    if tc.beta != 1.0 or tc.free_bits > 0 or tc.warmup_epochs or tc.cycles:
+        kl_in_loss = float(np.maximum(t.kl_per_dim, tc.free_bits).sum()) if tc.free_bits > 0 else t.kl
+        right.caption(loss_note(tc.beta, tc.warmup_epochs, tc.cycles, tc.free_bits)
+                      + f" At the end of training (β = {tc.beta:g}) that loss on this batch is "
+                        f"{t.recon_nll + tc.beta * kl_in_loss:.2f}.")
 
     left, right = _row("E2 · the prior")
     left.latex(r"q(z) = \mathcal N(0, I_d), \qquad \ln q(z) = -\tfrac12 \lVert z \rVert^2 - \tfrac d2 \ln 2\pi")
