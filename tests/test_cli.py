@@ -48,11 +48,35 @@ def test_fit_prints_one_line_per_epoch(tmp_path, capsys):
 def test_evaluate_json_has_the_documented_keys(trained_run, capsys):
     assert main(["evaluate", str(trained_run), "--iw-samples", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"test_neg_elbo", "test_recon", "test_kl", "iwae_nll", "iw_samples", "active_units",
-                           "kl_per_dim"}
+    assert set(result) == {"test_neg_elbo", "test_neg_elbo_se", "elbo_samples", "test_recon", "test_kl",
+                           "iwae_nll", "iw_samples", "active_units", "kl_per_dim"}
+    assert result["elbo_samples"] == 16 and 0 < result["test_neg_elbo_se"] < 1.0
     assert result["iw_samples"] == 20 and len(result["kl_per_dim"]) == 2
     assert result["test_neg_elbo"] == pytest.approx(result["test_recon"] + result["test_kl"])
     assert result["iwae_nll"] < result["test_neg_elbo"] + 1.0  # the IWAE bound is the tighter one
+
+
+def test_evaluate_averages_its_elbo_over_draws_of_z_and_gives_the_standard_error(trained_run, capsys):
+    import statistics
+
+    import torch
+
+    from training.checkpoint import load_run
+    from training.data import load_dataset
+    from training.evaluate import elbo_terms, evaluate_model, summarize, test_images
+
+    run = load_run(trained_run)
+    data = load_dataset("digits", image_size=8, channels=1, seed=run.config.train.seed)
+    x = test_images(run.config, data)
+    result = evaluate_model(run.model, x, iw_samples=2, seed=3, elbo_samples=5)
+    gen = torch.Generator().manual_seed(3)  # the same stream, drawn independently here
+    recons = [summarize(elbo_terms(run.model, x, gen))["recon"] for _ in range(5)]
+    assert result["test_recon"] == pytest.approx(statistics.fmean(recons), rel=1e-9)
+    assert result["test_neg_elbo_se"] == pytest.approx(statistics.stdev(recons) / 5 ** 0.5, rel=1e-6)
+    assert main(["evaluate", str(trained_run), "--iw-samples", "2", "--elbo-samples", "1"]) == 0
+    assert "(one draw of z)" in capsys.readouterr().out
+    assert main(["evaluate", str(trained_run), "--elbo-samples", "0"]) == 2
+    assert "--elbo-samples must be between 1 and 10000" in _error_line(capsys)
 
 
 def test_evaluate_prints_a_readable_report(trained_run, capsys):

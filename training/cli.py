@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="test -ELBO, IWAE estimate of -ln p(x), active units of a run")
     e.add_argument("run_dir", help="a run folder written by 'fit'")
     e.add_argument("--iw-samples", type=int, default=1000, help="importance samples K (default 1000)")
+    e.add_argument("--elbo-samples", type=int, default=16,
+                   help="draws of z per image for the -ELBO's reconstruction term (default 16)")
     e.add_argument("--device", default="auto")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true", help="print one JSON object")
@@ -316,17 +318,21 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if not 1 <= args.iw_samples <= 100_000:
         raise UserError(f"--iw-samples must be between 1 and 100000, not {args.iw_samples}.")
+    if not 1 <= args.elbo_samples <= 10_000:
+        raise UserError(f"--elbo-samples must be between 1 and 10000, not {args.elbo_samples}.")
     device = pick_device(_check_device(args.device))
     run = load_run(args.run_dir, device=device)
     c, h, _ = run.config.model.image_shape
     data = load_dataset(run.config.train.dataset, image_size=h, channels=c, seed=run.config.train.seed)
     x = test_images(run.config, data, device)
-    result = evaluate_model(run.model, x, iw_samples=args.iw_samples, seed=args.seed)
+    result = evaluate_model(run.model, x, iw_samples=args.iw_samples, seed=args.seed, elbo_samples=args.elbo_samples)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"run {args.run_dir} (epoch {run.epoch}, {run.config.train.dataset}, {x.shape[0]} test images)")
-    print(f"  test -ELBO      {result['test_neg_elbo']:.3f} nats/image")
+    se = result["test_neg_elbo_se"]
+    spread = f" ± {se:.3f} (standard error, S = {result['elbo_samples']} draws of z)" if se == se else " (one draw of z)"
+    print(f"  test -ELBO      {result['test_neg_elbo']:.3f}{spread} nats/image")
     print(f"    recon         {result['test_recon']:.3f}")
     print(f"    KL            {result['test_kl']:.3f}")
     print(f"  IWAE -ln p(x)   {result['iwae_nll']:.3f}  (K = {result['iw_samples']})")
