@@ -14,7 +14,7 @@ from training.run_files import publish_run
 from training.errors import UserError
 from training.runs import run_path
 
-MAX_UPLOAD_MB = 64  # as server.maxUploadSize in .streamlit/config.toml, which guards the server itself
+MAX_UPLOAD_MB = 64  # as server.maxUploadSize in explorer/.streamlit/config.toml, which guards the server itself
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024**2
 
 

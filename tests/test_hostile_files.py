@@ -349,7 +349,7 @@ def test_an_upload_over_64_mb_is_refused_before_parsing(tmp_path, trained):
 
 
 def test_the_upload_limit_matches_the_servers_max_upload_size():
-    toml = (ROOT / ".streamlit" / "config.toml").read_text()
+    toml = (ROOT / "explorer" / ".streamlit" / "config.toml").read_text()
     line = next(ln for ln in toml.splitlines() if ln.strip().startswith("maxUploadSize"))
     assert int(line.split("=")[1].split("#")[0]) * 1024**2 == MAX_UPLOAD_BYTES
 
