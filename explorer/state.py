@@ -16,7 +16,7 @@ import streamlit as st
 from training.config import RunConfig
 from training.errors import UserError
 from training.mlp_decoder import MLPDecoder, load_mlp_decoder
-from training.run_files import CONFIG, WEIGHTS, read_history
+from training.run_files import CONFIG, WEIGHTS, read_config, read_history
 from training.runs import BUNDLED_DEMOS, RunSummary, list_runs
 
 if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
@@ -76,7 +76,7 @@ def _load_decoder(path: str, digest: str) -> MLPDecoder | None:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _config_and_history(path: str, digest: str, history_mtime_ns: int) -> tuple[RunConfig, list[dict]]:
-    return RunConfig.from_json((Path(path) / CONFIG).read_bytes(), source=f"{path}/{CONFIG}"), read_history(path)
+    return read_config(path), read_history(path)
 
 
 def current_config_and_history() -> tuple[RunConfig, list[dict]]:

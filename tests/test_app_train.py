@@ -176,7 +176,7 @@ def test_a_corrupt_upload_shows_an_error_and_writes_nothing(runs):
     before = at.session_state["run_path"] if "run_path" in at.session_state else None
     upload(at, b"\x80\x04garbage, not safetensors", (DEMOS[0] / CONFIG).read_bytes(), "broken")
     assert not at.exception
-    assert len(at.error) == 1 and "not a valid safetensors file" in at.error[0].value
+    assert len(at.error) == 1 and "The uploaded weights file does not match the config" in at.error[0].value
     assert not runs.exists() or list(runs.iterdir()) == []
     assert (at.session_state["run_path"] if "run_path" in at.session_state else None) == before
 

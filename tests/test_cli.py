@@ -154,7 +154,7 @@ def _copy_run(src: Path, dst: Path) -> Path:
 
 @pytest.mark.parametrize("damage, phrase", [
     (lambda d: (d / WEIGHTS).unlink(), "no model.safetensors"),
-    (lambda d: (d / WEIGHTS).write_bytes(b"garbage"), "not a safetensors file"),
+    (lambda d: (d / WEIGHTS).write_bytes(b"garbage"), "does not match the config: it is 7 bytes, the config describes"),
     (lambda d: (d / WEIGHTS).write_bytes((d / WEIGHTS).read_bytes()[:1000]), "safetensors"),
     (lambda d: (d / CONFIG).write_text("{not json"), "not valid JSON"),
     (lambda d: (d / CONFIG).write_text(

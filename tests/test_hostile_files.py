@@ -25,6 +25,7 @@ from safetensors.torch import save as st_save
 from explorer.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
 from training.checkpoint import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, load_run, weights_bytes
 from training.cli import main
+from training.costs import weight_bytes
 from training.config import RunConfig
 from training.errors import UserError
 from training.model import VAE
@@ -123,16 +124,23 @@ def _nan_weights(run: Path) -> None:
     (run / WEIGHTS).write_bytes(st_save(weights))
 
 
+def _sized(run: Path, blob: bytes) -> None:
+    """Write BLOB as the weights, padded to the size the config's weights need, so that it passes the
+    size check (training/costs.py) and reaches the safetensors parser."""
+    need = weight_bytes(RunConfig.from_json((run / CONFIG).read_bytes()).model)
+    (run / WEIGHTS).write_bytes(blob + b"\0" * max(0, need - len(blob)))
+
+
 # (id, damage, a phrase the one sentence must contain)
 DAMAGES = [
     ("truncated-weights", lambda d: (d / WEIGHTS).write_bytes((d / WEIGHTS).read_bytes()[:777]), "safetensors"),
-    ("empty-weights", lambda d: (d / WEIGHTS).write_bytes(b""), "only 0 bytes"),
-    ("header-claims-1TiB", lambda d: (d / WEIGHTS).write_bytes(struct.pack("<Q", 2**40) + b"{}" * 100),
+    ("empty-weights", lambda d: (d / WEIGHTS).write_bytes(b""), "does not match the config: it is 0 bytes"),
+    ("header-claims-1TiB", lambda d: _sized(d, struct.pack("<Q", 2**40) + b"{}" * 100),
      "header claims 1,099,511,627,776 bytes"),
-    ("offsets-past-end", lambda d: (d / WEIGHTS).write_bytes(safetensors_blob(
+    ("offsets-past-end", lambda d: _sized(d, safetensors_blob(
         {"encoder.0.weight": {"dtype": "F32", "shape": [1000, 1000], "data_offsets": [0, 4_000_000]}}, b"\0" * 16)),
      "not a valid safetensors file"),
-    ("header-not-json", lambda d: (d / WEIGHTS).write_bytes(struct.pack("<Q", 20) + b"\xff" * 20),
+    ("header-not-json", lambda d: _sized(d, struct.pack("<Q", 20) + b"\xff" * 20),
      "not a valid safetensors file"),
     ("float64-weights", _weights_as(torch.float64), "dtype torch.float64"),
     ("int32-weights", _weights_as(torch.int32), "dtype torch.int32"),
@@ -144,7 +152,7 @@ DAMAGES = [
      "not a known setting"),
     ("config-missing-model", lambda d: _edit_config(d, lambda c: c.pop("model")), "model is missing"),
     ("config-missing-key-ok-default-but-wrong-shape",
-     lambda d: _edit_config(d, lambda c: c["model"].pop("hidden")), "do not match the config"),
+     lambda d: _edit_config(d, lambda c: c["model"].pop("hidden")), "does not match the config: it is"),
     ("config-wrong-type", lambda d: _edit_config(d, lambda c: c["model"].update(latent_dim=[2])), "latent_dim"),
     ("config-wrong-type-str", lambda d: _edit_config(d, lambda c: c["train"].update(beta="lots")), "train.beta"),
     ("config-is-a-list", lambda d: (d / CONFIG).write_text("[1, 2, 3]"), "invalid"),

@@ -21,10 +21,12 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from training import costs
 from training.config import RunConfig
 from training.errors import UserError
 from training.model import VAE
-from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_history  # noqa: F401
+from training.run_files import (CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_config,  # noqa: F401
+                                 read_history)
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3
 def _state_dict_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -175,6 +177,8 @@ def _load_weights_into(model: VAE, weights: dict[str, torch.Tensor], source: obj
 def load_model_from_bytes(config_text: str | bytes, weights: bytes, source: str = "upload") -> tuple[RunConfig, VAE]:
     """Validate a config, build its model, and load safetensors weights into it."""
     config = RunConfig.from_json(config_text, source=f"{source} config")
+    costs.check_model(config.model)
+    costs.check_weights_file(config.model, len(weights), f"the {source} weights file")
     tensors, _ = read_safetensors_bytes(weights, f"{source} weights")
     model = VAE(config.model)
     _load_weights_into(model, tensors, f"{source} weights")
@@ -203,7 +207,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     for name in (CONFIG, WEIGHTS):
         if not (run_dir / name).is_file():
             raise UserError(f"{run_dir} is not a run folder: it has no {name}.")
-    config = RunConfig.from_json((run_dir / CONFIG).read_bytes(), source=str(run_dir / CONFIG))
+    config = read_config(run_dir)
+    costs.check_model(config.model)  # the config's cost and the file's size first: nothing built or read yet
+    costs.check_weights_file(config.model, (run_dir / WEIGHTS).stat().st_size, str(run_dir / WEIGHTS))
     tensors, _ = _read_safetensors(run_dir / WEIGHTS)
     model = VAE(config.model)
     _load_weights_into(model, tensors, run_dir / WEIGHTS)

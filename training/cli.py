@@ -119,7 +119,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, device: str) -> None:
-    from training import job
+    from training import costs, job
     from training.distributed import agree, is_rank0
 
     if args.threads is not None and not 1 <= args.threads <= 1024:
@@ -149,6 +149,7 @@ def _train(args: argparse.Namespace, device: str) -> None:
         out = out or Path("runs") / time.strftime(
             f"{safe_name(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
         load = lambda: data  # noqa: E731
+    costs.check_training(config)  # before any model, optimizer or batch exists
     reporter = _Reporter(quiet=args.quiet or not is_rank0())
     plan = job.Plan(run_dir=out, config=config, load_data=load, resume=args.resume, device=device,
                     max_running=args.max_running, queued_at=args.queued_at, threads=args.threads, callback=reporter)
@@ -224,7 +225,7 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 
 def _resume_config(args: argparse.Namespace, out: Path | None):
     from training.config import RunConfig
-    from training.run_files import CHECKPOINT, CONFIG, WEIGHTS
+    from training.run_files import CHECKPOINT, CONFIG, WEIGHTS, read_config
 
     if out is None:
         raise UserError("--resume needs --out RUN_DIR naming the run to continue.")
@@ -238,7 +239,7 @@ def _resume_config(args: argparse.Namespace, out: Path | None):
             f"--resume continues {out} with its saved settings; only --epochs and --device may be given "
             f"(not --{typed[0].replace('_', '-')})."
         )
-    config = RunConfig.from_json((out / CONFIG).read_bytes(), source=str(out / CONFIG))
+    config = read_config(out)
     if args.epochs is not None:
         try:
             train = config.train.model_copy(update={"epochs": args.epochs})

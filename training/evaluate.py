@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from training.costs import images_per_chunk
 from training.latent_space import ACTIVE_THRESHOLD
 from training.model import VAE, reparameterize
 from training.objective import iwae_bound, kl_per_dim
@@ -23,11 +24,12 @@ def test_images(config, data, device: torch.device | str = "cpu") -> Tensor:
 
 @torch.no_grad()
 def elbo_terms(model: VAE, x: Tensor, generator: torch.Generator | None = None,
-               batch_size: int = 1000) -> dict[str, Tensor]:
+               batch_size: int | None = None) -> dict[str, Tensor]:
     """Sums over the images of x (so shards can be added): recon, kl, kl_per_dim, mu, mu^2, count.
 
     One z per x (E7), drawn with ``generator`` so that evaluation is reproducible.
     """
+    batch_size = batch_size or images_per_chunk(model.cfg)
     was_training = model.training
     model.eval()
     z_dim = model.latent_dim

@@ -17,7 +17,8 @@ from torch import Tensor
 from training.likelihoods import LOG_2PI, GaussianFixed, GaussianLearned
 from training.model import VAE, reparameterize
 from training.objective import kl_per_dim as kl_per_dim_of
-from training.objective import log_normal_diag, log_normal_std
+from training.costs import images_per_chunk
+from training.objective import log_normal_diag_at_eps, log_normal_std
 from training.latent_space import (  # noqa: F401  (re-exported: one import for the pages)
     ACTIVE_THRESHOLD, COLLAPSE_KL, active_mask, dims_by_kl, last_kl_per_dim, latent_variance, lerp,
     posterior_collapsed, prior_samples, slerp, traversal_latents,
@@ -29,8 +30,9 @@ PROJECTIONS = ("pca", "tsne", "dims")
 # ---------------------------------------------------------------- encoding and dimensions
 
 @torch.no_grad()
-def encode_posterior(model: VAE, x: Tensor, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """E3: x (N, C, H, W) -> mu, logvar of p(z|x), each numpy (N, Z)."""
+def encode_posterior(model: VAE, x: Tensor, batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """E3: x (N, C, H, W) -> mu, logvar of p(z|x), each numpy (N, Z), in chunks of bounded memory."""
+    batch = batch or images_per_chunk(model.cfg)
     mus, logvars = [], []
     for start in range(0, x.shape[0], batch):
         mu, logvar = model.encode(x[start:start + batch])
@@ -42,7 +44,7 @@ def encode_posterior(model: VAE, x: Tensor, batch: int = 1000) -> tuple[np.ndarr
     return np.concatenate(mus), np.concatenate(logvars)
 
 
-def encode_dataset(model: VAE, x: Tensor, batch: int = 1000) -> np.ndarray:
+def encode_dataset(model: VAE, x: Tensor, batch: int | None = None) -> np.ndarray:
     """mu(x) for every image (E3): numpy (N, Z), the point each image is drawn at."""
     return encode_posterior(model, x, batch)[0]
 
@@ -178,8 +180,9 @@ def manifold_grid_latents(projection: Projection, n: int = 15,
 # ---------------------------------------------------------------- decoding
 
 @torch.no_grad()
-def decode_images(model: VAE, z: np.ndarray | Tensor, batch: int = 1000) -> np.ndarray:
-    """Decoder mean mu~(z) for z (N, Z) or (Z,) -> numpy float32 (N, H, W, C) in [0, 1]."""
+def decode_images(model: VAE, z: np.ndarray | Tensor, batch: int | None = None) -> np.ndarray:
+    """Decoder mean mu~(z) for z (N, Z) or (Z,) -> numpy float32 (N, H, W, C) in [0, 1], in chunks."""
+    batch = batch or images_per_chunk(model.cfg)
     z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.latent_dim)
     param = next(model.parameters())
     chunks = [model.decode_mean(z[s:s + batch].to(param.device, param.dtype)) for s in range(0, len(z), batch)]
@@ -196,9 +199,8 @@ def to_hwc(x: Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def reconstruct(model: VAE, x: Tensor) -> np.ndarray:
-    """Decoder mean at the encoder mean, mu~(mu(x)): (N, H, W, C) in [0, 1]."""
-    mu, _ = model.encode(x)
-    return decode_images(model, mu)
+    """Decoder mean at the encoder mean, mu~(mu(x)): (N, H, W, C) in [0, 1], in chunks."""
+    return decode_images(model, encode_posterior(model, x)[0])
 
 
 # ---------------------------------------------------------------- the derivation, live
@@ -246,32 +248,52 @@ def _mean_and_se(values: Tensor) -> tuple[float, float]:
 
 @torch.no_grad()
 def theory_terms(model: VAE, x: Tensor, n_mc: int = 32, seed: int = 0) -> TheoryTerms:
-    """The terms of E1 on a batch x (B, C, H, W), with n_mc samples z = mu + sigma * eps per image (E7)."""
+    """The terms of E1 on a batch x (B, C, H, W), with n_mc samples z = mu + sigma * eps per image (E7).
+
+    The S x B decodes go in chunks of images (``images_per_chunk``), so memory stays bounded whatever
+    the model, B and S; the result does not depend on the chunk size (eps is drawn once, up front).
+    """
     gen = torch.Generator(device=x.device).manual_seed(seed)
     mu, logvar = model.encode(x)  # E3, (B, Z)
     eps = torch.randn((n_mc, *mu.shape), generator=gen, device=mu.device, dtype=mu.dtype)
-    z = reparameterize(mu, logvar, eps)  # E7, (S, B, Z)
-    out = model.decode(z)  # (S, B, k*C, H, W)
     lik = model.likelihood
-    recon_nll, recon_se = _mean_and_se(lik.recon_nll(x, out))  # (S, B)
+    chunk = max(1, images_per_chunk(model.cfg, most=x.shape[0] * n_mc) // n_mc)
+    recon_parts, kl_mc_parts = [], []
+    sq_sum = sigma_sum = weight_sum = 0.0
+    n_sigma = 0
+    for start in range(0, x.shape[0], chunk):
+        xb, mub, lvb, epsb = x[start:start + chunk], mu[start:start + chunk], logvar[start:start + chunk], \
+            eps[:, start:start + chunk]
+        z = reparameterize(mub, lvb, epsb)  # E7, (S, b, Z)
+        out = model.decode(z)  # (S, b, k*C, H, W)
+        recon_parts.append(lik.recon_nll(xb, out))  # (S, b)
+        kl_mc_parts.append(log_normal_diag_at_eps(epsb, lvb) - log_normal_std(z))  # ln p(z|x) - ln q(z)
+        if isinstance(lik, GaussianFixed):
+            sq_sum += float((xb - lik.mean(out)).square().flatten(-3).sum(-1).sum())
+        elif isinstance(lik, GaussianLearned):
+            mean_img, sigma_img = lik.split(out)
+            sq_sum += float((xb - mean_img).square().flatten(-3).sum(-1).sum())
+            sigma_sum += float(sigma_img.sum())
+            weight_sum += float((0.5 / sigma_img.square()).sum())
+            n_sigma += sigma_img.numel()
+    recon_nll, recon_se = _mean_and_se(torch.cat(recon_parts, dim=1))
+    kl_mc, kl_mc_se = _mean_and_se(torch.cat(kl_mc_parts, dim=1))
     kl_dims = kl_per_dim_of(mu, logvar)  # E4, (B, Z)
     kl = float(kl_dims.sum(-1).mean())
-    kl_mc, kl_mc_se = _mean_and_se(log_normal_diag(z, mu, logvar) - log_normal_std(z))  # ln p(z|x) - ln q(z)
     half_log_2pi = 0.5 * LOG_2PI
     neg_entropy = float((-half_log_2pi - 0.5 * logvar - 0.5).sum(-1).mean())
     cross_entropy = float((half_log_2pi + 0.5 * (mu.square() + logvar.exp())).sum(-1).mean())
 
     name, sigma, weight, sq_error, const = model.cfg.likelihood, None, None, None, None
+    draws = n_mc * x.shape[0]
     if isinstance(lik, GaussianFixed):
         sigma, weight = lik.sigma, recon_weight(lik.sigma)
-        mean_img = lik.mean(out)
-        sq_error = float((x - mean_img).square().flatten(-3).sum(-1).mean())
+        sq_error = sq_sum / draws
         d = x.shape[-3:].numel()
         const = d * (0.5 * LOG_2PI + lik.log_sigma)
     elif isinstance(lik, GaussianLearned):
-        mean_img, sigma_img = lik.split(out)
-        sigma, weight = float(sigma_img.mean()), float((0.5 / sigma_img.square()).mean())
-        sq_error = float((x - mean_img).square().flatten(-3).sum(-1).mean())
+        sigma, weight = sigma_sum / n_sigma, weight_sum / n_sigma
+        sq_error = sq_sum / draws
     return TheoryTerms(
         n_images=x.shape[0], n_mc=n_mc, recon_nll=recon_nll, recon_se=recon_se, kl=kl,
         kl_per_dim=kl_dims.mean(0).cpu().numpy(), kl_mc=kl_mc, kl_mc_se=kl_mc_se, neg_elbo=recon_nll + kl,

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from training.costs import check_training
 from training.errors import UserError
 from training.run_files import CONFIG, LOG, publish_run
 from training.run_lock import RunBusy, RunLock
@@ -127,6 +128,7 @@ def active_runs_of(root: Path, requested_by: str) -> int:
 def submit(root: str | Path, name: str, config, launcher: Launcher, requested_by: str | None = None,
            max_per_visitor: int | None = None) -> Path:
     """Queue a training of ``config`` as the new run ROOT/NAME and launch it; its folder."""
+    check_training(config)  # its memory from the config, before a folder or a process exists
     run_dir = run_path(root, name)
     if run_dir.exists():
         raise UserError(f"A run named {name!r} already exists in {run_dir.parent}; choose another name.")

@@ -15,8 +15,9 @@ import numpy as np
 from safetensors.numpy import load as st_load_numpy
 
 from training.config import ModelConfig, RunConfig
+from training.costs import check_model, check_weights_file
 from training.errors import UserError
-from training.run_files import CONFIG, WEIGHTS
+from training.run_files import CONFIG, WEIGHTS, read_config
 
 PARAMS_PER_PIXEL = {"bernoulli": 1, "gaussian": 1, "gaussian-learned": 2}
 
@@ -74,9 +75,11 @@ def mlp_decoder_from_arrays(cfg: ModelConfig, tensors: dict[str, np.ndarray], so
 def load_mlp_decoder(run_dir: str | Path) -> MLPDecoder | None:
     """The decoder of RUN_DIR as numpy arrays (None for conv models); never imports torch."""
     run_dir = Path(run_dir)
-    config = RunConfig.from_json((run_dir / CONFIG).read_bytes(), source=str(run_dir / CONFIG))
+    config = read_config(run_dir)
     if config.model.arch != "mlp":
         return None
+    check_model(config.model)
+    check_weights_file(config.model, (run_dir / WEIGHTS).stat().st_size, str(run_dir / WEIGHTS))
     try:
         tensors = st_load_numpy((run_dir / WEIGHTS).read_bytes())
     except Exception as err:  # any malformation of the file

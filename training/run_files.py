@@ -57,6 +57,31 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
         raise
 
 
+MAX_CONFIG_BYTES = 1_000_000  # a run config is a few hundred bytes
+
+
+def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
+    """The bytes of PATH, refused from its size before any is read (a sparse 3 GB file costs nothing),
+    and never more than ``limit`` read even if it grows meanwhile."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > limit:
+        raise UserError(f"{path} is {size:,} bytes; {what} is at most {limit:,}.")
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UserError(f"{path} is over {limit:,} bytes; {what} is at most {limit:,}.")
+    return data
+
+
+def read_config(run_dir: str | Path):
+    """RUN_DIR/config.json, validated (``RunConfig.from_json``), its size checked before it is read."""
+    from training.config import RunConfig
+
+    path = Path(run_dir) / CONFIG
+    return RunConfig.from_json(read_bounded(path, MAX_CONFIG_BYTES, "a run config"), source=str(path))
+
+
 def read_history(run_dir: str | Path) -> list[dict]:
     """The per-epoch records of RUN_DIR (empty if it has none yet)."""
     path = Path(run_dir) / HISTORY

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from training.config import RunConfig
 from training.errors import UserError
-from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, read_history
+from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, read_config, read_history
 
 BUNDLED_DEMOS = Path(__file__).resolve().parent.parent / "explorer" / "demos"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -90,7 +90,7 @@ def _stamp(path: Path) -> tuple[int, int]:
 @lru_cache(maxsize=512)
 def _config_and_last_epoch(path: str, config_stamp: tuple, history_stamp: tuple) -> tuple[RunConfig, dict]:
     """Parsed once per version of the files (pages list runs every second while one trains)."""
-    config = RunConfig.from_json((Path(path) / CONFIG).read_bytes(), source=f"{path}/{CONFIG}")
+    config = read_config(path)
     history = read_history(path)
     return config, dict(history[-1]) if history else {}
 
