@@ -102,7 +102,7 @@ def test_a_training_runs_below_the_servers_priority_even_under_autogroup_schedul
     if group.exists():  # autogroup scheduling: nice works only within a session, so the group is niced too
         assert group.read_text().split()[-1] == "10"
         assert Path("/proc/self/autogroup").read_text() != group.read_text()  # the caller's group untouched
-    assert stop_run(run_dir, wait=5.0) == STOPPED
+    assert stop_run(run_dir, wait=30.0) == STOPPED  # niced: under a loaded machine it may take a while
 
 
 def test_stop_ends_a_running_training_within_a_second_and_keeps_its_checkpoint(root, local):
@@ -125,9 +125,9 @@ def test_the_queue_is_first_come_first_served_and_cancelling_keeps_the_order(roo
     second = submit(root, "second", tiny(epochs=1), local)
     cancelled = submit(root, "cancelled", tiny(epochs=1), local)
     third = submit(root, "third", tiny(epochs=1), local)
-    assert wait_for(lambda: all(read_status(r).owner is not None for r in (second, cancelled, third)), 30)
+    assert wait_for(lambda: all(read_status(r).owner is not None for r in (second, cancelled, third)), 90)
     assert queue_positions(root) == {second: 1, cancelled: 2, third: 3}
-    assert stop_run(cancelled, wait=3.0) == STOPPED
+    assert stop_run(cancelled, wait=15.0) == STOPPED
     assert read_status(cancelled).reason == CANCELLED
     assert queue_positions(root) == {second: 1, third: 2}
     stop_run(first, wait=2.0)
