@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from training.distributed import world_size_from_env
-from training.errors import UserError
+from training.errors import UserError, as_user_error, printable
 
 EXIT_USER_ERROR = 2
 DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
@@ -95,12 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stop":
             return _stop(args)
         return _datasets()
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted; the last complete checkpoint is kept.", file=sys.stderr)
         return 130
+    except Exception as err:  # the user's or the machine's doing is one line and exit 2; a bug is a traceback
+        sentence = as_user_error(err)
+        if sentence is None:
+            raise
+        print(f"error: {printable(str(sentence))}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 # -- fit -------------------------------------------------------------------------------------

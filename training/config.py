@@ -103,6 +103,17 @@ class TrainConfig(_Strict):
     binarize: bool = False
     seed: int = Field(0, ge=0, le=2**63 - 1)
 
+    @field_validator("dataset")
+    @classmethod
+    def _check_dataset(cls, name: str) -> str:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("the data set's folder path is not valid UTF-8 text; rename the folder") from None
+        if not 1 <= len(name) <= 4096:
+            raise ValueError("the data set's name must be 1 to 4096 characters")
+        return name
+
     @model_validator(mode="after")
     def _check_schedule(self) -> "TrainConfig":
         if self.cycles and self.warmup_epochs:

@@ -7,3 +7,61 @@ the explorer shows it with ``st.error``. Anything else that escapes is a bug.
 
 class UserError(ValueError):
     """A problem with the user's input, explained in one sentence."""
+
+
+import errno as _errno
+import os as _os
+
+_OS_REASONS = {
+    _errno.ENOSPC: "the disk is full",
+    _errno.EDQUOT: "the disk quota is used up",
+    _errno.EROFS: "it is on a read-only file system",
+    _errno.EACCES: "permission denied",
+    _errno.EPERM: "permission denied",
+    _errno.ENOTDIR: "part of that path is a file, not a folder",
+    _errno.ENOENT: "there is no such file or folder",
+    _errno.EISDIR: "it is a folder, not a file",
+    _errno.ENAMETOOLONG: "the name is too long",
+    _errno.EIO: "the disk reported an input/output error",
+}
+OUT_OF_MEMORY = ("Out of memory while training or evaluating: choose a smaller batch size, smaller hidden sizes or "
+                 "smaller images; the last complete checkpoint, if any, is kept.")
+
+
+def printable(text: str) -> str:
+    """TEXT with the undecodable bytes of file names (Python's surrogate escapes) written as \\xNN."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def os_error_sentence(err: OSError) -> str:
+    """One sentence for a file-system failure: which path, and why in plain words."""
+    reason = _OS_REASONS.get(err.errno, (err.strerror or type(err).__name__).lower())
+    if err.filename is None:
+        return f"A file could not be read or written: {reason}."
+    path = _os.fsencode(err.filename).decode("utf-8", "backslashreplace")  # printable, whatever its bytes
+    return f"Cannot use {path}: {reason}."
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err) if isinstance(err, RuntimeError) else ""
+    return "out of memory" in text.lower() or "can't allocate memory" in text or "not enough memory" in text.lower()
+
+
+def as_user_error(err: BaseException) -> UserError | None:
+    """The one sentence for a failure the user or the machine caused, not a bug: a file-system error,
+    out of memory, a name that is not UTF-8. None for anything else (a bug keeps its traceback)."""
+    if isinstance(err, UserError):
+        return err
+    if isinstance(err, OSError):
+        return UserError(os_error_sentence(err))
+    if _out_of_memory(err):
+        return UserError(OUT_OF_MEMORY)
+    if isinstance(err, UnicodeError):
+        return UserError("A file or folder name is not valid UTF-8 text; rename it (its bytes: "
+                         f"{str(err).splitlines()[0]}).")
+    return None

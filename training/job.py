@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from training.errors import UserError
+from training.errors import UserError, as_user_error
 from training.recorder import RunRecorder
 from training.run_files import CHECKPOINT, LOCK
 from training.run_lock import RunLock
@@ -86,12 +86,13 @@ def run(plan: Plan, lock: RunLock) -> str:
     except KeyboardInterrupt:
         recorder.close(state=STOPPED, reason=f"Interrupted; the checkpoint of epoch {recorder.status.epoch} is kept.")
         raise
-    except UserError as err:
-        _fail(plan, recorder, str(err))
-        raise
-    except BaseException as err:  # a bug, not the user's doing: recorded, then shown with its traceback
-        _fail(plan, recorder, f"Training failed unexpectedly ({type(err).__name__}: {err}).")
-        raise
+    except Exception as err:
+        sentence = as_user_error(err)  # disk full, out of memory, ...: one sentence, recorded and raised
+        if sentence is None:  # a bug, not the user's doing: recorded, then shown with its traceback
+            _fail(plan, recorder, f"Training failed unexpectedly ({type(err).__name__}: {err}).")
+            raise
+        _fail(plan, recorder, str(sentence))
+        raise sentence from None
     finally:
         restore()
 
@@ -138,11 +139,12 @@ def run_follower(plan: Plan) -> None:
 
 
 def _fail(plan: Plan, recorder: RunRecorder, reason: str) -> None:
-    if plan.created and not (plan.run_dir / CHECKPOINT).is_file():
+    try:
         recorder.close(state=FAILED, reason=reason)
+    except OSError:  # the disk that failed the training cannot take its status either: once this process
+        pass         # is gone the run reads as interrupted, its last checkpoint intact
+    if plan.created and not (plan.run_dir / CHECKPOINT).is_file():
         shutil.rmtree(plan.run_dir, ignore_errors=True)  # the command line wrote nothing after all
-        return
-    recorder.close(state=FAILED, reason=reason)
 
 
 def _fan_out(*callbacks):
