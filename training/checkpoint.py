@@ -43,8 +43,10 @@ def history_text(history: list[dict]) -> str:
 
 
 def save_checkpoint(run_dir: Path, config: RunConfig, model: VAE, optimizer: torch.optim.Optimizer,
-                    epoch: int, history: list[dict], rng: dict[str, torch.Tensor]) -> None:
-    """Write the resume checkpoint first, then its views (weights, history, config)."""
+                    epoch: int, history: list[dict], rng: dict[str, torch.Tensor],
+                    data_fingerprint: str | None = None) -> None:
+    """Write the resume checkpoint first, then its views (weights, history, config). The data set's
+    fingerprint goes with it, so that a resume on different data can be refused."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v for k, v in _state_dict_cpu(model).items()}
@@ -66,6 +68,8 @@ def save_checkpoint(run_dir: Path, config: RunConfig, model: VAE, optimizer: tor
         "optim_scalars": json.dumps(opt_scalars),
         "history": json.dumps(history),
     }
+    if data_fingerprint is not None:
+        metadata["data"] = data_fingerprint
     atomic_write(run_dir / CHECKPOINT, st_save(tensors, metadata=metadata))
     write_views(run_dir, config, model, epoch, history)
 
@@ -81,6 +85,7 @@ class ResumeState:
     epoch: int
     history: list[dict]
     rng: dict[str, torch.Tensor] = field(default_factory=dict)
+    data_fingerprint: str | None = None  # of the data it was trained on (None: written before fingerprints)
 
 
 def load_resume_state(run_dir: Path, config: RunConfig, model: VAE,
@@ -118,7 +123,9 @@ def load_resume_state(run_dir: Path, config: RunConfig, model: VAE,
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(f"{path} is not a checkpoint written by this project (its optimizer state: {first}).") from None
     rng = {k[4:]: v for k, v in tensors.items() if k.startswith("rng.")}
-    return ResumeState(epoch=epoch, history=[h for h in history if h["epoch"] <= epoch], rng=rng)
+    fingerprint = meta.get("data")
+    return ResumeState(epoch=epoch, history=[h for h in history if h["epoch"] <= epoch], rng=rng,
+                       data_fingerprint=fingerprint if isinstance(fingerprint, str) else None)
 
 
 def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:

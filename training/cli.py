@@ -121,6 +121,13 @@ def _fit(args: argparse.Namespace) -> int:
         shutdown(finished)
 
 
+def _noted(data):
+    """Say which files of a folder data set were skipped, and why (stderr: it is a warning)."""
+    if data.skipped_note:
+        print(f"note: {printable(data.skipped_note)}", file=sys.stderr)
+    return data
+
+
 def _train(args: argparse.Namespace, device: str) -> None:
     from training import costs, job
     from training.distributed import agree, is_rank0
@@ -142,12 +149,12 @@ def _train(args: argparse.Namespace, device: str) -> None:
         def load():  # after the queue: a waiting training holds no data set and no torch
             from training.data import load_dataset
 
-            return load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)
+            return _noted(load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed))
     else:
         from training.data import load_dataset
 
         data_name = args.dataset or "mnist5k"
-        data = load_dataset(data_name, image_size=args.image_size, channels=args.channels, seed=args.seed or 0)
+        data = _noted(load_dataset(data_name, image_size=args.image_size, channels=args.channels, seed=args.seed or 0))
         config = config_from_flags(args, tuple(data.image_shape))
         out = out or Path("runs") / time.strftime(
             f"{safe_name(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")

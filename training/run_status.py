@@ -64,6 +64,7 @@ class RunStatus:
     global_step: int = 0
     start_step: int = 0                # global step this process started from (resumed runs > 0)
     train_seconds: float = 0.0         # seconds this process has spent in fit(), for the time left
+    data_note: str | None = None       # about the data set as loaded: files that were skipped, and why
     format: str = field(default=FORMAT)
 
     # -- derived ---------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def _check(s: RunStatus) -> None:
         value = getattr(s, name)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value != value):
             raise ValueError(f"{name} must be a number")
-    for name in ("reason", "requested_by"):
+    for name in ("reason", "requested_by", "data_note"):
         value = getattr(s, name)
         if value is not None and (not isinstance(value, str) or len(value) > 2000):
             raise ValueError(f"{name} must be a short text")

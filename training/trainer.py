@@ -83,6 +83,7 @@ class Trainer:
                 f"The data set {tc.dataset} has images of shape {tuple(data.image_shape)}, "
                 f"but the model expects {tuple(config.model.image_shape)}."
             )
+        self.data_name, self.data_fingerprint = data.name, data.fingerprint()
         self.x_train = data.x_train.to(self.device)
         self.x_test = test_images(config, data, self.device)
         with _INIT_LOCK, torch.random.fork_rng(devices=[]):  # other threads' RNG use cannot change the init
@@ -221,7 +222,7 @@ class Trainer:
         self.history.append(record)
         if self.rank == 0 and self.run_dir is not None:
             save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, self.epoch, self.history,
-                            self._rng_states())
+                            self._rng_states(), self.data_fingerprint)
         return record
 
     # -- whole run -------------------------------------------------------------------------
@@ -230,7 +231,8 @@ class Trainer:
         self._started = time.perf_counter()
         if self.rank == 0 and self.run_dir is not None and self.epoch == 0:
             # epoch 0: a loadable model exists from the very start
-            save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, 0, [], self._rng_states())
+            save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, 0, [], self._rng_states(),
+                            self.data_fingerprint)
         while not self.done:
             if self.run_epoch() is None:
                 return self.history
@@ -271,6 +273,10 @@ class Trainer:
         if self.run_dir is None or not (self.run_dir / CHECKPOINT).is_file():
             raise UserError(f"There is no checkpoint to resume in {self.run_dir}.")
         state = load_resume_state(self.run_dir, self.config, self.model, self.optimizer)
+        if state.data_fingerprint is not None and state.data_fingerprint != self.data_fingerprint:
+            raise UserError(f"The data set {self.data_name} is not what {self.run_dir} was trained on: its images "
+                            "changed since (added, removed or edited files); resuming would train on other data and "
+                            "move former test images into training. Start a new run instead.")
         self.epoch, self.history = state.epoch, state.history
         if self.rank == 0:  # a kill between the checkpoint and its views may have left them one epoch behind
             write_views(self.run_dir, self.config, self.model, self.epoch, self.history)

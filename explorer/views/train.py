@@ -114,6 +114,8 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     st.caption(f"{run_actions.STATE_ICONS[run.state]} {run.state} · {run.dataset}, {run.arch}, z = {run.latent_dim}, "
                f"{run.likelihood}, beta = {run.beta:g} · saved in `{run.path}`{owner}")
     state_line(run, positions, launcher)
+    if s.data_note:
+        st.warning(s.data_note, icon=":material/warning:")
     history = _cached(_history, run.path, "history.jsonl")
     steps = _cached(_steps, run.path, "steps.csv")
     last = history[-1] if history else {}

@@ -14,7 +14,8 @@ class Dataset:
 
     ``x_*`` are float32 (N, C, H, W) in [0, 1]. ``y_*`` are int64 (N,) class
     indices (see ``label_names``), float32 (N, F) generative factors (see
-    ``factor_names``), or None. ``skipped`` counts unreadable files (folder: only).
+    ``factor_names``), or None. ``skipped`` counts the files that were not used (folder: only) and
+    ``skipped_examples`` names a few of them, each with why.
     """
 
     name: str
@@ -26,6 +27,31 @@ class Dataset:
     label_names: list[str] | None = None
     factor_names: list[str] | None = None
     skipped: int = 0
+    skipped_examples: tuple[str, ...] = ()
+
+    @property
+    def skipped_note(self) -> str | None:
+        """One sentence on the files that were left out, or None."""
+        if not self.skipped:
+            return None
+        shown = "; ".join(self.skipped_examples)
+        more = f" and {self.skipped - len(self.skipped_examples)} more" if self.skipped > len(self.skipped_examples) else ""
+        return f"{self.skipped} file(s) in {self.name} were skipped: {shown}{more}."
+
+    def fingerprint(self) -> str:
+        """A digest of the images and labels of both splits: equal exactly when the data is the same
+        (stored in a run's checkpoint, so that resuming on changed data is refused)."""
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=16)
+        for t in (self.x_train, self.y_train, self.x_test, self.y_test):
+            if t is None:
+                digest.update(b"none")
+                continue
+            t = t.detach().to("cpu").contiguous()
+            digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.numpy().tobytes())
+        return digest.hexdigest()
 
     @property
     def num_pixels(self) -> int:
@@ -53,6 +79,7 @@ class Dataset:
             label_names=None if self.label_names is None else list(self.label_names),
             factor_names=None if self.factor_names is None else list(self.factor_names),
             skipped=self.skipped,
+            skipped_examples=self.skipped_examples,
         )
 
 

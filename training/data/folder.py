@@ -4,8 +4,13 @@ If the folder has sub-folders containing images, each sub-folder is a class
 (labels = sorted sub-folder names, images found recursively inside; loose
 files at the top are then ignored). Otherwise the folder's own images are
 used without labels. Images are resized (stretched) to a square, converted to
-grayscale or RGB, and split 80/20 with a fixed seed. Unreadable files are
-skipped and counted in ``Dataset.skipped``.
+grayscale or RGB, and split 80/20 with a fixed seed. 16-bit and 32-bit images
+are scaled by their own depth (65,535 is white), not clipped to 8 bits.
+
+Files that are not used are counted in ``Dataset.skipped`` with a few named,
+each with why: unreadable, larger than MAX_PIXELS (checked from the file's
+header before it is decoded), or a symlink leading out of the folder (class
+folders and files alike: a link to / is never walked).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from .dataset import Dataset, images_to_tensor, split_indices
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 MAX_IMAGES = 200_000
 MAX_VALUES = 1_500_000_000  # N*C*H*W cap, about 6 GB of float32
+MAX_PIXELS = 4096 * 4096    # per image, from its header: far above what this project trains on (<= 256 x 256)
+EXAMPLES = 5                # skipped files named in the note
 _SPLIT_SEED = 0
 
 
@@ -32,12 +39,13 @@ def load_folder(path: str | Path, image_size: int = 28, channels: int = 1) -> Da
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder; folder: needs a directory of images.")
 
-    files, labels, class_names = _find_images(folder)
+    files, labels, class_names, outside = _find_images(folder)
     if len(files) * channels * image_size * image_size > MAX_VALUES:
         raise UserError(f"{len(files):,} images at {image_size}x{image_size} would not fit in memory; use a smaller image size.")
 
-    images, ok = _read_images(files, image_size, channels)
-    skipped = int((~ok).sum())
+    images, ok, why = _read_images(files, image_size, channels)
+    skipped = [f"{_shown(p, folder)} ({reason})" for p, reason in outside]
+    skipped += [f"{_shown(files[i], folder)} ({why[i]})" for i in np.flatnonzero(~ok)]
     images = images[ok]
     labels = labels[ok] if labels is not None else None
     if len(images) == 0:
@@ -54,51 +62,104 @@ def load_folder(path: str | Path, image_size: int = 28, channels: int = 1) -> Da
         y_test=None if labels is None else torch.from_numpy(labels[test]),
         image_shape=(channels, image_size, image_size),
         label_names=class_names,
-        skipped=skipped,
+        skipped=len(skipped),
+        skipped_examples=tuple(skipped[:EXAMPLES]),
     )
+
+
+def _shown(path: Path, folder: Path) -> str:
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """PATH, its symlinks followed, lies within FOLDER (already resolved)."""
+    try:
+        path.resolve().relative_to(folder)
+        return True
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a broken or looping link
+        return False
 
 
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
 
 
-def _find_images(folder: Path) -> tuple[list[Path], np.ndarray | None, list[str] | None]:
-    """Image paths in a fixed order, with class indices and names for the sub-folder layout."""
+def _find_images(folder: Path) -> tuple[list[Path], np.ndarray | None, list[str] | None, list[tuple[Path, str]]]:
+    """Image paths in a fixed order, with class indices and names for the sub-folder layout, and the
+    entries left out because their links lead outside FOLDER (never walked, never read)."""
     seen = 0
+    outside: list[tuple[Path, str]] = []
 
     def capped(paths):  # stop walking as soon as the folder is known to be too big
         nonlocal seen
         for p in paths:
             if _is_image(p):
+                if p.is_symlink() and not _inside(p, folder):
+                    outside.append((p, "a link leading out of the folder"))
+                    continue
                 seen += 1
                 if seen > MAX_IMAGES:
                     raise UserError(f"{folder} holds more than {MAX_IMAGES:,} images, the limit; use a smaller folder.")
                 yield p
 
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subfolders = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith(".") or not p.is_dir():
+            continue
+        if p.is_symlink() and not _inside(p, folder):
+            outside.append((p, "a folder link leading out of the folder"))
+            continue
+        subfolders.append(p)
     classes = [(d.name, sorted(capped(d.rglob("*")))) for d in subfolders]
     classes = [(name, files) for name, files in classes if files]
     if not classes:
         seen = 0
-        return sorted(capped(folder.iterdir())), None, None
+        return sorted(capped(folder.iterdir())), None, None, outside
     files = [f for _, class_files in classes for f in class_files]
     labels = np.concatenate([np.full(len(fs), i, dtype=np.int64) for i, (_, fs) in enumerate(classes)])
-    return files, labels, [name for name, _ in classes]
+    return files, labels, [name for name, _ in classes], outside
 
 
-def _read_images(files: list[Path], image_size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decode into uint8 (N, C, S, S); the bool mask marks files that could be read."""
+def _to_unit_float(image) -> np.ndarray:
+    """A single-channel image of more than 8 bits as float32 in [0, 1], scaled by its own depth."""
+    a = np.asarray(image)
+    if image.mode.startswith("I;16"):
+        return a.astype(np.float32) / 65535.0
+    if image.mode == "I":  # PIL's 32-bit integers: 16-bit PNGs often open so
+        top = 65535.0 if a.size == 0 or a.max() <= 65535 else float(2**31 - 1)
+        return np.clip(a.astype(np.float32) / top, 0.0, 1.0)
+    return np.clip(a.astype(np.float32), 0.0, 1.0)  # "F": floats, taken as already in [0, 1]
+
+
+def _read_images(files: list[Path], image_size: int, channels: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Decode into uint8 (N, C, S, S); the bool mask marks files that could be used, and ``why`` says
+    why each other one was not."""
     from PIL import Image
 
     mode = "L" if channels == 1 else "RGB"
     images = np.zeros((len(files), image_size, image_size, channels), dtype=np.uint8)
     ok = np.zeros(len(files), dtype=bool)
+    why = [""] * len(files)
     for i, path in enumerate(files):  # decoding is inherently one file at a time
         try:
             with Image.open(path) as image:
-                image = image.convert(mode).resize((image_size, image_size), Image.Resampling.BILINEAR)
-                images[i] = np.asarray(image).reshape(image_size, image_size, channels)
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+                width, height = image.size  # from the header: nothing decoded yet
+                if width * height > MAX_PIXELS:
+                    why[i] = f"{width} x {height} pixels, over the {MAX_PIXELS:,} allowed"
+                    continue
+                if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+                    unit = Image.fromarray(_to_unit_float(image), mode="F")
+                    unit = unit.resize((image_size, image_size), Image.Resampling.BILINEAR)
+                    grey = np.rint(np.clip(np.asarray(unit), 0.0, 1.0) * 255.0).astype(np.uint8)
+                    images[i] = np.repeat(grey[:, :, None], channels, axis=2)
+                else:
+                    image = image.convert(mode).resize((image_size, image_size), Image.Resampling.BILINEAR)
+                    images[i] = np.asarray(image).reshape(image_size, image_size, channels)
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+            why[i] = f"not readable as an image: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
             continue
         ok[i] = True
-    return images.transpose(0, 3, 1, 2), ok
+    return images.transpose(0, 3, 1, 2), ok, why
