@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from explorer import serving
 from training.config import RunConfig
 from training.errors import UserError
 from training.mlp_decoder import MLPDecoder, load_mlp_decoder
@@ -28,8 +29,14 @@ RUNS_ROOT_ENV = "VAE_EXPLORER_RUNS"
 
 
 def runs_root() -> Path:
-    """The folder where trainings are saved and runs are listed (Models page can change it)."""
-    if "runs_root" not in st.session_state:
+    """The folder where trainings are saved and runs are listed (Models page can change it; served to
+    others, only to one of the folders the operator lists: explorer/serving.py)."""
+    chosen = st.session_state.get("runs_root")
+    if serving.served():
+        allowed = serving.runs_folders()
+        if chosen is None or Path(chosen).expanduser().resolve() not in allowed:
+            st.session_state["runs_root"] = str(allowed[0])
+    elif chosen is None:
         st.session_state["runs_root"] = os.environ.get(RUNS_ROOT_ENV, "runs")
     return Path(st.session_state["runs_root"])
 

@@ -10,7 +10,7 @@ from argparse import Namespace
 
 import streamlit as st
 
-from explorer import state
+from explorer import serving, state
 from training.cli import DEFAULT_HIDDEN, config_from_flags, safe_name
 from training.config import ARCHS, LIKELIHOODS, ModelConfig, RunConfig, TrainConfig
 from training.data import DATASET_NAMES, list_datasets
@@ -60,6 +60,7 @@ def config_from_form(f: dict) -> RunConfig:
         path = f["folder"].strip()
         if not path:
             raise UserError("Type the image folder's path in the 'Image folder' field to train on a folder.")
+        serving.check_image_folder(path)
         dataset, shape = FOLDER_PREFIX + path, (f["channels"], f["image_size"], f["image_size"])
     elif f["folder"].strip():
         raise UserError(f"An image folder is typed in, but the data set is {f['dataset']}; choose 'folder:PATH' "
@@ -89,8 +90,17 @@ def training_form() -> dict | None:
             st.markdown("**Data**")
             dataset = st.selectbox("Data set", [*DATASET_NAMES, FOLDER_CHOICE], format_func=dataset_label,
                                    key="train_dataset", **KEEP)
-            folder = st.text_input("Image folder", key="train_folder", placeholder="/path/to/images", **KEEP,
-                                   help="For the data set 'folder:PATH': a folder of images (sub-folders = classes).")
+            if serving.served():  # served to others: the operator's image folders only, picked, never typed
+                offered = [str(p) for p in serving.image_folders()]
+                folder = st.selectbox("Image folder", offered, index=None, key="train_folder_choice", **KEEP,
+                                      placeholder="one of this server's folders" if offered else
+                                      "this server offers no image folders",
+                                      help="For the data set 'folder:PATH': the image folders this server offers "
+                                           "(its operator lists them).") or ""
+            else:
+                folder = st.text_input("Image folder", key="train_folder", placeholder="/path/to/images", **KEEP,
+                                       help="For the data set 'folder:PATH': a folder of images (sub-folders = "
+                                            "classes).")
             image_size = st.number_input("Image size (pixels)", *IMAGE_SIZE_RANGE, value=28, key="train_image_size",
                                          help="Side of 'shapes' (at most 128) and folder images; other sets are fixed.",
                                          **KEEP)

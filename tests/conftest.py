@@ -1,8 +1,14 @@
 """Shared fixtures: small data sets and configs so training tests take seconds."""
 
+import os
 import time
 
 import pytest
+
+# The app under AppTest has no server address, which explorer/serving.py reads as "served to others"
+# (Streamlit's default listens everywhere). The tests drive it as it runs on one's own machine; the
+# served mode has its own tests (tests/test_serving.py), which set this explicitly.
+os.environ.setdefault("VAE_EXPLORER_SERVED", "0")
 
 from training.config import RunConfig
 from training.data import load_dataset

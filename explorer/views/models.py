@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import run_actions, state
+from explorer import run_actions, serving, state
 from explorer.run_actions import STATE_BADGES
 from explorer.uploads import save_uploaded_run
 from training.checkpoint import CONFIG, HISTORY, WEIGHTS
@@ -21,6 +21,17 @@ CARDS_PER_ROW = 3
 
 
 def runs_folder() -> None:
+    if serving.served():  # served to others: the operator's folders only, picked, never typed
+        folders = [str(p) for p in serving.runs_folders()]
+        current = str(state.runs_root())
+        picked = st.selectbox("Runs folder", folders, index=folders.index(current) if current in folders else 0,
+                              key="models_runs_choice",
+                              help="The runs folders this server offers (its operator sets them).")
+        if picked != current:
+            st.session_state["runs_root"] = picked
+            st.rerun()
+        return
+
     def changed() -> None:
         typed = st.session_state["models_runs_root"].strip()
         st.session_state["runs_root"] = str(Path(typed).expanduser()) if typed else str(state.runs_root())
