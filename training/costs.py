@@ -11,7 +11,8 @@ count against torch for every architecture). Memory is an estimate from the laye
 
                    Checked (tests/test_costs.py) to cover the weights, gradients, Adam's moments and
                    every tensor autograd saves on a real forward pass, and to stay within 6x of
-                   that; the peak RSS of real steps measured 0.55x .. 1.35x the estimate.
+                   that; the peak RSS of real steps measured 0.34x .. 1.35x the estimate (RSS
+                   of the same conv step varied 237-531 MB between runs).
     model pass     = images x (the largest layer input + output) x 4 bytes, without gradients
 
 Limits (an operator raises them with environment variables; every check names the variable):
