@@ -20,12 +20,10 @@ import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 
+from explorer import latent_point
 from training.mlp_decoder import MLPDecoder
 
 FRONTEND = Path(__file__).resolve().parent / "components" / "latent_pad"
-LIMIT = 4.0
-STEP = 0.05
-SOURCE = "the real-time sliders."
 MAX_BROWSER_PARAMS = 8_000_000  # 32 MB of float32, ~43 MB of base64
 
 _component = components.declare_component("latent_pad", path=str(FRONTEND))
@@ -57,36 +55,6 @@ def payload_bytes(decoder: MLPDecoder) -> int:
     return sum(len(layer["w"]) + len(layer["b"]) for layer in encode_decoder(decoder)["layers"])
 
 
-def clip_round(z: Sequence[float]) -> list[float]:
-    """As the standard sliders store z: rounded to their step, clipped to +-LIMIT."""
-    z = np.clip(np.round(np.asarray(z, dtype=np.float64) / STEP) * STEP, -LIMIT, LIMIT)
-    return [float(round(v, 10)) for v in z]
-
-
-def shared_z(path: str, z_dim: int) -> list[float]:
-    """The standard Latent sliders' z for the run at PATH (zeros for a model they have not shown)."""
-    if st.session_state.get("sliders_run") != path:
-        return [0.0] * z_dim
-    saved = st.session_state.get("sliders_saved") or []
-    return [float(saved[i]) if i < len(saved) else 0.0 for i in range(z_dim)]
-
-
-def store_shared_z(path: str, z: Sequence[float], source: str = SOURCE) -> list[float]:
-    """Make Z the standard sliders' state (keys z_<i>, sliders_saved, sliders_run, sliders_source).
-
-    Rounded to 0.05 and clipped to +-4 as explorer/views/sliders.py's _set_z does; returns what was stored.
-    """
-    z = clip_round(z)
-    if st.session_state.get("sliders_run") != path:
-        st.session_state["sliders_run"] = path
-        st.session_state["traversal_dims"] = "all (by KL)"  # another model's z_k may not exist there
-    for i, value in enumerate(z):
-        st.session_state[f"z_{i}"] = value
-    st.session_state["sliders_saved"] = list(z)
-    st.session_state["sliders_source"] = source
-    return z
-
-
 def latent_pad(decoder: MLPDecoder, z0: Sequence[float], order: Sequence[int], labels: Sequence[str], key: str,
                model_id: str, active: Sequence[bool] | None = None, pair: Sequence[int] | None = None,
                on_change: Callable[[], None] | None = None) -> list[float] | None:
@@ -114,8 +82,8 @@ def latent_pad(decoder: MLPDecoder, z0: Sequence[float], order: Sequence[int], l
         labels=[str(s) for s in labels],
         active=[bool(a) for a in (active if active is not None else [True] * z_dim)],
         pair=[int(p) for p in pair],
-        limit=LIMIT,
-        step=STEP,
+        limit=latent_point.LIMIT,
+        step=latent_point.STEP,
         key=key,
         default=None,
         on_change=on_change,

@@ -122,6 +122,36 @@ def test_switching_models_resets_page_state():
     assert (at.selectbox(key="map_dim_x").value, at.selectbox(key="map_dim_y").value) == (0, 1)
 
 
+def test_a_point_picked_on_the_map_or_halfway_opens_in_the_sliders():
+    import numpy as np
+
+    from training import latent
+    from training.checkpoint import load_run
+    from training.data import load_dataset
+
+    demo = BUNDLED_DEMOS / "mnist5k-z2"
+    at = open_app("mnist5k-z2")
+    at.session_state["map_selected"] = (str(demo), 7)  # as a click on test image 7 leaves it
+    at.switch_page("views/latent_map.py").run()
+    at.button(key="map_to_sliders").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Latent sliders"
+    run = load_run(demo)
+    x_test = load_dataset("mnist5k").x_test
+    mu = latent.encode_dataset(run.model, x_test[7:8])[0]
+    expected = np.clip(np.round(mu / 0.05) * 0.05, -4, 4)
+    assert slider_values(at, 2) == pytest.approx(expected.tolist(), abs=1e-6)
+    assert "test image 7, picked on the Latent map" in " ".join(c.value for c in at.caption)
+
+    at.switch_page("views/interpolate.py").run()
+    a, b = at.session_state["interp_a"], at.session_state["interp_b"]
+    at.button(key="interp_to_sliders").click().run()
+    assert at.title[0].value == "Latent sliders"
+    both = latent.encode_dataset(run.model, x_test[[a, b]])
+    halfway = np.clip(np.round((both[0] + both[1]) / 2 / 0.05) * 0.05, -4, 4)
+    assert slider_values(at, 2) == pytest.approx(halfway.tolist(), abs=1e-6)
+
+
 def test_latent_map_options_run():
     at = open_app("mnist5k-z16")
     at.switch_page("views/latent_map.py").run()

@@ -7,7 +7,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer.latent_pad import FRONTEND, clip_round, decode_array, encode_array, encode_decoder, payload_bytes
+from explorer.latent_pad import FRONTEND, decode_array, encode_array, encode_decoder, payload_bytes
+from explorer.latent_point import clip_round
 from training.checkpoint import write_views
 from training.config import RunConfig
 from training.mlp_decoder import MLPDecoder, load_mlp_decoder
@@ -55,36 +56,36 @@ def test_decoding_the_round_tripped_weights_equals_the_decoder():
     np.testing.assert_array_equal(again.decode_mean(z), decoder.decode_mean(z))
 
 
-def test_clip_round_matches_the_standard_sliders():
+def test_clip_round_is_the_sliders_rounding():
     assert clip_round([0.0, 0.024, 0.026, -1.2749, 3.99, 7.3, -9.0]) == [0.0, 0.0, 0.05, -1.25, 4.0, 4.0, -4.0]
 
 
-def _store_script():
+def _point_script():
     import streamlit as st
 
-    from explorer.latent_pad import shared_z, store_shared_z
+    from explorer import latent_point
 
-    st.session_state["before"] = shared_z("runs/x", 3)
-    st.session_state["stored"] = store_shared_z("runs/x", [0.123, -5.0, 2.26])
-    st.session_state["after"] = shared_z("runs/x", 3)
-    st.session_state["other_model"] = shared_z("runs/y", 3)
+    st.session_state["before"] = latent_point.get("runs/x", 3)
+    st.session_state["stored"] = latent_point.put("runs/x", [0.123, -5.0, 2.26], "the real-time sliders.")
+    st.session_state["after"] = latent_point.get("runs/x", 3)
+    latent_point.sync_sliders("runs/x", 3)
+    st.session_state["source"] = latent_point.source("runs/x", 3)
+    st.session_state["other_model"] = latent_point.get("runs/y", 3)
 
 
-def test_released_z_is_written_to_the_shared_slider_state():
-    at = AppTest.from_function(_store_script)
-    at.session_state["sliders_run"] = "runs/old"
-    at.session_state["sliders_saved"] = [1.0, 1.0, 1.0]
+def test_the_latent_point_has_one_home_and_resets_for_another_model():
+    at = AppTest.from_function(_point_script)
+    at.session_state["latent_point"] = {"run": "runs/old", "z": [1.0, 1.0, 1.0], "source": "x", "version": 4}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     ss = at.session_state
-    assert ss["before"] == [0.0, 0.0, 0.0]  # the saved z belongs to another model
-    assert ss["stored"] == pytest.approx([0.1, -4.0, 2.25])
-    assert [ss[f"z_{i}"] for i in range(3)] == pytest.approx([0.1, -4.0, 2.25])
-    assert ss["sliders_saved"] == pytest.approx([0.1, -4.0, 2.25])
-    assert ss["sliders_run"] == "runs/x"
-    assert ss["sliders_source"] == "the real-time sliders."
+    assert ss["before"] == [0.0, 0.0, 0.0]  # the stored z belongs to another model
+    assert ss["stored"] == pytest.approx([0.1, -4.0, 2.25])  # rounded to the step, clipped to +-4
     assert ss["after"] == pytest.approx([0.1, -4.0, 2.25])
+    assert [ss[f"z_{i}"] for i in range(3)] == pytest.approx([0.1, -4.0, 2.25])  # the sliders show it
+    assert ss["source"] == "the real-time sliders."
     assert ss["other_model"] == [0.0, 0.0, 0.0]
+    assert ss["latent_point"]["version"] > 4
 
 
 def _open_scrub(run_path) -> AppTest:
@@ -104,15 +105,15 @@ def test_page_shows_the_component_for_the_bundled_mlp_demo():
     assert "Last release: none yet" in captions
 
 
-def test_page_starts_from_the_shared_slider_state():
+def test_page_starts_from_the_shared_latent_point():
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["run_path"] = str(DEMO)
-    at.session_state["sliders_run"] = str(DEMO)
-    at.session_state["sliders_saved"] = [0.5] * 16
+    point = {"run": str(DEMO), "z": [0.5] * 16, "source": "x", "version": 1}
+    at.session_state["latent_point"] = point
     at.switch_page("views/scrub.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["sliders_saved"] == [0.5] * 16  # only a release changes the shared z
+    assert at.session_state["latent_point"] == point  # only a release changes it
 
 
 def test_conv_models_fall_back_to_the_server_sliders(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import images, state
+from explorer import images, latent_point, state
 from training import latent
 
 KEY_A, KEY_B = "interp_a", "interp_b"
@@ -48,6 +48,12 @@ def main() -> None:
     mu = latent.encode_dataset(run.model, x)  # (2, Z)
     originals = latent.to_hwc(x)
     width = min(1100, (steps + 2) * 64)
+
+    if st.button("Open the halfway point in Latent sliders", icon=":material/tune:", key="interp_to_sliders",
+                 help="Make the straight line's middle, (μ_a + μ_b) / 2, the current latent point."):
+        latent_point.put(str(run.path), latent.lerp(mu[0], mu[1], 3)[1],
+                         f"halfway between mu(x) of test images {int(a)} and {int(b)}.")
+        st.switch_page("views/sliders.py")
 
     st.subheader("Linear")
     st.image(_strip(originals, latent.lerp(mu[0], mu[1], steps + 2)[1:-1], run.model, width), width=width)

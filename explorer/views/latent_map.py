@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import figures, images, state
+from explorer import figures, images, latent_point, state
 from training import latent
 
 TSNE_MAX_POINTS = 2000
@@ -92,10 +92,14 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
     return fig
 
 
-def _show_selected(run, data, index: int | None) -> None:
+def _show_selected(run, data, index: int | None, mu: np.ndarray) -> None:
     if index is None:
         st.info("Click a point to see its test image and its reconstruction.")
         return
+    if st.button("Open in Latent sliders", icon=":material/tune:", key="map_to_sliders",
+                 help="Make mu(x) of this image the current latent point and move it with the sliders."):
+        latent_point.put(str(run.path), mu[index], f"mu(x) of test image {index}, picked on the Latent map.")
+        st.switch_page("views/sliders.py")
     x = data.x_test[index:index + 1]
     original = latent.to_hwc(x)[0]
     recon = latent.reconstruct(run.model, x)[0]
@@ -133,7 +137,7 @@ def scatter_panel(run, data, mu: np.ndarray) -> None:
         if opts["method"] == "tsne" and len(idx) < len(mu):
             st.caption(f"t-SNE of {len(idx)} of the {len(mu)} test images (random subset).")
     with right:
-        _show_selected(run, data, _remember_selection(run, figures.selected_index(event), len(mu)))
+        _show_selected(run, data, _remember_selection(run, figures.selected_index(event), len(mu)), mu)
 
     st.subheader("Manifold")
     if manifold is None:

@@ -1,8 +1,8 @@
 """Real-time sliders: the latent_pad component decodes in the browser while a slider is dragged.
 
 MLP decoders only (their weights go to the browser once per model); conv models fall back to the
-server-side Latent sliders page. On release, z comes back and is written into the standard sliders'
-state (``z_<i>``, ``sliders_saved``, ``sliders_run``, ``sliders_source``), so both pages share it.
+server-side Latent sliders page. The component starts from the current latent point and, on release,
+z comes back and becomes it (explorer/latent_point.py), so both slider pages show the same z.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import state
-from explorer.latent_pad import fits_in_browser, latent_pad, release_z, shared_z, store_shared_z
+from explorer import latent_point, state
+from explorer.latent_pad import fits_in_browser, latent_pad, release_z
 from training import latent_space
 
 KEY = "latent_pad"
@@ -20,15 +20,15 @@ KEY = "latent_pad"
 def _on_release(path: str, z_dim: int) -> None:
     z = release_z(st.session_state.get(KEY), z_dim)
     if z is not None:  # not a weight handshake message, nor a malformed value
-        st.session_state["scrub_last"] = store_shared_z(path, z)
+        st.session_state["scrub_last"] = latent_point.put(path, z, "the real-time sliders.")
 
 
 @st.fragment
 def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
     """A release reruns only this fragment (the component sends nothing while dragging)."""
     z_dim = decoder.latent_dim
-    labels = [f"z_{i} · KL {kl[i]:.2f}" + ("" if active[i] else " · unused: KL < 0.01") for i in range(z_dim)]
-    latent_pad(decoder, shared_z(path, z_dim), order, labels, key=KEY, model_id=model_id, active=active,
+    labels = [latent_point.label(i, kl[i], active[i]) for i in range(z_dim)]
+    latent_pad(decoder, latent_point.get(path, z_dim), order, labels, key=KEY, model_id=model_id, active=active,
                on_change=lambda: _on_release(path, z_dim))
     last = st.session_state.get("scrub_last")
     with st.container(key="scrub_value"):

@@ -1,7 +1,7 @@
 """Latent sliders: set z by hand, see the decoder mean mu~(z); traverse one dimension at a time.
 
-Slider keys are ``z_<i>`` (0-based latent index). Their values live in st.session_state and are
-set only from button callbacks, which run before the sliders are created.
+Slider keys are ``z_<i>`` (0-based latent index). They show the current latent point
+(explorer/latent_point.py), which button callbacks and other pages set; a moved slider sets it.
 """
 
 from __future__ import annotations
@@ -9,40 +9,22 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import images, state
+from explorer import images, latent_point, state
 from training import latent_space
 
-LIMIT = 4.0  # slider range -LIMIT..LIMIT; the prior puts 99.99% of each z_k within +-4
-STEP = 0.05
 IMAGE_WIDTH = 320
 INDEX_KEY = "sliders_image_index"
 ALL_DIMS = "all (by KL)"
 
 
-def _slider_keys(z_dim: int) -> list[str]:
-    return [f"z_{i}" for i in range(z_dim)]
+def _on_reset(path: str, z_dim: int) -> None:
+    latent_point.put(path, np.zeros(z_dim), latent_point.PRIOR_MEAN)
 
 
-def _set_z(z: np.ndarray) -> None:
-    """Write z into the slider states (clipped to the slider range, rounded to its step)."""
-    z = np.clip(np.round(np.asarray(z, dtype=np.float64) / STEP) * STEP, -LIMIT, LIMIT)
-    for key, value in zip(_slider_keys(len(z)), z):
-        st.session_state[key] = float(value)
-
-
-def _current_z(z_dim: int) -> np.ndarray:
-    return np.array([st.session_state.get(k, 0.0) for k in _slider_keys(z_dim)], dtype=np.float32)
-
-
-def _on_reset(z_dim: int) -> None:
-    _set_z(np.zeros(z_dim))
-    st.session_state["sliders_source"] = "z = 0, the prior's mean."
-
-
-def _on_prior(z_dim: int) -> None:
+def _on_prior(path: str, z_dim: int) -> None:
     seed = int(np.random.default_rng().integers(2**31))
-    _set_z(latent_space.prior_samples(1, z_dim, seed)[0])
-    st.session_state["sliders_source"] = f"a sample from the prior q(z) = N(0, I) (seed {seed})."
+    latent_point.put(path, latent_space.prior_samples(1, z_dim, seed)[0],
+                     f"a sample from the prior q(z) = N(0, I) (seed {seed}).")
 
 
 def _on_encode(run, x_test, random: bool) -> None:
@@ -52,9 +34,8 @@ def _on_encode(run, x_test, random: bool) -> None:
         st.session_state[INDEX_KEY] = int(np.random.default_rng().integers(len(x_test)))
     index = int(st.session_state.get(INDEX_KEY, 0))
     mu = latent.encode_dataset(run.model, x_test[index:index + 1])[0]  # E3: mu(x)
-    _set_z(mu)
-    clipped = " (clipped to the slider range)" if np.abs(mu).max() > LIMIT else ""
-    st.session_state["sliders_source"] = f"mu(x) of test image {index}{clipped}."
+    clipped = " (clipped to the slider range)" if np.abs(mu).max() > latent_point.LIMIT else ""
+    latent_point.put(str(run.path), mu, f"mu(x) of test image {index}{clipped}.")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -68,19 +49,6 @@ def _traversal_grid(path: str, digest: str, z0: tuple[float, ...], dims: tuple[i
     return images.image_grid(decoded, ncols=n, pad=1)
 
 
-def _init_state(path: str, z_dim: int) -> None:
-    """Fresh sliders at 0 for a newly chosen model (a z of another model means nothing here)."""
-    if st.session_state.get("sliders_run") != path:
-        st.session_state["sliders_run"] = path
-        st.session_state["sliders_saved"] = [0.0] * z_dim
-        st.session_state["sliders_source"] = "z = 0, the prior's mean."
-        st.session_state["traversal_dims"] = ALL_DIMS  # another model's z_k may not exist here
-        _set_z(np.zeros(z_dim))
-    saved = st.session_state.get("sliders_saved") or [0.0] * z_dim
-    for key, value in zip(_slider_keys(z_dim), saved):  # widget state is dropped when the page is left
-        st.session_state.setdefault(key, value)
-
-
 def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
     """mu~(z) as (H, W, C) in [0, 1]: numpy for MLP decoders (no torch needed), else the torch model."""
     if decoder is not None:
@@ -91,7 +59,7 @@ def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
 
 
 @st.fragment
-def slider_panel(config, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
+def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
     """Only the sliders and the decoded image: a slider change reruns this and nothing else."""
     z_dim = config.model.latent_dim
     left, right = st.columns([1, 1], gap="large")
@@ -100,25 +68,24 @@ def slider_panel(config, decoder, order: np.ndarray, kl: np.ndarray, active: np.
         per_col = -(-z_dim // ncols)
         cols = st.columns(ncols)
         for rank, i in enumerate(order):  # read down the first column, then the second
-            label = f"z_{i} · KL {kl[i]:.2f}" + ("" if active[i] else " · unused: KL < 0.01")
             cols[rank // per_col].slider(
-                label, -LIMIT, LIMIT, step=STEP, key=f"z_{i}",
+                latent_point.label(i, kl[i], active[i]), -latent_point.LIMIT, latent_point.LIMIT,
+                step=latent_point.STEP, key=f"z_{i}",
                 help=f"Latent dimension {i}. Its KL to the prior is {kl[i]:.3f} nats per image (E4)"
                      + ("; below 0.01 nats the decoder ignores it." if not active[i] else "."),
             )
     with right:
-        z = _current_z(z_dim)
-        st.session_state["sliders_saved"] = [float(v) for v in z]
+        z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
         with st.container(key="decoded"):
             st.image(images.display(decode_mean(decoder, z), IMAGE_WIDTH), width=IMAGE_WIDTH)
-            st.caption(f"Decoder mean μ̃(z). Started from {st.session_state.get('sliders_source', '')}")
+            st.caption(f"Decoder mean μ̃(z). Started from {latent_point.source(path, z_dim)}")
 
 
-def buttons(z_dim: int) -> None:
+def buttons(path: str, z_dim: int) -> None:
     b1, b2 = st.columns(2)
-    b1.button("Reset to zero", on_click=_on_reset, args=(z_dim,), icon=":material/restart_alt:",
+    b1.button("Reset to zero", on_click=_on_reset, args=(path, z_dim), icon=":material/restart_alt:",
               width="stretch")
-    b2.button("Sample from the prior", on_click=_on_prior, args=(z_dim,), icon=":material/casino:",
+    b2.button("Sample from the prior", on_click=_on_prior, args=(path, z_dim), icon=":material/casino:",
               width="stretch")
 
 
@@ -148,7 +115,7 @@ def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
     n = c2.slider("Steps from −3 to +3", 3, 15, 9, key="traversal_steps")
     c3.button("Redraw", icon=":material/refresh:", help="Use the sliders' current values for the fixed dimensions.")
     dims = [int(i) for i in order] if which == ALL_DIMS else [int(which.split("_")[1])]
-    z0 = tuple(float(v) for v in _current_z(z_dim))
+    z0 = tuple(latent_point.get(str(run.path), z_dim))
     grid = _traversal_grid(str(run.path), state.weights_digest(run.path), z0, tuple(dims), n, run.model)
     h = run.config.model.image_shape[1]
     factor = max(1, min(4, round(600 / max(1, n * (h + 1)))))
@@ -163,7 +130,10 @@ def main() -> None:
     config, history = state.current_config_and_history()
     z_dim = config.model.latent_dim
     kl, active, order = latent_space.ranked_dims(history, z_dim)
-    _init_state(str(state.current_run_path()), z_dim)
+    path = str(state.current_run_path())
+    if latent_point.is_new_model(path):
+        st.session_state["traversal_dims"] = ALL_DIMS  # another model's z_k may not exist here
+    latent_point.sync_sliders(path, z_dim)
 
     st.title("Latent sliders")
     st.caption(
@@ -171,8 +141,8 @@ def main() -> None:
         f"epoch); {int(active.sum())} carry more than 0.01 nats. Each slider sets one coordinate of z; "
         "the image is the decoder mean μ̃(z)."
     )
-    buttons(z_dim)
-    slider_panel(config, state.current_decoder(), order, kl, active)
+    buttons(path, z_dim)
+    slider_panel(path, config, state.current_decoder(), order, kl, active)
 
     run = state.current_run()  # the torch model, for encoding test images and the traversal grid
     data = state.current_data(run)

@@ -141,3 +141,50 @@ def test_weights_cross_the_websocket_once_and_again_after_a_remount(page, server
     page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=TIMEOUT)
     frame = open_scrub(page, server)
     assert frame.evaluate("() => latentPad.frames") > 0
+
+
+def slider_values(page) -> list[float]:
+    return page.evaluate("() => [...Array(16).keys()].map(i => "
+                         "+document.querySelector(`.st-key-z_${i} input[type=range]`).value)")
+
+
+def test_the_latent_point_is_shared_both_ways_between_the_slider_pages(page, server):
+    """Drag on Real-time sliders, release, open Latent sliders: every slider shows that z; moving one
+    there changes that dimension only, and Real-time sliders then starts from it."""
+    frame = open_scrub(page, server)
+    first, second = top_dims(frame)[:2]
+    for dim, moves in ((first, 6), (second, -4)):
+        box = frame.locator(f"#z-{dim}").bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 5 * moves, y, steps=4)
+        page.mouse.up()
+        page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('.st-key-scrub_value').innerText.includes('none yet')",
+                           timeout=TIMEOUT)
+    released = np.array(frame.evaluate("latentPad.z"), dtype=np.float64)
+    assert released[first] > 0 and released[second] < 0
+
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Latent sliders").click()
+    page.locator('.st-key-z_15 input[type="range"]').wait_for(timeout=TIMEOUT)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+    np.testing.assert_allclose(slider_values(page), released, atol=1e-6)
+
+    other = next(i for i in range(16) if i not in (first, second))
+    image = page.locator(".st-key-decoded img").first.get_attribute("src")
+    page.locator(f'.st-key-z_{other} input[type="range"]').focus()
+    page.keyboard.press("ArrowRight")
+    expected = released.copy()
+    expected[other] += 0.05
+    page.wait_for_function("old => { const i = document.querySelector('.st-key-decoded img'); "
+                           "return i && i.src && !i.src.endsWith(old); }", arg=image.split("/")[-1],
+                           timeout=TIMEOUT)  # the server decoded the new point
+    np.testing.assert_allclose(slider_values(page), expected, atol=1e-6)
+
+    # and back, in the same session: the real-time page starts from the point set there
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Real-time sliders").click()
+    page.wait_for_selector(IFRAME, timeout=TIMEOUT)
+    frame = page.locator(IFRAME).element_handle().content_frame()
+    frame.wait_for_function("() => window.latentPad && latentPad.modelId && latentPad.frames > 0", timeout=TIMEOUT)
+    np.testing.assert_allclose(frame.evaluate("latentPad.z"), expected, atol=1e-6)

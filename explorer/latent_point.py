@@ -1,0 +1,101 @@
+"""The current latent point z of the current model: its one home in the app.
+
+Latent sliders, Real-time sliders (its sliders and 2-D pad), a point picked on the Latent map and the
+ends of an interpolation all read and write z here, through ``get`` and ``put``. The slider range,
+step and rounding, the labels of a dimension and the reset when the model changes are defined here
+once. The point lives in the session under one key:
+
+    st.session_state[POINT] = {"run": path of the model, "z": [...], "source": "where it came from",
+                               "version": number of changes}
+
+The Latent sliders' widgets (keys ``z_<i>``, which outside tools rely on) are a view of it: ``sync_sliders``
+writes the point into them before they are drawn, whenever it changed elsewhere since they last showed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+LIMIT = 4.0  # each coordinate's range -LIMIT..LIMIT: the prior puts 99.99% of every z_k within +-4
+STEP = 0.05
+POINT = "latent_point"
+SHOWN = "latent_point_shown"  # (run, version) the z_<i> sliders last showed
+PRIOR_MEAN = "z = 0, the prior's mean."
+
+
+def clip_round(z: Sequence[float]) -> list[float]:
+    """z as every control stores it: rounded to STEP, clipped to +-LIMIT."""
+    z = np.clip(np.round(np.asarray(z, dtype=np.float64) / STEP) * STEP, -LIMIT, LIMIT)
+    return [float(round(v, 10)) for v in z]
+
+
+def slider_keys(z_dim: int) -> list[str]:
+    return [f"z_{i}" for i in range(z_dim)]
+
+
+def label(i: int, kl: float, active: bool) -> str:
+    """A dimension's name on every control: index, its KL to the prior (E4), unused if below 0.01."""
+    return f"z_{i} · KL {kl:.2f}" + ("" if active else " · unused: KL < 0.01")
+
+
+def _point(path: str, z_dim: int) -> dict:
+    """The stored point if it belongs to this model, else a fresh z = 0 for it (another model's z means
+    nothing here)."""
+    point = st.session_state.get(POINT)
+    if not isinstance(point, dict) or point.get("run") != path or len(point.get("z", ())) != z_dim:
+        version = point.get("version", 0) + 1 if isinstance(point, dict) else 1
+        point = {"run": path, "z": [0.0] * z_dim, "source": PRIOR_MEAN, "version": version}
+        st.session_state[POINT] = point
+    return point
+
+
+def get(path: str, z_dim: int) -> list[float]:
+    """The current z of the model at PATH."""
+    return list(_point(path, z_dim)["z"])
+
+
+def source(path: str, z_dim: int) -> str:
+    """Where the current z came from, as the end of a sentence ("mu(x) of test image 3.")."""
+    return _point(path, z_dim)["source"]
+
+
+def is_new_model(path: str) -> bool:
+    """Whether the point still belongs to another model (pages reset their own per-model state then)."""
+    point = st.session_state.get(POINT)
+    return not isinstance(point, dict) or point.get("run") != path
+
+
+def put(path: str, z: Sequence[float], source: str) -> list[float]:
+    """Make Z (rounded, clipped) the current point of the model at PATH; returns what was stored."""
+    z = clip_round(z)
+    previous = st.session_state.get(POINT)
+    version = previous.get("version", 0) + 1 if isinstance(previous, dict) else 1
+    st.session_state[POINT] = {"run": path, "z": z, "source": source, "version": version}
+    return z
+
+
+def sync_sliders(path: str, z_dim: int) -> None:
+    """Before the z_<i> sliders are drawn: show the current point in them if it changed since they
+    last did (elsewhere, or for another model). Their state is also dropped whenever their page is
+    left, so it is rewritten then too."""
+    point = _point(path, z_dim)
+    shown = (path, point["version"])
+    keys = slider_keys(z_dim)
+    if st.session_state.get(SHOWN) != shown or any(k not in st.session_state for k in keys):
+        for key, value in zip(keys, point["z"]):
+            st.session_state[key] = float(value)
+        st.session_state[SHOWN] = shown
+
+
+def from_sliders(path: str, z_dim: int) -> list[float]:
+    """After a slider moved: the sliders' values become the current point (its source unchanged)."""
+    point = _point(path, z_dim)
+    z = [float(st.session_state.get(k, v)) for k, v in zip(slider_keys(z_dim), point["z"])]
+    if z != point["z"]:
+        stored = put(path, z, point["source"])
+        st.session_state[SHOWN] = (path, st.session_state[POINT]["version"])  # they show it already
+        return stored
+    return z
