@@ -22,11 +22,11 @@ VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name swi
 def model_picker() -> None:
     """Sidebar: which model every page shows."""
     runs = state.available_runs()
-    paths = [str(r.path) for r in runs]
-    current = str(state.current_run_path())
-    if current not in paths:
+    labels = {state.canonical(r.path): r.label for r in runs}  # every run once, in one spelling
+    paths = list(labels)
+    current = state.canonical(state.current_run_path())
+    if current not in labels:
         paths.insert(0, current)
-    labels = {str(r.path): r.label for r in runs}
     st.session_state["model_picker"] = current  # follow a model chosen on a page (state.select_run) since the last run
     st.sidebar.selectbox(
         "Model", paths, format_func=lambda p: labels.get(p, Path(p).name), key="model_picker",

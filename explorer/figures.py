@@ -7,6 +7,7 @@ manifold-grid overlay, loss curves, KL per dimension, and the rate-distortion pl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -181,7 +182,7 @@ def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int
     scored = [r for r in runs if r.test_kl is not None and r.test_recon is not None]
     for k, lik in enumerate(sorted({r.likelihood for r in scored})):
         group = [r for r in scored if r.likelihood == lik]
-        is_current = [current is not None and str(r.path) == str(current) for r in group]
+        is_current = [current is not None and Path(r.path).resolve() == Path(current).resolve() for r in group]
         fig.add_trace(go.Scatter(
             x=[r.test_kl for r in group], y=[r.test_recon for r in group], mode="markers+text", name=lik,
             text=[f"β={r.beta:g} · {lik}" for r in group], textposition="top center",

@@ -59,9 +59,9 @@ def resume_button(run: RunSummary, key: str) -> None:
 def use_button(run: RunSummary, key: str) -> None:
     if not run.ready:
         return
-    in_use = run.path.resolve() == state.current_run_path().resolve()
-    st.button("In use" if in_use else "Use", key=f"use_{key}", disabled=in_use, icon=":material/check:",
-              on_click=state.select_run, args=(str(run.path),))
+    in_use = state.same_run(run.path, state.current_run_path())
+    if st.button("In use" if in_use else "Use", key=f"use_{key}", disabled=in_use, icon=":material/check:"):
+        state.choose_run(run.path)  # the whole app redraws: the button may sit in a fragment
 
 
 @st.dialog("Delete this run?")
@@ -76,7 +76,7 @@ def _confirm_delete(run: RunSummary) -> None:
         except UserError as err:
             st.error(str(err))
             return
-        if run.path.resolve() == state.current_run_path().resolve():
+        if state.same_run(run.path, state.current_run_path()):
             state.select_run(state.DEFAULT_RUN)
         st.rerun()
     if right.button("Keep it", key="keep_run"):

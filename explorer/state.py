@@ -46,13 +46,41 @@ def available_runs() -> list[RunSummary]:
     return [run for run in list_runs(runs_root()) if run.ready]
 
 
+CHOSEN_MESSAGE = "model_chosen_message"
+
+
+def same_run(a: str | Path, b: str | Path) -> bool:
+    """Whether two spellings of a run folder ("runs/x", "/abs/runs/x", a link) are the same run."""
+    return canonical(a) == canonical(b)
+
+
+def canonical(path: str | Path) -> str:
+    """The one spelling of a run folder the app stores and compares: absolute, links resolved."""
+    return str(Path(path).expanduser().resolve())
+
+
 def current_run_path() -> Path:
-    return Path(st.session_state.get("run_path", str(DEFAULT_RUN)))
+    return Path(st.session_state.get("run_path", canonical(DEFAULT_RUN)))
 
 
 def select_run(path: str | Path) -> None:
-    """Make ``path`` the model every page uses."""
-    st.session_state["run_path"] = str(Path(path))
+    """Make ``path`` the model every page uses (as a widget callback: the sidebar picker, Use)."""
+    st.session_state["run_path"] = canonical(path)
+
+
+def choose_run(path: str | Path, message: str | None = None) -> None:
+    """Make ``path`` the model every page uses, from a page's own code (an upload, a button inside a
+    fragment), and redraw the whole app at once so the sidebar, the cards and the page all show it;
+    ``message`` is shown by ``chosen_message`` after the redraw."""
+    select_run(path)
+    if message:
+        st.session_state[CHOSEN_MESSAGE] = message
+    st.rerun()
+
+
+def chosen_message() -> str | None:
+    """The sentence a ``choose_run`` left for this redraw (once)."""
+    return st.session_state.pop(CHOSEN_MESSAGE, None)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

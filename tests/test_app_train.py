@@ -155,6 +155,42 @@ def test_use_on_the_models_page_selects_a_saved_run(runs):
     assert at.button(key=f"use_{saved}").label == "In use"
 
 
+def test_a_model_chosen_anywhere_shows_at_once_everywhere_and_once_in_the_picker(runs, monkeypatch):
+    saved = runs / "copied-demo"
+    shutil.copytree(DEMOS[0], saved)
+    monkeypatch.chdir(runs.parent)
+    at = open_page("views/models.py", runs)
+    at.session_state["run_path"] = "runs/copied-demo"  # a relative spelling of the same run
+    at.run()
+    picker = at.selectbox(key="model_picker")
+    assert len(picker.options) == len(set(picker.options)) == len(DEMOS) + 1  # every run once
+    assert picker.value == str(saved.resolve())
+    assert at.button(key=f"use_{saved}").label == "In use"
+
+    at.button(key=f"use_{DEMOS[1]}").click().run()  # a Use button inside the cards' fragment
+    assert at.selectbox(key="model_picker").value == str(DEMOS[1].resolve())  # the sidebar, same rerun
+    assert at.button(key=f"use_{DEMOS[1]}").label == "In use"
+
+    upload(at, (DEMOS[0] / WEIGHTS).read_bytes(), (DEMOS[0] / CONFIG).read_bytes(), "uploaded-one")
+    uploaded = runs / "uploaded-one"
+    assert at.selectbox(key="model_picker").value == str(uploaded.resolve())  # not one click later
+    assert at.button(key=f"use_{uploaded}").label == "In use"
+    assert any("it is now the current model" in m.value for m in at.success)
+
+
+def test_balance_outlines_the_current_run_however_it_is_spelled(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from explorer.figures import rate_distortion
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    runs = [SimpleNamespace(path=tmp_path / "runs" / name, name=name, beta=1.0, likelihood="bernoulli", latent_dim=2,
+                            dataset="digits", test_kl=1.0 + i, test_recon=10.0 - i) for i, name in enumerate("ab")]
+    fig = rate_distortion(runs, current="runs/a")
+    assert list(fig.data[0].marker.line.width) == [3, 0]
+
+
 def test_the_runs_folder_field_changes_where_runs_are_listed(runs, tmp_path):
     other = tmp_path / "elsewhere"
     shutil.copytree(DEMOS[0], other / "found-here")

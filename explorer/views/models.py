@@ -84,6 +84,9 @@ def run_cards() -> None:
 
 
 def upload() -> None:
+    said = state.chosen_message()  # "Saved as ...; it is now the current model", after the redraw
+    if said:
+        st.success(said)
     with st.form("upload_form", clear_on_submit=False):
         weights_col, config_col = st.columns(2)
         weights = weights_col.file_uploader("Weights (model.safetensors)", type=["safetensors"], key="upload_weights")
@@ -101,8 +104,7 @@ def upload() -> None:
     except UserError as err:
         st.error(str(err))
         return
-    state.select_run(path)
-    st.success(f"Saved as `{path}`; it is now the current model.")
+    state.choose_run(path, f"Saved as `{path}`; it is now the current model.")
 
 
 def zipped(run_dir: Path) -> bytes:
