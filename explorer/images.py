@@ -7,8 +7,6 @@ stay crisp instead of being blurred by the browser; one channel stays grayscale 
 
 from __future__ import annotations
 
-import base64
-import io
 
 import numpy as np
 from PIL import Image
@@ -64,22 +62,6 @@ def display(img: np.ndarray, width: int) -> np.ndarray:
     return upscale_nearest(img, factor)
 
 
-def png_bytes(img: np.ndarray) -> bytes:
-    """PNG file content of a float or uint8 image (H, W[, C]); one channel is saved as grayscale."""
-    buf = io.BytesIO()
-    Image.fromarray(squeeze_gray(to_uint8(img))).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def pil_image(img: np.ndarray) -> Image.Image:
     """PIL image (e.g. for a plotly layout image) of a float or uint8 image (H, W[, C])."""
     return Image.fromarray(squeeze_gray(to_uint8(img)))
-
-
-def pixelated_img_tag(img: np.ndarray, width: int, alt: str = "decoded image") -> str:
-    """An <img> holding the image at its own resolution as a data URI, scaled up by the browser
-    with nearest-neighbour sampling: a few hundred bytes instead of an upscaled PNG, and no
-    second request to fetch it."""
-    data = base64.b64encode(png_bytes(img)).decode("ascii")
-    return (f'<img src="data:image/png;base64,{data}" width="{int(width)}" alt="{alt}" '
-            f'style="image-rendering: pixelated; image-rendering: crisp-edges; border-radius: 0.5rem">')

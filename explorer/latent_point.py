@@ -62,12 +62,6 @@ def source(path: str, z_dim: int) -> str:
     return _point(path, z_dim)["source"]
 
 
-def is_new_model(path: str) -> bool:
-    """Whether the point still belongs to another model (pages reset their own per-model state then)."""
-    point = st.session_state.get(POINT)
-    return not isinstance(point, dict) or point.get("run") != path
-
-
 def put(path: str, z: Sequence[float], source: str) -> list[float]:
     """Make Z (rounded, clipped) the current point of the model at PATH; returns what was stored."""
     z = clip_round(z)

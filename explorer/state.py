@@ -7,6 +7,7 @@ weights file, so a retrained or replaced run is reloaded and an unchanged one ne
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from explorer import serving
 from training.config import RunConfig
 from training.errors import UserError
 from training.mlp_decoder import MLPDecoder, load_mlp_decoder
-from training.run_files import CONFIG, WEIGHTS, read_config, read_history
+from training.run_files import WEIGHTS, read_config, read_history
 from training.runs import BUNDLED_DEMOS, RunSummary, list_runs
 
 if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
@@ -152,6 +153,25 @@ def dataset_for(name: str, channels: int, side: int, seed: int) -> Dataset:
     from training.data import load_dataset
 
     return load_dataset(name, image_size=side, channels=channels, seed=seed)
+
+
+def on_new_model(page: str, reset: Callable[[], None]) -> None:
+    """Run ``reset`` (a page's own defaults for a model) the first time PAGE shows the current model.
+
+    Pages set their widgets' state there rather than delete it: the browser keeps showing a widget's
+    old value unless the server sets a new one."""
+    key, path = f"{page}_model", canonical(current_run_path())
+    if st.session_state.get(key) != path:
+        reset()
+        st.session_state[key] = path
+
+
+def current_test_images(run: Run, data: Dataset):
+    """The test images as the current model is scored on them (binarised once, with a fixed seed, for
+    a --binarize run): every page shows and encodes these, so all pages agree."""
+    from training.evaluate import test_images
+
+    return test_images(run.config, data)
 
 
 def current_data(run: Run) -> Dataset:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from training.checkpoint import CHECKPOINT, CONFIG, load_run
+from training.checkpoint import CHECKPOINT, load_run
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,11 +1,9 @@
 """explorer/figures.py and explorer/images.py: pure functions, no Streamlit."""
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from explorer import figures, images
 
@@ -53,8 +51,8 @@ def test_display_keeps_grayscale_and_upscales():
     img = np.random.default_rng(1).random((28, 28, 1)).astype(np.float32)
     out = images.display(img, 280)
     assert out.shape == (280, 280) and out.dtype == np.uint8
-    png = Image.open(io.BytesIO(images.png_bytes(img)))
-    assert png.mode == "L" and png.size == (28, 28)
+    pil = images.pil_image(img)
+    assert pil.mode == "L" and pil.size == (28, 28)
     assert images.display(np.random.default_rng(2).random((8, 8, 3)), 40).shape == (40, 40, 3)
 
 

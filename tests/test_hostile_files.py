@@ -23,12 +23,11 @@ import torch
 from safetensors.torch import save as st_save
 
 from explorer.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
-from training.checkpoint import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, load_run, weights_bytes
+from training.checkpoint import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, load_run
 from training.cli import main
 from training.costs import weight_bytes
 from training.config import RunConfig
 from training.errors import UserError
-from training.model import VAE
 from training.runs import check_run_name, list_runs, run_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import torch
 from safetensors.numpy import save as st_save_numpy
 
 from training.checkpoint import write_views
-from training.config import ModelConfig, RunConfig
+from training.config import RunConfig
 from training.errors import UserError
 from training.mlp_decoder import load_mlp_decoder
 from training.model import VAE

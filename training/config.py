@@ -8,7 +8,6 @@ turns every problem into one ``UserError`` sentence.
 from __future__ import annotations
 
 import json
-import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -172,9 +171,3 @@ def describe_validation_error(err: ValidationError) -> str:
         shown = shown[:57] + "..."
     more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"{where} = {shown}: {msg}{more}"
-
-
-def check_finite(name: str, value: float) -> float:
-    if not math.isfinite(value):
-        raise UserError(f"{name} must be a finite number, not {value}.")
-    return value

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load as st_load_numpy
 
-from training.config import ModelConfig, RunConfig
+from training.config import ModelConfig
 from training.costs import check_model, check_weights_file
 from training.errors import UserError
-from training.run_files import CONFIG, WEIGHTS, read_config
+from training.run_files import WEIGHTS, read_config
 
 PARAMS_PER_PIXEL = {"bernoulli": 1, "gaussian": 1, "gaussian-learned": 2}
 

@@ -8,7 +8,6 @@ import streamlit as st
 
 from explorer import figures, state
 from training import latent
-from training.evaluate import test_images
 from training.objective import loss_formula, loss_note
 from training.runs import list_runs
 
@@ -51,7 +50,8 @@ def main() -> None:
         return
     last = run.history[-1]
     kl = latent.last_kl_per_dim(run.history, z_dim)
-    variance = _latent_variance(str(run.path), state.weights_digest(run.path), run.model, test_images(cfg, data))
+    variance = _latent_variance(str(run.path), state.weights_digest(run.path), run.model,
+                                state.current_test_images(run, data))
     active = latent.active_mask(variance)
 
     m = st.columns(4)

@@ -28,8 +28,8 @@ def _strip(originals: np.ndarray, path_z: np.ndarray, model, width: int) -> np.n
 
 def main() -> None:
     run = state.current_run()
-    data = state.current_data(run)
-    n_test = len(data.x_test)
+    x_test = state.current_test_images(run, state.current_data(run))
+    n_test = len(x_test)
     st.title("Interpolate")
     st.caption("Two test images are encoded to their means mu(x) (E3); the decoder draws the points in "
                "between. The originals sit at both ends of each strip.")
@@ -44,7 +44,7 @@ def main() -> None:
     c4.button("Random pair", on_click=_on_random, args=(n_test,), icon=":material/shuffle:", width="stretch",
               disabled=n_test < 2)
 
-    x = data.x_test[[int(a), int(b)]]
+    x = x_test[[int(a), int(b)]]
     mu = latent.encode_dataset(run.model, x)  # (2, Z)
     originals = latent.to_hwc(x)
     width = min(1100, (steps + 2) * 64)

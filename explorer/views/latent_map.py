@@ -36,18 +36,13 @@ def _manifold(path: str, digest: str, method: str, dims: tuple[int, int], n: int
     return images.image_grid(decoded, ncols=n, pad=0), grid.xs, grid.ys
 
 
-def _reset_on_new_model(run, data) -> None:
-    """A newly chosen model starts from its own defaults (raw dims for Z = 2, else PCA; z_0, z_1).
-
-    Set, not deleted: the browser keeps showing a widget's old value unless the server sets a new one.
-    """
-    if st.session_state.get("map_run") != str(run.path):
-        z_dim = run.config.model.latent_dim
-        st.session_state["map_run"] = str(run.path)
-        st.session_state["map_method"] = "dims" if z_dim == 2 else "pca"
-        st.session_state["map_dim_x"], st.session_state["map_dim_y"] = 0, min(1, z_dim - 1)
-        if data.labels_are_factors and data.factor_names:
-            st.session_state["map_color"] = data.factor_names[0]
+def _defaults(run, data) -> None:
+    """A newly chosen model starts from its own defaults (raw dims for Z = 2, else PCA; z_0, z_1)."""
+    z_dim = run.config.model.latent_dim
+    st.session_state["map_method"] = "dims" if z_dim == 2 else "pca"
+    st.session_state["map_dim_x"], st.session_state["map_dim_y"] = 0, min(1, z_dim - 1)
+    if data.labels_are_factors and data.factor_names:
+        st.session_state["map_color"] = data.factor_names[0]
 
 
 def _controls(z_dim: int, data) -> dict:
@@ -92,7 +87,7 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
     return fig
 
 
-def _show_selected(run, data, index: int | None, mu: np.ndarray) -> None:
+def _show_selected(run, data, x_test, index: int | None, mu: np.ndarray) -> None:
     if index is None:
         st.info("Click a point to see its test image and its reconstruction.")
         return
@@ -100,7 +95,7 @@ def _show_selected(run, data, index: int | None, mu: np.ndarray) -> None:
                  help="Make mu(x) of this image the current latent point and move it with the sliders."):
         latent_point.put(str(run.path), mu[index], f"mu(x) of test image {index}, picked on the Latent map.")
         st.switch_page("views/sliders.py")
-    x = data.x_test[index:index + 1]
+    x = x_test[index:index + 1]
     original = latent.to_hwc(x)[0]
     recon = latent.reconstruct(run.model, x)[0]
     st.image(images.display(original, 140), width=140, caption=f"test image {index}")  # one above the other:
@@ -118,7 +113,7 @@ def _remember_selection(run, index: int | None, n_test: int) -> int | None:
 
 
 @st.fragment
-def scatter_panel(run, data, mu: np.ndarray) -> None:
+def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     """Controls, scatter, selection and manifold: interacting reruns only this."""
     z_dim = run.config.model.latent_dim
     path, digest = str(run.path), state.weights_digest(run.path)
@@ -137,7 +132,7 @@ def scatter_panel(run, data, mu: np.ndarray) -> None:
         if opts["method"] == "tsne" and len(idx) < len(mu):
             st.caption(f"t-SNE of {len(idx)} of the {len(mu)} test images (random subset).")
     with right:
-        _show_selected(run, data, _remember_selection(run, figures.selected_index(event), len(mu)), mu)
+        _show_selected(run, data, x_test, _remember_selection(run, figures.selected_index(event), len(mu)), mu)
 
     st.subheader("Manifold")
     if manifold is None:
@@ -161,14 +156,15 @@ def scatter_panel(run, data, mu: np.ndarray) -> None:
 def main() -> None:
     run = state.current_run()
     data = state.current_data(run)
-    _reset_on_new_model(run, data)
+    state.on_new_model("map", lambda: _defaults(run, data))
+    x_test = state.current_test_images(run, data)
     st.title("Latent map")
     z_dim = run.config.model.latent_dim
-    st.caption(f"Each dot is mu(x) (E3) of one of the {len(data.x_test)} test images, z = {z_dim} dimensions. "
+    st.caption(f"Each dot is mu(x) (E3) of one of the {len(x_test)} test images, z = {z_dim} dimensions. "
                "Click a dot to see the image and its reconstruction.")
     with st.spinner("Encoding the test set..."):
-        mu = _encode_test(str(run.path), state.weights_digest(run.path), run.model, data.x_test)
-    scatter_panel(run, data, mu)
+        mu = _encode_test(str(run.path), state.weights_digest(run.path), run.model, x_test)
+    scatter_panel(run, data, x_test, mu)
 
 
 main()

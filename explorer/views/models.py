@@ -131,13 +131,17 @@ def download() -> None:
                             mime="application/zip", on_click="ignore", icon=":material/folder_zip:")
 
 
-st.title("Models")
-runs_folder()
-st.subheader("Demos and saved runs", anchor=False)
-run_cards()
-st.subheader("Upload a run", anchor=False)
-st.caption("Both files are checked before anything is saved: the config's settings and ranges, then every "
-           "weight's name, shape and values. Only safetensors files are read (never pickle).")
-upload()
-st.subheader("Download the current model", anchor=False)
-download()
+def main() -> None:
+    st.title("Models")
+    runs_folder()
+    st.subheader("Demos and saved runs", anchor=False)
+    run_cards()
+    st.subheader("Upload a run", anchor=False)
+    st.caption("Both files are checked before anything is saved: the config's settings and ranges, then every "
+               "weight's name, shape and values. Only safetensors files are read (never pickle).")
+    upload()
+    st.subheader("Download the current model", anchor=False)
+    download()
+
+
+main()

@@ -59,9 +59,7 @@ def main() -> None:
                 "server with PyTorch.", icon=":material/info:")
         st.page_link("views/sliders.py", label="Open Latent sliders", icon=":material/tune:")
         return
-    if st.session_state.get("scrub_run") != str(path):  # another model: its last z means nothing here
-        st.session_state["scrub_run"] = str(path)
-        st.session_state.pop("scrub_last", None)
+    state.on_new_model("scrub", lambda: st.session_state.pop("scrub_last", None))  # its last z means nothing here
     model_id = f"{path}:{state.weights_digest(path)}"
     pad_panel(decoder, str(path), model_id, order, kl, active)
 

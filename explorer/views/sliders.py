@@ -131,8 +131,7 @@ def main() -> None:
     z_dim = config.model.latent_dim
     kl, active, order = latent_space.ranked_dims(history, z_dim)
     path = str(state.current_run_path())
-    if latent_point.is_new_model(path):
-        st.session_state["traversal_dims"] = ALL_DIMS  # another model's z_k may not exist here
+    state.on_new_model("sliders", lambda: st.session_state.update(traversal_dims=ALL_DIMS))  # its z_k may not exist
     latent_point.sync_sliders(path, z_dim)
 
     st.title("Latent sliders")
@@ -145,10 +144,10 @@ def main() -> None:
     slider_panel(path, config, state.current_decoder(), order, kl, active)
 
     run = state.current_run()  # the torch model, for encoding test images and the traversal grid
-    data = state.current_data(run)
-    if st.session_state.get(INDEX_KEY, 0) > len(data.x_test) - 1:  # a smaller test set than the last model's
-        st.session_state[INDEX_KEY] = len(data.x_test) - 1
-    test_image_panel(run, data.x_test)
+    x_test = state.current_test_images(run, state.current_data(run))
+    if st.session_state.get(INDEX_KEY, 0) > len(x_test) - 1:  # a smaller test set than the last model's
+        st.session_state[INDEX_KEY] = len(x_test) - 1
+    test_image_panel(run, x_test)
     st.divider()
     traversal_panel(run, order, active)
 

@@ -8,7 +8,6 @@ import streamlit as st
 
 from explorer import state
 from training import latent
-from training.evaluate import test_images
 from training.objective import loss_note
 from training.likelihoods import LOG_2PI
 
@@ -46,7 +45,8 @@ def main() -> None:
                                 key="theory_n")
     n_mc = c2.slider("Samples z per image (Monte Carlo)", 2, 128, 32, key="theory_mc")
     seed = int(c3.number_input("Seed", 0, 1_000_000, 0, key="theory_seed"))
-    t = _terms(str(run.path), state.weights_digest(run.path), n_images, n_mc, seed, run.model, test_images(cfg, data))
+    t = _terms(str(run.path), state.weights_digest(run.path), n_images, n_mc, seed, run.model,
+               state.current_test_images(run, data))
 
     left, right = _row("E1 · the objective")
     left.latex(r"L = \mathbb{E}_{x \sim p(x)}\Big[\underbrace{\mathbb{E}_{z \sim p(z|x)}\big[-\ln q(x|z)\big]}"

@@ -219,26 +219,28 @@ def live_view(root: Path, visitor: str) -> None:
     others()
 
 
-# -- the page -------------------------------------------------------------------------------
-st.title("Train a VAE")
-st.caption("Each training runs in a process of its own: other pages stay quick, and neither leaving this page, "
-           "reloading it nor restarting the app stops it. Each epoch's checkpoint is saved, so Stop keeps the "
-           "last complete epoch and Resume continues from it.")
-ROOT = state.runs_root()
-VISITOR = trainings.visitor_id()
-try:
-    LAUNCHER = trainings.launcher(ROOT)
-except UserError as err:
-    st.error(str(err))
-    st.stop()
-
-form = training_form()
-if form is not None:
+def main() -> None:
+    st.title("Train a VAE")
+    st.caption("Each training runs in a process of its own: other pages stay quick, and neither leaving this page, "
+               "reloading it nor restarting the app stops it. Each epoch's checkpoint is saved, so Stop keeps the "
+               "last complete epoch and Resume continues from it.")
+    root, visitor = state.runs_root(), trainings.visitor_id()
     try:
-        config = config_from_form(form)
-        name = form["name"].strip() or default_run_name(config)
-        submit(ROOT, name, config, LAUNCHER, requested_by=VISITOR, max_per_visitor=trainings.MAX_ACTIVE_PER_VISITOR)
-        st.session_state[FOCUS_KEY] = name
+        launcher = trainings.launcher(root)
     except UserError as err:
         st.error(str(err))
-live_view(ROOT, VISITOR)
+        st.stop()
+    form = training_form()
+    if form is not None:
+        try:
+            config = config_from_form(form)
+            name = form["name"].strip() or default_run_name(config)
+            submit(root, name, config, launcher, requested_by=visitor,
+                   max_per_visitor=trainings.MAX_ACTIVE_PER_VISITOR)
+            st.session_state[FOCUS_KEY] = name
+        except UserError as err:
+            st.error(str(err))
+    live_view(root, visitor)
+
+
+main()
