@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import state, trainings
+from explorer import DEMOS, state, trainings
 from training.errors import UserError
 from training.launch import delete_run, resume, stop_run
 from training.run_status import ACTIVE, QUEUED
@@ -72,7 +72,7 @@ def _confirm_delete(run: RunSummary) -> None:
     left, right = st.columns(2)
     if left.button("Delete for good", type="primary", icon=":material/delete:", key="confirm_delete"):
         try:
-            delete_run(run.path)
+            delete_run(run.path, bundled=DEMOS)
         except UserError as err:
             st.error(str(err))
             return

@@ -19,13 +19,14 @@ from training.config import RunConfig
 from training.errors import UserError
 from training.mlp_decoder import MLPDecoder, load_mlp_decoder
 from training.run_files import WEIGHTS, read_config, read_history
-from training.runs import BUNDLED_DEMOS, RunSummary, list_runs
+from explorer import DEMOS
+from training.runs import RunSummary, list_runs
 
 if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
     from training.checkpoint import Run
     from training.data import Dataset
 
-DEFAULT_RUN = BUNDLED_DEMOS / "mnist5k-z16"
+DEFAULT_RUN = DEMOS / "mnist5k-z16"
 RUNS_ROOT_ENV = "VAE_EXPLORER_RUNS"
 
 
@@ -44,7 +45,12 @@ def runs_root() -> Path:
 
 def available_runs() -> list[RunSummary]:
     """The runs offered as models: demos and runs with trained weights (not queued, failed or interrupted)."""
-    return [run for run in list_runs(runs_root()) if run.ready]
+    return [run for run in all_runs() if run.ready]
+
+
+def all_runs() -> list[RunSummary]:
+    """The bundled demos, then every run of the runs folder, in every state."""
+    return list_runs(runs_root(), bundled=DEMOS)
 
 
 CHOSEN_MESSAGE = "model_chosen_message"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from training.runs import BUNDLED_DEMOS
+from explorer import DEMOS as BUNDLED_DEMOS
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 DEMOS = ["mnist5k-z2", "mnist5k-z16"]

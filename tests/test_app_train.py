@@ -12,7 +12,7 @@ from training.launch import stop_run
 from training.run_queue import scan
 from training.run_status import ACTIVE
 from training.checkpoint import CONFIG, WEIGHTS, load_run
-from training.runs import BUNDLED_DEMOS
+from explorer import DEMOS as BUNDLED_DEMOS
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 DEMOS = sorted(p for p in BUNDLED_DEMOS.iterdir() if (p / WEIGHTS).is_file())

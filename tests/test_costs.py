@@ -84,7 +84,7 @@ def test_a_sparse_3_gb_config_is_refused_from_its_size_without_reading_it(tmp_pa
     started = time.perf_counter()
     with pytest.raises(UserError, match=r"is 3,221,225,472 bytes; a run config is at most 1,000,000"):
         load_run(run)
-    assert list_runs(tmp_path, include_demos=False) == []  # not listed, and listing does not read it
+    assert list_runs(tmp_path) == []  # not listed, and listing does not read it
     assert time.perf_counter() - started < 1.0
 
 

@@ -320,7 +320,7 @@ def test_runs_listing_skips_symlinks_leading_out_of_the_root(tmp_path, trained):
     shutil.copytree(trained, tmp_path / "outside")
     (root / "evil").symlink_to(tmp_path / "outside", target_is_directory=True)
     (root / "alias").symlink_to(root / "inside", target_is_directory=True)  # stays inside: allowed
-    names = {r.name for r in list_runs(root, include_demos=False)}
+    names = {r.name for r in list_runs(root)}
     assert names == {"inside", "alias"}
 
 

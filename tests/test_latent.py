@@ -8,7 +8,7 @@ from training import latent
 from training.checkpoint import load_run
 from training.config import ModelConfig
 from training.model import VAE
-from training.runs import BUNDLED_DEMOS
+from explorer import DEMOS as BUNDLED_DEMOS
 
 
 @pytest.fixture(scope="module")

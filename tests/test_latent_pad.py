@@ -13,7 +13,7 @@ from training.checkpoint import write_views
 from training.config import RunConfig
 from training.mlp_decoder import MLPDecoder, load_mlp_decoder
 from training.model import VAE
-from training.runs import BUNDLED_DEMOS
+from explorer import DEMOS as BUNDLED_DEMOS
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 DEMO = BUNDLED_DEMOS / "mnist5k-z16"

@@ -21,7 +21,8 @@ from training.run_lock import RunLock, owner_alive
 from training.run_queue import queue_positions
 from training.run_status import (FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED, Owner, RunStatus,
                                  observed_state, read_status, write_status)
-from training.runs import BUNDLED_DEMOS, list_runs
+from explorer import DEMOS as BUNDLED_DEMOS
+from training.runs import list_runs
 from training.step_log import read_steps
 from tests.conftest import wait_for
 
@@ -87,7 +88,7 @@ def test_a_submitted_training_runs_in_its_own_process_and_records_everything(roo
     assert all(r.recon > 0 and r.kl >= 0 and r.beta == 1.0 and r.n == 1 for r in steps)
     assert load_run(run_dir).epoch == 2 and load_run(run_dir).config == tiny()
     assert not owner_alive(run_dir) and not (run_dir / "stop").exists()
-    (summary,) = list_runs(root, include_demos=False)
+    (summary,) = list_runs(root)
     assert summary.state == FINISHED and summary.ready
 
 
@@ -115,7 +116,7 @@ def test_stop_ends_a_running_training_within_a_second_and_keeps_its_checkpoint(r
     status = read_status(run_dir)
     assert status.reason.startswith("Stopped; the checkpoint of epoch") and not (run_dir / "stop").exists()
     assert 1 <= load_run(run_dir).epoch <= status.epoch
-    summary = next(r for r in list_runs(root, include_demos=False))
+    summary = next(r for r in list_runs(root))
     assert summary.ready and summary.resumable
 
 
@@ -143,7 +144,7 @@ def test_a_diverging_training_fails_with_the_trainers_sentence(root, local):
     status = wait_state(submit(root, "diverge", config, local), FAILED, FINISHED)
     assert status.state == FAILED
     assert status.reason.startswith("Training diverged in epoch 1") and status.reason.count(".") <= 3
-    (summary,) = list_runs(root, include_demos=False)
+    (summary,) = list_runs(root)
     assert summary.state == FAILED and not summary.ready and not summary.resumable
 
 
@@ -157,7 +158,7 @@ def test_a_killed_training_is_interrupted_and_resume_finishes_it_exactly_once(ro
     assert wait_for(lambda: (read_status(run_dir).epoch or 0) >= 3 and state_of(run_dir) == RUNNING, 60)
     os.kill(read_status(run_dir).owner.pid, signal.SIGKILL)
     assert wait_for(lambda: state_of(run_dir) == INTERRUPTED, 2.0)
-    summary = next(r for r in list_runs(root, include_demos=False))
+    summary = next(r for r in list_runs(root))
     assert not summary.ready and summary.resumable
     resume(run_dir, local, requested_by="visitor-b")
     status = wait_state(run_dir, FINISHED, FAILED)
@@ -259,7 +260,7 @@ def test_delete_removes_a_run_at_once_and_never_a_demo(root):
     assert [p.name for p in root.iterdir()] == []  # no trash left behind either
     demo = next(p for p in BUNDLED_DEMOS.iterdir() if p.is_dir())
     with pytest.raises(UserError, match="bundled demo"):
-        delete_run(demo)
+        delete_run(demo, bundled=BUNDLED_DEMOS)
     assert demo.is_dir()
 
 

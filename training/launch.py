@@ -32,7 +32,7 @@ from training.run_lock import RunBusy, RunLock
 from training.run_queue import scan
 from training.run_status import (ACTIVE, INTERRUPTED, QUEUED, STOPPED, RunStatus, clear_stop, observed_state,
                                  read_status, request_stop, write_status)
-from training.runs import BUNDLED_DEMOS, run_path
+from training.runs import run_path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_TRAININGS_ENV = "VAE_EXPLORER_MAX_TRAININGS"
@@ -192,10 +192,11 @@ def stop_run(run_dir: Path, wait: float = 0.0) -> str:
     return state
 
 
-def delete_run(run_dir: Path) -> None:
-    """Remove a run folder for good; never a bundled demo, never one a live process writes."""
+def delete_run(run_dir: Path, bundled: str | Path | None = None) -> None:
+    """Remove a run folder for good; never one of the read-only BUNDLED folder (an application's
+    demos), never one a live process writes."""
     run_dir = Path(run_dir)
-    if run_dir.resolve().parent == BUNDLED_DEMOS.resolve():
+    if bundled is not None and run_dir.resolve().parent == Path(bundled).resolve():
         raise UserError(f"{run_dir.name} is a bundled demo; it cannot be deleted.")
     if not run_dir.is_dir():
         raise UserError(f"There is no run folder at {run_dir}.")

@@ -15,7 +15,6 @@ from training.config import RunConfig
 from training.errors import UserError
 from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, read_config, read_history
 
-BUNDLED_DEMOS = Path(__file__).resolve().parent.parent / "explorer" / "demos"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -116,16 +115,17 @@ def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
     )
 
 
-def list_runs(root: str | Path | None, include_demos: bool = True) -> list[RunSummary]:
-    """Bundled demos first, then the runs under ROOT (newest first), in every state (``.ready`` says
-    which can be explored; a queued run has no weights yet).
+def list_runs(root: str | Path | None, bundled: str | Path | None = None) -> list[RunSummary]:
+    """The runs of the read-only BUNDLED folder first (an application's demos, if it has any), then the
+    runs under ROOT (newest first), in every state (``.ready`` says which can be explored; a queued run
+    has no weights yet).
 
     Unreadable folders are skipped, and so are hidden ones and symlinks leading out of ROOT.
     """
     found: list[RunSummary] = []
     folders: list[tuple[Path, bool]] = []
-    if include_demos and BUNDLED_DEMOS.is_dir():
-        folders += [(p, True) for p in sorted(BUNDLED_DEMOS.iterdir())]
+    if bundled is not None and Path(bundled).is_dir():
+        folders += [(p, True) for p in sorted(Path(bundled).iterdir())]
     if root is not None and Path(root).is_dir():
         inside = Path(root).resolve()
         # a symlink in ROOT that points at a folder elsewhere is not one of ROOT's runs: skipped

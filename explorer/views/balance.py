@@ -9,7 +9,6 @@ import streamlit as st
 from explorer import figures, state
 from training import latent
 from training.objective import loss_formula, loss_note
-from training.runs import list_runs
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -77,7 +76,7 @@ def main() -> None:
                "their mean mu_k(x) exceeds 0.01. Inactive (grey) dimensions sit at the prior and carry nothing.")
 
     st.subheader("Rate and distortion of every saved run")
-    runs = [r for r in list_runs(state.runs_root()) if r.ready]
+    runs = state.available_runs()
     st.plotly_chart(figures.rate_distortion(runs, current=str(run.path)), key="balance_rd")
     st.caption("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood "
                "(their nats are not comparable with one another). The current run is outlined.")

@@ -15,7 +15,7 @@ from explorer.uploads import save_uploaded_run
 from training.checkpoint import CONFIG, HISTORY, WEIGHTS
 from training.errors import UserError
 from training.run_status import ACTIVE
-from training.runs import RunSummary, list_runs
+from training.runs import RunSummary
 
 CARDS_PER_ROW = 3
 
@@ -64,13 +64,13 @@ def card(run: RunSummary) -> None:
 
 
 def run_cards() -> None:
-    runs = list_runs(state.runs_root())
+    runs = state.all_runs()
     any_active = any(r.state in ACTIVE for r in runs)
 
     @st.fragment(run_every=1.0 if any_active else None)
     def cards() -> None:
         run_actions.show_action_error()
-        shown = list_runs(state.runs_root())
+        shown = state.all_runs()
         if any_active != any(r.state in ACTIVE for r in shown):
             st.rerun()  # a training began or all ended: redraw so the cards tick only while one is active
         for start in range(0, len(shown), CARDS_PER_ROW):

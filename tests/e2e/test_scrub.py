@@ -10,7 +10,7 @@ import torch
 
 from tests.e2e.conftest import screenshot
 from training.mlp_decoder import load_mlp_decoder
-from training.runs import BUNDLED_DEMOS
+from explorer import DEMOS as BUNDLED_DEMOS
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60_000
