@@ -5,17 +5,15 @@
 
 from __future__ import annotations
 
-import time
-from argparse import Namespace
 
 import streamlit as st
 
 from explorer import serving, state
-from training.cli import DEFAULT_HIDDEN, config_from_flags, safe_name
 from training.config import ARCHS, LIKELIHOODS, ModelConfig, RunConfig, TrainConfig
 from training.data import DATASET_NAMES, list_datasets
 from training.data.registry import FOLDER_PREFIX, IMAGE_SIZE_RANGE
 from training.errors import UserError
+from training.settings import DEFAULT_HIDDEN, build_run_config, form_name, title_of
 
 FOLDER_CHOICE = "folder:PATH"
 MAX_JS_INT = 2**53 - 1  # number inputs travel through JavaScript numbers
@@ -34,7 +32,10 @@ def limits(section: type, field: str, floor: float | None = None) -> tuple:
     return low, high
 
 
-def number(label: str, section: type, field: str, key: str, floor: float | None = None, **kwargs):
+def number(section: type, field: str, key: str, floor: float | None = None, **kwargs):
+    """A number input for a config field: its label, bounds, default and help all from the field."""
+    label = title_of(field)
+    kwargs.setdefault("help", section.model_fields[field].description)
     low, high = limits(section, field, floor)
     default = section.model_fields[field].default
     if isinstance(default, int):
@@ -69,17 +70,10 @@ def config_from_form(f: dict) -> RunConfig:
         dataset, shape = "shapes", (1, f["image_size"], f["image_size"])
     else:
         dataset, shape = f["dataset"], dataset_infos()[f["dataset"]].image_shape
-    flags = Namespace(
-        dataset=dataset, arch=f["arch"], hidden=f["hidden"].strip() or None, latent_dim=f["latent_dim"],
-        likelihood=f["likelihood"], sigma=f["sigma"] if f["likelihood"] == "gaussian" else None, min_sigma=None,
-        beta=f["beta"], warmup_epochs=f["warmup"], cycles=f["cycles"], free_bits=f["free_bits"], samples=None,
-        binarize=None, epochs=f["epochs"], batch_size=f["batch_size"], lr=f["lr"], seed=f["seed"],
-    )
-    return config_from_flags(flags, shape)
-
-
-def default_run_name(config: RunConfig) -> str:
-    return time.strftime(f"{safe_name(config.train.dataset)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
+    settings = {key: f[key] for key in ("arch", "hidden", "latent_dim", "likelihood", "beta", "warmup_epochs",
+                                        "cycles", "free_bits", "epochs", "batch_size", "lr", "seed")}
+    settings.update(dataset=dataset, sigma=f["sigma"] if f["likelihood"] == "gaussian" else None)
+    return build_run_config(settings, shape, form_name)  # errors name the form's fields
 
 
 def training_form() -> dict | None:
@@ -111,27 +105,25 @@ def training_form() -> dict | None:
         with model_col:
             st.markdown("**Model**")
             arch = st.radio("Architecture", ARCHS, horizontal=True, key="train_arch", **KEEP)
-            latent_dim = number("Latent dimensions", ModelConfig, "latent_dim", "train_latent_dim")
+            latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
             hidden = st.text_input("Hidden sizes", key="train_hidden", **KEEP,
                                    placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
                                    help="Comma-separated widths (mlp) or channels per stride-2 layer (conv).")
             likelihood = st.selectbox("Likelihood", LIKELIHOODS, key="train_likelihood", **KEEP)
-            sigma = number("Decoder sigma~ (gaussian only)", ModelConfig, "sigma", "train_sigma", floor=0.001,
+            sigma = number(ModelConfig, "sigma", "train_sigma", floor=0.001,
                            step=0.01, format="%.3f")
         with objective_col:
             st.markdown("**Objective and optimiser**")
-            beta = number("beta (KL weight)", TrainConfig, "beta", "train_beta", step=0.1)
-            warmup = number("Warm-up epochs", TrainConfig, "warmup_epochs", "train_warmup", step=1.0,
-                            help="Raise beta linearly from 0 over this many epochs (0 = off).")
-            cycles = number("Cyclical annealing cycles", TrainConfig, "cycles", "train_cycles",
-                            help="Repeat a 0-to-beta ramp this many times (0 = off); not together with warm-up.")
-            free_bits = number("Free bits (nats per dimension)", TrainConfig, "free_bits", "train_free_bits", step=0.1)
-            epochs = number("Epochs", TrainConfig, "epochs", "train_epochs")
-            batch_size = number("Batch size", TrainConfig, "batch_size", "train_batch_size")
-            lr = number("Learning rate", TrainConfig, "lr", "train_lr", floor=1e-6, step=1e-4, format="%.6f")
-            seed = number("Seed", TrainConfig, "seed", "train_seed")
+            beta = number(TrainConfig, "beta", "train_beta", step=0.1)
+            warmup = number(TrainConfig, "warmup_epochs", "train_warmup", step=1.0)
+            cycles = number(TrainConfig, "cycles", "train_cycles")
+            free_bits = number(TrainConfig, "free_bits", "train_free_bits", step=0.1)
+            epochs = number(TrainConfig, "epochs", "train_epochs")
+            batch_size = number(TrainConfig, "batch_size", "train_batch_size")
+            lr = number(TrainConfig, "lr", "train_lr", floor=1e-6, step=1e-4, format="%.6f")
+            seed = number(TrainConfig, "seed", "train_seed")
         if not st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
             return None
     return dict(dataset=dataset, folder=folder, image_size=int(image_size), channels=channels, name=name, arch=arch,
-                latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup=warmup,
+                latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup_epochs=warmup,
                 cycles=cycles, free_bits=free_bits, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)

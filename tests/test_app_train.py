@@ -97,6 +97,10 @@ def test_number_inputs_carry_the_configs_bounds(runs):
     assert at.number_input(key="train_beta").max == 1000.0
     assert at.number_input(key="train_epochs").max == 100_000
     assert at.number_input(key="train_batch_size").max == 65_536
+    from training.config import ModelConfig, TrainConfig  # labels come from the same declaration as the bounds
+    for key, section, field in (("train_latent_dim", ModelConfig, "latent_dim"), ("train_lr", TrainConfig, "lr"),
+                                ("train_warmup", TrainConfig, "warmup_epochs"), ("train_seed", TrainConfig, "seed")):
+        assert at.number_input(key=key).label == section.model_fields[field].title
 
 
 def test_a_tiny_training_from_the_train_page_completes_and_can_be_used(runs):
@@ -127,7 +131,8 @@ def test_stop_on_the_train_page_keeps_the_last_checkpoint(runs):
 @pytest.mark.parametrize("changes, sentence", [
     ({"train_warmup": 2.0, "train_cycles": 3}, "Choose either a linear warm-up or cyclical annealing, not both."),
     ({"train_arch": "conv", "train_hidden": "8,8,8,8"}, "needs image sides divisible by 16"),
-    ({"train_hidden": "64,lots"}, "comma-separated whole numbers"),
+    ({"train_hidden": "64,lots"}, "'Hidden sizes' must be comma-separated whole numbers"),  # the form's words
+    ({"train_hidden": "64,99999"}, "'Hidden sizes' 64,99999 is not allowed: hidden sizes must be between 1 and 8192"),
     ({"train_name": "../evil"}, "is not a valid run name"),
     ({"train_dataset": "folder:PATH"}, "Type the image folder's path"),
     ({"train_folder": "/some/images"}, "choose 'folder:PATH' to train on the folder"),

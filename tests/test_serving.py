@@ -57,7 +57,7 @@ def test_served_the_image_folder_is_picked_and_others_are_refused(operator, tmp_
     with pytest.raises(UserError, match="only on the image folders its operator offers"):
         config_from_form(form)
     form = {**form, "folder": str(images), "arch": "mlp", "hidden": "", "latent_dim": 2, "likelihood": "bernoulli",
-            "sigma": 0.1, "beta": 1.0, "warmup": 0.0, "cycles": 0, "free_bits": 0.0, "epochs": 1,
+            "sigma": 0.1, "beta": 1.0, "warmup_epochs": 0.0, "cycles": 0, "free_bits": 0.0, "epochs": 1,
             "batch_size": 64, "lr": 1e-3, "seed": 0}
     assert config_from_form(form).train.dataset == f"folder:{images}"
 

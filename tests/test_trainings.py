@@ -144,6 +144,7 @@ def test_a_diverging_training_fails_with_the_trainers_sentence(root, local):
     status = wait_state(submit(root, "diverge", config, local), FAILED, FINISHED)
     assert status.state == FAILED
     assert status.reason.startswith("Training diverged in epoch 1") and status.reason.count(".") <= 3
+    assert "smaller learning rate" in status.reason  # the form's words, not only the flag
     (summary,) = list_runs(root)
     assert summary.state == FAILED and not summary.ready and not summary.resumable
 

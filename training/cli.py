@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,7 +16,6 @@ from training.distributed import world_size_from_env
 from training.errors import UserError, as_user_error, printable
 
 EXIT_USER_ERROR = 2
-DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
 # Flags that --resume may change; the rest come from the run's config.json.
 RESUMABLE = {"epochs", "device", "out", "resume", "quiet", "command", "max_running", "threads", "nice", "queued_at"}
 
@@ -130,6 +128,7 @@ def _noted(data):
 def _train(args: argparse.Namespace, device: str) -> None:
     from training import costs, job
     from training.distributed import agree, is_rank0
+    from training.settings import default_run_name
 
     if args.threads is not None and not 1 <= args.threads <= 1024:
         raise UserError(f"--threads must be between 1 and 1024, not {args.threads}.")
@@ -155,8 +154,7 @@ def _train(args: argparse.Namespace, device: str) -> None:
         data_name = args.dataset or "mnist5k"
         data = _noted(load_dataset(data_name, image_size=args.image_size, channels=args.channels, seed=args.seed or 0))
         config = config_from_flags(args, tuple(data.image_shape))
-        out = out or Path("runs") / time.strftime(
-            f"{safe_name(data_name)}-{config.model.arch}-z{config.model.latent_dim}-%Y%m%d-%H%M%S")
+        out = out or Path("runs") / default_run_name(config)
         load = lambda: data  # noqa: E731
     costs.check_training(config)  # before any model, optimizer or batch exists
     reporter = _Reporter(quiet=args.quiet or not is_rank0())
@@ -184,52 +182,16 @@ def _train(args: argparse.Namespace, device: str) -> None:
 
 
 def config_from_flags(args: argparse.Namespace, image_shape: tuple[int, int, int]):
-    from training.config import RunConfig
+    """The RunConfig the flags describe; errors name the flag (training/settings.py builds it)."""
+    from training.settings import build_run_config, flag_name
 
-    arch = args.arch or "mlp"
-    hidden = _parse_hidden(args.hidden or DEFAULT_HIDDEN[arch])
-    model = {"image_shape": image_shape, "arch": arch, "hidden": hidden}
-    dataset = args.dataset or "mnist5k"
-    if dataset.startswith("folder:"):  # stored absolute, so the run loads from any working directory
-        dataset = "folder:" + str(Path(dataset[len("folder:"):].strip()).expanduser().resolve())
-    train = {"dataset": dataset}
-    for flag, key, section in [
-        ("latent_dim", "latent_dim", model), ("likelihood", "likelihood", model), ("sigma", "sigma", model),
-        ("min_sigma", "min_sigma", model), ("epochs", "epochs", train), ("batch_size", "batch_size", train),
-        ("lr", "lr", train), ("beta", "beta", train), ("warmup_epochs", "warmup_epochs", train),
-        ("cycles", "cycles", train), ("free_bits", "free_bits", train), ("samples", "samples", train),
-        ("binarize", "binarize", train), ("seed", "seed", train),
-    ]:
-        value = getattr(args, flag)
-        if value is not None:
-            section[key] = value
-    try:
-        return RunConfig(model=model, train=train)
-    except ValidationError as err:
-        raise UserError(_flag_sentence(err)) from None
+    return build_run_config(vars(args), image_shape, flag_name)
 
 
 def _flag_sentence(err: ValidationError) -> str:
-    from training.config import ModelConfig, TrainConfig
+    from training.settings import flag_name, setting_sentence
 
-    first = err.errors()[0]
-    key = str(first["loc"][-1]) if first["loc"] else ""
-    msg = first["msg"].removeprefix("Value error, ")
-    if key in ModelConfig.model_fields or key in TrainConfig.model_fields:
-        value = first.get("input")
-        shown = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
-        return f"--{key.replace('_', '-')} {shown} is not allowed: {msg[0].lower()}{msg[1:]}."
-    return f"{msg[0].upper()}{msg[1:]}."
-
-
-def _parse_hidden(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise UserError(f"--hidden must be comma-separated whole numbers like 512,256, not {text!r}.") from None
-    if not sizes:
-        raise UserError("--hidden needs at least one size.")
-    return sizes
+    return setting_sentence(err, flag_name)
 
 
 def _resume_config(args: argparse.Namespace, out: Path | None):
@@ -279,10 +241,6 @@ def _check_device(name: str) -> str:
             raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
         return name
     raise UserError(f"Unknown --device {name!r}; use auto, cpu, cuda, cuda:N or mps.")
-
-
-def safe_name(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.split("/")[-1])[:40] or "data"
 
 
 class _Reporter:

@@ -38,16 +38,18 @@ class _Strict(BaseModel):
 class ModelConfig(_Strict):
     """What the network is: enough to rebuild it and load its weights."""
 
-    image_shape: tuple[int, int, int] = Field((1, 28, 28), description="(C, H, W) of the data")
-    arch: Arch = "mlp"
-    latent_dim: int = Field(16, ge=1, le=MAX_LATENT_DIM)
+    image_shape: tuple[int, int, int] = Field((1, 28, 28), title="Image size", description="(C, H, W) of the data")
+    arch: Arch = Field("mlp", title="Architecture")
+    latent_dim: int = Field(16, ge=1, le=MAX_LATENT_DIM, title="Latent dimensions")
     hidden: tuple[int, ...] = Field(
-        (400,), description="MLP: hidden widths (encoder order); conv: channels per stride-2 layer"
+        (400,), title="Hidden sizes", description="MLP: hidden widths (encoder order); conv: channels per stride-2 layer"
     )
-    likelihood: Likelihood = "bernoulli"
-    sigma: float = Field(0.1, gt=0.0, le=100.0, description="constant decoder sigma~ for 'gaussian' (E6)")
+    likelihood: Likelihood = Field("bernoulli", title="Likelihood")
+    sigma: float = Field(0.1, gt=0.0, le=100.0, title="Decoder sigma~ (gaussian only)",
+                         description="constant decoder sigma~ for 'gaussian' (E6)")
     min_sigma: float = Field(
-        0.01, gt=0.0, le=1.0, description="lower bound on the learned sigma~ for 'gaussian-learned' (E5)"
+        0.01, gt=0.0, le=1.0, title="Smallest learned sigma~",
+        description="lower bound on the learned sigma~ for 'gaussian-learned' (E5)"
     )
 
     @field_validator("image_shape")
@@ -90,17 +92,21 @@ class ModelConfig(_Strict):
 class TrainConfig(_Strict):
     """How the model is trained: objective options (E1/E7 with beta) and the optimiser."""
 
-    dataset: str = "mnist5k"
-    epochs: int = Field(20, ge=1, le=MAX_EPOCHS)
-    batch_size: int = Field(128, ge=1, le=MAX_BATCH_SIZE)
-    lr: float = Field(1e-3, gt=0.0, le=10.0)
-    beta: float = Field(1.0, ge=0.0, le=1000.0)
-    warmup_epochs: float = Field(0.0, ge=0.0, le=MAX_EPOCHS, description="linear KL warm-up length")
-    cycles: int = Field(0, ge=0, le=1000, description="cyclical KL annealing: number of cycles (0 = off)")
-    free_bits: float = Field(0.0, ge=0.0, le=100.0, description="per-dimension KL floor in nats")
-    samples: int = Field(1, ge=1, le=1000, description="z samples per x in training (E7 uses 1)")
-    binarize: bool = False
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    dataset: str = Field("mnist5k", title="Data set")
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS, title="Epochs")
+    batch_size: int = Field(128, ge=1, le=MAX_BATCH_SIZE, title="Batch size")
+    lr: float = Field(1e-3, gt=0.0, le=10.0, title="Learning rate")
+    beta: float = Field(1.0, ge=0.0, le=1000.0, title="beta (KL weight)")
+    warmup_epochs: float = Field(0.0, ge=0.0, le=MAX_EPOCHS, title="Warm-up epochs",
+                                 description="Raise beta linearly from 0 over this many epochs (0 = off).")
+    cycles: int = Field(0, ge=0, le=1000, title="Cyclical annealing cycles",
+                        description="Repeat a 0-to-beta ramp this many times (0 = off); not together with warm-up.")
+    free_bits: float = Field(0.0, ge=0.0, le=100.0, title="Free bits (nats per dimension)",
+                             description="per-dimension KL floor in nats")
+    samples: int = Field(1, ge=1, le=1000, title="Samples of z per image",
+                         description="z samples per x in training (E7 uses 1)")
+    binarize: bool = Field(False, title="Binarise the images")
+    seed: int = Field(0, ge=0, le=2**63 - 1, title="Seed")
 
     @field_validator("dataset")
     @classmethod

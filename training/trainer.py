@@ -263,7 +263,7 @@ class Trainer:
         return (
             f"Training diverged in epoch {self.epoch + 1}: the loss became NaN or infinite "
             f"(learning rate {self.config.train.lr:g} is probably too high); {kept}; "
-            f"try a smaller --lr such as {self.config.train.lr / 10:g}."
+            f"try a smaller learning rate (--lr) such as {self.config.train.lr / 10:g}."
         )
 
     def _rng_states(self) -> dict[str, torch.Tensor]:

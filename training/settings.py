@@ -1,0 +1,106 @@
+"""A RunConfig from flat settings (``latent_dim=8, lr=1e-3, ...``): one builder for the command line and
+the Train form, and one translator of validation errors that names the setting in its caller's words.
+
+The config models (training/config.py) declare every setting once: name, type, default, bounds, and
+``title``, the label people see. The command line names a setting by its flag (``--latent-dim``, from
+the field's name), the Train form by its title ('Latent dimensions'); both hand ``build_run_config`` a
+``name_of`` that says which. Neither builds the other's objects.
+
+Why not pydantic-settings' CLI generator: the flags are a public interface (kept as they are, with
+their help texts, ``--resume`` rules and one-line errors), and the form needs the same metadata as
+widgets, not as argv; reading ``model_fields`` here is a few lines for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from training.config import ModelConfig, RunConfig, TrainConfig
+from training.errors import UserError
+
+DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
+MODEL_KEYS = ("latent_dim", "likelihood", "sigma", "min_sigma")
+TRAIN_KEYS = ("epochs", "batch_size", "lr", "beta", "warmup_epochs", "cycles", "free_bits", "samples", "binarize",
+              "seed")
+FOLDER_PREFIX = "folder:"
+
+NameOf = Callable[[str], str]
+
+
+def flag_name(key: str) -> str:
+    """How the command line names a setting: its flag."""
+    return f"--{key.replace('_', '-')}"
+
+
+def title_of(key: str) -> str:
+    """How the Train form names a setting: the title declared on its field."""
+    for section in (ModelConfig, TrainConfig):
+        field = section.model_fields.get(key)
+        if field is not None and field.title:
+            return field.title
+    return key.replace("_", " ")
+
+
+def form_name(key: str) -> str:
+    return f"'{title_of(key)}'"
+
+
+def safe_name(name: str) -> str:
+    """A data set's name as a folder-name part: its last path component, letters, digits, - and _."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.split("/")[-1])[:40] or "data"
+
+
+def default_run_name(config: RunConfig, when: float | None = None) -> str:
+    """The run name when none is given: data set, architecture, latent size and the time."""
+    import time
+
+    return time.strftime(f"{safe_name(config.train.dataset)}-{config.model.arch}-z{config.model.latent_dim}"
+                         "-%Y%m%d-%H%M%S", time.localtime(when))
+
+
+def parse_hidden(text: str, name_of: NameOf = flag_name) -> tuple[int, ...]:
+    """'512,256' -> (512, 256)."""
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise UserError(f"{name_of('hidden')} must be comma-separated whole numbers like 512,256, not {text!r}.") \
+            from None
+    if not sizes:
+        raise UserError(f"{name_of('hidden')} needs at least one size.")
+    return sizes
+
+
+def build_run_config(settings: Mapping[str, object], image_shape: tuple[int, int, int],
+                     name_of: NameOf = flag_name) -> RunConfig:
+    """The RunConfig that SETTINGS describe (None or absent: the field's default); any invalid value is
+    one UserError naming the setting as ``name_of`` does."""
+    arch = settings.get("arch") or "mlp"
+    hidden = parse_hidden(str(settings.get("hidden") or DEFAULT_HIDDEN[arch]), name_of)
+    model: dict = {"image_shape": image_shape, "arch": arch, "hidden": hidden}
+    dataset = str(settings.get("dataset") or "mnist5k")
+    if dataset.startswith(FOLDER_PREFIX):  # stored absolute, so the run loads from any working directory
+        dataset = FOLDER_PREFIX + str(Path(dataset[len(FOLDER_PREFIX):].strip()).expanduser().resolve())
+    train: dict = {"dataset": dataset}
+    for keys, section in ((MODEL_KEYS, model), (TRAIN_KEYS, train)):
+        for key in keys:
+            if settings.get(key) is not None:
+                section[key] = settings[key]
+    try:
+        return RunConfig(model=model, train=train)
+    except ValidationError as err:
+        raise UserError(setting_sentence(err, name_of)) from None
+
+
+def setting_sentence(err: ValidationError, name_of: NameOf = flag_name) -> str:
+    """The first problem of a validation error as one sentence, naming the setting as ``name_of`` does."""
+    first = err.errors()[0]
+    key = str(first["loc"][-1]) if first["loc"] else ""
+    msg = first["msg"].removeprefix("Value error, ")
+    if key in ModelConfig.model_fields or key in TrainConfig.model_fields:
+        value = first.get("input")
+        shown = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+        return f"{name_of(key)} {shown} is not allowed: {msg[0].lower()}{msg[1:]}."
+    return f"{msg[0].upper()}{msg[1:]}."
