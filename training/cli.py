@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from training.config import ARCHS, LIKELIHOODS
 from training.distributed import world_size_from_env
 from training.errors import UserError, as_user_error, printable
 
@@ -37,10 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "cifar10 or folder:PATH")
     f.add_argument("--image-size", type=int, help="side length for shapes and folder: data sets")
     f.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB) for folder: data sets")
-    f.add_argument("--arch", choices=("mlp", "conv"), help="network (default mlp)")
+    f.add_argument("--arch", choices=ARCHS, help="network (default mlp)")
     f.add_argument("--latent-dim", type=int, help="latent dimensions (default 16)")
     f.add_argument("--hidden", help="comma-separated hidden widths (mlp, default 400) or channels (conv, default 32,64)")
-    f.add_argument("--likelihood", choices=("bernoulli", "gaussian", "gaussian-learned"),
+    f.add_argument("--likelihood", choices=LIKELIHOODS,
                    help="decoder q(x|z) (default bernoulli)")
     f.add_argument("--sigma", type=float, help="constant decoder sigma~ for --likelihood gaussian (default 0.1, E6)")
     f.add_argument("--min-sigma", type=float, help="lower bound of the learned sigma~ (default 0.01, E5)")

@@ -8,7 +8,7 @@ turns every problem into one ``UserError`` sentence.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,8 +19,11 @@ FORMAT_VERSION = 1
 
 Arch = Literal["mlp", "conv"]
 Likelihood = Literal["bernoulli", "gaussian", "gaussian-learned"]
-LIKELIHOODS: tuple[str, ...] = ("bernoulli", "gaussian", "gaussian-learned")
-ARCHS: tuple[str, ...] = ("mlp", "conv")
+LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
+# Decoder outputs per pixel and channel for each likelihood: a mean (Bernoulli, Gaussian with a fixed sigma~),
+# or a mean and a sigma~ (learned). training/likelihoods.py implements them; costs and decoders read this.
+PARAMS_PER_PIXEL: dict[str, int] = {"bernoulli": 1, "gaussian": 1, "gaussian-learned": 2}
+ARCHS: tuple[str, ...] = get_args(Arch)
 
 # Bounds on everything a user sets (CLI, app and uploaded configs alike).
 MAX_LATENT_DIM = 512

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from training.config import ModelConfig, RunConfig
+from training.config import PARAMS_PER_PIXEL, ModelConfig, RunConfig
 from training.errors import UserError
 
 FLOAT_BYTES = 4
@@ -53,7 +53,7 @@ def _linear(n_in: int, n_out: int, relu: bool) -> Layer:
 
 
 def _params_per_pixel(cfg: ModelConfig) -> int:
-    return 2 if cfg.likelihood == "gaussian-learned" else 1
+    return PARAMS_PER_PIXEL[cfg.likelihood]
 
 
 def encoder_layers(cfg: ModelConfig) -> list[Layer]:

@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load as st_load_numpy
 
-from training.config import ModelConfig
+from training.config import PARAMS_PER_PIXEL, ModelConfig
 from training.costs import check_model, check_weights_file
 from training.errors import UserError
 from training.run_files import WEIGHTS, read_config
 
-PARAMS_PER_PIXEL = {"bernoulli": 1, "gaussian": 1, "gaussian-learned": 2}
 
 
 @dataclass(frozen=True)
