@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
+from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
 
 WATCH = """() => {
   window.__t0 = 0; window.__t1 = 0; window.__src = '';

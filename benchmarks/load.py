@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.latency import WATCH, percentile  # noqa: E402
-from tests.e2e.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
+from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
 
 # 20+ windows at once: keep Chromium from throttling the ones it considers in the background
 LOAD_ARGS = [*CHROMIUM_ARGS, "--disable-background-timer-throttling", "--disable-renderer-backgrounding",

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.latency import measure, percentile  # noqa: E402
-from tests.e2e.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
+from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
 
 IFRAME = 'iframe[title="explorer.latent_pad.latent_pad"]'
 TARGET = 60.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import free_port, wait_healthy
+from benchmarks.harness import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "explorer" / "app.py"

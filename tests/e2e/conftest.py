@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import CHROMIUM_ARGS, ROOT, Server, chromium_path
+from benchmarks.harness import CHROMIUM_ARGS, ROOT, Server, chromium_path
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 

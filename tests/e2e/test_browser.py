@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.e2e.conftest import screenshot
-from tests.e2e.harness import ROOT
+from benchmarks.harness import ROOT
 
 pytestmark = pytest.mark.e2e
 PAGES = ["", "latent_map", "balance", "interpolate", "samples", "train", "models", "theory"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import require_browser, screenshot
-from tests.e2e.harness import ROOT, Server
+from benchmarks.harness import ROOT, Server
 from training.run_lock import owner_alive
 from training.run_status import read_status, request_stop
 

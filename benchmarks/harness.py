@@ -1,4 +1,5 @@
-"""A real Streamlit server and the Chromium flags, shared by the browser tests and benchmarks/latency.py."""
+"""A real Streamlit server and the Chromium flags: one harness for the browser tests (tests/e2e) and the
+benchmarks (latency, scrub, load), kept here so that benchmarks never import from tests/."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
