@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.checkpoint import CONFIG, HISTORY, WEIGHTS, load_model_from_bytes, weights_bytes
-from training.run_files import publish_run
+from training.checkpoint import load_model_from_bytes, weights_bytes
+from training.run_files import CONFIG, HISTORY, WEIGHTS, publish_run
 from training.errors import UserError
 from training.runs import run_path
 

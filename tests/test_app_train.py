@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 from training.launch import stop_run
 from training.run_queue import scan
 from training.run_status import ACTIVE
-from training.checkpoint import CONFIG, WEIGHTS, load_run
+from training.checkpoint import load_run
+from training.run_files import CONFIG, WEIGHTS
 from explorer import DEMOS as BUNDLED_DEMOS
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from training.checkpoint import CHECKPOINT, load_run
+from training.checkpoint import load_run
+from training.run_files import CHECKPOINT
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,8 @@ import torch
 from safetensors.torch import save as st_save
 
 from explorer.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
-from training.checkpoint import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, load_run
+from training.checkpoint import load_run
+from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS
 from training.cli import main
 from training.costs import weight_bytes
 from training.config import RunConfig

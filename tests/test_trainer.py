@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from tests.conftest import small_config
-from training.checkpoint import CHECKPOINT, load_run
+from training.checkpoint import load_run
+from training.run_files import CHECKPOINT
 from training.config import RunConfig
 from training.trainer import Trainer, TrainingDiverged
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from explorer.uploads import save_uploaded_run
-from training.checkpoint import CONFIG, HISTORY, WEIGHTS, load_run, weights_bytes
+from training.checkpoint import load_run, weights_bytes
+from training.run_files import CONFIG, HISTORY, WEIGHTS
 from training.config import RunConfig
 from training.errors import UserError
 from training.model import VAE

@@ -25,8 +25,7 @@ from training import costs
 from training.config import RunConfig
 from training.errors import UserError
 from training.model import VAE
-from training.run_files import (CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_config,  # noqa: F401
-                                 read_history)
+from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_config, read_history
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3
 def _state_dict_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -19,7 +19,8 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
-from training.checkpoint import CHECKPOINT, load_resume_state, save_checkpoint, write_views
+from training.checkpoint import load_resume_state, save_checkpoint, write_views
+from training.run_files import CHECKPOINT
 from training.config import RunConfig
 from training.data import Dataset, load_dataset
 from training.errors import UserError

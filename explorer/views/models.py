@@ -12,7 +12,7 @@ import streamlit as st
 from explorer import run_actions, serving, state
 from explorer.run_actions import STATE_BADGES
 from explorer.uploads import save_uploaded_run
-from training.checkpoint import CONFIG, HISTORY, WEIGHTS
+from training.run_files import CONFIG, HISTORY, WEIGHTS
 from training.errors import UserError
 from training.run_status import ACTIVE
 from training.runs import RunSummary
