@@ -200,3 +200,22 @@ def test_a_relative_image_folder_is_stored_as_an_absolute_path(tmp_path, monkeyp
     assert config["train"]["dataset"] == f"folder:{folder.resolve()}"
     monkeypatch.chdir(ROOT)  # evaluating from elsewhere still finds the images
     assert main(["evaluate", str(tmp_path / "run"), "--iw-samples", "2", "--json"]) == 0
+
+
+def test_the_fit_flags_are_generated_from_the_config_and_keep_their_names():
+    from training.cli import build_parser
+    from training.settings import SETTING_KEYS, field_of
+
+    fit = build_parser()._subparsers._group_actions[0].choices["fit"]
+    flags = {a.option_strings[0]: a for a in fit._actions if a.option_strings}
+    for flag in ("--arch", "--latent-dim", "--hidden", "--likelihood", "--sigma", "--min-sigma", "--beta",
+                 "--warmup-epochs", "--cycles", "--free-bits", "--samples", "--binarize", "--epochs",
+                 "--batch-size", "--lr", "--seed"):  # what scripts already pass: the names must not change
+        assert flag in flags, flag
+    for key in SETTING_KEYS:  # and each one carries its field's default and help
+        action = flags[f"--{key.replace('_', '-')}"]
+        assert action.default is None  # --resume tells typed flags from defaults
+        if key != "hidden":
+            assert f"(default {field_of(key).default})" in action.help
+    assert tuple(flags["--likelihood"].choices) == ("bernoulli", "gaussian", "gaussian-learned")
+    assert flags["--latent-dim"].type is int and flags["--lr"].type is float

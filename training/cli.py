@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from training.config import ARCHS, LIKELIHOODS
+from training.settings import add_flags
 from training.distributed import world_size_from_env
 from training.errors import UserError, as_user_error, printable
 
@@ -38,23 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "cifar10 or folder:PATH")
     f.add_argument("--image-size", type=int, help="side length for shapes and folder: data sets")
     f.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB) for folder: data sets")
-    f.add_argument("--arch", choices=ARCHS, help="network (default mlp)")
-    f.add_argument("--latent-dim", type=int, help="latent dimensions (default 16)")
-    f.add_argument("--hidden", help="comma-separated hidden widths (mlp, default 400) or channels (conv, default 32,64)")
-    f.add_argument("--likelihood", choices=LIKELIHOODS,
-                   help="decoder q(x|z) (default bernoulli)")
-    f.add_argument("--sigma", type=float, help="constant decoder sigma~ for --likelihood gaussian (default 0.1, E6)")
-    f.add_argument("--min-sigma", type=float, help="lower bound of the learned sigma~ (default 0.01, E5)")
-    f.add_argument("--beta", type=float, help="KL weight (default 1)")
-    f.add_argument("--warmup-epochs", type=float, help="linear KL warm-up over this many epochs (default 0)")
-    f.add_argument("--cycles", type=int, help="cyclical KL annealing with this many cycles (default 0: off)")
-    f.add_argument("--free-bits", type=float, help="per-dimension KL floor in nats (default 0)")
-    f.add_argument("--samples", type=int, help="z samples per image in training (default 1, E7)")
-    f.add_argument("--binarize", action="store_true", default=None, help="dynamically binarise the images")
-    f.add_argument("--epochs", type=int, help="epochs to train (with --resume: the new total; default 20)")
-    f.add_argument("--batch-size", type=int, help="images per step (default 128)")
-    f.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    f.add_argument("--seed", type=int, help="random seed (default 0)")
+    add_flags(f, extra_help={"epochs": "with --resume: the new total", "sigma": "with --likelihood gaussian"})
     f.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     f.add_argument("--out", help="run folder (default runs/<dataset>-<arch>-z<dims>-<time>)")
     f.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "

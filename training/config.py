@@ -42,14 +42,15 @@ class ModelConfig(_Strict):
     """What the network is: enough to rebuild it and load its weights."""
 
     image_shape: tuple[int, int, int] = Field((1, 28, 28), title="Image size", description="(C, H, W) of the data")
-    arch: Arch = Field("mlp", title="Architecture")
-    latent_dim: int = Field(16, ge=1, le=MAX_LATENT_DIM, title="Latent dimensions")
+    arch: Arch = Field("mlp", title="Architecture", description="the network: mlp or conv")
+    latent_dim: int = Field(16, ge=1, le=MAX_LATENT_DIM, title="Latent dimensions",
+                            description="dimensions of z")
     hidden: tuple[int, ...] = Field(
         (400,), title="Hidden sizes", description="MLP: hidden widths (encoder order); conv: channels per stride-2 layer"
     )
-    likelihood: Likelihood = Field("bernoulli", title="Likelihood")
+    likelihood: Likelihood = Field("bernoulli", title="Likelihood", description="the decoder's q(x|z)")
     sigma: float = Field(0.1, gt=0.0, le=100.0, title="Decoder sigma~ (gaussian only)",
-                         description="constant decoder sigma~ for 'gaussian' (E6)")
+                         description="constant decoder sigma~ of the gaussian likelihood (E6)")
     min_sigma: float = Field(
         0.01, gt=0.0, le=1.0, title="Smallest learned sigma~",
         description="lower bound on the learned sigma~ for 'gaussian-learned' (E5)"
@@ -96,10 +97,10 @@ class TrainConfig(_Strict):
     """How the model is trained: objective options (E1/E7 with beta) and the optimiser."""
 
     dataset: str = Field("mnist5k", title="Data set")
-    epochs: int = Field(20, ge=1, le=MAX_EPOCHS, title="Epochs")
-    batch_size: int = Field(128, ge=1, le=MAX_BATCH_SIZE, title="Batch size")
-    lr: float = Field(1e-3, gt=0.0, le=10.0, title="Learning rate")
-    beta: float = Field(1.0, ge=0.0, le=1000.0, title="beta (KL weight)")
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS, title="Epochs", description="epochs to train")
+    batch_size: int = Field(128, ge=1, le=MAX_BATCH_SIZE, title="Batch size", description="images per step")
+    lr: float = Field(1e-3, gt=0.0, le=10.0, title="Learning rate", description="Adam's learning rate")
+    beta: float = Field(1.0, ge=0.0, le=1000.0, title="beta (KL weight)", description="the weight of KL in the loss")
     warmup_epochs: float = Field(0.0, ge=0.0, le=MAX_EPOCHS, title="Warm-up epochs",
                                  description="Raise beta linearly from 0 over this many epochs (0 = off).")
     cycles: int = Field(0, ge=0, le=1000, title="Cyclical annealing cycles",
@@ -108,8 +109,9 @@ class TrainConfig(_Strict):
                              description="per-dimension KL floor in nats")
     samples: int = Field(1, ge=1, le=1000, title="Samples of z per image",
                          description="z samples per x in training (E7 uses 1)")
-    binarize: bool = Field(False, title="Binarise the images")
-    seed: int = Field(0, ge=0, le=2**63 - 1, title="Seed")
+    binarize: bool = Field(False, title="Binarise the images",
+                           description="draw binary images from the grey levels at every step")
+    seed: int = Field(0, ge=0, le=2**63 - 1, title="Seed", description="random seed")
 
     @field_validator("dataset")
     @classmethod

@@ -1,14 +1,17 @@
 """A RunConfig from flat settings (``latent_dim=8, lr=1e-3, ...``): one builder for the command line and
 the Train form, and one translator of validation errors that names the setting in its caller's words.
 
-The config models (training/config.py) declare every setting once: name, type, default, bounds, and
-``title``, the label people see. The command line names a setting by its flag (``--latent-dim``, from
-the field's name), the Train form by its title ('Latent dimensions'); both hand ``build_run_config`` a
-``name_of`` that says which. Neither builds the other's objects.
+The config models (training/config.py) declare every setting once: name, type, default, bounds,
+``title`` (the label people see) and ``description`` (its help). ``add_flags`` generates the command
+line's flags from them (``--latent-dim``, type, choices, help with the default); the Train form takes its
+labels, bounds, defaults and help from the same fields. The command line names a setting by its flag, the
+form by its title ('Latent dimensions'); both hand ``build_run_config`` a ``name_of`` that says which.
+Neither builds the other's objects.
 
-Why not pydantic-settings' CLI generator: the flags are a public interface (kept as they are, with
-their help texts, ``--resume`` rules and one-line errors), and the form needs the same metadata as
-widgets, not as argv; reading ``model_fields`` here is a few lines for both.
+Why not pydantic-settings' CLI generator: the flags are a public interface (kept exactly as they were,
+with ``--resume``'s rule that untyped flags keep the run's settings, hence defaults of None, and the
+one-line errors), and the form needs the same metadata as widgets, not as argv; reading ``model_fields``
+here is a few lines for both, with no new dependency.
 """
 
 from __future__ import annotations
@@ -28,6 +31,41 @@ TRAIN_KEYS = ("epochs", "batch_size", "lr", "beta", "warmup_epochs", "cycles", "
 FOLDER_PREFIX = "folder:"
 
 NameOf = Callable[[str], str]
+
+
+SETTING_KEYS = ("arch", "latent_dim", "hidden", "likelihood", "sigma", "min_sigma", "beta", "warmup_epochs", "cycles",
+                "free_bits", "samples", "binarize", "epochs", "batch_size", "lr", "seed")
+
+
+def field_of(key: str):
+    """The config field (pydantic FieldInfo) that declares setting KEY."""
+    return ModelConfig.model_fields.get(key) or TrainConfig.model_fields[key]
+
+
+def add_flags(parser, extra_help: Mapping[str, str] | None = None) -> None:
+    """One command-line flag per setting, generated from its field: name (--latent-dim), type, choices
+    and help with the default. Their default is None, so a caller can tell what was typed."""
+    from typing import Literal, get_args, get_origin
+
+    for key in SETTING_KEYS:
+        field = field_of(key)
+        if key == "hidden":
+            default = f"{DEFAULT_HIDDEN['mlp']} for mlp, {DEFAULT_HIDDEN['conv']} for conv"
+        else:
+            default = field.default
+        text = f"{field.description or field.title}; comma-separated" if key == "hidden" else \
+            (field.description or field.title)
+        if text[:1].isupper() and text[1:2].islower():  # a sentence in the form's help; a phrase here
+            text = text[0].lower() + text[1:]
+        note = f"; {extra_help[key]}" if extra_help and key in extra_help else ""
+        kwargs: dict = {"help": f"{text.rstrip('.')}{note} (default {default})"}
+        if field.annotation is bool:
+            kwargs.update(action="store_true", default=None)
+        elif get_origin(field.annotation) is Literal:
+            kwargs["choices"] = get_args(field.annotation)
+        elif field.annotation in (int, float):
+            kwargs["type"] = field.annotation
+        parser.add_argument(flag_name(key), **kwargs)
 
 
 def flag_name(key: str) -> str:
