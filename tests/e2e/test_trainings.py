@@ -359,7 +359,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         card_button(page, "stop", busy).get_by_role("button", name="Stop").click()  # stopped: now it may go
         card_button(page, "delete", busy).get_by_role("button", name="Delete").wait_for(timeout=TIMEOUT)
         card_title(page, busy, "stopped").wait_for(timeout=TIMEOUT)
-        card_button(page, "stop", busy).wait_for(state="detached", timeout=TIMEOUT)
+        card_button(page, "stop", busy).wait_for(state="hidden", timeout=TIMEOUT)
         assert running.wait(timeout=30) == 0 and status_of(busy)["state"] == "stopped"
     finally:
         running.terminate()  # SIGTERM stops a training like a stop request
