@@ -82,7 +82,7 @@ def training_form() -> dict | None:
         data_col, model_col, objective_col = st.columns(3)
         with data_col:
             st.markdown("**Data**")
-            dataset = st.selectbox("Data set", [*DATASET_NAMES, FOLDER_CHOICE], format_func=dataset_label,
+            dataset = st.selectbox(title_of("dataset"), [*DATASET_NAMES, FOLDER_CHOICE], format_func=dataset_label,
                                    key="train_dataset", **KEEP)
             if serving.served():  # served to others: the operator's image folders only, picked, never typed
                 offered = [str(p) for p in serving.image_folders()]
@@ -104,12 +104,12 @@ def training_form() -> dict | None:
                                  help=f"Saved as a folder under {state.runs_root()}.")
         with model_col:
             st.markdown("**Model**")
-            arch = st.radio("Architecture", ARCHS, horizontal=True, key="train_arch", **KEEP)
+            arch = st.radio(title_of("arch"), ARCHS, horizontal=True, key="train_arch", **KEEP)
             latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
-            hidden = st.text_input("Hidden sizes", key="train_hidden", **KEEP,
+            hidden = st.text_input(title_of("hidden"), key="train_hidden", **KEEP,
                                    placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
                                    help="Comma-separated widths (mlp) or channels per stride-2 layer (conv).")
-            likelihood = st.selectbox("Likelihood", LIKELIHOODS, key="train_likelihood", **KEEP)
+            likelihood = st.selectbox(title_of("likelihood"), LIKELIHOODS, key="train_likelihood", **KEEP)
             sigma = number(ModelConfig, "sigma", "train_sigma", floor=0.001,
                            step=0.01, format="%.3f")
         with objective_col:
