@@ -238,7 +238,8 @@ def test_a_training_that_fails_in_its_worker_records_one_sentence(cluster, launc
     status = wait_state(run_dir, FAILED, FINISHED, STOPPED)
     assert status.state == FAILED
     assert status.reason == f"Image folder {missing} does not exist."
-    assert f"error: {status.reason}" in (run_dir / LOG).read_text()  # what the worker printed, in the folder
+    # what the worker printed, in the folder (printed just after the status is recorded: wait for it)
+    assert wait_for(lambda: f"error: {status.reason}" in (run_dir / LOG).read_text(), 10), (run_dir / LOG).read_text()
     assert (run_dir / "config.json").is_file()  # the app's folder stays, to show why
     assert wait_for(lambda: cpus_free() == CLUSTER_CPUS, 30), "a failed training still holds its CPU"
 
