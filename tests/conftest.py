@@ -38,3 +38,19 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def state_of(run_dir) -> str:
+    """A run's state as every reader sees it (recorded status + whether a live process owns it)."""
+    from training.run_status import observed_state, read_status
+
+    status = read_status(run_dir)
+    return observed_state(run_dir, status) if status is not None else "none"
+
+
+def wait_state(run_dir, *states: str, timeout: float = 60.0):
+    """Wait until the run is in one of STATES; its recorded status."""
+    from training.run_status import read_status
+
+    assert wait_for(lambda: state_of(run_dir) in states, timeout), f"{run_dir.name} is {state_of(run_dir)}"
+    return read_status(run_dir)

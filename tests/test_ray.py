@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import state_of, wait_for
+from tests.conftest import wait_state as _wait_state
 from training.checkpoint import load_run
 from training.config import RunConfig
 from training.errors import UserError
@@ -48,14 +49,8 @@ def endless() -> RunConfig:
     return tiny(epochs=100_000, batch_size=16)
 
 
-def state_of(run_dir: Path) -> str:
-    status = read_status(run_dir)
-    return observed_state(run_dir, status) if status is not None else "none"
-
-
 def wait_state(run_dir: Path, *states: str, timeout: float = 90.0) -> RunStatus:
-    assert wait_for(lambda: state_of(run_dir) in states, timeout), f"{run_dir.name} is {state_of(run_dir)}"
-    return read_status(run_dir)
+    return _wait_state(run_dir, *states, timeout=timeout)  # a Ray worker starts slower than a process
 
 
 def require_ray() -> None:

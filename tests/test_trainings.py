@@ -20,11 +20,11 @@ from training.launch import (CANCELLED, LocalLauncher, adopt_queued, delete_run,
 from training.run_lock import RunLock, owner_alive
 from training.run_queue import queue_positions
 from training.run_status import (FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED, Owner, RunStatus,
-                                 observed_state, read_status, write_status)
+                                 read_status, write_status)
 from explorer import DEMOS as BUNDLED_DEMOS
 from training.runs import list_runs
 from training.step_log import read_steps
-from tests.conftest import wait_for
+from tests.conftest import state_of, wait_for, wait_state
 
 MODEL = {"image_shape": (1, 8, 8), "hidden": (32,), "latent_dim": 2}
 
@@ -35,16 +35,6 @@ def tiny(**train) -> RunConfig:
 
 def endless() -> RunConfig:
     return tiny(epochs=100_000, batch_size=16)
-
-
-def state_of(run_dir: Path) -> str:
-    status = read_status(run_dir)
-    return observed_state(run_dir, status) if status is not None else "none"
-
-
-def wait_state(run_dir: Path, *states: str, timeout: float = 60.0) -> RunStatus:
-    assert wait_for(lambda: state_of(run_dir) in states, timeout), f"{run_dir.name} is {state_of(run_dir)}"
-    return read_status(run_dir)
 
 
 class FakeLauncher:
