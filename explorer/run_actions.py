@@ -64,27 +64,44 @@ def use_button(run: RunSummary, key: str) -> None:
         state.choose_run(run.path)  # the whole app redraws: the button may sit in a fragment
 
 
-@st.dialog("Delete this run?")
+DELETE_PENDING = "delete_pending"  # the run whose Delete was pressed: its dialog stays open until answered
+
+
+def _ask_delete(path: str) -> None:
+    st.session_state[DELETE_PENDING] = path
+
+
+def _forget_delete() -> None:
+    st.session_state.pop(DELETE_PENDING, None)
+
+
+@st.dialog("Delete this run?", on_dismiss=_forget_delete)
 def _confirm_delete(run: RunSummary) -> None:
     st.write(f"**{run.name}** and everything in its folder (weights, checkpoint, history) will be removed "
              "for good.")
     st.caption(f"`{run.path}`")
     left, right = st.columns(2)
     if left.button("Delete for good", type="primary", icon=":material/delete:", key="confirm_delete"):
+        _forget_delete()
         try:
             delete_run(run.path, bundled=DEMOS)
         except UserError as err:
-            st.error(str(err))
-            return
-        if state.same_run(run.path, state.current_run_path()):
-            state.select_run(state.DEFAULT_RUN)
+            st.session_state["run_action_error"] = str(err)
+        else:
+            if state.same_run(run.path, state.current_run_path()):
+                state.select_run(state.DEFAULT_RUN)
         st.rerun()
     if right.button("Keep it", key="keep_run"):
+        _forget_delete()
         st.rerun()
 
 
 def delete_button(run: RunSummary, key: str) -> None:
+    """Delete asks first. The press is recorded by a callback, before any rerun, so a card list that
+    refreshes every second while a training runs cannot lose it; the dialog is drawn on every refresh
+    until it is answered or dismissed."""
     if run.bundled or run.state in ACTIVE:
         return
-    if st.button("Delete", key=f"delete_{key}", icon=":material/delete:"):
+    st.button("Delete", key=f"delete_{key}", icon=":material/delete:", on_click=_ask_delete, args=(str(run.path),))
+    if st.session_state.get(DELETE_PENDING) == str(run.path):
         _confirm_delete(run)

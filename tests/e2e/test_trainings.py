@@ -345,6 +345,13 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         delete.wait_for(timeout=TIMEOUT)
         assert done.is_dir()
 
+        delete.click()  # dismissed with Escape: it stays closed while the cards refresh
+        page.get_by_role("dialog").get_by_text("Delete this run?").wait_for(timeout=TIMEOUT)
+        page.keyboard.press("Escape")
+        page.get_by_role("dialog").wait_for(state="detached", timeout=TIMEOUT)
+        page.wait_for_timeout(2500)
+        assert page.get_by_role("dialog").count() == 0, "a dismissed dialog came back"
+
         delete.click()
         page.get_by_role("dialog").get_by_role("button", name="Delete for good").click()
         page.get_by_role("dialog").wait_for(state="detached", timeout=TIMEOUT)
