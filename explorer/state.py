@@ -17,7 +17,7 @@ import streamlit as st
 from explorer import serving
 from training.config import RunConfig
 from training.errors import UserError
-from training.mlp_decoder import MLPDecoder, load_mlp_decoder
+from training.array_decoder import ArrayDecoder, load_decoder
 from training.run_files import WEIGHTS, read_config, read_history
 from explorer import DEMOS
 from training.runs import RunSummary, list_runs
@@ -112,8 +112,8 @@ def _load_run(path: str, digest: str) -> Run:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _load_decoder(path: str, digest: str) -> MLPDecoder | None:
-    return load_mlp_decoder(path)
+def _load_decoder(path: str, digest: str) -> ArrayDecoder:
+    return load_decoder(path)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -132,8 +132,10 @@ def current_config_and_history() -> tuple[RunConfig, list[dict]]:
         return current_run().config, current_run().history  # falls back to the demo with a warning
 
 
-def current_decoder() -> MLPDecoder | None:
-    """The chosen run's decoder as numpy arrays (MLP models; None for conv): decodes without torch."""
+def current_decoder() -> ArrayDecoder | None:
+    """The chosen run's decoder as numpy arrays (either architecture): decodes without torch.
+
+    None only when its files cannot be read (the page then falls back to the torch model's error)."""
     path = current_run_path()
     try:
         return _load_decoder(str(path), weights_digest(path))

@@ -1,4 +1,4 @@
-"""The latent_pad wrapper (weights to base64 and back, z into the shared slider state) and its page."""
+"""The latent_pad component (components v2; weights to base64 and back, z into the shared latent point) and its page."""
 
 from pathlib import Path
 
@@ -7,11 +7,12 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from explorer import latent_pad as latent_pad_module
 from explorer.latent_pad import FRONTEND, decode_array, encode_array, encode_decoder, payload_bytes
 from explorer.latent_point import clip_round
 from training.checkpoint import write_views
 from training.config import RunConfig
-from training.mlp_decoder import MLPDecoder, load_mlp_decoder
+from training.array_decoder import ArrayDecoder, Layer, load_decoder
 from training.model import VAE
 from explorer import DEMOS as BUNDLED_DEMOS
 
@@ -20,40 +21,47 @@ DEMO = BUNDLED_DEMOS / "mnist5k-z16"
 FALLBACK = "cannot be decoded in the browser"
 
 
-def test_frontend_is_hand_written_files_in_the_repository():
-    assert (FRONTEND / "index.html").is_file() and (FRONTEND / "main.js").is_file()
-    html = (FRONTEND / "index.html").read_text()
-    assert "http" not in html  # no CDN
-    js = (FRONTEND / "main.js").read_text()
-    for message in ("streamlit:componentReady", "streamlit:setComponentValue", "streamlit:setFrameHeight",
-                    "streamlit:render", "isStreamlitMessage"):
-        assert message in js
+def test_frontend_is_hand_written_files_on_components_v2():
+    html, js = (FRONTEND / "pad.html").read_text(), (FRONTEND / "pad.js").read_text()
+    assert "http" not in html and "http" not in js  # no CDN
+    assert "export default function" in js  # a components v2 module
+    for call in ("setStateValue", "setTriggerValue", "parentElement"):
+        assert call in js
+    for v1 in ("postMessage", "streamlit:render", "setFrameHeight", "componentReady"):  # no hand-written protocol
+        assert v1 not in js
+    assert "--st-primary-color" in (FRONTEND / "style.css").read_text()  # the theme's variables
+    assert "components.v1" not in Path(latent_pad_module.__file__).read_text()
 
 
 def test_weights_round_trip_losslessly_through_base64_float32():
-    decoder = load_mlp_decoder(DEMO)
+    decoder = load_decoder(DEMO)
     encoded = encode_decoder(decoder)
     assert encoded["image_shape"] == [1, 28, 28]
-    assert len(encoded["layers"]) == len(decoder.weights)
-    for layer, w, b in zip(encoded["layers"], decoder.weights, decoder.biases):
-        assert (layer["n_out"], layer["n_in"]) == w.shape
-        np.testing.assert_array_equal(decode_array(layer["w"], w.shape), w)
-        np.testing.assert_array_equal(decode_array(layer["b"], b.shape), b)
+    assert len(encoded["layers"]) == len(decoder.layers)
+    for sent, layer in zip(encoded["layers"], decoder.layers):
+        assert sent["kind"] == "dense" and tuple(sent["w_shape"]) == layer.w.shape
+        np.testing.assert_array_equal(decode_array(sent["w"], layer.w.shape), layer.w)
+        np.testing.assert_array_equal(decode_array(sent["b"], layer.b.shape), layer.b)
     # special values survive bit for bit too
     odd = np.array([0.0, -0.0, 1e-45, -3.4e38, np.pi, 1 / 3], dtype=np.float32)
     assert decode_array(encode_array(odd), odd.shape).tobytes() == odd.tobytes()
     # the payload: 4 bytes per parameter, base64 = 4/3 of that
-    n_params = sum(w.size + b.size for w, b in zip(decoder.weights, decoder.biases))
-    assert payload_bytes(decoder) == pytest.approx(4 * n_params * 4 / 3, rel=1e-3)
+    assert payload_bytes(decoder) == pytest.approx(4 * decoder.parameter_count * 4 / 3, rel=1e-3)
 
 
-def test_decoding_the_round_tripped_weights_equals_the_decoder():
-    decoder = load_mlp_decoder(DEMO)
-    enc = encode_decoder(decoder)
-    again = MLPDecoder(tuple(decode_array(l["w"], (l["n_out"], l["n_in"])) for l in enc["layers"]),
-                       tuple(decode_array(l["b"], (l["n_out"],)) for l in enc["layers"]), decoder.image_shape)
-    z = np.random.default_rng(0).normal(size=(5, decoder.latent_dim)).astype(np.float32)
-    np.testing.assert_array_equal(again.decode_mean(z), decoder.decode_mean(z))
+def test_decoding_the_round_tripped_weights_equals_the_decoder(tmp_path):
+    config = RunConfig(model={"image_shape": (1, 8, 8), "latent_dim": 3, "arch": "conv", "hidden": (4, 6)},
+                       train={"dataset": "digits"})
+    torch.manual_seed(0)
+    write_views(tmp_path, config, VAE(config.model).eval(), 0, [])
+    for decoder in (load_decoder(DEMO), load_decoder(tmp_path)):
+        enc = encode_decoder(decoder)
+        again = ArrayDecoder(decoder.arch, tuple(
+            Layer(l["kind"], decode_array(l["w"], l["w_shape"]), decode_array(l["b"], (len(orig.b),)),
+                  tuple(l["in_shape"]), tuple(l["out_shape"])) for l, orig in zip(enc["layers"], decoder.layers)),
+            decoder.image_shape)
+        z = np.random.default_rng(0).normal(size=(5, decoder.latent_dim)).astype(np.float32)
+        np.testing.assert_array_equal(again.decode_mean(z), decoder.decode_mean(z))
 
 
 def test_clip_round_is_the_sliders_rounding():
@@ -116,31 +124,31 @@ def test_page_starts_from_the_shared_latent_point():
     assert at.session_state["latent_point"] == point  # only a release changes it
 
 
-def test_conv_models_fall_back_to_the_server_sliders(tmp_path):
+def test_conv_models_get_the_component_too(tmp_path):
     config = RunConfig(model={"image_shape": (1, 8, 8), "latent_dim": 3, "arch": "conv", "hidden": (4,)},
                        train={"dataset": "digits"})
     torch.manual_seed(0)
     write_views(tmp_path, config, VAE(config.model).eval(), 0, [])
-    assert load_mlp_decoder(tmp_path) is None
+    assert [layer.kind for layer in load_decoder(tmp_path).layers] == ["dense", "deconv"]
     at = _open_scrub(tmp_path)
-    assert any(FALLBACK in i.value for i in at.info)
+    assert not any(FALLBACK in i.value for i in at.info)
 
 
-def test_only_well_formed_release_messages_yield_a_z():
+def test_only_well_formed_releases_of_the_shown_model_yield_a_z():
     from explorer.latent_pad import release_z
 
-    assert release_z({"kind": "release", "z": [0.5, -1], "has": "m"}, 2) == [0.5, -1.0]
-    for bad in (None, [0.1, 0.2], {"kind": "loaded", "has": "m"}, {"kind": "need"},
-                {"kind": "release", "z": [0.5]}, {"kind": "release", "z": "0.5,1"},
-                {"kind": "release", "z": [0.5, float("nan")]}, {"kind": "release", "z": [True, 1]}):
-        assert release_z(bad, 2) is None, bad
+    assert release_z({"z": [0.5, -1], "model_id": "m"}, 2, "m") == [0.5, -1.0]
+    assert release_z({"z": [0.5, -1], "model_id": "old"}, 2, "m") is None  # sliders of a model no longer shown
+    for bad in (None, [0.1, 0.2], {"model_id": "m"}, {"z": [0.5], "model_id": "m"}, {"z": "0.5,1", "model_id": "m"},
+                {"z": [0.5, float("nan")], "model_id": "m"}, {"z": [True, 1], "model_id": "m"}):
+        assert release_z(bad, 2, "m") is None, bad
 
 
 def test_oversized_decoders_are_not_sent_to_the_browser():
     from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser
 
-    small = MLPDecoder((np.zeros((4, 2), np.float32),), (np.zeros(4, np.float32),), (1, 2, 2))
-    assert fits_in_browser(small)
-    huge = MLPDecoder((np.zeros((MAX_BROWSER_PARAMS, 1), np.float32),), (np.zeros(MAX_BROWSER_PARAMS, np.float32),),
-                      (1, 1, MAX_BROWSER_PARAMS))
-    assert not fits_in_browser(huge)
+    def dense(n_out, n_in):
+        return Layer("dense", np.zeros((n_out, n_in), np.float32), np.zeros(n_out, np.float32), (n_in,), (n_out,))
+
+    assert fits_in_browser(ArrayDecoder("mlp", (dense(4, 1),), (1, 2, 2)))
+    assert not fits_in_browser(ArrayDecoder("mlp", (dense(MAX_BROWSER_PARAMS, 1),), (1, 1, MAX_BROWSER_PARAMS)))

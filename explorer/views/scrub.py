@@ -1,8 +1,9 @@
 """Real-time sliders: the latent_pad component decodes in the browser while a slider is dragged.
 
-MLP decoders only (their weights go to the browser once per model); conv models fall back to the
-server-side Latent sliders page. The component starts from the current latent point and, on release,
-z comes back and becomes it (explorer/latent_point.py), so both slider pages show the same z.
+Every architecture the library trains (MLP and conv decoders: their weights go to the browser once
+per model); only a decoder too large to send falls back to the server-side Latent sliders page. The
+component starts from the current latent point and, on release, z comes back and becomes it
+(explorer/latent_point.py), so both slider pages show the same z.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import numpy as np
 import streamlit as st
 
 from explorer import latent_point, state
-from explorer.latent_pad import fits_in_browser, latent_pad, release_z
+from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
 from training import latent_space
 
 KEY = "latent_pad"
 
 
-def _on_release(path: str, z_dim: int) -> None:
-    z = release_z(st.session_state.get(KEY), z_dim)
-    if z is not None:  # not a weight handshake message, nor a malformed value
+def _on_release(path: str, z_dim: int, model_id: str) -> None:
+    z = released_z(KEY, z_dim, model_id)
+    if z is not None:  # not a malformed value, nor a release of the sliders of a model no longer shown
         st.session_state["scrub_last"] = latent_point.put(path, z, "the real-time sliders.")
 
 
@@ -29,7 +30,7 @@ def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarr
     z_dim = decoder.latent_dim
     labels = [latent_point.label(i, kl[i], active[i]) for i in range(z_dim)]
     latent_pad(decoder, latent_point.get(path, z_dim), order, labels, key=KEY, model_id=model_id, active=active,
-               on_change=lambda: _on_release(path, z_dim))
+               on_release=lambda: _on_release(path, z_dim, model_id))
     last = st.session_state.get("scrub_last")
     with st.container(key="scrub_value"):
         if last is None:
@@ -48,15 +49,12 @@ def main() -> None:
     st.caption("The decoder runs in your browser: the image follows the slider while you drag, with no "
                "round trip to the server; z is sent back when you let go and shared with Latent sliders.")
     decoder = state.current_decoder()
-    if decoder is not None and not fits_in_browser(decoder):
-        st.info("This model's decoder is too large to send to the browser; use the Latent sliders page, which "
+    if decoder is None or not fits_in_browser(decoder):
+        why = ("its weights cannot be read" if decoder is None else
+               f"its decoder has {decoder.parameter_count:,} parameters, more than the "
+               f"{MAX_BROWSER_PARAMS:,} sent to a browser")
+        st.info(f"This model cannot be decoded in the browser: {why}. Use the Latent sliders page, which "
                 "decodes on the server.", icon=":material/info:")
-        st.page_link("views/sliders.py", label="Open Latent sliders", icon=":material/tune:")
-        return
-    if decoder is None:
-        st.info(f"This model ({config.model.arch} decoder) cannot be decoded in the browser: only MLP decoders "
-                "are sent to it, as plain weight matrices. Use the Latent sliders page, which decodes on the "
-                "server with PyTorch.", icon=":material/info:")
         st.page_link("views/sliders.py", label="Open Latent sliders", icon=":material/tune:")
         return
     state.on_new_model("scrub", lambda: st.session_state.pop("scrub_last", None))  # its last z means nothing here

@@ -50,7 +50,7 @@ def _traversal_grid(path: str, digest: str, z0: tuple[float, ...], dims: tuple[i
 
 
 def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
-    """mu~(z) as (H, W, C) in [0, 1]: numpy for MLP decoders (no torch needed), else the torch model."""
+    """mu~(z) as (H, W, C) in [0, 1]: numpy (no torch needed), else the torch model."""
     if decoder is not None:
         return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
     from training import latent

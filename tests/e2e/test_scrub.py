@@ -9,24 +9,23 @@ import pytest
 import torch
 
 from tests.e2e.conftest import screenshot
-from training.mlp_decoder import load_mlp_decoder
+from training.array_decoder import load_decoder
 from explorer import DEMOS as BUNDLED_DEMOS
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60_000
-IFRAME = 'iframe[title="explorer.latent_pad.latent_pad"]'
 DEMO = BUNDLED_DEMOS / "mnist5k-z16"
-CANVAS = "() => document.getElementById('decoded-canvas').toDataURL()"
+CANVAS = "() => latentPad.image()"
+READY = "() => window.latentPad && latentPad.modelId && latentPad.frames > 0"
 
 
 def open_scrub(page, server):
-    """The Real-time sliders page with the component ready; returns its iframe's Frame."""
+    """The Real-time sliders page with the component ready (components v2: no iframe, in the page itself)."""
     page.goto(f"{server.url}/scrub")
-    page.wait_for_selector(IFRAME, timeout=TIMEOUT)
-    frame = page.locator(IFRAME).element_handle().content_frame()
-    frame.wait_for_function("() => window.latentPad && latentPad.modelId && latentPad.frames > 0", timeout=TIMEOUT)
+    page.wait_for_function(READY, timeout=TIMEOUT)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
-    return frame
+    assert page.locator("iframe").count() == 0
+    return page
 
 
 def last_release(page) -> str:
@@ -34,14 +33,14 @@ def last_release(page) -> str:
 
 
 def top_dims(frame) -> list[int]:
-    return frame.evaluate("() => [...document.querySelectorAll('#sliders .row')].map(r => +r.dataset.dim)")
+    return frame.evaluate("latentPad.dims")
 
 
 def test_browser_decode_equals_numpy_and_torch(page, server):
     from training.checkpoint import load_run
 
     frame = open_scrub(page, server)
-    decoder = load_mlp_decoder(DEMO)
+    decoder = load_decoder(DEMO)
     model = load_run(DEMO).model.eval()
     z = np.random.default_rng(0).normal(scale=1.5, size=(6, decoder.latent_dim)).astype(np.float32)
     z[0] = 0.0
@@ -136,7 +135,7 @@ def test_weights_cross_the_websocket_once_and_again_after_a_remount(page, server
                            timeout=TIMEOUT)
     page.wait_for_timeout(500)
     assert frames and max(frames) < 100_000, max(frames)  # a release no longer re-sends 1.7 MB
-    # Leave and come back: the new iframe lacks the weights, asks for them, and draws again.
+    # Leave and come back: the new instance lacks the weights, asks for them, and draws again.
     page.goto(f"{server.url}/samples")
     page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=TIMEOUT)
     frame = open_scrub(page, server)
@@ -184,7 +183,45 @@ def test_the_latent_point_is_shared_both_ways_between_the_slider_pages(page, ser
 
     # and back, in the same session: the real-time page starts from the point set there
     page.locator('[data-testid="stSidebarNav"] a', has_text="Real-time sliders").click()
-    page.wait_for_selector(IFRAME, timeout=TIMEOUT)
-    frame = page.locator(IFRAME).element_handle().content_frame()
-    frame.wait_for_function("() => window.latentPad && latentPad.modelId && latentPad.frames > 0", timeout=TIMEOUT)
-    np.testing.assert_allclose(frame.evaluate("latentPad.z"), expected, atol=1e-6)
+    page.wait_for_function(READY, timeout=TIMEOUT)
+    np.testing.assert_allclose(page.evaluate("latentPad.z"), expected, atol=1e-6)
+
+
+def test_a_conv_decoder_runs_in_the_browser_exactly(page, server):
+    """The transposed convolutions decoded in JavaScript equal numpy and PyTorch to 1e-4; a drag redraws."""
+    from training.checkpoint import write_views
+    from training.config import RunConfig
+    from training.model import VAE
+
+    run_dir = server.runs_root / "e2e-conv-pad"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = RunConfig(model={"arch": "conv", "hidden": (32, 64), "latent_dim": 16}, train={"dataset": "mnist5k"})
+    torch.manual_seed(0)
+    model = VAE(config.model).eval()
+    write_views(run_dir, config, model, 0, [])
+    page.goto(f"{server.url}/scrub")
+    page.locator(".st-key-model_picker [role='combobox']").click()
+    page.get_by_role("option", name=re.compile(r"^e2e-conv-pad")).click()
+    page.wait_for_function("() => window.latentPad && latentPad.modelId && latentPad.modelId.includes('e2e-conv-pad')"
+                           " && latentPad.frames > 0", timeout=TIMEOUT)
+    z = np.random.default_rng(2).normal(scale=1.5, size=(5, 16)).astype(np.float32)
+    got = np.array(page.evaluate("zs => zs.map(z => Array.from(latentPad.decode(z)))", z.tolist()), np.float32)
+    with torch.no_grad():
+        expected_torch = model.decode_mean(torch.from_numpy(z)).numpy().reshape(len(z), -1)
+    expected = load_decoder(run_dir).decode_mean(z).reshape(len(z), -1)
+    assert got.shape == (5, 784)
+    assert np.abs(got - expected_torch).max() < 1e-4
+    assert np.abs(got - expected).max() < 1e-4
+
+    dim = top_dims(page)[0]
+    before = page.evaluate(CANVAS)
+    box = page.locator(f"#z-{dim}").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2, steps=4)
+    page.wait_for_timeout(100)
+    assert page.evaluate(CANVAS) != before
+    page.mouse.up()
+    page.wait_for_function("() => /z = \\[/.test(document.querySelector('.st-key-scrub_value').innerText)",
+                           timeout=TIMEOUT)
+    screenshot(page, "scrub-conv")

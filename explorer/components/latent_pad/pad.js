@@ -1,0 +1,304 @@
+// latent_pad: decode a VAE decoder in the browser on every slider/pad move (Streamlit components v2).
+//
+// Streamlit calls the default export with {data, parentElement, setStateValue, setTriggerValue} when the
+// component mounts and again whenever `data` changes. The first call for a parentElement builds the
+// controls; every call applies the new data. Python reads two values (explorer/latent_pad.py):
+//   state   "has"     the model_id whose weights this instance holds (so they are sent only once)
+//   trigger "release" {z} when a slider or the pad is let go
+// Both architectures the library builds are decoded here, exactly as PyTorch does it:
+//   dense   out[j] = b[j] + sum_i w[j, i] h[i]                    (nn.Linear, w row-major (out, in))
+//   deconv  ConvTranspose2d(kernel 4, stride 2, padding 1)        (w as PyTorch stores it: (c_in, c_out, 4, 4))
+// with a ReLU between layers and the sigmoid of the first C channels as the image (the decoder mean).
+"use strict";
+
+const K = 4, STRIDE = 2, PAD = 1;
+
+function b64ToFloat32(s) {
+  const bin = atob(s);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float32Array(bytes.buffer);  // little-endian, as numpy "<f4" wrote it
+}
+
+// ---- the decoder: Float32Array weights, parsed once per model_id ----
+function makeDecoder(model) {
+  const layers = model.layers.map(l => ({
+    kind: l.kind, w: b64ToFloat32(l.w), b: b64ToFloat32(l.b), inShape: l.in_shape, outShape: l.out_shape,
+    out: new Float32Array(l.out_shape.reduce((a, v) => a * v, 1)),
+  }));
+  const imageShape = model.image_shape;
+
+  function dense(L, h) {
+    const {w, b, out} = L, nIn = L.inShape[0], nOut = L.outShape[0];
+    for (let j = 0; j < nOut; j++) {
+      let s = b[j];
+      const row = j * nIn;
+      for (let i = 0; i < nIn; i++) s += w[row + i] * h[i];
+      out[j] = s;
+    }
+  }
+
+  function deconv(L, h) {
+    // Each input pixel (ci, iy, ix) adds h * w[ci, co, ky, kx] at output (co, 2 iy - 1 + ky, 2 ix - 1 + kx).
+    const {w, b, out} = L;
+    const [cIn, hIn, wIn] = L.inShape, [cOut, hOut, wOut] = L.outShape;
+    const plane = hOut * wOut;
+    for (let co = 0; co < cOut; co++) out.fill(b[co], co * plane, (co + 1) * plane);
+    for (let ci = 0; ci < cIn; ci++) {
+      for (let iy = 0; iy < hIn; iy++) {
+        for (let ix = 0; ix < wIn; ix++) {
+          const v = h[(ci * hIn + iy) * wIn + ix];
+          if (v === 0) continue;  // after a ReLU most inputs are zero
+          for (let co = 0; co < cOut; co++) {
+            const wBase = (ci * cOut + co) * K * K, oBase = co * plane;
+            for (let ky = 0; ky < K; ky++) {
+              const oy = STRIDE * iy - PAD + ky;
+              if (oy < 0 || oy >= hOut) continue;
+              const oRow = oBase + oy * wOut, wRow = wBase + ky * K;
+              for (let kx = 0; kx < K; kx++) {
+                const ox = STRIDE * ix - PAD + kx;
+                if (ox >= 0 && ox < wOut) out[oRow + ox] += v * w[wRow + kx];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // z -> sigmoid of the first C*H*W outputs; writes into and returns OUT (Float32Array(C*H*W)).
+  function decodeInto(z, out) {
+    let h = z;
+    for (let k = 0; k < layers.length; k++) {
+      const L = layers[k];
+      if (L.kind === "dense") dense(L, h); else deconv(L, h);
+      if (k < layers.length - 1) { const o = L.out; for (let i = 0; i < o.length; i++) if (o[i] < 0) o[i] = 0; }
+      h = L.out;
+    }
+    for (let p = 0; p < out.length; p++) out[p] = 1 / (1 + Math.exp(-h[p]));
+    return out;
+  }
+
+  return {decodeInto, imageShape, zDim: layers[0].inShape[0],
+          pixels: () => new Float32Array(imageShape[0] * imageShape[1] * imageShape[2])};
+}
+
+// ---- one instance per mounted component ----
+function createPad(root) {
+  const $ = sel => root.querySelector(sel);
+  const slidersEl = $("#sliders"), pad = $("#pad"), dot = $("#pad-dot"), padX = $("#pad-x"), padY = $("#pad-y");
+  const readout = $("#pad-readout"), statsEl = $("#stats"), canvas = $("#decoded-canvas");
+  const ctx = canvas.getContext("2d");
+  const small = document.createElement("canvas");
+  const smallCtx = small.getContext("2d");
+
+  const stats = {decodes: 0, frames: 0, events: 0, lastMs: 0};
+  let decoder = null, modelId = null, pixels = null, imageData = null;
+  let z = new Float32Array(0), zDim = 0;
+  let limit = 4, step = 0.05, pair = [0, 1], order = [];
+  let rafPending = false, lastSent = null, lastZ0Key = null, uiKey = null;
+  let send = {state: () => {}, trigger: () => {}};
+  const rowsByDim = new Map();
+
+  function setupCanvas() {
+    const [, h, w] = decoder.imageShape;
+    small.width = w; small.height = h;
+    imageData = smallCtx.createImageData(w, h);
+    pixels = decoder.pixels();
+    const scale = Math.max(1, Math.floor(280 / Math.max(h, w)));
+    canvas.width = w * scale; canvas.height = h * scale;
+  }
+
+  function draw(img) {
+    const [c, h, w] = decoder.imageShape;
+    const hw = h * w, d = imageData.data;
+    for (let p = 0; p < hw; p++) {
+      const q = 4 * p;
+      if (c >= 3) {
+        d[q] = img[p] * 255 + 0.5; d[q + 1] = img[hw + p] * 255 + 0.5; d[q + 2] = img[2 * hw + p] * 255 + 0.5;
+      } else {
+        const v = img[p] * 255 + 0.5;
+        d[q] = v; d[q + 1] = v; d[q + 2] = v;
+      }
+      d[q + 3] = 255;
+    }
+    smallCtx.putImageData(imageData, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+  }
+
+  function decode(values, out) {
+    stats.decodes++;
+    return decoder.decodeInto(values, out);
+  }
+
+  function frame() {
+    rafPending = false;
+    if (!decoder) return;
+    const t0 = performance.now();
+    draw(decode(z, pixels));
+    stats.lastMs = performance.now() - t0;
+    stats.frames++;
+    statsEl.textContent = `decoded in the browser: ${stats.frames} frames, last ${stats.lastMs.toFixed(2)} ms`;
+  }
+
+  function schedule() {
+    stats.events++;
+    if (!rafPending) { rafPending = true; requestAnimationFrame(frame); }
+  }
+
+  const round = v => Math.min(limit, Math.max(-limit, Math.round(v / step) * step));
+  const fmt = v => (Math.abs(v) < 1e-9 ? 0 : v).toFixed(2);
+
+  function release() {
+    for (let i = 0; i < zDim; i++) z[i] = round(z[i]);
+    syncControls();
+    schedule();
+    lastSent = Array.from(z, v => Number(v.toFixed(4)));
+    send.trigger("release", {z: lastSent, model_id: modelId});
+  }
+
+  function buildControls(labels, active) {
+    slidersEl.innerHTML = "";
+    rowsByDim.clear();
+    const cols = zDim > 8 ? 2 : 1;
+    slidersEl.style.setProperty("--cols", cols);
+    const perCol = Math.ceil(order.length / cols);  // read down the first column, then the second
+    order.forEach((i, rank) => {
+      const row = document.createElement("div");
+      row.className = "row" + (active[i] ? "" : " inactive");
+      row.dataset.dim = i;
+      row.style.gridColumn = String(Math.floor(rank / perCol) + 1);
+      row.style.gridRow = String((rank % perCol) + 1);
+      const label = document.createElement("span");
+      label.className = "label"; label.textContent = labels[i]; label.title = labels[i];
+      const input = document.createElement("input");
+      Object.assign(input, {type: "range", min: -limit, max: limit, step: step, value: z[i]});
+      input.id = `z-${i}`;
+      input.setAttribute("aria-label", labels[i]);
+      const value = document.createElement("span");
+      value.className = "value";
+      input.addEventListener("input", () => { z[i] = parseFloat(input.value); value.textContent = fmt(z[i]); syncPad(); schedule(); });
+      input.addEventListener("change", release);
+      row.append(label, input, value);
+      slidersEl.append(row);
+      rowsByDim.set(i, {row, input, value});
+    });
+    for (const sel of [padX, padY]) {
+      sel.innerHTML = "";
+      for (const i of order) sel.append(new Option(`z_${i}`, String(i)));
+    }
+    padX.value = String(pair[0]); padY.value = String(pair[1]);
+  }
+
+  function syncPad() {
+    const toPct = v => 50 + 50 * Math.max(-limit, Math.min(limit, v)) / limit;
+    dot.style.left = toPct(z[pair[0]]) + "%";
+    dot.style.top = (100 - toPct(z[pair[1]])) + "%";
+    readout.textContent = `z_${pair[0]} = ${fmt(z[pair[0]])}, z_${pair[1]} = ${fmt(z[pair[1]])}`;
+    rowsByDim.forEach((r, i) => r.row.classList.toggle("on-pad", i === pair[0] || i === pair[1]));
+  }
+
+  function syncControls() {
+    rowsByDim.forEach((r, i) => { r.input.value = String(z[i]); r.value.textContent = fmt(z[i]); });
+    syncPad();
+  }
+
+  function onPair() {
+    pair = [parseInt(padX.value, 10), parseInt(padY.value, 10)];
+    syncPad();
+  }
+  padX.addEventListener("change", onPair);
+  padY.addEventListener("change", onPair);
+
+  let dragging = false;
+  function padMove(ev) {
+    const r = pad.getBoundingClientRect();
+    const fx = Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width));
+    const fy = Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height));
+    z[pair[0]] = (2 * fx - 1) * limit;
+    z[pair[1]] = (1 - 2 * fy) * limit;
+    for (const i of pair) { const c = rowsByDim.get(i); if (c) { c.input.value = String(z[i]); c.value.textContent = fmt(z[i]); } }
+    syncPad();
+    schedule();
+  }
+  pad.addEventListener("pointerdown", ev => { dragging = true; pad.setPointerCapture(ev.pointerId); padMove(ev); });
+  pad.addEventListener("pointermove", ev => { if (dragging) padMove(ev); });
+  const padUp = ev => { if (!dragging) return; dragging = false; padMove(ev); release(); };
+  pad.addEventListener("pointerup", padUp);
+  pad.addEventListener("pointercancel", padUp);
+
+  function setZ(values) {
+    for (let i = 0; i < zDim; i++) z[i] = Math.max(-limit, Math.min(limit, Number(values[i]) || 0));
+    syncControls();
+    schedule();
+  }
+
+  const near = (a, b) => a && b && a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= step / 2 + 1e-6);
+
+  function render(data, setStateValue, setTriggerValue) {
+    send = {state: setStateValue, trigger: setTriggerValue};
+    limit = data.limit; step = data.step;
+    let rebuilt = false;
+    if (data.model_id !== modelId) {   // parse the weights only for a new model
+      if (!data.model) {                // Python believes we hold them (e.g. this instance was remounted)
+        send.state("has", null);
+        return;
+      }
+      decoder = makeDecoder(data.model);
+      zDim = decoder.zDim;
+      modelId = data.model_id;
+      setupCanvas();
+      z = new Float32Array(zDim);
+      pair = data.pair;
+      lastSent = null; lastZ0Key = null; uiKey = null;
+      rebuilt = true;
+      send.state("has", modelId);       // from now on Python renders us without the weights
+    }
+    const key = JSON.stringify([data.order, data.labels, data.active]);
+    if (key !== uiKey) {
+      uiKey = key;
+      order = data.order;
+      buildControls(data.labels, data.active);
+    }
+    const z0Key = JSON.stringify(data.z0);
+    if (z0Key !== lastZ0Key) {
+      lastZ0Key = z0Key;
+      // The echo of our own release (rounded by Python) must not move a slider being dragged now.
+      if (rebuilt || !near(data.z0, lastSent)) setZ(data.z0);
+    }
+    syncControls();
+    schedule();
+  }
+
+  // Hooks for tests and benchmarks (one component per page).
+  const api = {
+    decode(values) { return decode(Float32Array.from(values), decoder.pixels()); },
+    get decodes() { return stats.decodes; },
+    get frames() { return stats.frames; },
+    get events() { return stats.events; },
+    get modelId() { return modelId; },
+    get z() { return Array.from(z); },
+    get dims() { return [...slidersEl.querySelectorAll(".row")].map(r => +r.dataset.dim); },  // display order
+    image() { return canvas.toDataURL(); },
+    slider(rank) { return slidersEl.querySelectorAll("input[type=range]")[rank]; },
+    setZ,
+  };
+  return {render, api};
+}
+
+const instances = new WeakMap();  // parentElement -> its pad, kept across renders
+
+export default function (component) {
+  const {data, parentElement, setStateValue, setTriggerValue} = component;
+  let pad = instances.get(parentElement);
+  if (!pad) {
+    pad = createPad(parentElement);
+    instances.set(parentElement, pad);
+  }
+  window.latentPad = pad.api;
+  pad.render(data, setStateValue, setTriggerValue);
+  return () => {
+    if (window.latentPad === pad.api) delete window.latentPad;
+  };
+}
