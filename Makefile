@@ -6,10 +6,11 @@ PORT ?= 8501
 
 .PHONY: run test bench demos clean
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .  # the project itself: importable from anywhere
 	touch $@
 
 $(VENV)/.testtools: $(VENV)/.runtime requirements-test.txt

@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
+from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path
 
 WATCH = """() => {
   window.__t0 = 0; window.__t1 = 0; window.__src = '';

@@ -31,10 +31,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from benchmarks.latency import WATCH, percentile  # noqa: E402
-from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
+from benchmarks.latency import WATCH, percentile
+from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path
 
 # 20+ windows at once: keep Chromium from throttling the ones it considers in the background
 LOAD_ARGS = [*CHROMIUM_ARGS, "--disable-background-timer-throttling", "--disable-renderer-backgrounding",

@@ -26,10 +26,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from benchmarks.latency import measure, percentile  # noqa: E402
-from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
+from benchmarks.latency import measure, percentile
+from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path
 
 TARGET = 60.0
 

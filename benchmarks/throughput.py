@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from training import RunConfig, Trainer, load_dataset  # noqa: E402
-from training.objective import kl_per_dim  # noqa: E402
+from training import RunConfig, Trainer, load_dataset
+from training.objective import kl_per_dim
 
 BATCH, HIDDEN, LATENT, PIXELS = 128, 400, 20, 784
 

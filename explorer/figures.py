@@ -175,7 +175,7 @@ def kl_bars(kl_per_dim: np.ndarray | Sequence[float], active: np.ndarray | Seque
 def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int = 420) -> go.Figure:
     """One point per saved run: rate = test KL (x), distortion = test recon (y), labelled by beta.
 
-    ``runs`` are ``training.runs.RunSummary`` (or anything with path, name, beta, likelihood,
+    ``runs`` are ``training.run_folder.RunSummary`` (or anything with path, name, beta, likelihood,
     dataset, test_kl, test_recon). One trace per likelihood: their recon nats are not comparable.
     """
     fig = go.Figure()

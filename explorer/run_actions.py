@@ -12,7 +12,7 @@ from explorer import DEMOS, state, trainings
 from training.errors import UserError
 from training.launch import delete_run, resume, stop_run
 from training.run_status import ACTIVE, QUEUED
-from training.runs import RunSummary
+from training.run_folder import RunSummary
 
 STATE_ICONS = {"queued": ":material/hourglass_top:", "running": ":material/play_circle:",
                "finished": ":material/check_circle:", "stopped": ":material/stop_circle:",

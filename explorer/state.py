@@ -18,9 +18,8 @@ from explorer import serving
 from training.config import RunConfig
 from training.errors import UserError
 from training.array_decoder import ArrayDecoder, load_decoder
-from training.run_files import WEIGHTS, read_config, read_history
+from training.run_folder import WEIGHTS, RunSummary, list_runs, read_config, read_history
 from explorer import DEMOS
-from training.runs import RunSummary, list_runs
 
 if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
     from training.checkpoint import Run

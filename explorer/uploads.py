@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.checkpoint import load_model_from_bytes, weights_bytes
-from training.run_files import CONFIG, HISTORY, WEIGHTS, publish_run
+from training.run_folder import CONFIG, HISTORY, WEIGHTS, publish_run, run_path
 from training.errors import UserError
-from training.runs import run_path
 
 MAX_UPLOAD_MB = 64  # as server.maxUploadSize in explorer/.streamlit/config.toml, which guards the server itself
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024**2

@@ -12,7 +12,7 @@ from training.launch import stop_run
 from training.run_queue import scan
 from training.run_status import ACTIVE
 from training.checkpoint import load_run
-from training.run_files import CONFIG, WEIGHTS
+from training.run_folder import CONFIG, WEIGHTS
 from explorer import DEMOS as BUNDLED_DEMOS
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")

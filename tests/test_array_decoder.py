@@ -81,6 +81,6 @@ def test_bad_weights_are_refused(tmp_path):
 def test_loading_and_decoding_do_not_import_torch():
     code = ("import sys, numpy as np; from training.array_decoder import deconv, load_decoder; "
             "d = load_decoder('explorer/demos/mnist5k-z16'); d.decode_mean(np.zeros((1, 16))); "
-            "import training.runs; training.runs.list_runs('runs'); print('torch' in sys.modules)")
+            "import training.run_folder; training.run_folder.list_runs('runs'); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr

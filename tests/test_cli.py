@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.run_files import CONFIG, WEIGHTS
+from training.run_folder import CONFIG, WEIGHTS
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from training.latent import encode_posterior, theory_terms
 from training.launch import submit
 from training.model import VAE
 from training.objective import vae_loss
-from training.runs import list_runs
+from training.run_folder import list_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 # Within every bound of the config, yet 3.2 billion parameters: building it would need ~13 GB.

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from training.checkpoint import load_run
-from training.run_files import CHECKPOINT
+from training.run_folder import CHECKPOINT
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,12 +24,11 @@ from safetensors.torch import save as st_save
 
 from explorer.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
 from training.checkpoint import load_run
-from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS
+from training.run_folder import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, check_run_name, list_runs, run_path
 from training.cli import main
 from training.costs import weight_bytes
 from training.config import RunConfig
 from training.errors import UserError
-from training.runs import check_run_name, list_runs, run_path
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--batch-size", "256", "--quiet"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from training import latent
+from training import latent, latent_space
 from training.checkpoint import load_run
 from training.config import ModelConfig
 from training.model import VAE
@@ -81,26 +81,26 @@ def test_slerp_endpoints_and_norm():
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal(16), rng.standard_normal(16)
     b *= np.linalg.norm(a) / np.linalg.norm(b)  # equal norms
-    path = latent.slerp(a, b, 9)
+    path = latent_space.slerp(a, b, 9)
     assert path.shape == (9, 16)
     np.testing.assert_allclose(path[0], a, atol=1e-6)
     np.testing.assert_allclose(path[-1], b, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(path, axis=1), np.linalg.norm(a), rtol=1e-5)
-    line = latent.lerp(a, b, 9)
+    line = latent_space.lerp(a, b, 9)
     assert np.linalg.norm(line[4]) < 0.95 * np.linalg.norm(a)  # the straight line cuts the corner
     # (anti)parallel vectors: falls back to the straight line instead of dividing by sin 0
-    np.testing.assert_allclose(latent.slerp(a, -a, 3)[1], 0.0, atol=1e-6)
+    np.testing.assert_allclose(latent_space.slerp(a, -a, 3)[1], 0.0, atol=1e-6)
 
 
 def test_lerp_is_linear():
-    path = latent.lerp(np.zeros(2), np.array([2.0, 4.0]), 3)
+    path = latent_space.lerp(np.zeros(2), np.array([2.0, 4.0]), 3)
     np.testing.assert_allclose(path, [[0, 0], [1, 2], [2, 4]])
 
 
 def test_traversal_shape_and_values():
     z0 = np.array([0.5, -1.0, 2.0], dtype=np.float32)
     values = np.linspace(-3, 3, 7)
-    z = latent.traversal_latents(z0, [2, 0], values)
+    z = latent_space.traversal_latents(z0, [2, 0], values)
     assert z.shape == (2, 7, 3)
     np.testing.assert_allclose(z[0, :, 2], values)
     np.testing.assert_allclose(z[0, :, :2], np.broadcast_to(z0[:2], (7, 2)))
@@ -109,24 +109,24 @@ def test_traversal_shape_and_values():
 
 
 def test_prior_samples_are_seeded_standard_normal():
-    a, b = latent.prior_samples(2000, 4, seed=7), latent.prior_samples(2000, 4, seed=7)
+    a, b = latent_space.prior_samples(2000, 4, seed=7), latent_space.prior_samples(2000, 4, seed=7)
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, latent.prior_samples(2000, 4, seed=8))
+    assert not np.array_equal(a, latent_space.prior_samples(2000, 4, seed=8))
     assert a.dtype == np.float32 and a.shape == (2000, 4)
     assert abs(a.mean()) < 0.05 and abs(a.std() - 1) < 0.05
 
 
 def test_dims_by_kl_and_active_mask():
     kl = [0.2, 1.5, 0.0, 1.5, 0.005]
-    np.testing.assert_array_equal(latent.dims_by_kl(kl), [1, 3, 0, 4, 2])
-    np.testing.assert_array_equal(latent.active_mask(kl), [True, True, False, True, False])
-    assert latent.posterior_collapsed(test_kl=0.1, active_units=3)
-    assert latent.posterior_collapsed(test_kl=5.0, active_units=0)
-    assert not latent.posterior_collapsed(test_kl=5.0, active_units=3)
+    np.testing.assert_array_equal(latent_space.dims_by_kl(kl), [1, 3, 0, 4, 2])
+    np.testing.assert_array_equal(latent_space.active_mask(kl), [True, True, False, True, False])
+    assert latent_space.posterior_collapsed(test_kl=0.1, active_units=3)
+    assert latent_space.posterior_collapsed(test_kl=5.0, active_units=0)
+    assert not latent_space.posterior_collapsed(test_kl=5.0, active_units=3)
 
 
 def test_decode_images_layout_and_range(small_model):
-    z = latent.prior_samples(5, 4, seed=0) * 10
+    z = latent_space.prior_samples(5, 4, seed=0) * 10
     out = latent.decode_images(small_model, z)
     assert out.shape == (5, 8, 8, 1) and out.dtype == np.float32
     assert out.min() >= 0 and out.max() <= 1
@@ -139,7 +139,7 @@ def test_encode_dataset_matches_the_encoder_in_batches(small_model):
     x = torch.rand(7, 1, 8, 8)
     mu = latent.encode_dataset(small_model, x, batch=3)
     np.testing.assert_allclose(mu, small_model.encode(x)[0].detach().numpy(), atol=1e-6)
-    np.testing.assert_allclose(latent.latent_variance(mu), mu.var(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(latent_space.latent_variance(mu), mu.var(axis=0), rtol=1e-5)
 
 
 def test_theory_terms_mc_kl_agrees_with_closed_form():

@@ -31,7 +31,7 @@ from training.checkpoint import load_run
 from training.config import RunConfig
 from training.errors import UserError
 from training.launch import CANCELLED, RAY_ADDRESS_ENV, ROOT, stop_run, submit
-from training.run_files import LOG
+from training.run_folder import LOG
 from training.run_status import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunStatus, observed_state, read_status
 
 MODEL = {"image_shape": (1, 8, 8), "hidden": (32,), "latent_dim": 2}

@@ -7,7 +7,7 @@ import torch
 
 from tests.conftest import small_config
 from training.checkpoint import load_run
-from training.run_files import CHECKPOINT
+from training.run_folder import CHECKPOINT
 from training.config import RunConfig
 from training.trainer import Trainer, TrainingDiverged
 

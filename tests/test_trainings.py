@@ -22,7 +22,7 @@ from training.run_queue import queue_positions
 from training.run_status import (FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED, Owner, RunStatus,
                                  read_status, write_status)
 from explorer import DEMOS as BUNDLED_DEMOS
-from training.runs import list_runs
+from training.run_folder import list_runs
 from training.step_log import read_steps
 from tests.conftest import state_of, wait_for, wait_state
 

@@ -10,7 +10,7 @@ import torch
 
 from explorer.uploads import save_uploaded_run
 from training.checkpoint import load_run, weights_bytes
-from training.run_files import CONFIG, HISTORY, WEIGHTS
+from training.run_folder import CONFIG, HISTORY, WEIGHTS
 from training.config import RunConfig
 from training.errors import UserError
 from training.model import VAE

@@ -24,7 +24,7 @@ from safetensors.numpy import load as st_load_numpy
 from training.config import PARAMS_PER_PIXEL, ModelConfig
 from training.costs import check_model, check_weights_file
 from training.errors import UserError
-from training.run_files import WEIGHTS, read_config
+from training.run_folder import WEIGHTS, read_config
 
 KERNEL, STRIDE, PADDING = 4, 2, 1  # every ConvTranspose2d the library builds
 

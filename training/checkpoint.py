@@ -1,14 +1,14 @@
-"""The run folder: one checkpoint format, written atomically, loaded with validation, never pickle.
+"""The run folder's tensors: weights and the resume state, written atomically, loaded with validation,
+never pickle. The folder's layout, names, reads and listing are in training/run_folder.py (no torch);
+this is the half that needs torch:
 
-    RUN_DIR/config.json              RunConfig (validated on load)
     RUN_DIR/model.safetensors        weights only (what the explorer loads and users share)
-    RUN_DIR/history.jsonl            one JSON object per finished epoch
-    RUN_DIR/checkpoint.safetensors   what --resume needs: weights, optimizer state, RNG states,
+    RUN_DIR/checkpoint.safetensors   the resume state: weights, optimizer state, RNG states,
                                      with epoch and history in its metadata
 
 Every file is written to a temporary file in the same folder and renamed over the old one, so a
 process killed at any moment leaves the previous complete file. ``checkpoint.safetensors`` alone
-is enough to resume; the other files are views of it and are rewritten from it when needed.
+is enough to resume; the weights, history and config files are views of it, rewritten from it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from training import costs
 from training.config import RunConfig
 from training.errors import UserError
 from training.model import VAE
-from training.run_files import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_config, read_history
+from training.run_folder import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_config, read_history
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3
 def _state_dict_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:

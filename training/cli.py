@@ -181,7 +181,7 @@ def _flag_sentence(err: ValidationError) -> str:
 
 def _resume_config(args: argparse.Namespace, out: Path | None):
     from training.config import RunConfig
-    from training.run_files import CHECKPOINT, CONFIG, WEIGHTS, read_config
+    from training.run_folder import CHECKPOINT, CONFIG, WEIGHTS, read_config
 
     if out is None:
         raise UserError("--resume needs --out RUN_DIR naming the run to continue.")

@@ -24,7 +24,7 @@ from typing import Callable
 
 from training.errors import UserError, as_user_error
 from training.recorder import RunRecorder
-from training.run_files import CHECKPOINT, LOCK
+from training.run_folder import CHECKPOINT, LOCK
 from training.run_lock import RunLock
 from training.run_queue import wait_for_slot
 from training.run_status import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, Owner, RunStatus, read_status

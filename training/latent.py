@@ -1,5 +1,6 @@
-"""Latent-space analysis: encode, order and mark dimensions, traverse, interpolate, project, sample,
-decode, and the live terms of the derivation (docs/theory.md E1..E7).
+"""Latent-space analysis with the model: encode, project, decode, and the live terms of the derivation
+(docs/theory.md E1..E7). What needs no model (ordering and marking dimensions, traversals,
+interpolation paths, prior samples) is in training/latent_space.py, which imports no torch.
 
 Pure torch/numpy (scikit-learn only for t-SNE, imported when asked for). The explorer's pages only
 arrange what these functions return. Latents are numpy float32 arrays ``(..., Z)``; images come back
@@ -19,10 +20,6 @@ from training.model import VAE, reparameterize
 from training.objective import kl_per_dim as kl_per_dim_of
 from training.costs import images_per_chunk
 from training.objective import log_normal_diag_at_eps, log_normal_std
-from training.latent_space import (  # noqa: F401  (re-exported: one import for the pages)
-    ACTIVE_THRESHOLD, COLLAPSE_KL, active_mask, dims_by_kl, last_kl_per_dim, latent_variance, lerp,
-    posterior_collapsed, prior_samples, slerp, traversal_latents,
-)
 
 PROJECTIONS = ("pca", "tsne", "dims")
 

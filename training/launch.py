@@ -27,12 +27,11 @@ from typing import Protocol
 
 from training.costs import check_training
 from training.errors import UserError
-from training.run_files import CONFIG, LOG, publish_run
+from training.run_folder import CONFIG, LOG, publish_run, run_path
 from training.run_lock import RunBusy, RunLock
 from training.run_queue import scan
 from training.run_status import (ACTIVE, INTERRUPTED, QUEUED, STOPPED, RunStatus, clear_stop, observed_state,
                                  read_status, request_stop, write_status)
-from training.runs import run_path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_TRAININGS_ENV = "VAE_EXPLORER_MAX_TRAININGS"

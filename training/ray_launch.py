@@ -268,7 +268,7 @@ class _Training:
 
 
 def _fit_in_worker(argv: list[str], run_dir: Path) -> int | None:
-    from training.run_files import LOG
+    from training.run_folder import LOG
 
     try:
         log = open(run_dir / LOG, "ab", buffering=0)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from training.errors import UserError
-from training.run_files import LOCK
+from training.run_folder import LOCK
 
 _BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from training.errors import UserError
-from training.run_files import STATUS, STOP, atomic_write
+from training.run_folder import STATUS, STOP, atomic_write
 from training.run_lock import owner_alive
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED = (

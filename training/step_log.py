@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from training.errors import UserError
-from training.run_files import STEPS, atomic_write
+from training.run_folder import STEPS, atomic_write
 
 MAX_ROWS = 4000
 MAX_STEPS_BYTES = 4 * 1024**2

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from training.checkpoint import load_resume_state, save_checkpoint, write_views
-from training.run_files import CHECKPOINT
+from training.run_folder import CHECKPOINT
 from training.config import RunConfig
 from training.data import Dataset, load_dataset
 from training.errors import UserError

@@ -7,14 +7,14 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures, state
-from training import latent
+from training import latent, latent_space
 from training.objective import loss_formula, loss_note
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _latent_variance(path: str, digest: str, _model, _x) -> np.ndarray:
     """A_k = Var_x(mu_k(x)) over the test set: the active-unit statistic."""
-    return latent.latent_variance(latent.encode_dataset(_model, _x))
+    return latent_space.latent_variance(latent.encode_dataset(_model, _x))
 
 
 def collapse_advice(config) -> list[str]:
@@ -48,10 +48,10 @@ def main() -> None:
         st.info("This run has no finished epoch yet, so there is nothing to plot.")
         return
     last = run.history[-1]
-    kl = latent.last_kl_per_dim(run.history, z_dim)
+    kl = latent_space.last_kl_per_dim(run.history, z_dim)
     variance = _latent_variance(str(run.path), state.weights_digest(run.path), run.model,
                                 state.current_test_images(run, data))
-    active = latent.active_mask(variance)
+    active = latent_space.active_mask(variance)
 
     m = st.columns(4)
     m[0].metric("test −ln q(x|z)", f"{last['test_recon']:.2f}")
@@ -59,7 +59,7 @@ def main() -> None:
     m[2].metric("test −ELBO", f"{last['test_neg_elbo']:.2f}")
     m[3].metric("active units", f"{int(active.sum())} / {z_dim}")
 
-    if latent.posterior_collapsed(last.get("test_kl"), int(active.sum())):
+    if latent_space.posterior_collapsed(last.get("test_kl"), int(active.sum())):
         tips = "; ".join(collapse_advice(cfg))
         st.warning(f"The posterior has collapsed: test KL is {last['test_kl']:.2f} nats and "
                    f"{int(active.sum())} of {z_dim} dimensions are active, so the decoder ignores z and "

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import images, latent_point, state
-from training import latent
+from training import latent, latent_space
 
 KEY_A, KEY_B = "interp_a", "interp_b"
 
@@ -51,19 +51,19 @@ def main() -> None:
 
     if st.button("Open the halfway point in Latent sliders", icon=":material/tune:", key="interp_to_sliders",
                  help="Make the straight line's middle, (μ_a + μ_b) / 2, the current latent point."):
-        latent_point.put(str(run.path), latent.lerp(mu[0], mu[1], 3)[1],
+        latent_point.put(str(run.path), latent_space.lerp(mu[0], mu[1], 3)[1],
                          f"halfway between mu(x) of test images {int(a)} and {int(b)}.")
         st.switch_page("views/sliders.py")
 
     st.subheader("Linear")
-    st.image(_strip(originals, latent.lerp(mu[0], mu[1], steps + 2)[1:-1], run.model, width), width=width)
+    st.image(_strip(originals, latent_space.lerp(mu[0], mu[1], steps + 2)[1:-1], run.model, width), width=width)
     st.caption("z(t) = (1 − t) μ_a + t μ_b.")
 
     st.subheader("Spherical")
-    path = latent.slerp(mu[0], mu[1], steps + 2)
+    path = latent_space.slerp(mu[0], mu[1], steps + 2)
     st.image(_strip(originals, path[1:-1], run.model, width), width=width)
-    mid_lin = float(np.linalg.norm(latent.lerp(mu[0], mu[1], 3)[1]))
-    mid_sph = float(np.linalg.norm(latent.slerp(mu[0], mu[1], 3)[1]))
+    mid_lin = float(np.linalg.norm(latent_space.lerp(mu[0], mu[1], 3)[1]))
+    mid_sph = float(np.linalg.norm(latent_space.slerp(mu[0], mu[1], 3)[1]))
     st.caption(
         "z(t) = sin((1 − t)Ω)/sin Ω · μ_a + sin(tΩ)/sin Ω · μ_b, Ω the angle between them. "
         f"‖μ_a‖ = {np.linalg.norm(mu[0]):.2f}, ‖μ_b‖ = {np.linalg.norm(mu[1]):.2f}; halfway the straight line "

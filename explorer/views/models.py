@@ -12,10 +12,9 @@ import streamlit as st
 from explorer import run_actions, serving, state
 from explorer.run_actions import STATE_BADGES
 from explorer.uploads import save_uploaded_run
-from training.run_files import CONFIG, HISTORY, WEIGHTS
+from training.run_folder import CONFIG, HISTORY, WEIGHTS, RunSummary
 from training.errors import UserError
 from training.run_status import ACTIVE
-from training.runs import RunSummary
 
 CARDS_PER_ROW = 3
 

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import images, state
-from training import latent
+from training import latent, latent_space
 
 SEED_KEY = "samples_seed"
 
@@ -27,7 +27,7 @@ def main() -> None:
     side = c2.slider("Grid side", 2, 16, 8, key="samples_side")
     c3.button("New samples", on_click=_on_reseed, icon=":material/casino:", width="stretch")
 
-    z = latent.prior_samples(side * side, z_dim, int(seed))
+    z = latent_space.prior_samples(side * side, z_dim, int(seed))
     decoded = latent.decode_images(run.model, z)
     grid = images.image_grid(decoded, ncols=side, pad=1)
     width = min(720, max(240, side * 72))

@@ -44,7 +44,7 @@ def _traversal_grid(path: str, digest: str, z0: tuple[float, ...], dims: tuple[i
     """Decoded traversals, one row per dimension, tiled into one image."""
     from training import latent
 
-    z = latent.traversal_latents(np.array(z0, np.float32), list(dims), np.linspace(-3.0, 3.0, n))
+    z = latent_space.traversal_latents(np.array(z0, np.float32), list(dims), np.linspace(-3.0, 3.0, n))
     decoded = latent.decode_images(_model, z.reshape(-1, z.shape[-1]))
     return images.image_grid(decoded, ncols=n, pad=1)
 

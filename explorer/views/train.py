@@ -19,10 +19,9 @@ from explorer.train_figures import beta_figure, loss_figure
 from explorer.train_form import config_from_form, training_form
 from training.errors import UserError
 from training.launch import submit
-from training.run_files import read_history
+from training.run_folder import RunSummary, read_history, summarize_run
 from training.run_queue import queue_positions, scan
 from training.run_status import ACTIVE, FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED
-from training.runs import RunSummary, summarize_run
 from training.settings import default_run_name
 from training.step_log import read_steps
 
