@@ -1,6 +1,9 @@
-"""The Train page's form: every setting of a run, with the bounds of the config models.
+"""The Train page's form: every setting of a run, labelled, explained and defaulted by its config field.
 
-``training_form()`` returns the submitted values; ``config_from_form`` turns them into a RunConfig.
+``training_form()`` returns the submitted values; ``config_from_form`` turns them into a RunConfig. The
+number inputs carry no min/max of their own: a browser would mark an out-of-range value red and submit
+the old one (Start would seem to do nothing). Whatever is typed is submitted, and the config models'
+bounds refuse it with one sentence that names the field; the help of each input says its range.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import streamlit as st
 from explorer import serving, state
 from training.config import ARCHS, LIKELIHOODS, ModelConfig, RunConfig, TrainConfig
 from training.data import DATASET_NAMES, list_datasets
-from training.data.registry import FOLDER_PREFIX, IMAGE_SIZE_RANGE
+from training.data.registry import FOLDER_PREFIX, image_size_range
 from training.errors import UserError
 from training.settings import DEFAULT_HIDDEN, build_run_config, form_name, title_of
 
@@ -20,29 +23,41 @@ MAX_JS_INT = 2**53 - 1  # number inputs travel through JavaScript numbers
 KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page and comes back
 
 
-def limits(section: type, field: str, floor: float | None = None) -> tuple:
-    """(min, max) of a config field from its pydantic bounds; ``floor`` stands in for an exclusive 0."""
-    info = section.model_fields[field]
+def range_text(low, high, low_open: bool = False) -> str:
+    """'from 1 to 512', 'more than 0 and at most 10', 'at least 0'."""
+    def shown(v):
+        return f"{v:g}" if isinstance(v, float) else f"{v:,}"
+
+    first = None if low is None else (f"more than {shown(low)}" if low_open else f"at least {shown(low)}")
+    if first is not None and high is not None:
+        return f"from {shown(low)} to {shown(high)}" if not low_open else f"{first} and at most {shown(high)}"
+    return first or f"at most {shown(high)}"
+
+
+def bounds_of(info) -> str:
+    """The range a config field allows, in words, from its pydantic metadata (ge, gt, le)."""
     low = high = None
+    low_open = False
     for rule in info.metadata:
-        low = getattr(rule, "ge", low)
-        high = getattr(rule, "le", high)
+        if getattr(rule, "ge", None) is not None:
+            low = rule.ge
         if getattr(rule, "gt", None) is not None:
-            low = floor
-    return low, high
+            low, low_open = rule.gt, True
+        if getattr(rule, "le", None) is not None:
+            high = rule.le
+    if high is not None and high >= MAX_JS_INT:
+        high = None  # "at least 0" says it: nobody types a 64-bit seed
+    return "" if low is None and high is None else range_text(low, high, low_open)
 
 
-def number(section: type, field: str, key: str, floor: float | None = None, **kwargs):
-    """A number input for a config field: its label, bounds, default and help all from the field."""
+def number(section: type, field: str, key: str, **kwargs):
+    """A number input for a config field: its label, default and help (with its range) from the field."""
+    info = section.model_fields[field]
     label = title_of(field)
-    kwargs.setdefault("help", section.model_fields[field].description)
-    low, high = limits(section, field, floor)
-    default = section.model_fields[field].default
-    if isinstance(default, int):
-        high = min(high, MAX_JS_INT)
-    else:
-        low, high, default = float(low), float(high), float(default)
-    return st.number_input(label, min_value=low, max_value=high, value=default, key=key, **KEEP, **kwargs)
+    bounds = bounds_of(info)
+    kwargs.setdefault("help", f"{(info.description or label).rstrip('.')}" + (f" ({bounds})." if bounds else "."))
+    default = info.default if isinstance(info.default, int) else float(info.default)
+    return st.number_input(label, value=default, key=key, **KEEP, **kwargs)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -57,6 +72,11 @@ def dataset_label(name: str) -> str:
 
 def config_from_form(f: dict) -> RunConfig:
     """The RunConfig the form describes, built by the same code as the command line's flags."""
+    if f["dataset"] in (FOLDER_CHOICE, "shapes"):
+        low, high = image_size_range(f["dataset"])
+        if not low <= f["image_size"] <= high:
+            raise UserError(f"'Image size (pixels)' {f['image_size']} is not allowed for {f['dataset']}: give "
+                            f"{range_text(low, high)} pixels.")
     if f["dataset"] == FOLDER_CHOICE:
         path = f["folder"].strip()
         if not path:
@@ -95,9 +115,10 @@ def training_form() -> dict | None:
                 folder = st.text_input("Image folder", key="train_folder", placeholder="/path/to/images", **KEEP,
                                        help="For the data set 'folder:PATH': a folder of images (sub-folders = "
                                             "classes).")
-            image_size = st.number_input("Image size (pixels)", *IMAGE_SIZE_RANGE, value=28, key="train_image_size",
-                                         help="Side of 'shapes' (at most 128) and folder images; other sets are fixed.",
-                                         **KEEP)
+            image_size = st.number_input("Image size (pixels)", value=28, key="train_image_size", **KEEP,
+                                         help=f"Side of 'shapes' ({range_text(*image_size_range('shapes'))}) and of "
+                                              f"folder images ({range_text(*image_size_range(FOLDER_CHOICE))}); "
+                                              "other sets have a fixed size.")
             channels = st.radio("Channels (folders)", (1, 3), horizontal=True, key="train_channels", **KEEP,
                                 format_func=lambda c: "grey" if c == 1 else "colour")
             name = st.text_input("Run name", key="train_name", placeholder="automatic: dataset-arch-zN-time",
@@ -110,7 +131,7 @@ def training_form() -> dict | None:
                                    placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
                                    help="Comma-separated widths (mlp) or channels per stride-2 layer (conv).")
             likelihood = st.selectbox(title_of("likelihood"), LIKELIHOODS, key="train_likelihood", **KEEP)
-            sigma = number(ModelConfig, "sigma", "train_sigma", floor=0.001,
+            sigma = number(ModelConfig, "sigma", "train_sigma",
                            step=0.01, format="%.3f")
         with objective_col:
             st.markdown("**Objective and optimiser**")
@@ -120,7 +141,7 @@ def training_form() -> dict | None:
             free_bits = number(TrainConfig, "free_bits", "train_free_bits", step=0.1)
             epochs = number(TrainConfig, "epochs", "train_epochs")
             batch_size = number(TrainConfig, "batch_size", "train_batch_size")
-            lr = number(TrainConfig, "lr", "train_lr", floor=1e-6, step=1e-4, format="%.6f")
+            lr = number(TrainConfig, "lr", "train_lr", step=1e-4, format="%.6f")
             seed = number(TrainConfig, "seed", "train_seed")
         if not st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
             return None

@@ -91,17 +91,22 @@ def test_train_and_models_pages_run_on_each_bundled_model(runs, demo):
     assert at.session_state["run_path"] == str(demo)
 
 
-def test_number_inputs_carry_the_configs_bounds(runs):
+def test_number_inputs_are_labelled_and_explained_by_the_configs_fields(runs):
+    """Label, default and help (with the range) from the field; no min/max in the browser, which would
+    keep an out-of-range value from being submitted at all (Start would seem to do nothing)."""
     at = open_page("views/train.py", runs)
-    assert (at.number_input(key="train_latent_dim").min, at.number_input(key="train_latent_dim").max) == (1, 512)
-    assert at.number_input(key="train_lr").max == 10.0 and at.number_input(key="train_lr").min > 0
-    assert at.number_input(key="train_beta").max == 1000.0
-    assert at.number_input(key="train_epochs").max == 100_000
-    assert at.number_input(key="train_batch_size").max == 65_536
-    from training.config import ModelConfig, TrainConfig  # labels come from the same declaration as the bounds
+    from training.config import ModelConfig, TrainConfig  # one declaration: title, default, bounds
+
     for key, section, field in (("train_latent_dim", ModelConfig, "latent_dim"), ("train_lr", TrainConfig, "lr"),
                                 ("train_warmup", TrainConfig, "warmup_epochs"), ("train_seed", TrainConfig, "seed")):
-        assert at.number_input(key=key).label == section.model_fields[field].title
+        widget = at.number_input(key=key)
+        assert widget.label == section.model_fields[field].title
+        assert widget.value == section.model_fields[field].default
+        assert widget.min is None and widget.max is None
+    assert "from 1 to 512" in at.number_input(key="train_latent_dim").help
+    assert "(more than 0 and at most 10)" in at.number_input(key="train_lr").help
+    assert "(at least 0)" in at.number_input(key="train_seed").help
+    assert "from 1 to 100,000" in at.number_input(key="train_epochs").help
 
 
 def test_a_tiny_training_from_the_train_page_completes_and_can_be_used(runs):
@@ -135,6 +140,10 @@ def test_stop_on_the_train_page_keeps_the_last_checkpoint(runs):
     ({"train_hidden": "64,lots"}, "'Hidden sizes' must be comma-separated whole numbers"),  # the form's words
     ({"train_hidden": "64,99999"}, "'Hidden sizes' 64,99999 is not allowed: hidden sizes must be between 1 and 8192"),
     ({"train_name": "../evil"}, "is not a valid run name"),
+    ({"train_latent_dim": 99999}, "'Latent dimensions' 99999 is not allowed: input should be less than or equal to 512"),
+    ({"train_lr": 50.0}, "'Learning rate' 50.0 is not allowed"),
+    ({"train_epochs": 0}, "'Epochs' 0 is not allowed"),
+    ({"train_dataset": "shapes", "train_image_size": 999}, "'Image size (pixels)' 999 is not allowed for shapes"),
     ({"train_dataset": "folder:PATH"}, "Type the image folder's path"),
     ({"train_folder": "/some/images"}, "choose 'folder:PATH' to train on the folder"),
 ])

@@ -111,6 +111,11 @@ def _unknown(name: object) -> str:
     return f"Unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)} or folder:PATH."
 
 
+def image_size_range(name: str) -> tuple[int, int]:
+    """The smallest and largest image side a resizable set accepts (shapes, folder:PATH)."""
+    return IMAGE_SIZE_RANGE[0], SHAPES_MAX_SIZE if name == "shapes" else IMAGE_SIZE_RANGE[1]
+
+
 def _check_size(image_size: int | None, default: int, largest: int) -> int:
     """Validate an image size for the resizable sets."""
     if image_size is None:
