@@ -242,3 +242,37 @@ def test_pages_run_for_other_decoders_and_data(tiny_runs, name):
             assert at.selectbox(key="map_color").options == ["shape", "scale", "rotation", "pos_x", "pos_y"]
             at.selectbox(key="map_color").set_value("rotation").run()
             assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_model_with_a_smaller_test_set_keeps_the_pages_indices_inside_it(tmp_path):
+    """Interpolate's pair and Latent sliders' test image were picked on MNIST (1,000 test images); the
+    8x8 digits model chosen next has fewer: the indices are brought inside its test set, once."""
+    import torch
+
+    from training.checkpoint import write_views
+    from training.config import RunConfig
+    from training.data import load_dataset
+    from training.model import VAE
+
+    config = RunConfig(model={"image_shape": (1, 8, 8), "latent_dim": 2, "hidden": (16,)},
+                       train={"dataset": "digits"})
+    torch.manual_seed(0)
+    write_views(tmp_path, config, VAE(config.model).eval(), 0, [])
+    n_digits = len(load_dataset("digits").x_test)
+    at = open_app("mnist5k-z2")
+    at.switch_page("views/interpolate.py").run()  # the model is picked in the sidebar while the page shows
+    at.number_input(key="interp_a").set_value(998).run()
+    at.number_input(key="interp_b").set_value(999).run()
+    at.session_state["run_path"] = str(tmp_path)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (at.session_state["interp_a"], at.session_state["interp_b"]) == (0, 1)
+
+    at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z2")
+    at.switch_page("views/sliders.py").run()
+    at.session_state["sliders_image_index"] = 999
+    at.run()
+    at.session_state["run_path"] = str(tmp_path)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["sliders_image_index"] == n_digits - 1

@@ -26,6 +26,13 @@ def _strip(originals: np.ndarray, path_z: np.ndarray, model, width: int) -> np.n
     return images.display(grid, width)
 
 
+def _pair_in_range(n_test: int) -> None:
+    """A new model may have a smaller test set than the last one: keep the pair inside it."""
+    for key, default in ((KEY_A, 0), (KEY_B, min(1, n_test - 1))):
+        if st.session_state.get(key, default) > n_test - 1 or key not in st.session_state:
+            st.session_state[key] = default
+
+
 def main() -> None:
     run = state.current_run()
     x_test = state.current_test_images(run, state.current_data(run))
@@ -33,9 +40,7 @@ def main() -> None:
     st.title("Interpolate")
     st.caption("Two test images are encoded to their means mu(x) (E3); the decoder draws the points in "
                "between. The originals sit at both ends of each strip.")
-    for key, default in ((KEY_A, 0), (KEY_B, min(1, n_test - 1))):
-        if st.session_state.setdefault(key, default) > n_test - 1:  # a smaller test set than the last model's
-            st.session_state[key] = default
+    state.on_new_model("interpolate", lambda: _pair_in_range(n_test))
 
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     a = c1.number_input(f"First image (0 to {n_test - 1})", 0, n_test - 1, key=KEY_A)

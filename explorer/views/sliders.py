@@ -145,8 +145,8 @@ def main() -> None:
 
     run = state.current_run()  # the torch model, for encoding test images and the traversal grid
     x_test = state.current_test_images(run, state.current_data(run))
-    if st.session_state.get(INDEX_KEY, 0) > len(x_test) - 1:  # a smaller test set than the last model's
-        st.session_state[INDEX_KEY] = len(x_test) - 1
+    state.on_new_model("sliders_test_image", lambda: st.session_state.update(  # a smaller test set than the last
+        {INDEX_KEY: min(int(st.session_state.get(INDEX_KEY, 0)), len(x_test) - 1)}))
     test_image_panel(run, x_test)
     st.divider()
     traversal_panel(run, order, active)
