@@ -63,3 +63,16 @@ def screenshot(page, name: str) -> Path:
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick an option of the selectbox with the given key."""
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def fill_number(page, key: str, value: str) -> None:
+    """Type VALUE into the number input with the given key and leave it (Tab), as a person would."""
+    box = page.locator(f".st-key-{key} input")
+    box.fill(value)
+    box.press("Tab")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import choose, fill_number, screenshot
 from benchmarks.harness import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -104,18 +104,6 @@ def test_clicking_a_point_on_the_latent_map_shows_original_and_reconstruction(pa
     page.get_by_text("reconstruction μ̃(μ(x))").wait_for(timeout=TIMEOUT)
     assert page.get_by_text(re.compile(r"test image \d+")).count() >= 1
     screenshot(page, "latent-map-selected")
-
-
-def choose(page, key: str, option: str) -> None:
-    """Pick an option of the selectbox with the given key."""
-    page.locator(f".st-key-{key} [role='combobox']").click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def fill_number(page, key: str, value: str) -> None:
-    box = page.locator(f".st-key-{key} input")
-    box.fill(value)
-    box.press("Tab")
 
 
 def start_training(page, server, name: str, dataset: str, epochs: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import require_browser, screenshot
+from tests.e2e.conftest import choose, fill_number, require_browser, screenshot
 from benchmarks.harness import ROOT, Server
 from training.run_lock import owner_alive
 from training.run_status import read_status, request_stop
@@ -40,17 +40,6 @@ BATCH = "8"
 def key_class(key: str) -> str:
     """The CSS class Streamlit gives an element with this key."""
     return ".st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
-
-
-def choose(page, key: str, option: str) -> None:
-    page.locator(f".st-key-{key} [role='combobox']").click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def fill_number(page, key: str, value: str) -> None:
-    box = page.locator(f".st-key-{key} input")
-    box.fill(value)
-    box.press("Tab")
 
 
 def start_training(page, url: str, name: str, epochs: int) -> None:
