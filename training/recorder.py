@@ -71,13 +71,14 @@ class RunRecorder:
         return self._stop_seen
 
     def close(self, **final) -> RunStatus:
-        """Write the final state; consume the stop request so that it cannot stop a later resume."""
+        """Consume the stop request (so that it cannot stop a later resume), then write the final state:
+        a reader that sees the run stopped never sees the request still pending."""
         self._closed.set()
         if self.steps is not None:
             self.steps.flush()
+        clear_stop(self.run_dir)
         with self._lock:
             self._write(self._status.changed(ended_at=time.time(), **final))
-        clear_stop(self.run_dir)
         return self._status
 
     # -- internals (lock held) -----------------------------------------------------------------
