@@ -14,7 +14,8 @@ if str(ROOT) not in sys.path:  # `streamlit run explorer/app.py` puts explorer/ 
 
 import streamlit as st  # noqa: E402
 
-from explorer import state  # noqa: E402
+from explorer import i18n, state  # noqa: E402
+from explorer.i18n import _  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
 
@@ -29,25 +30,26 @@ def model_picker() -> None:
         paths.insert(0, current)
     st.session_state["model_picker"] = current  # follow a model chosen on a page (state.select_run) since the last run
     st.sidebar.selectbox(
-        "Model", paths, format_func=lambda p: labels.get(p, Path(p).name), key="model_picker",
+        _("Model"), paths, format_func=lambda p: labels.get(p, Path(p).name), key="model_picker",
         on_change=lambda: state.select_run(st.session_state["model_picker"]),
     )
 
 
 def main() -> None:
-    st.set_page_config(page_title="VAE explorer", page_icon=":material/blur_on:", layout="wide")
+    st.set_page_config(page_title=_("VAE explorer"), page_icon=":material/blur_on:", layout="wide")
     pages = [
-        st.Page(VIEWS / "sliders.py", title="Latent sliders", icon=":material/tune:", default=True),
-        st.Page(VIEWS / "scrub.py", title="Real-time sliders", icon=":material/swipe:"),
-        st.Page(VIEWS / "latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
-        st.Page(VIEWS / "balance.py", title="Balance", icon=":material/balance:"),
-        st.Page(VIEWS / "interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
-        st.Page(VIEWS / "samples.py", title="Samples", icon=":material/grid_view:"),
-        st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:"),
-        st.Page(VIEWS / "models.py", title="Models", icon=":material/folder_open:"),
-        st.Page(VIEWS / "theory.py", title="Theory", icon=":material/functions:"),
+        st.Page(VIEWS / "sliders.py", title=_("Latent sliders"), icon=":material/tune:", default=True),
+        st.Page(VIEWS / "scrub.py", title=_("Real-time sliders"), icon=":material/swipe:"),
+        st.Page(VIEWS / "latent_map.py", title=_("Latent map"), icon=":material/scatter_plot:"),
+        st.Page(VIEWS / "balance.py", title=_("Balance"), icon=":material/balance:"),
+        st.Page(VIEWS / "interpolate.py", title=_("Interpolate"), icon=":material/linear_scale:"),
+        st.Page(VIEWS / "samples.py", title=_("Samples"), icon=":material/grid_view:"),
+        st.Page(VIEWS / "train.py", title=_("Train"), icon=":material/model_training:"),
+        st.Page(VIEWS / "models.py", title=_("Models"), icon=":material/folder_open:"),
+        st.Page(VIEWS / "theory.py", title=_("Theory"), icon=":material/functions:"),
     ]
     page = st.navigation(pages)
+    i18n.switch()
     model_picker()
     page.run()
 

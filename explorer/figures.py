@@ -1,4 +1,7 @@
-"""Plotly figures for the explorer: pure functions of arrays and records, no Streamlit.
+"""Plotly figures for the explorer: functions of arrays and records, in the visitor's language.
+
+Their words (titles, axes, legends, hover texts) go through explorer/i18n.py; nothing else here
+touches Streamlit.
 
 Latent scatter (WebGL, one trace per class, ``customdata`` = test-set index), prior contours,
 manifold-grid overlay, loss curves, KL per dimension, and the rate-distortion plane.
@@ -15,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from explorer.i18n import _
 from explorer.images import pil_image
 
 PALETTE = qualitative.D3 + qualitative.Pastel  # >= 10 distinct classes
@@ -36,7 +40,7 @@ def latent_scatter(coords: np.ndarray, indices: np.ndarray, labels: np.ndarray |
     """
     coords = np.asarray(coords)
     indices = np.asarray(indices)
-    hover = "index %{customdata}<br>(%{x:.2f}, %{y:.2f})"
+    hover = _("index {i}").format(i="%{customdata}") + "<br>(%{x:.2f}, %{y:.2f})"
     fig = go.Figure()
     if labels is not None:
         labels = np.asarray(labels).astype(int)
@@ -57,7 +61,7 @@ def latent_scatter(coords: np.ndarray, indices: np.ndarray, labels: np.ndarray |
         ))
     else:
         fig.add_trace(go.Scattergl(
-            x=coords[:, 0], y=coords[:, 1], customdata=indices, mode="markers", name="test images",
+            x=coords[:, 0], y=coords[:, 1], customdata=indices, mode="markers", name=_("test images"),
             marker={"size": marker_size, "color": ACTIVE_COLOR, "opacity": 0.8},
             hovertemplate=f"{hover}<extra></extra>",
         ))
@@ -76,7 +80,7 @@ def add_prior_contours(fig: go.Figure, extent: tuple[float, float, float, float]
     density = np.exp(-0.5 * (gx**2 + gy**2)) / (2 * np.pi)
     levels = [float(np.exp(-0.5 * r**2) / (2 * np.pi)) for r in (3.0, 2.0, 1.0)]
     fig.add_trace(go.Contour(
-        x=xs, y=ys, z=density, name="prior q(z)", showscale=False, hoverinfo="skip", showlegend=True,
+        x=xs, y=ys, z=density, name=_("prior q(z)"), showscale=False, hoverinfo="skip", showlegend=True,
         contours={"coloring": "none", "start": levels[0], "end": levels[-1], "size": levels[1] - levels[0]},
         line={"color": "rgba(80,80,80,0.6)", "width": 1, "dash": "dash"},
     ))
@@ -119,6 +123,16 @@ def selected_index(selection: Mapping[str, Any] | None) -> int | None:
     return None
 
 
+def axis_titles(projection) -> tuple[str, str]:
+    """The axes of a latent-map projection in the visitor's language."""
+    if projection.method == "pca":
+        share = projection.variance_share or (0.0, 0.0)
+        return tuple(_("PC{k} ({pct}% of variance)").format(k=k + 1, pct=f"{100 * share[k]:.0f}") for k in range(2))
+    if projection.method == "tsne":
+        return ("t-SNE 1", "t-SNE 2")
+    return projection.axis_titles  # z_i, z_j
+
+
 # ---------------------------------------------------------------- training curves
 
 def _series(history: Sequence[Mapping[str, Any]], key: str) -> list[float | None]:
@@ -131,23 +145,23 @@ def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
     ``train_loss`` names what the train loss really was (``training.objective.loss_formula``)."""
     epochs = _series(history, "epoch")
     fig = make_subplots(rows=1, cols=3, subplot_titles=(
-        "Reconstruction −ln q(x|z)", "KL(p(z|x) ‖ q(z))", "Total (train loss, test −ELBO)"))
+        _("Reconstruction −ln q(x|z)"), "KL(p(z|x) ‖ q(z))", _("Total (train loss, test −ELBO)")))
 
     def line(col: int, key: str, name: str, color: str, dash: str, values=None) -> None:
         y = values if values is not None else _series(history, key)
         fig.add_trace(go.Scatter(x=epochs, y=y, name=name, mode="lines", legendgroup=name,
                                  line={"color": color, "dash": dash}), row=1, col=col)
 
-    line(1, "train_recon", "train recon", "#1f77b4", TRAIN_DASH)
-    line(1, "test_recon", "test recon", "#1f77b4", TEST_DASH)
-    line(2, "train_kl", "train KL", "#d62728", TRAIN_DASH)
-    line(2, "test_kl", "test KL", "#d62728", TEST_DASH)
+    line(1, "train_recon", _("train recon"), "#1f77b4", TRAIN_DASH)
+    line(1, "test_recon", _("test recon"), "#1f77b4", TEST_DASH)
+    line(2, "train_kl", _("train KL"), "#d62728", TRAIN_DASH)
+    line(2, "test_kl", _("test KL"), "#d62728", TEST_DASH)
     beta_kl = [(h.get("beta") or 0.0) * h["train_kl"] if h.get("train_kl") is not None else None for h in history]
-    line(2, "", "β · train KL", "#ff7f0e", "dash", values=beta_kl)
-    line(3, "train_loss", f"train loss ({train_loss})", "#2ca02c", TRAIN_DASH)
-    line(3, "test_neg_elbo", "test −ELBO (recon + KL)", "#2ca02c", TEST_DASH)
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="nats per image", row=1, col=1)
+    line(2, "", _("β · train KL"), "#ff7f0e", "dash", values=beta_kl)
+    line(3, "train_loss", _("train loss ({formula})").format(formula=train_loss), "#2ca02c", TRAIN_DASH)
+    line(3, "test_neg_elbo", _("test −ELBO (recon + KL)"), "#2ca02c", TEST_DASH)
+    fig.update_xaxes(title_text=_("epoch"))
+    fig.update_yaxes(title_text=_("nats per image"), row=1, col=1)
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.25})
     return fig
@@ -160,14 +174,16 @@ def kl_bars(kl_per_dim: np.ndarray | Sequence[float], active: np.ndarray | Seque
     active = np.asarray(active, dtype=bool)
     names = [f"z_{k}" for k in range(len(kl))]
     colors = [ACTIVE_COLOR if a else INACTIVE_COLOR for a in active]
-    status = ["active" if a else "inactive" for a in active]
+    status = [_("active") if a else _("inactive") for a in active]
     fig = go.Figure(go.Bar(
-        x=names, y=kl, marker={"color": colors}, customdata=status, name="KL per dimension",
-        hovertemplate="%{x}: %{y:.3f} nats (%{customdata})<extra></extra>",
+        x=names, y=kl, marker={"color": colors}, customdata=status, name=_("KL per dimension"),
+        hovertemplate="%{x}: " + _("{kl} nats ({status})").format(kl="%{y:.3f}", status="%{customdata}")
+                      + "<extra></extra>",
     ))
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis_title="KL_k (nats)",
-        title={"text": f"KL per dimension · {int(active.sum())} of {len(kl)} active"},
+        height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis_title=_("KL_k (nats)"),
+        title={"text": _("KL per dimension · {active} of {total} active").format(active=int(active.sum()),
+                                                                                total=len(kl))},
     )
     return fig
 
@@ -189,11 +205,13 @@ def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int
             customdata=[[r.name, r.dataset, r.latent_dim] for r in group],
             marker={"size": [16 if c else 10 for c in is_current], "color": PALETTE[k % len(PALETTE)],
                     "line": {"width": [3 if c else 0 for c in is_current], "color": "black"}},
-            hovertemplate=("%{customdata[0]}<br>%{customdata[1]}, z=%{customdata[2]}"
-                           + "<br>%{text}<br>KL %{x:.2f} · recon %{y:.2f} nats<extra></extra>"),
+            hovertemplate=("%{customdata[0]}<br>%{customdata[1]}, z=%{customdata[2]}<br>%{text}<br>"
+                           + _("KL {kl} · recon {recon} nats").format(kl="%{x:.2f}", recon="%{y:.2f}")
+                           + "<extra></extra>"),
         ))
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=True,
-        xaxis_title="rate: test KL (nats per image)", yaxis_title="distortion: test −ln q(x|z) (nats per image)",
+        xaxis_title=_("rate: test KL (nats per image)"),
+        yaxis_title=_("distortion: test −ln q(x|z) (nats per image)"),
     )
     return fig

@@ -25,6 +25,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import latent_point
+from explorer.i18n import _
 from training.array_decoder import ArrayDecoder
 
 FRONTEND = Path(__file__).resolve().parent / "components" / "latent_pad"
@@ -65,6 +66,14 @@ def payload_bytes(decoder: ArrayDecoder) -> int:
     return sum(len(layer["w"]) + len(layer["b"]) for layer in encode_decoder(decoder)["layers"])
 
 
+def texts() -> dict[str, str]:
+    """The component's own words, in the visitor's language ({frames} and {ms} are filled in by it)."""
+    return {"waiting": _("waiting for the model…"), "pad": _("Drag to set the two chosen dimensions"),
+            "pad_x": _("Pad horizontal dimension"), "pad_y": _("Pad vertical dimension"),
+            "sliders": _("Latent sliders"), "image": _("Decoder mean"),
+            "stats": _("decoded in the browser: {frames} frames, last {ms} ms")}
+
+
 def _state(key: str):
     value = st.session_state.get(key)
     return value if hasattr(value, "get") else {}
@@ -99,6 +108,7 @@ def latent_pad(decoder: ArrayDecoder, z0: Sequence[float], order: Sequence[int],
             "pair": [int(p) for p in pair],
             "limit": latent_point.LIMIT,
             "step": latent_point.STEP,
+            "texts": texts(),
         },
         default={"has": None},
         on_has_change=lambda: None,  # a new "has" reruns: the next render knows what to send

@@ -5,8 +5,11 @@ ends of an interpolation all read and write z here, through ``get`` and ``put``.
 step and rounding, the labels of a dimension and the reset when the model changes are defined here
 once. The point lives in the session under one key:
 
-    st.session_state[POINT] = {"run": path of the model, "z": [...], "source": "where it came from",
+    st.session_state[POINT] = {"run": path of the model, "z": [...], "source": (message, its values),
                                "version": number of changes}
+
+The source is kept as a catalogue message and its values, and put into words in the visitor's language
+when shown (explorer/i18n.py), so that switching the language translates it too.
 
 The Latent sliders' widgets (keys ``z_<i>``, which outside tools rely on) are a view of it: ``sync_sliders``
 writes the point into them before they are drawn, whenever it changed elsewhere since they last showed it.
@@ -19,11 +22,13 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
+from explorer.i18n import N_, _
+
 LIMIT = 4.0  # each coordinate's range -LIMIT..LIMIT: the prior puts 99.99% of every z_k within +-4
 STEP = 0.05
 POINT = "latent_point"
 SHOWN = "latent_point_shown"  # (run, version) the z_<i> sliders last showed
-PRIOR_MEAN = "z = 0, the prior's mean."
+PRIOR_MEAN = N_("z = 0, the prior's mean.")
 
 
 def clip_round(z: Sequence[float]) -> list[float]:
@@ -38,7 +43,7 @@ def slider_keys(z_dim: int) -> list[str]:
 
 def label(i: int, kl: float, active: bool) -> str:
     """A dimension's name on every control: index, its KL to the prior (E4), unused if below 0.01."""
-    return f"z_{i} · KL {kl:.2f}" + ("" if active else " · unused: KL < 0.01")
+    return f"z_{i} · KL {kl:.2f}" + ("" if active else " · " + _("unused: KL < 0.01"))
 
 
 def _point(path: str, z_dim: int) -> dict:
@@ -47,7 +52,7 @@ def _point(path: str, z_dim: int) -> dict:
     point = st.session_state.get(POINT)
     if not isinstance(point, dict) or point.get("run") != path or len(point.get("z", ())) != z_dim:
         version = point.get("version", 0) + 1 if isinstance(point, dict) else 1
-        point = {"run": path, "z": [0.0] * z_dim, "source": PRIOR_MEAN, "version": version}
+        point = {"run": path, "z": [0.0] * z_dim, "source": (PRIOR_MEAN, {}), "version": version}
         st.session_state[POINT] = point
     return point
 
@@ -58,16 +63,19 @@ def get(path: str, z_dim: int) -> list[float]:
 
 
 def source(path: str, z_dim: int) -> str:
-    """Where the current z came from, as the end of a sentence ("mu(x) of test image 3.")."""
-    return _point(path, z_dim)["source"]
+    """Where the current z came from, as the end of a sentence in the visitor's language
+    ("mu(x) of test image 3.")."""
+    message, values = _point(path, z_dim)["source"]
+    return _(message).format(**values)
 
 
-def put(path: str, z: Sequence[float], source: str) -> list[float]:
-    """Make Z (rounded, clipped) the current point of the model at PATH; returns what was stored."""
+def put(path: str, z: Sequence[float], source: str, **values) -> list[float]:
+    """Make Z (rounded, clipped) the current point of the model at PATH; returns what was stored.
+    SOURCE is a catalogue message (marked with N_) with ``{fields}`` for VALUES."""
     z = clip_round(z)
     previous = st.session_state.get(POINT)
     version = previous.get("version", 0) + 1 if isinstance(previous, dict) else 1
-    st.session_state[POINT] = {"run": path, "z": z, "source": source, "version": version}
+    st.session_state[POINT] = {"run": path, "z": z, "source": (source, values), "version": version}
     return z
 
 
@@ -89,7 +97,8 @@ def from_sliders(path: str, z_dim: int) -> list[float]:
     point = _point(path, z_dim)
     z = [float(st.session_state.get(k, v)) for k, v in zip(slider_keys(z_dim), point["z"])]
     if z != point["z"]:
-        stored = put(path, z, point["source"])
+        message, values = point["source"]
+        stored = put(path, z, message, **values)
         st.session_state[SHOWN] = (path, st.session_state[POINT]["version"])  # they show it already
         return stored
     return z

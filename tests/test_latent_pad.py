@@ -83,7 +83,7 @@ def _point_script():
 
 def test_the_latent_point_has_one_home_and_resets_for_another_model():
     at = AppTest.from_function(_point_script)
-    at.session_state["latent_point"] = {"run": "runs/old", "z": [1.0, 1.0, 1.0], "source": "x", "version": 4}
+    at.session_state["latent_point"] = {"run": "runs/old", "z": [1.0, 1.0, 1.0], "source": ("x", {}), "version": 4}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     ss = at.session_state
@@ -116,7 +116,7 @@ def test_page_shows_the_component_for_the_bundled_mlp_demo():
 def test_page_starts_from_the_shared_latent_point():
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["run_path"] = str(DEMO)
-    point = {"run": str(DEMO), "z": [0.5] * 16, "source": "x", "version": 1}
+    point = {"run": str(DEMO), "z": [0.5] * 16, "source": ("x", {}), "version": 1}
     at.session_state["latent_point"] = point
     at.switch_page("views/scrub.py")
     at.run()

@@ -63,6 +63,7 @@ class Projection:
     mean: np.ndarray | None = None        # (Z,) PCA
     components: np.ndarray | None = None  # (2, Z) PCA, orthonormal rows
     dims: tuple[int, int] | None = None   # raw dims
+    variance_share: tuple[float, float] | None = None  # PCA: the share of mu's variance along each axis
 
     @property
     def invertible(self) -> bool:
@@ -100,7 +101,9 @@ def pca(mu: np.ndarray) -> Projection:
     ratio = var / var.sum() if var.sum() > 0 else np.zeros_like(var)
     titles = tuple(f"PC{i + 1} ({100 * ratio[i]:.0f}% of variance)" if i < len(ratio) else f"PC{i + 1}"
                    for i in range(2))
-    return Projection("pca", coords.astype(np.float32), titles, z_dim, mean=mean, components=components)
+    share = tuple(float(ratio[i]) if i < len(ratio) else 0.0 for i in range(2))
+    return Projection("pca", coords.astype(np.float32), titles, z_dim, mean=mean, components=components,
+                      variance_share=share)
 
 
 def tsne(mu: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> Projection:

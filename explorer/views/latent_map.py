@@ -7,10 +7,11 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures, images, latent_point, state
+from explorer.i18n import N_, _
 from training import latent
 
 TSNE_MAX_POINTS = 2000
-METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "dims": "two latent dims"}
+METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "dims": N_("two latent dims")}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -48,25 +49,26 @@ def _defaults(run, data) -> None:
 def _controls(z_dim: int, data) -> dict:
     c1, c2, c3 = st.columns([2, 2, 2])
     methods = ["dims", "pca", "tsne"] if z_dim == 2 else ["pca", "tsne", "dims"]
-    method = c1.radio("Projection", methods, format_func=METHOD_LABELS.get, horizontal=True, key="map_method",
-                      help="PCA: the plane of largest variance of mu. t-SNE: neighbours stay neighbours "
-                           f"(on at most {TSNE_MAX_POINTS} points). Two dims: raw coordinates.")
+    method = c1.radio(_("Projection"), methods, format_func=lambda m: _(METHOD_LABELS[m]), horizontal=True,
+                      key="map_method",
+                      help=_("PCA: the plane of largest variance of mu. t-SNE: neighbours stay neighbours (on at "
+                             "most {n} points). Two dims: raw coordinates.").format(n=TSNE_MAX_POINTS))
     dims = (0, min(1, z_dim - 1))
     if method == "dims":
         a, b = c2.columns(2)
         st.session_state.setdefault("map_dim_x", 0)  # hidden widgets lose their state: restore the defaults
         st.session_state.setdefault("map_dim_y", dims[1])
-        i = a.selectbox("x axis", range(z_dim), format_func=lambda k: f"z_{k}", key="map_dim_x")
-        j = b.selectbox("y axis", range(z_dim), format_func=lambda k: f"z_{k}", key="map_dim_y")
+        i = a.selectbox(_("x axis"), range(z_dim), format_func=lambda k: f"z_{k}", key="map_dim_x")
+        j = b.selectbox(_("y axis"), range(z_dim), format_func=lambda k: f"z_{k}", key="map_dim_y")
         dims = (int(i), int(j))
     color_factor = None
     if data.labels_are_factors and data.factor_names:
-        color_factor = c3.selectbox("Colour by", data.factor_names, key="map_color")
+        color_factor = c3.selectbox(_("Colour by"), data.factor_names, key="map_color")
     o1, o2, o3 = st.columns(3)
-    overlay = o1.toggle("Manifold grid over the scatter", key="map_overlay", disabled=method == "tsne")
-    prior = o2.toggle("Prior contours", key="map_prior", disabled=method != "dims",
-                      help="N(0, I) density at 1, 2, 3 sigma. Only raw latent dims are distributed like the prior.")
-    n_grid = o3.slider("Grid size", 5, 25, 12, key="map_grid_n")
+    overlay = o1.toggle(_("Manifold grid over the scatter"), key="map_overlay", disabled=method == "tsne")
+    prior = o2.toggle(_("Prior contours"), key="map_prior", disabled=method != "dims",
+                      help=_("N(0, I) density at 1, 2, 3 sigma. Only raw latent dims are distributed like the prior."))
+    n_grid = o3.slider(_("Grid size"), 5, 25, 12, key="map_grid_n")
     return {"method": method, "dims": dims, "color_factor": color_factor, "overlay": overlay and method != "tsne",
             "prior": prior and method == "dims", "n_grid": n_grid}
 
@@ -76,10 +78,10 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
     if y is not None and data.labels_are_factors:
         k = data.factor_names.index(opts["color_factor"])
         fig = figures.latent_scatter(proj.coords, idx, color_values=y[idx, k], color_title=opts["color_factor"],
-                                     axis_titles=proj.axis_titles)
+                                     axis_titles=figures.axis_titles(proj))
     else:
         fig = figures.latent_scatter(proj.coords, idx, labels=None if y is None else y[idx],
-                                     label_names=data.label_names, axis_titles=proj.axis_titles)
+                                     label_names=data.label_names, axis_titles=figures.axis_titles(proj))
     if opts["prior"]:
         fig = figures.add_prior_contours(fig, latent.grid_extent(proj))
     if opts["overlay"] and manifold is not None:
@@ -89,19 +91,20 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
 
 def _show_selected(run, data, x_test, index: int | None, mu: np.ndarray) -> None:
     if index is None:
-        st.info("Click a point to see its test image and its reconstruction.")
+        st.info(_("Click a point to see its test image and its reconstruction."))
         return
-    if st.button("Open in Latent sliders", icon=":material/tune:", key="map_to_sliders",
-                 help="Make mu(x) of this image the current latent point and move it with the sliders."):
-        latent_point.put(str(run.path), mu[index], f"mu(x) of test image {index}, picked on the Latent map.")
+    if st.button(_("Open in Latent sliders"), icon=":material/tune:", key="map_to_sliders",
+                 help=_("Make mu(x) of this image the current latent point and move it with the sliders.")):
+        latent_point.put(str(run.path), mu[index], N_("mu(x) of test image {index}, picked on the Latent map."),
+                         index=index)
         st.switch_page("views/sliders.py")
     x = x_test[index:index + 1]
     original = latent.to_hwc(x)[0]
     recon = latent.reconstruct(run.model, x)[0]
-    st.image(images.display(original, 140), width=140, caption=f"test image {index}")  # one above the other:
-    st.image(images.display(recon, 140), width=140, caption="reconstruction μ̃(μ(x))")  # the column is narrow
+    st.image(images.display(original, 140), width=140, caption=_("test image {index}").format(index=index))  # one above
+    st.image(images.display(recon, 140), width=140, caption=_("reconstruction μ̃(μ(x))"))  # the other
     if data.y_test is not None and not data.labels_are_factors and data.label_names:
-        st.caption(f"Label: {data.label_names[int(data.y_test[index])]}")
+        st.caption(_("Label: {label}").format(label=data.label_names[int(data.y_test[index])]))
 
 
 def _remember_selection(run, index: int | None, n_test: int) -> int | None:
@@ -118,7 +121,7 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     z_dim = run.config.model.latent_dim
     path, digest = str(run.path), state.weights_digest(run.path)
     opts = _controls(z_dim, data)
-    spinner = "Running t-SNE (a few seconds, cached afterwards)..." if opts["method"] == "tsne" else "Projecting..."
+    spinner = _("Running t-SNE (a few seconds, cached afterwards)...") if opts["method"] == "tsne" else _("Projecting...")
     with st.spinner(spinner):
         proj, idx = _projection(path, digest, opts["method"], opts["dims"], 0, TSNE_MAX_POINTS, mu)
     manifold = None
@@ -130,27 +133,29 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
         event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_map_scatter",
                                 config={"scrollZoom": True})
         if opts["method"] == "tsne" and len(idx) < len(mu):
-            st.caption(f"t-SNE of {len(idx)} of the {len(mu)} test images (random subset).")
+            st.caption(_("t-SNE of {n} of the {total} test images (random subset).").format(n=len(idx), total=len(mu)))
     with right:
         _show_selected(run, data, x_test, _remember_selection(run, figures.selected_index(event), len(mu)), mu)
 
-    st.subheader("Manifold")
+    st.subheader(_("Manifold"))
     if manifold is None:
-        st.info("t-SNE has no inverse map from the plane back to latent space, so there is no manifold grid "
-                "for it. Choose PCA or two latent dims.")
+        st.info(_("t-SNE has no inverse map from the plane back to latent space, so there is no manifold grid for "
+                  "it. Choose PCA or two latent dims."))
         return
     grid_image, xs, ys = manifold
     if proj.method == "pca":
-        how = "each grid point mapped back to z = mean + coords · components (inverse PCA)"
+        how = _("each grid point mapped back to z = mean + coords · components (inverse PCA)")
     else:
         i, j = proj.dims
-        how = f"z_{i} and z_{j} on the grid, every other dimension at 0"
+        how = _("z_{i} and z_{j} on the grid, every other dimension at 0").format(i=i, j=j)
     h = run.config.model.image_shape[1]
     factor = max(1, min(4, round(640 / max(1, opts["n_grid"] * h))))
     st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid_image)), factor))
-    st.caption(f"Decoder mean μ̃(z) over a {opts['n_grid']}×{opts['n_grid']} grid of the plotted axes "
-               f"({proj.axis_titles[0]} left to right from {xs[0]:.2f} to {xs[-1]:.2f}, {proj.axis_titles[1]} "
-               f"top to bottom from {ys[0]:.2f} to {ys[-1]:.2f}): {how}.")
+    x_title, y_title = figures.axis_titles(proj)
+    st.caption(_("Decoder mean μ̃(z) over a {n}×{n} grid of the plotted axes ({x_title} left to right from {x0} to "
+                 "{x1}, {y_title} top to bottom from {y0} to {y1}): {how}.").format(
+        n=opts["n_grid"], x_title=x_title, y_title=y_title, x0=f"{xs[0]:.2f}", x1=f"{xs[-1]:.2f}",
+        y0=f"{ys[0]:.2f}", y1=f"{ys[-1]:.2f}", how=how))
 
 
 def main() -> None:
@@ -158,11 +163,11 @@ def main() -> None:
     data = state.current_data(run)
     state.on_new_model("map", lambda: _defaults(run, data))
     x_test = state.current_test_images(run, data)
-    st.title("Latent map")
+    st.title(_("Latent map"))
     z_dim = run.config.model.latent_dim
-    st.caption(f"Each dot is mu(x) (E3) of one of the {len(x_test)} test images, z = {z_dim} dimensions. "
-               "Click a dot to see the image and its reconstruction.")
-    with st.spinner("Encoding the test set..."):
+    st.caption(_("Each dot is mu(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Click a dot to see "
+                 "the image and its reconstruction.").format(n=len(x_test), z_dim=z_dim))
+    with st.spinner(_("Encoding the test set...")):
         mu = _encode_test(str(run.path), state.weights_digest(run.path), run.model, x_test)
     scatter_panel(run, data, x_test, mu)
 

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import latent_point, state
+from explorer.i18n import N_, _
 from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
 from training import latent_space
 
@@ -21,7 +22,7 @@ KEY = "latent_pad"
 def _on_release(path: str, z_dim: int, model_id: str) -> None:
     z = released_z(KEY, z_dim, model_id)
     if z is not None:  # not a malformed value, nor a release of the sliders of a model no longer shown
-        st.session_state["scrub_last"] = latent_point.put(path, z, "the real-time sliders.")
+        st.session_state["scrub_last"] = latent_point.put(path, z, N_("the real-time sliders."))
 
 
 @st.fragment
@@ -34,9 +35,9 @@ def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarr
     last = st.session_state.get("scrub_last")
     with st.container(key="scrub_value"):
         if last is None:
-            st.caption("Last release: none yet. Drag a slider or the pad; z comes back here when you let go.")
+            st.caption(_("Last release: none yet. Drag a slider or the pad; z comes back here when you let go."))
         else:
-            st.caption("Last release: z = [" + ", ".join(f"{v:.2f}" for v in last) + "]")
+            st.caption(_("Last release: z = [{z}]").format(z=", ".join(f"{v:.2f}" for v in last)))
 
 
 def main() -> None:
@@ -45,17 +46,17 @@ def main() -> None:
     kl, active, order = latent_space.ranked_dims(history, z_dim)
     path = state.current_run_path()
 
-    st.title("Real-time sliders")
-    st.caption("The decoder runs in your browser: the image follows the slider while you drag, with no "
-               "round trip to the server; z is sent back when you let go and shared with Latent sliders.")
+    st.title(_("Real-time sliders"))
+    st.caption(_("The decoder runs in your browser: the image follows the slider while you drag, with no round trip "
+                 "to the server; z is sent back when you let go and shared with Latent sliders."))
     decoder = state.current_decoder()
     if decoder is None or not fits_in_browser(decoder):
-        why = ("its weights cannot be read" if decoder is None else
-               f"its decoder has {decoder.parameter_count:,} parameters, more than the "
-               f"{MAX_BROWSER_PARAMS:,} sent to a browser")
-        st.info(f"This model cannot be decoded in the browser: {why}. Use the Latent sliders page, which "
-                "decodes on the server.", icon=":material/info:")
-        st.page_link("views/sliders.py", label="Open Latent sliders", icon=":material/tune:")
+        why = (_("its weights cannot be read") if decoder is None else
+               _("its decoder has {n} parameters, more than the {limit} sent to a browser").format(
+                   n=f"{decoder.parameter_count:,}", limit=f"{MAX_BROWSER_PARAMS:,}"))
+        st.info(_("This model cannot be decoded in the browser: {why}. Use the Latent sliders page, which decodes on "
+                  "the server.").format(why=why), icon=":material/info:")
+        st.page_link("views/sliders.py", label=_("Open Latent sliders"), icon=":material/tune:")
         return
     state.on_new_model("scrub", lambda: st.session_state.pop("scrub_last", None))  # its last z means nothing here
     model_id = f"{path}:{state.weights_digest(path)}"

@@ -10,11 +10,12 @@ import numpy as np
 import streamlit as st
 
 from explorer import images, latent_point, state
+from explorer.i18n import N_, _
 from training import latent_space
 
 IMAGE_WIDTH = 320
 INDEX_KEY = "sliders_image_index"
-ALL_DIMS = "all (by KL)"
+ALL_DIMS = "all"  # the traversal choice of every dimension (shown translated)
 
 
 def _on_reset(path: str, z_dim: int) -> None:
@@ -24,7 +25,7 @@ def _on_reset(path: str, z_dim: int) -> None:
 def _on_prior(path: str, z_dim: int) -> None:
     seed = int(np.random.default_rng().integers(2**31))
     latent_point.put(path, latent_space.prior_samples(1, z_dim, seed)[0],
-                     f"a sample from the prior q(z) = N(0, I) (seed {seed}).")
+                     N_("a sample from the prior q(z) = N(0, I) (seed {seed})."), seed=seed)
 
 
 def _on_encode(run, x_test, random: bool) -> None:
@@ -34,8 +35,10 @@ def _on_encode(run, x_test, random: bool) -> None:
         st.session_state[INDEX_KEY] = int(np.random.default_rng().integers(len(x_test)))
     index = int(st.session_state.get(INDEX_KEY, 0))
     mu = latent.encode_dataset(run.model, x_test[index:index + 1])[0]  # E3: mu(x)
-    clipped = " (clipped to the slider range)" if np.abs(mu).max() > latent_point.LIMIT else ""
-    latent_point.put(str(run.path), mu, f"mu(x) of test image {index}{clipped}.")
+    if np.abs(mu).max() > latent_point.LIMIT:
+        latent_point.put(str(run.path), mu, N_("mu(x) of test image {index} (clipped to the slider range)."), index=index)
+    else:
+        latent_point.put(str(run.path), mu, N_("mu(x) of test image {index}."), index=index)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -71,49 +74,52 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
             cols[rank // per_col].slider(
                 latent_point.label(i, kl[i], active[i]), -latent_point.LIMIT, latent_point.LIMIT,
                 step=latent_point.STEP, key=f"z_{i}",
-                help=f"Latent dimension {i}. Its KL to the prior is {kl[i]:.3f} nats per image (E4)"
-                     + ("; below 0.01 nats the decoder ignores it." if not active[i] else "."),
+                help=(_("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4).") if active[i] else
+                      _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats "
+                        "the decoder ignores it.")).format(i=i, kl=f"{kl[i]:.3f}"),
             )
     with right:
         z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
         with st.container(key="decoded"):
             st.image(images.display(decode_mean(decoder, z), IMAGE_WIDTH), width=IMAGE_WIDTH)
-            st.caption(f"Decoder mean μ̃(z). Started from {latent_point.source(path, z_dim)}")
+            st.caption(_("Decoder mean μ̃(z). Started from {source}").format(source=latent_point.source(path, z_dim)))
 
 
 def buttons(path: str, z_dim: int) -> None:
     b1, b2 = st.columns(2)
-    b1.button("Reset to zero", on_click=_on_reset, args=(path, z_dim), icon=":material/restart_alt:",
+    b1.button(_("Reset to zero"), on_click=_on_reset, args=(path, z_dim), icon=":material/restart_alt:",
               width="stretch")
-    b2.button("Sample from the prior", on_click=_on_prior, args=(path, z_dim), icon=":material/casino:",
+    b2.button(_("Sample from the prior"), on_click=_on_prior, args=(path, z_dim), icon=":material/casino:",
               width="stretch")
 
 
 def test_image_panel(run, x_test) -> None:
     """Start the sliders from mu(x) of a test image (E3)."""
-    st.markdown("**Start from a test image**")
+    st.markdown("**" + _("Start from a test image") + "**")
     c_in, c_buttons, c_img = st.columns([2, 2, 1], vertical_alignment="bottom")
-    c_in.number_input(f"Test image index (0 to {len(x_test) - 1})", 0, len(x_test) - 1, key=INDEX_KEY, step=1)
+    c_in.number_input(_("Test image index (0 to {last})").format(last=len(x_test) - 1), 0, len(x_test) - 1,
+                      key=INDEX_KEY, step=1)
     e1, e2 = c_buttons.columns(2)
-    e1.button("Encode it", on_click=_on_encode, args=(run, x_test, False), width="stretch",
-              help="Set the sliders to mu(x), the encoder's mean for this image (E3).")
-    e2.button("Random image", on_click=_on_encode, args=(run, x_test, True), width="stretch")
+    e1.button(_("Encode it"), on_click=_on_encode, args=(run, x_test, False), width="stretch",
+              help=_("Set the sliders to mu(x), the encoder's mean for this image (E3)."))
+    e2.button(_("Random image"), on_click=_on_encode, args=(run, x_test, True), width="stretch")
     index = int(st.session_state.get(INDEX_KEY, 0))
     original = x_test[index].permute(1, 2, 0).numpy()
-    c_img.image(images.display(original, 112), width=112, caption=f"test image {index}")
+    c_img.image(images.display(original, 112), width=112, caption=_("test image {index}").format(index=index))
 
 
 @st.fragment
 def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
     """Decoded images along one axis from -3 to +3, the others fixed: its own controls, its own reruns."""
     z_dim = run.config.model.latent_dim
-    st.subheader("Traversal")
+    st.subheader(_("Traversal"))
     c1, c2, c3 = st.columns([2, 2, 1])
     choices = [ALL_DIMS] + [f"z_{i}" for i in order]
-    which = c1.selectbox("Dimensions", choices, key="traversal_dims",
-                         help="One row per dimension, ordered by KL, largest first.")
-    n = c2.slider("Steps from −3 to +3", 3, 15, 9, key="traversal_steps")
-    c3.button("Redraw", icon=":material/refresh:", help="Use the sliders' current values for the fixed dimensions.")
+    which = c1.selectbox(_("Dimensions"), choices, key="traversal_dims",
+                         format_func=lambda c: _("all (by KL)") if c == ALL_DIMS else c,
+                         help=_("One row per dimension, ordered by KL, largest first."))
+    n = c2.slider(_("Steps from −3 to +3"), 3, 15, 9, key="traversal_steps")
+    c3.button(_("Redraw"), icon=":material/refresh:", help=_("Use the sliders' current values for the fixed dimensions."))
     dims = [int(i) for i in order] if which == ALL_DIMS else [int(which.split("_")[1])]
     z0 = tuple(latent_point.get(str(run.path), z_dim))
     grid = _traversal_grid(str(run.path), state.weights_digest(run.path), z0, tuple(dims), n, run.model)
@@ -121,12 +127,12 @@ def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
     factor = max(1, min(4, round(600 / max(1, n * (h + 1)))))
     st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid)), factor))
     labels = ", ".join(f"z_{i}{'' if active[i] else ' (KL < 0.01)'}" for i in dims)
-    st.caption(f"Rows: {labels}. Columns: that coordinate from −3 to +3; the others are fixed at the "
-               "slider values when the grid was drawn (press Redraw after moving sliders).")
+    st.caption(_("Rows: {labels}. Columns: that coordinate from −3 to +3; the others are fixed at the slider values "
+                 "when the grid was drawn (press Redraw after moving sliders).").format(labels=labels))
 
 
 def main() -> None:
-    # Up to the decoded image nothing needs torch: config, history and a numpy MLP decoder.
+    # Up to the decoded image nothing needs torch: config, history and a numpy decoder.
     config, history = state.current_config_and_history()
     z_dim = config.model.latent_dim
     kl, active, order = latent_space.ranked_dims(history, z_dim)
@@ -134,12 +140,10 @@ def main() -> None:
     state.on_new_model("sliders", lambda: st.session_state.update(traversal_dims=ALL_DIMS))  # its z_k may not exist
     latent_point.sync_sliders(path, z_dim)
 
-    st.title("Latent sliders")
-    st.caption(
-        f"{z_dim} latent dimensions, ordered by their KL to the prior (largest first, from the last "
-        f"epoch); {int(active.sum())} carry more than 0.01 nats. Each slider sets one coordinate of z; "
-        "the image is the decoder mean μ̃(z)."
-    )
+    st.title(_("Latent sliders"))
+    st.caption(_("{z_dim} latent dimensions, ordered by their KL to the prior (largest first, from the last epoch); "
+                 "{active} carry more than 0.01 nats. Each slider sets one coordinate of z; the image is the "
+                 "decoder mean μ̃(z).").format(z_dim=z_dim, active=int(active.sum())))
     buttons(path, z_dim)
     slider_panel(path, config, state.current_decoder(), order, kl, active)
 

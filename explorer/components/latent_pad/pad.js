@@ -98,6 +98,7 @@ function createPad(root) {
   let limit = 4, step = 0.05, pair = [0, 1], order = [];
   let rafPending = false, lastSent = null, lastZ0Key = null, uiKey = null;
   let send = {state: () => {}, trigger: () => {}};
+  let texts = {stats: "{frames} / {ms} ms"};
   const rowsByDim = new Map();
 
   function setupCanvas() {
@@ -139,7 +140,7 @@ function createPad(root) {
     draw(decode(z, pixels));
     stats.lastMs = performance.now() - t0;
     stats.frames++;
-    statsEl.textContent = `decoded in the browser: ${stats.frames} frames, last ${stats.lastMs.toFixed(2)} ms`;
+    statsEl.textContent = texts.stats.replace("{frames}", stats.frames).replace("{ms}", stats.lastMs.toFixed(2));
   }
 
   function schedule() {
@@ -234,10 +235,21 @@ function createPad(root) {
     schedule();
   }
 
+  function applyTexts(t) {  // the words Python sent, in the visitor's language
+    texts = Object.assign({}, texts, t);
+    if (t.waiting && !decoder) statsEl.textContent = t.waiting;
+    if (t.pad) pad.title = t.pad;
+    if (t.pad_x) padX.setAttribute("aria-label", t.pad_x);
+    if (t.pad_y) padY.setAttribute("aria-label", t.pad_y);
+    if (t.sliders) slidersEl.setAttribute("aria-label", t.sliders);
+    if (t.image) canvas.setAttribute("aria-label", t.image);
+  }
+
   const near = (a, b) => a && b && a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= step / 2 + 1e-6);
 
   function render(data, setStateValue, setTriggerValue) {
     send = {state: setStateValue, trigger: setTriggerValue};
+    applyTexts(data.texts || {});
     limit = data.limit; step = data.step;
     let rebuilt = false;
     if (data.model_id !== modelId) {   // parse the weights only for a new model
