@@ -167,6 +167,25 @@ def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
     return fig
 
 
+def loss_note(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
+    """One sentence on how the training loss differs from the bound recon + KL (E1): the weight beta,
+    its schedule, free bits (the formula itself is ``training.objective.loss_formula``)."""
+    from training.objective import loss_formula
+
+    if cycles:
+        parts = [_("β(t) rose from 0 to {beta} over the first half of each of {cycles} cycles, then held").format(
+            beta=f"{beta:g}", cycles=cycles)]
+    elif warmup_epochs:
+        parts = [_("β(t) rose from 0 to {beta} over the first {epochs} epochs, then held").format(
+            beta=f"{beta:g}", epochs=f"{warmup_epochs:g}")]
+    else:
+        parts = [f"β = {beta:g}"]
+    if free_bits > 0:
+        parts.append(_("free bits: each dimension's KL counted as at least {nats} nats").format(nats=f"{free_bits:g}"))
+    return _("The train loss was {formula} ({how}); the test −ELBO is recon + KL, a bound on −ln q(x).").format(
+        formula=loss_formula(beta, warmup_epochs, cycles, free_bits), how=_("; ").join(parts))
+
+
 def kl_bars(kl_per_dim: np.ndarray | Sequence[float], active: np.ndarray | Sequence[bool],
             height: int = 320) -> go.Figure:
     """KL_k per latent dimension (E4) as bars, active units coloured, inactive grey."""

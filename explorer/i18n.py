@@ -66,10 +66,11 @@ def from_locale(locale: str | None) -> str:
 
 def current() -> str:
     """This visitor's language (decided once per session, then kept in its state)."""
-    try:
-        asked = st.query_params.get(PARAM)
-    except Exception:  # noqa: BLE001 - no script run (a unit test calling a helper)
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:  # no visitor: a helper called from a test or a script
         return "en"
+    asked = st.query_params.get(PARAM)
     if asked in LANGS and st.session_state.get(KEY) != asked:
         st.session_state[KEY] = asked
     if st.session_state.get(KEY) not in LANGS:

@@ -231,7 +231,7 @@ def test_pages_run_for_other_decoders_and_data(tiny_runs, name):
             warnings = " ".join(w.value for w in at.warning)
             assert ("collapsed" in warnings) == (name == "collapsed")
             if name == "collapsed":
-                assert "lower beta" in warnings and "smaller sigma~" in warnings
+                assert "lower β" in warnings and "smaller σ̃" in warnings
         if page == "views/theory.py":
             metrics = {m.label: m.value for m in at.metric}
             if name == "collapsed":

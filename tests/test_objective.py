@@ -216,7 +216,8 @@ def test_iwae_stays_exact_and_below_the_elbo_for_very_confident_encoders(logvar_
 
 
 def test_labels_name_the_loss_that_was_really_minimised():
-    from training.objective import loss_formula, loss_note
+    from explorer.figures import loss_note
+    from training.objective import loss_formula
     assert loss_formula(1.0) == "recon + KL"
     assert loss_formula(4.0) == "recon + β·KL"
     assert loss_formula(4.0, warmup_epochs=5) == loss_formula(1.0, cycles=3) == "recon + β(t)·KL"

@@ -80,21 +80,6 @@ def loss_formula(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_
     return f"recon + {weight}·{kl}" if weight else f"recon + {kl}"
 
 
-def loss_note(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
-    """One sentence on how the training loss differs from the bound recon + KL (E1): the weight beta,
-    its schedule, free bits; the loss formula itself is ``loss_formula``."""
-    if cycles:
-        parts = [f"β(t) rose from 0 to {beta:g} over the first half of each of {cycles} cycles, then held"]
-    elif warmup_epochs:
-        parts = [f"β(t) rose from 0 to {beta:g} over the first {warmup_epochs:g} epochs, then held"]
-    else:
-        parts = [f"β = {beta:g}"]
-    if free_bits > 0:
-        parts.append(f"free bits: each dimension's KL counted as at least {free_bits:g} nats")
-    return f"The train loss was {loss_formula(beta, warmup_epochs, cycles, free_bits)} ({'; '.join(parts)}); " \
-           "the test −ELBO is recon + KL, a bound on −ln q(x)."
-
-
 def log_normal_std(z: Tensor) -> Tensor:
     """ln q(z) under the prior N(0, I) (E2), summed over the last dimension."""
     return -0.5 * (z.square() + LOG_2PI).sum(-1)

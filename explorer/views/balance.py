@@ -7,8 +7,9 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures, state
+from explorer.i18n import _
 from training import latent, latent_space
-from training.objective import loss_formula, loss_note
+from training.objective import loss_formula
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -22,16 +23,17 @@ def collapse_advice(config) -> list[str]:
     train, model = config.train, config.model
     tips = []
     if train.beta > 1.0:
-        tips.append(f"lower beta (now {train.beta:g}; beta = 1 is the plain ELBO)")
+        tips.append(_("lower β (now {beta}; β = 1 is the plain ELBO)").format(beta=f"{train.beta:g}"))
     if train.warmup_epochs == 0 and train.cycles == 0:
-        tips.append("use KL warm-up (--warmup-epochs) or cyclical annealing so the decoder learns to use z first")
+        tips.append(_("use a KL warm-up ('Warm-up epochs') or cyclical annealing, so that the decoder learns to use z "
+                      "first"))
     if train.free_bits == 0:
-        tips.append("give each dimension free bits (--free-bits, e.g. 0.1 to 0.5 nats)")
+        tips.append(_("give each dimension free bits ('Free bits', e.g. 0.1 to 0.5 nats)"))
     if model.likelihood == "gaussian":
-        tips.append(f"use a smaller sigma~ (now {model.sigma:g}): reconstruction weight 1/(2 sigma~^2) = "
-                    f"{latent.recon_weight(model.sigma):.3g} is too low against the KL")
+        tips.append(_("use a smaller σ̃ (now {sigma}): the reconstruction weight 1/(2σ̃²) = {weight} is too low against "
+                      "the KL").format(sigma=f"{model.sigma:g}", weight=f"{latent.recon_weight(model.sigma):.3g}"))
     if not tips:
-        tips.append("train longer, or with a smaller beta")
+        tips.append(_("train longer, or with a smaller β"))
     return tips
 
 
@@ -40,12 +42,12 @@ def main() -> None:
     data = state.current_data(run)
     cfg = run.config
     z_dim = cfg.model.latent_dim
-    st.title("Balance")
-    st.caption("The loss (E1) is reconstruction −ln q(x|z) plus β times KL(p(z|x) ‖ q(z)), in nats per image. "
-               "Reconstruction wants z to carry information about x; the KL wants p(z|x) to look like the prior.")
+    st.title(_("Balance"))
+    st.caption(_("The loss (E1) is reconstruction −ln q(x|z) plus β times KL(p(z|x) ‖ q(z)), in nats per image. "
+                 "Reconstruction wants z to carry information about x; the KL wants p(z|x) to look like the prior."))
 
     if not run.history:
-        st.info("This run has no finished epoch yet, so there is nothing to plot.")
+        st.info(_("This run has no finished epoch yet, so there is nothing to plot."))
         return
     last = run.history[-1]
     kl = latent_space.last_kl_per_dim(run.history, z_dim)
@@ -54,32 +56,33 @@ def main() -> None:
     active = latent_space.active_mask(variance)
 
     m = st.columns(4)
-    m[0].metric("test −ln q(x|z)", f"{last['test_recon']:.2f}")
-    m[1].metric("test KL", f"{last['test_kl']:.2f}")
-    m[2].metric("test −ELBO", f"{last['test_neg_elbo']:.2f}")
-    m[3].metric("active units", f"{int(active.sum())} / {z_dim}")
+    m[0].metric(_("test −ln q(x|z)"), f"{last['test_recon']:.2f}")
+    m[1].metric(_("test KL"), f"{last['test_kl']:.2f}")
+    m[2].metric(_("test −ELBO"), f"{last['test_neg_elbo']:.2f}")
+    m[3].metric(_("active units"), f"{int(active.sum())} / {z_dim}")
 
     if latent_space.posterior_collapsed(last.get("test_kl"), int(active.sum())):
-        tips = "; ".join(collapse_advice(cfg))
-        st.warning(f"The posterior has collapsed: test KL is {last['test_kl']:.2f} nats and "
-                   f"{int(active.sum())} of {z_dim} dimensions are active, so the decoder ignores z and "
-                   f"draws roughly the average image. Likely fixes: {tips}.")
+        tips = _("; ").join(collapse_advice(cfg))
+        st.warning(_("The posterior has collapsed: test KL is {kl} nats and {active} of {z_dim} dimensions are active, "
+                     "so the decoder ignores z and draws roughly the average image. Likely fixes: {tips}.").format(
+            kl=f"{last['test_kl']:.2f}", active=int(active.sum()), z_dim=z_dim, tips=tips))
 
-    st.subheader("Per epoch")
+    st.subheader(_("Per epoch"))
     schedule = (cfg.train.beta, cfg.train.warmup_epochs, cfg.train.cycles, cfg.train.free_bits)
     st.plotly_chart(figures.loss_curves(run.history, train_loss=loss_formula(*schedule)), key="balance_curves")
-    st.caption(loss_note(*schedule))
+    st.caption(figures.loss_note(*schedule))
 
-    st.subheader("KL per dimension")
+    st.subheader(_("KL per dimension"))
     st.plotly_chart(figures.kl_bars(kl, active), key="balance_kl_bars")
-    st.caption(f"{int(active.sum())} of {z_dim} dimensions are active: the variance over test images of "
-               "their mean mu_k(x) exceeds 0.01. Inactive (grey) dimensions sit at the prior and carry nothing.")
+    st.caption(_("{active} of {z_dim} dimensions are active: the variance over test images of their mean mu_k(x) "
+                 "exceeds 0.01. Inactive (grey) dimensions sit at the prior and carry nothing.").format(
+        active=int(active.sum()), z_dim=z_dim))
 
-    st.subheader("Rate and distortion of every saved run")
+    st.subheader(_("Rate and distortion of every saved run"))
     runs = state.available_runs()
     st.plotly_chart(figures.rate_distortion(runs, current=str(run.path)), key="balance_rd")
-    st.caption("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood "
-               "(their nats are not comparable with one another). The current run is outlined.")
+    st.caption(_("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood (their nats "
+                 "are not comparable with one another). The current run is outlined."))
 
 
 main()

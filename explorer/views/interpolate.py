@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import images, latent_point, state
+from explorer.i18n import N_, _
 from training import latent, latent_space
 
 KEY_A, KEY_B = "interp_a", "interp_b"
@@ -37,16 +38,16 @@ def main() -> None:
     run = state.current_run()
     x_test = state.current_test_images(run, state.current_data(run))
     n_test = len(x_test)
-    st.title("Interpolate")
-    st.caption("Two test images are encoded to their means mu(x) (E3); the decoder draws the points in "
-               "between. The originals sit at both ends of each strip.")
+    st.title(_("Interpolate"))
+    st.caption(_("Two test images are encoded to their means mu(x) (E3); the decoder draws the points in between. "
+                 "The originals sit at both ends of each strip."))
     state.on_new_model("interpolate", lambda: _pair_in_range(n_test))
 
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-    a = c1.number_input(f"First image (0 to {n_test - 1})", 0, n_test - 1, key=KEY_A)
-    b = c2.number_input(f"Second image (0 to {n_test - 1})", 0, n_test - 1, key=KEY_B)
-    steps = c3.slider("Steps between", 3, 16, 8, key="interp_steps")
-    c4.button("Random pair", on_click=_on_random, args=(n_test,), icon=":material/shuffle:", width="stretch",
+    a = c1.number_input(_("First image (0 to {last})").format(last=n_test - 1), 0, n_test - 1, key=KEY_A)
+    b = c2.number_input(_("Second image (0 to {last})").format(last=n_test - 1), 0, n_test - 1, key=KEY_B)
+    steps = c3.slider(_("Steps between"), 3, 16, 8, key="interp_steps")
+    c4.button(_("Random pair"), on_click=_on_random, args=(n_test,), icon=":material/shuffle:", width="stretch",
               disabled=n_test < 2)
 
     x = x_test[[int(a), int(b)]]
@@ -54,27 +55,27 @@ def main() -> None:
     originals = latent.to_hwc(x)
     width = min(1100, (steps + 2) * 64)
 
-    if st.button("Open the halfway point in Latent sliders", icon=":material/tune:", key="interp_to_sliders",
-                 help="Make the straight line's middle, (μ_a + μ_b) / 2, the current latent point."):
+    if st.button(_("Open the halfway point in Latent sliders"), icon=":material/tune:", key="interp_to_sliders",
+                 help=_("Make the straight line's middle, (μ_a + μ_b) / 2, the current latent point.")):
         latent_point.put(str(run.path), latent_space.lerp(mu[0], mu[1], 3)[1],
-                         f"halfway between mu(x) of test images {int(a)} and {int(b)}.")
+                         N_("halfway between mu(x) of test images {a} and {b}."), a=int(a), b=int(b))
         st.switch_page("views/sliders.py")
 
-    st.subheader("Linear")
+    st.subheader(_("Linear"))
     st.image(_strip(originals, latent_space.lerp(mu[0], mu[1], steps + 2)[1:-1], run.model, width), width=width)
     st.caption("z(t) = (1 − t) μ_a + t μ_b.")
 
-    st.subheader("Spherical")
+    st.subheader(_("Spherical"))
     path = latent_space.slerp(mu[0], mu[1], steps + 2)
     st.image(_strip(originals, path[1:-1], run.model, width), width=width)
     mid_lin = float(np.linalg.norm(latent_space.lerp(mu[0], mu[1], 3)[1]))
     mid_sph = float(np.linalg.norm(latent_space.slerp(mu[0], mu[1], 3)[1]))
-    st.caption(
-        "z(t) = sin((1 − t)Ω)/sin Ω · μ_a + sin(tΩ)/sin Ω · μ_b, Ω the angle between them. "
-        f"‖μ_a‖ = {np.linalg.norm(mu[0]):.2f}, ‖μ_b‖ = {np.linalg.norm(mu[1]):.2f}; halfway the straight line "
-        f"has norm {mid_lin:.2f}, the arc {mid_sph:.2f}. Prior samples have norm near √{mu.shape[1]} = "
-        f"{np.sqrt(mu.shape[1]):.2f}, so the straight line's middle passes through a region the prior rarely visits."
-    )
+    st.caption(_(
+        "z(t) = sin((1 − t)Ω)/sin Ω · μ_a + sin(tΩ)/sin Ω · μ_b, Ω the angle between them. ‖μ_a‖ = {norm_a}, "
+        "‖μ_b‖ = {norm_b}; halfway the straight line has norm {mid_lin}, the arc {mid_sph}. Prior samples have norm "
+        "near √{z_dim} = {typical}, so the straight line's middle passes through a region the prior rarely visits."
+    ).format(norm_a=f"{np.linalg.norm(mu[0]):.2f}", norm_b=f"{np.linalg.norm(mu[1]):.2f}", mid_lin=f"{mid_lin:.2f}",
+             mid_sph=f"{mid_sph:.2f}", z_dim=mu.shape[1], typical=f"{np.sqrt(mu.shape[1]):.2f}"))
 
 
 main()

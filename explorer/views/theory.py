@@ -1,21 +1,22 @@
-"""Theory: the derivation E1..E7 of docs/theory.md, each term beside its value on a batch of test
-images under the current model. Notation of the notes: p(z|x) encoder, q(x|z) decoder, q(z) prior."""
+"""Theory: the derivation E1..E7 of docs/theory.md (docs/theory.zh.md in Chinese), each term beside its
+value on a batch of test images under the current model. Notation of the notes: p(z|x) encoder,
+q(x|z) decoder, q(z) prior; a note says how that maps to Kingma and Welling's q_φ(z|x), p_θ(x|z), p(z)."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from explorer import state
+from explorer import figures, state
+from explorer.i18n import _
 from training import latent
-from training.objective import loss_note
 from training.likelihoods import LOG_2PI
 
 SIGMAS = (0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 BATCH_SIZES = (64, 128, 256, 512)
 
 
-@st.cache_data(max_entries=16, show_spinner="Computing the terms on the batch...")
+@st.cache_data(max_entries=16, show_spinner=False)
 def _terms(path: str, digest: str, n_images: int, n_mc: int, seed: int, _model, _x) -> latent.TheoryTerms:
     return latent.theory_terms(_model, _x[:n_images], n_mc=n_mc, seed=seed)
 
@@ -35,136 +36,149 @@ def main() -> None:
     data = state.current_data(run)
     cfg = run.config
     d, big_d = cfg.model.latent_dim, cfg.model.image_shape[0] * cfg.model.image_shape[1] * cfg.model.image_shape[2]
-    st.title("Theory")
-    st.caption("The loss this project trains, one equation at a time (docs/theory.md), in the notation of the "
-               "original notes: p(z|x) is the encoder, q(x|z) the decoder, q(z) the prior. Every number is in "
-               "nats per image, on a batch of test images under the current model.")
+    st.title(_("Theory"))
+    st.caption(_("The loss this project trains, one equation at a time (docs/theory.md), in the notation of the "
+                 "original notes: p(z|x) is the encoder, q(x|z) the decoder, q(z) the prior. Every number is in nats "
+                 "per image, on a batch of test images under the current model."))
+    st.info(_("Other texts swap the letters: Kingma and Welling's paper and the Keras VAE example write the encoder "
+              "as q_φ(z|x), the decoder as p_θ(x|z) and the prior as p(z). Here, as in the notes, p is what comes "
+              "from the data (the encoder p(z|x)) and q is the model (the decoder q(x|z) and the prior q(z)). The "
+              "equations are the same; only the names of the distributions trade places."),
+            icon=":material/swap_horiz:")
     c1, c2, c3 = st.columns(3)
     sizes = [n for n in BATCH_SIZES if n < len(data.x_test)] + [min(1000, len(data.x_test))]
-    n_images = c1.select_slider("Test images in the batch", sizes, value=256 if 256 in sizes else sizes[-1],
+    n_images = c1.select_slider(_("Test images in the batch"), sizes, value=256 if 256 in sizes else sizes[-1],
                                 key="theory_n")
-    n_mc = c2.slider("Samples z per image (Monte Carlo)", 2, 128, 32, key="theory_mc")
-    seed = int(c3.number_input("Seed", 0, 1_000_000, 0, key="theory_seed"))
-    t = _terms(str(run.path), state.weights_digest(run.path), n_images, n_mc, seed, run.model,
-               state.current_test_images(run, data))
+    n_mc = c2.slider(_("Samples z per image (Monte Carlo)"), 2, 128, 32, key="theory_mc")
+    seed = int(c3.number_input(_("Seed"), 0, 1_000_000, 0, key="theory_seed"))
+    with st.spinner(_("Computing the terms on the batch...")):
+        t = _terms(str(run.path), state.weights_digest(run.path), n_images, n_mc, seed, run.model,
+                   state.current_test_images(run, data))
 
-    left, right = _row("E1 · the objective")
+    left, right = _row(_("E1 · the objective"))
     left.latex(r"L = \mathbb{E}_{x \sim p(x)}\Big[\underbrace{\mathbb{E}_{z \sim p(z|x)}\big[-\ln q(x|z)\big]}"
-               r"_{\text{reconstruction}} + \underbrace{\mathrm{KL}\big(p(z|x)\,\Vert\,q(z)\big)}_{\text{KL / rate}}\Big]")
-    left.markdown("Minimising KL(p(x,z) ‖ q(x,z)) and dropping the data's constant entropy leaves L, the negative "
-                  "ELBO: an upper bound on −ln q(x). Reconstruction wants z to carry information; KL wants none.")
-    right.metric("reconstruction −ln q(x|z)", f"{t.recon_nll:.2f}")
-    right.metric("KL (closed form, E4)", f"{t.kl:.2f}")
-    right.metric("total L = −ELBO", f"{t.neg_elbo:.2f}")
+               r"_{\text{" + _("reconstruction") + r"}} + \underbrace{\mathrm{KL}\big(p(z|x)\,\Vert\,q(z)\big)}"
+               r"_{\text{" + _("KL / rate") + r"}}\Big]")
+    left.markdown(_("Minimising KL(p(x,z) ‖ q(x,z)) and dropping the data's constant entropy leaves L, the negative "
+                    "ELBO: an upper bound on −ln q(x). Reconstruction wants z to carry information; KL wants none."))
+    right.metric(_("reconstruction −ln q(x|z)"), f"{t.recon_nll:.2f}")
+    right.metric(_("KL (closed form, E4)"), f"{t.kl:.2f}")
+    right.metric(_("total L = −ELBO"), f"{t.neg_elbo:.2f}")
     tc = cfg.train
     if tc.beta != 1.0 or tc.free_bits > 0 or tc.warmup_epochs or tc.cycles:
         kl_in_loss = float(np.maximum(t.kl_per_dim, tc.free_bits).sum()) if tc.free_bits > 0 else t.kl
-        right.caption(loss_note(tc.beta, tc.warmup_epochs, tc.cycles, tc.free_bits)
-                      + f" At the end of training (β = {tc.beta:g}) that loss on this batch is "
-                        f"{t.recon_nll + tc.beta * kl_in_loss:.2f}.")
+        right.caption(figures.loss_note(tc.beta, tc.warmup_epochs, tc.cycles, tc.free_bits) + " "
+                      + _("At the end of training (β = {beta}) that loss on this batch is {value}.").format(
+                          beta=f"{tc.beta:g}", value=f"{t.recon_nll + tc.beta * kl_in_loss:.2f}"))
 
-    left, right = _row("E2 · the prior")
+    left, right = _row(_("E2 · the prior"))
     left.latex(r"q(z) = \mathcal N(0, I_d), \qquad \ln q(z) = -\tfrac12 \lVert z \rVert^2 - \tfrac d2 \ln 2\pi")
-    left.markdown("No parameters. Sampling the model means drawing z ~ q(z) and decoding it (the Samples page).")
+    left.markdown(_("No parameters. Sampling the model means drawing z ~ q(z) and decoding it (the Samples page)."))
     right.metric("E[−ln q(z)], z ~ p(z|x)", f"{t.cross_entropy:.2f}")
-    right.caption(f"d = {d}. Under the prior itself this would be d/2 (1 + ln 2π) = {d / 2 * (1 + LOG_2PI):.2f}.")
+    right.caption(_("d = {d}. Under the prior itself this would be d/2 (1 + ln 2π) = {value}.").format(
+        d=d, value=f"{d / 2 * (1 + LOG_2PI):.2f}"))
 
-    left, right = _row("E3 · the encoder")
+    left, right = _row(_("E3 · the encoder"))
     left.latex(r"p(z|x) = \mathcal N\big(\mu(x), \operatorname{diag}\sigma^2(x)\big)")
-    left.markdown("The network outputs μ and ln σ² (`mu`, `logvar`); σ = exp(½ ln σ²) needs no constraint.")
-    right.metric("mean σ_k(x)", f"{t.sigma_mean:.3f}")
-    right.caption("σ_k near 1 with μ_k near 0 for every x: dimension k is at the prior and carries nothing.")
+    left.markdown(_("The network outputs μ and ln σ² (`mu`, `logvar`); σ = exp(½ ln σ²) needs no constraint."))
+    right.metric(_("mean σ_k(x)"), f"{t.sigma_mean:.3f}")
+    right.caption(_("σ_k near 1 with μ_k near 0 for every x: dimension k is at the prior and carries nothing."))
 
-    left, right = _row("E4 · closed-form KL")
+    left, right = _row(_("E4 · closed-form KL"))
     left.latex(r"\mathrm{KL}\big(p(z|x)\,\Vert\,q(z)\big) = \sum_{k=1}^{d} "
                r"\tfrac12\big(\mu_k^2 + \sigma_k^2 - \ln \sigma_k^2 - 1\big)")
     left.latex(r"= \underbrace{\mathbb{E}[\ln p(z|x)]}_{\sum_k -\frac12\ln(2\pi\sigma_k^2) - \frac12}"
                r" + \underbrace{\mathbb{E}[-\ln q(z)]}_{\sum_k \frac12 \ln 2\pi + \frac12(\mu_k^2+\sigma_k^2)}")
-    left.markdown("Both are diagonal Gaussians, so the KL is exact, per dimension. The Monte-Carlo estimate "
-                  "averages ln p(z|x) − ln q(z) over sampled z: it must agree within its standard error.")
-    right.metric("KL, closed form", f"{t.kl:.3f}")
-    right.metric(f"KL, Monte Carlo ({t.n_mc} z per image)", _pm(t.kl_mc, t.kl_mc_se))
-    right.caption(f"E[ln p(z|x)] = {t.neg_entropy:.2f} and E[−ln q(z)] = {t.cross_entropy:.2f} add up to "
-                  f"{t.neg_entropy + t.cross_entropy:.2f}.")
+    left.markdown(_("Both are diagonal Gaussians, so the KL is exact, per dimension. The Monte-Carlo estimate averages "
+                    "ln p(z|x) − ln q(z) over sampled z: it must agree within its standard error."))
+    right.metric(_("KL, closed form"), f"{t.kl:.3f}")
+    right.metric(_("KL, Monte Carlo ({n} z per image)").format(n=t.n_mc), _pm(t.kl_mc, t.kl_mc_se))
+    right.caption(_("E[ln p(z|x)] = {a} and E[−ln q(z)] = {b} add up to {total}.").format(
+        a=f"{t.neg_entropy:.2f}", b=f"{t.cross_entropy:.2f}", total=f"{t.neg_entropy + t.cross_entropy:.2f}"))
 
     _decoder_rows(t, cfg, big_d)
 
-    left, right = _row("E7 · the sampling trick")
+    left, right = _row(_("E7 · the sampling trick"))
     left.latex(r"z = \mu(x) + \sigma(x) \odot \varepsilon, \qquad \varepsilon \sim \mathcal N(0, I_d)")
     left.latex(r"L \approx \frac1B \sum_{x}\Big[-\ln q(x|z) + \mathrm{KL}\big(p(z|x)\,\Vert\,q(z)\big)\Big]")
-    left.markdown("The randomness sits in ε, so gradients flow through μ and σ. Training uses one z per x; "
-                  "the KL stays analytic (E4), only the reconstruction is sampled.")
-    right.metric(f"−ln q(x|z), {t.n_mc} z per image", _pm(t.recon_nll, t.recon_se))
-    right.caption(f"With one z per image the standard error would be about √{t.n_mc} = "
-                  f"{t.n_mc ** 0.5:.1f} times larger: {t.recon_se * t.n_mc ** 0.5:.2f} nats on this batch.")
+    left.markdown(_("The randomness sits in ε, so gradients flow through μ and σ. Training uses one z per x; the KL "
+                    "stays analytic (E4), only the reconstruction is sampled."))
+    right.metric(_("−ln q(x|z), {n} z per image").format(n=t.n_mc), _pm(t.recon_nll, t.recon_se))
+    right.caption(_("With one z per image the standard error would be about √{n} = {factor} times larger: {se} nats "
+                    "on this batch.").format(n=t.n_mc, factor=f"{t.n_mc ** 0.5:.1f}",
+                                             se=f"{t.recon_se * t.n_mc ** 0.5:.2f}"))
 
     _sigma_balance(t, cfg)
 
 
 def _decoder_rows(t: latent.TheoryTerms, cfg, big_d: int) -> None:
     """E5, E6 (and the Bernoulli decoder): live values for the one the current model uses."""
-    not_this = f"Not this model's decoder (it uses {t.likelihood}); no live value."
+    not_this = _("Not this model's decoder (it uses {likelihood}); no live value.").format(likelihood=t.likelihood)
 
-    left, right = _row("E5 · Gaussian decoder with its own σ̃")
+    left, right = _row(_("E5 · Gaussian decoder with its own σ̃"))
     left.latex(r"-\ln q(x|z) = \frac12 \Big\lVert \frac{x - \tilde\mu(z)}{\tilde\sigma(z)} \Big\rVert^2 "
                r"+ \frac D2 \ln 2\pi + \frac12 \sum_{i=1}^{D} \ln \tilde\sigma_i^2(z)")
-    left.markdown("The first term rewards accuracy, scaled by the decoder's confidence; the last charges for "
-                  f"confidence. σ̃ needs a floor (σ_min = {cfg.model.min_sigma:g}): without it the likelihood is "
-                  "unbounded and training degenerates.")
+    left.markdown(_("The first term rewards accuracy, scaled by the decoder's confidence; the last charges for "
+                    "confidence. σ̃ needs a floor (σ_min = {floor}): without it the likelihood is unbounded and "
+                    "training degenerates.").format(floor=f"{cfg.model.min_sigma:g}"))
     if t.likelihood == "gaussian-learned":
         right.metric("−ln q(x|z)", f"{t.recon_nll:.2f}")
-        right.metric("mean σ̃ over pixels", f"{t.sigma:.4f}")
-        right.caption(f"‖x − μ̃‖² = {t.sq_error:.2f}; mean per-pixel weight 1/(2σ̃²) = {t.recon_weight:.1f}; "
-                      f"D = {big_d}.")
+        right.metric(_("mean σ̃ over pixels"), f"{t.sigma:.4f}")
+        right.caption(_("‖x − μ̃‖² = {sq}; mean per-pixel weight 1/(2σ̃²) = {weight}; D = {big_d}.").format(
+            sq=f"{t.sq_error:.2f}", weight=f"{t.recon_weight:.1f}", big_d=big_d))
     else:
         right.caption(not_this)
 
-    left, right = _row("E6 · Gaussian decoder with constant σ̃")
+    left, right = _row(_("E6 · Gaussian decoder with constant σ̃"))
     left.latex(r"-\ln q(x|z) = \frac{1}{2\tilde\sigma^2} \lVert x - \tilde\mu(z) \rVert^2 "
                r"+ \frac D2 \ln 2\pi + D \ln \tilde\sigma")
-    left.markdown("The last two terms are constants; the project reports them anyway, so the numbers are true "
-                  "nats that add up with the KL.")
+    left.markdown(_("The last two terms are constants; the project reports them anyway, so the numbers are true nats "
+                    "that add up with the KL."))
     if t.likelihood == "gaussian":
         right.metric("1/(2σ̃²) · ‖x − μ̃‖²", f"{t.recon_weight * t.sq_error:.2f}")
-        right.metric("constants D/2 ln 2π + D ln σ̃", f"{t.recon_const:.2f}")
+        right.metric(_("constants D/2 ln 2π + D ln σ̃"), f"{t.recon_const:.2f}")
         right.metric("−ln q(x|z)", f"{t.recon_nll:.2f}")
         right.caption(f"σ̃ = {t.sigma:g}, ‖x − μ̃‖² = {t.sq_error:.2f}, D = {big_d}.")
     else:
         right.caption(not_this)
 
     if t.likelihood == "bernoulli":
-        left, right = _row("Bernoulli decoder (this model; beyond the notes)")
+        left, right = _row(_("Bernoulli decoder (this model; beyond the notes)"))
         left.latex(r"-\ln q(x|z) = \sum_{i=1}^{D} \big[\operatorname{softplus}(\ell_i) - x_i \ell_i\big], "
                    r"\qquad \tilde\mu_i = \operatorname{sigmoid}(\ell_i)")
-        left.markdown("Binary cross-entropy on the decoder's logits ℓ, summed over pixels; no constants dropped.")
+        left.markdown(_("Binary cross-entropy on the decoder's logits ℓ, summed over pixels; no constants dropped."))
         right.metric("−ln q(x|z)", f"{t.recon_nll:.2f}")
-        right.caption(f"D = {big_d} pixel values: {t.recon_nll / big_d:.4f} nats per value.")
+        right.caption(_("D = {big_d} pixel values: {per} nats per value.").format(big_d=big_d,
+                                                                                 per=f"{t.recon_nll / big_d:.4f}"))
 
 
 def _sigma_balance(t: latent.TheoryTerms, cfg) -> None:
-    st.subheader("What σ̃ does to the balance")
+    st.subheader(_("What σ̃ does to the balance"))
     st.latex(r"2\tilde\sigma^2 L \;\sim\; \lVert x - \tilde\mu \rVert^2 + 2\tilde\sigma^2\,\mathrm{KL}"
-             r"\qquad\Rightarrow\qquad \beta_{\text{equivalent}} = 2\tilde\sigma^2")
-    st.markdown("Multiplying the loss by a constant does not move its minimum, so a constant-σ̃ Gaussian VAE is a "
-                "sum-of-squares autoencoder whose KL weight is 2σ̃². Small σ̃: errors are expensive, sharper "
-                "images, more information through z. Large σ̃: errors are cheap, blurrier images, and past some "
-                "point the cheapest solution ignores z (posterior collapse).")
+             r"\qquad\Rightarrow\qquad \beta_{\text{" + _("equivalent") + r"}} = 2\tilde\sigma^2")
+    st.markdown(_("Multiplying the loss by a constant does not move its minimum, so a constant-σ̃ Gaussian VAE is a "
+                  "sum-of-squares autoencoder whose KL weight is 2σ̃². Small σ̃: errors are expensive, sharper images, "
+                  "more information through z. Large σ̃: errors are cheap, blurrier images, and past some point the "
+                  "cheapest solution ignores z (posterior collapse)."))
     if t.likelihood == "bernoulli":
-        st.info("This model's decoder is Bernoulli: it has no σ̃. Its reconstruction term is a cross-entropy "
-                "with a fixed scale, so the balance is set by β alone (here β = "
-                f"{cfg.train.beta:g}). Train with the Gaussian likelihood to explore σ̃.")
-    rows = [{"σ̃": s, "recon weight 1/(2σ̃²)": round(latent.recon_weight(s), 2), "equivalent β = 2σ̃²": 2 * s * s,
-             "this model": "◀" if t.likelihood == "gaussian" and abs(s - (t.sigma or 0)) < 1e-9 else ""}
+        st.info(_("This model's decoder is Bernoulli: it has no σ̃. Its reconstruction term is a cross-entropy with a "
+                  "fixed scale, so the balance is set by β alone (here β = {beta}). Train with the Gaussian likelihood "
+                  "to explore σ̃.").format(beta=f"{cfg.train.beta:g}"))
+    weight, equivalent, this = _("recon weight 1/(2σ̃²)"), _("equivalent β = 2σ̃²"), _("this model")
+    rows = [{"σ̃": s, weight: round(latent.recon_weight(s), 2), equivalent: 2 * s * s,
+             this: "◀" if t.likelihood == "gaussian" and abs(s - (t.sigma or 0)) < 1e-9 else ""}
             for s in SIGMAS]
     if t.likelihood == "gaussian" and all(abs(s - t.sigma) > 1e-9 for s in SIGMAS):
-        rows.append({"σ̃": t.sigma, "recon weight 1/(2σ̃²)": round(t.recon_weight, 2),
-                     "equivalent β = 2σ̃²": 2 * t.sigma**2, "this model": "◀"})
+        rows.append({"σ̃": t.sigma, weight: round(t.recon_weight, 2), equivalent: 2 * t.sigma**2, this: "◀"})
         rows.sort(key=lambda r: r["σ̃"])
     st.dataframe(rows, hide_index=True)
     if t.likelihood == "gaussian":
-        st.caption(f"This model: σ̃ = {t.sigma:g}, so reconstruction errors weigh {t.recon_weight:.3g} per squared "
-                   f"unit, like β = {2 * t.sigma**2:.3g}" + (f" (times the trained β = {cfg.train.beta:g})."
-                                                              if cfg.train.beta != 1 else "."))
+        said = _("This model: σ̃ = {sigma}, so reconstruction errors weigh {weight} per squared unit, like β = {beta}.")
+        if cfg.train.beta != 1:
+            said = _("This model: σ̃ = {sigma}, so reconstruction errors weigh {weight} per squared unit, like β = "
+                     "{beta} (times the trained β = {trained}).")
+        st.caption(said.format(sigma=f"{t.sigma:g}", weight=f"{t.recon_weight:.3g}", beta=f"{2 * t.sigma**2:.3g}",
+                               trained=f"{cfg.train.beta:g}"))
 
 
 main()
