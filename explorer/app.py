@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:  # `streamlit run explorer/app.py` puts explorer/ 
 
 import streamlit as st  # noqa: E402
 
-from explorer import i18n, state  # noqa: E402
+from explorer import i18n, run_actions, state  # noqa: E402
 from explorer.i18n import _  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
@@ -23,7 +23,7 @@ VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name swi
 def model_picker() -> None:
     """Sidebar: which model every page shows."""
     runs = state.available_runs()
-    labels = {state.canonical(r.path): r.label for r in runs}  # every run once, in one spelling
+    labels = {state.canonical(r.path): run_actions.run_label(r) for r in runs}  # every run once, in one spelling
     paths = list(labels)
     current = state.canonical(state.current_run_path())
     if current not in labels:

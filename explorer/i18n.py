@@ -84,6 +84,17 @@ def _(message: str) -> str:
     return _pseudo(text)
 
 
+def error_text(err: BaseException) -> str:
+    """A one-sentence error from the library (training.errors.UserError) in the visitor's language."""
+    template, values = getattr(err, "template", None), getattr(err, "values", None)
+    if not isinstance(template, str):
+        return str(err)
+    try:
+        return _(template).format(**(values or {}))
+    except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English sentence
+        return str(err)
+
+
 def N_(message: str) -> str:
     """Mark MESSAGE for the catalogue without translating it here (translate where it is shown)."""
     return message
@@ -114,15 +125,23 @@ def switch() -> None:
 
 # ---------------------------------------------------------------- the catalogue and the code
 def extracted() -> dict[str, list[str]]:
-    """Every string marked in explorer/ (msgid -> where), as Babel's extractor finds it."""
+    """Every string marked in explorer/ (msgid -> where), as Babel's extractor finds them."""
     from babel.messages.extract import extract_from_dir
 
     found: dict[str, list[str]] = {}
-    root = Path(__file__).resolve().parent
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-            str(root), method_map=[("**.py", "python")], keywords=KEYWORDS):
-        if isinstance(message, str):
-            found.setdefault(message, []).append(f"explorer/{filename}:{lineno}")
+    for folder in ("explorer",):
+        root = Path(__file__).resolve().parent.parent / folder
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+                str(root), method_map=[("**.py", "python")], keywords=KEYWORDS):
+            if isinstance(message, str) and message:
+                found.setdefault(message, []).append(f"{folder}/{filename}:{lineno}")
+    from training.config import ModelConfig, TrainConfig  # the settings' titles and help label the Train form
+
+    for section in (ModelConfig, TrainConfig):
+        for name, field in section.model_fields.items():
+            for message in (field.title, field.description):
+                if message:
+                    found.setdefault(message, []).append(f"training/config.py:{section.__name__}.{name}")
     return found
 
 
@@ -149,7 +168,8 @@ def update(lang: str = "zh") -> None:
                     creation_date=CATALOGUE_DATE, revision_date=CATALOGUE_DATE)
     fresh.header_comment = "# Simplified Chinese for vae-explorer's app (explorer/). Written in the project's own words.\n#"
     for message, places in extracted().items():
-        locations = [(where, int(line)) for where, line in (p.rsplit(":", 1) for p in places)]
+        locations = [(where, int(line)) if line.isdigit() else (f"{where}:{line}", 0)
+                     for where, line in (p.rsplit(":", 1) for p in places)]
         fresh.add(message, known.get(message, ""), locations=locations)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:

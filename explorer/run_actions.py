@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import DEMOS, state, trainings
+from explorer.i18n import N_, _, error_text
 from training.errors import UserError
 from training.launch import delete_run, resume, stop_run
 from training.run_status import ACTIVE, QUEUED
@@ -17,24 +18,56 @@ from training.run_folder import RunSummary
 STATE_ICONS = {"queued": ":material/hourglass_top:", "running": ":material/play_circle:",
                "finished": ":material/check_circle:", "stopped": ":material/stop_circle:",
                "failed": ":material/error:", "interrupted": ":material/report:"}
-STATE_BADGES = {"queued": ":gray-badge[queued]", "running": ":blue-badge[running]",
-                "finished": "", "stopped": ":orange-badge[stopped]", "failed": ":red-badge[failed]",
-                "interrupted": ":red-badge[interrupted]"}
+STATE_WORDS = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
+               "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
+BADGE_COLOURS = {"queued": "gray", "running": "blue", "stopped": "orange", "failed": "red", "interrupted": "red"}
 STOP_WAIT_S = 0.8  # the page shows the stopped state at once: the training records it within a step
+
+
+def state_word(state_name: str) -> str:
+    """A run's state in the visitor's language."""
+    return _(STATE_WORDS.get(state_name, state_name))
+
+
+def run_label(run: RunSummary) -> str:
+    """How the model picker names a run: 'mnist5k-z16 (demo: mnist5k, z=16, bernoulli, β=1)', plus its
+    state when it is not finished."""
+    kind = _("demo") if run.bundled else _("run")
+    live = "" if run.state == "finished" else f" · {state_word(run.state)}"
+    return f"{run.name} ({kind}: {run.dataset}, z={run.latent_dim}, {run.likelihood}, β={run.beta:g}){live}"
+
+
+def badge(state_name: str) -> str:
+    """A coloured badge for a state that needs attention (none for finished runs)."""
+    colour = BADGE_COLOURS.get(state_name)
+    return f":{colour}-badge[{state_word(state_name)}]" if colour else ""
+
+
+def reason_text(status) -> str:
+    """Why a run stopped or failed, in the visitor's language (the status keeps the message and its values)."""
+    if status is None or not status.reason:
+        return ""
+    template, values = getattr(status, "reason_template", None), getattr(status, "reason_values", None)
+    if template:
+        try:
+            return _(template).format(**(values or {}))
+        except (KeyError, IndexError, ValueError):
+            pass
+    return status.reason
 
 
 def _stop(run: RunSummary) -> None:
     try:
         stop_run(run.path, wait=STOP_WAIT_S)
     except UserError as err:
-        st.session_state["run_action_error"] = str(err)
+        st.session_state["run_action_error"] = error_text(err)
 
 
 def _resume(run: RunSummary) -> None:
     try:
         resume(run.path, trainings.launcher(run.path.parent), requested_by=trainings.visitor_id())
     except UserError as err:
-        st.session_state["run_action_error"] = str(err)
+        st.session_state["run_action_error"] = error_text(err)
 
 
 def show_action_error() -> None:
@@ -46,21 +79,21 @@ def show_action_error() -> None:
 
 def stop_button(run: RunSummary, key: str) -> None:
     if run.state in ACTIVE:
-        st.button("Cancel" if run.state == QUEUED else "Stop", key=f"stop_{key}", icon=":material/stop:",
-                  on_click=_stop, args=(run,), help="Stops after the current step; the last epoch's checkpoint is kept.")
+        st.button(_("Cancel") if run.state == QUEUED else _("Stop"), key=f"stop_{key}", icon=":material/stop:",
+                  on_click=_stop, args=(run,), help=_("Stops after the current step; the last epoch's checkpoint is kept."))
 
 
 def resume_button(run: RunSummary, key: str) -> None:
     if run.resumable:
-        st.button("Resume", key=f"resume_{key}", icon=":material/play_arrow:", on_click=_resume, args=(run,),
-                  help="Continue from the last saved epoch; the result equals an uninterrupted run.")
+        st.button(_("Resume"), key=f"resume_{key}", icon=":material/play_arrow:", on_click=_resume, args=(run,),
+                  help=_("Continue from the last saved epoch; the result equals an uninterrupted run."))
 
 
 def use_button(run: RunSummary, key: str) -> None:
     if not run.ready:
         return
     in_use = state.same_run(run.path, state.current_run_path())
-    if st.button("In use" if in_use else "Use", key=f"use_{key}", disabled=in_use, icon=":material/check:"):
+    if st.button(_("In use") if in_use else _("Use"), key=f"use_{key}", disabled=in_use, icon=":material/check:"):
         state.choose_run(run.path)  # the whole app redraws: the button may sit in a fragment
 
 
@@ -75,23 +108,23 @@ def _forget_delete() -> None:
     st.session_state.pop(DELETE_PENDING, None)
 
 
-@st.dialog("Delete this run?", on_dismiss=_forget_delete)
 def _confirm_delete(run: RunSummary) -> None:
-    st.write(f"**{run.name}** and everything in its folder (weights, checkpoint, history) will be removed "
-             "for good.")
+    """The dialog's body (its title, in the visitor's language, is given where it opens)."""
+    st.write(_("**{name}** and everything in its folder (weights, checkpoint, history) will be removed for good.").format(
+        name=run.name))
     st.caption(f"`{run.path}`")
     left, right = st.columns(2)
-    if left.button("Delete for good", type="primary", icon=":material/delete:", key="confirm_delete"):
+    if left.button(_("Delete for good"), type="primary", icon=":material/delete:", key="confirm_delete"):
         _forget_delete()
         try:
             delete_run(run.path, bundled=DEMOS)
         except UserError as err:
-            st.session_state["run_action_error"] = str(err)
+            st.session_state["run_action_error"] = error_text(err)
         else:
             if state.same_run(run.path, state.current_run_path()):
                 state.select_run(state.DEFAULT_RUN)
         st.rerun()
-    if right.button("Keep it", key="keep_run"):
+    if right.button(_("Keep it"), key="keep_run"):
         _forget_delete()
         st.rerun()
 
@@ -102,6 +135,6 @@ def delete_button(run: RunSummary, key: str) -> None:
     until it is answered or dismissed."""
     if run.bundled or run.state in ACTIVE:
         return
-    st.button("Delete", key=f"delete_{key}", icon=":material/delete:", on_click=_ask_delete, args=(str(run.path),))
+    st.button(_("Delete"), key=f"delete_{key}", icon=":material/delete:", on_click=_ask_delete, args=(str(run.path),))
     if st.session_state.get(DELETE_PENDING) == str(run.path):
-        _confirm_delete(run)
+        st.dialog(_("Delete this run?"), on_dismiss=_forget_delete)(_confirm_delete)(run)

@@ -17,6 +17,7 @@ import streamlit as st
 from explorer import serving
 from training.config import RunConfig
 from training.errors import UserError
+from explorer.i18n import _, error_text
 from training.array_decoder import ArrayDecoder, load_decoder
 from training.run_folder import WEIGHTS, RunSummary, list_runs, read_config, read_history
 from explorer import DEMOS
@@ -149,7 +150,7 @@ def current_run() -> Run:
         return _load_run(str(path), weights_digest(path))
     except (UserError, OSError):
         if path != DEFAULT_RUN:
-            st.warning(f"The run {path} could not be loaded; showing the bundled demo instead.")
+            st.warning(_("The run {path} could not be loaded; showing the bundled demo instead.").format(path=path))
             select_run(DEFAULT_RUN)
             return _load_run(str(DEFAULT_RUN), weights_digest(DEFAULT_RUN))
         raise
@@ -188,5 +189,6 @@ def current_data(run: Run) -> Dataset:
     try:
         return dataset_for(run.config.train.dataset, c, h, run.config.train.seed)
     except UserError as err:
-        st.error(f"This page needs the model's data set, which cannot be loaded: {err}", icon=":material/error:")
+        st.error(_("This page needs the model's data set, which cannot be loaded: {why}").format(why=error_text(err)),
+                 icon=":material/error:")
         st.stop()

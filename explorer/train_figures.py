@@ -1,4 +1,5 @@
-"""Plotly figures for the Train page: pure functions of a job's steps and epoch records.
+"""Plotly figures for the Train page: functions of a job's steps and epoch records (words in the
+visitor's language, through explorer/i18n.py).
 
 ``steps`` are ``(global_step, recon, kl, beta, ...)`` rows (``training.step_log.StepRow`` or plain tuples);
 ``records`` are the trainer's per-epoch history dicts (``train_recon``, ``test_kl``, ...).
@@ -11,8 +12,10 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from explorer.i18n import N_, _
+
 MAX_POINTS = 1000  # per trace: enough for a smooth line, light enough to resend every second
-METRICS = {"recon": "Reconstruction (nats per image)", "kl": "KL (nats per image)"}
+METRICS = {"recon": N_("Reconstruction (nats per image)"), "kl": N_("KL (nats per image)")}
 _COLUMN = {"recon": 1, "kl": 2, "beta": 3}
 TRAIN_COLOR, TEST_COLOR, STEP_COLOR = "#1f77b4", "#d62728", "#7f7f7f"
 
@@ -50,7 +53,7 @@ def _empty(title: str, y_title: str, height: int) -> go.Figure:
 def _layout(fig: go.Figure, title: str, y_title: str, height: int) -> go.Figure:
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.25}, hovermode="x unified")
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_xaxes(title_text=_("epoch"), rangemode="tozero")
     fig.update_yaxes(title_text=y_title)
     return fig
 
@@ -60,35 +63,36 @@ def loss_figure(metric: str, steps: Sequence[Sequence[float]], records: Sequence
     """One loss term ("recon" or "kl"): smoothed per-step curve, train and test per epoch."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
-    title = "Reconstruction" if metric == "recon" else "KL divergence"
+    title = _("Reconstruction") if metric == "recon" else _("KL divergence")
     if not steps and not records:
-        return _empty(title, METRICS[metric], height)
+        return _empty(title, _(METRICS[metric]), height)
     fig = go.Figure()
     if steps:
         per_epoch = max(1, steps_per_epoch)
         x = [row[0] / per_epoch for row in steps]
         raw = [row[_COLUMN[metric]] for row in steps]
         xr, yr = thin(x, raw)
-        fig.add_scatter(x=xr, y=yr, mode="lines", name="per step", line={"color": STEP_COLOR, "width": 1},
+        fig.add_scatter(x=xr, y=yr, mode="lines", name=_("per step"), line={"color": STEP_COLOR, "width": 1},
                         opacity=0.3)
         xs, ys = thin(x, ema(raw, smoothing))
-        fig.add_scatter(x=xs, y=ys, mode="lines", name="per step (smoothed)",
+        fig.add_scatter(x=xs, y=ys, mode="lines", name=_("per step (smoothed)"),
                         line={"color": STEP_COLOR, "width": 2})
     if records:
         epochs = [r["epoch"] for r in records]
-        for split, color in (("train", TRAIN_COLOR), ("test", TEST_COLOR)):
+        for split, name, color in (("train", _("train (per epoch)"), TRAIN_COLOR),
+                                   ("test", _("test (per epoch)"), TEST_COLOR)):
             fig.add_scatter(x=epochs, y=[r.get(f"{split}_{metric}") for r in records], mode="lines+markers",
-                            name=f"{split} (per epoch)", line={"color": color})
-    return _layout(fig, title, METRICS[metric], height)
+                            name=name, line={"color": color})
+    return _layout(fig, title, _(METRICS[metric]), height)
 
 
 def beta_figure(steps: Sequence[Sequence[float]], steps_per_epoch: int, height: int = 260) -> go.Figure:
     """The KL weight beta used at each step (warm-up or cyclical schedules show their shape)."""
     if not steps:
-        return _empty("KL weight beta", "beta", height)
+        return _empty(_("KL weight β"), "β", height)
     per_epoch = max(1, steps_per_epoch)
     x, y = thin([row[0] / per_epoch for row in steps], [row[_COLUMN["beta"]] for row in steps])
     fig = go.Figure()
-    fig.add_scatter(x=x, y=y, mode="lines", name="beta", line={"color": "#2ca02c", "shape": "hv"})
+    fig.add_scatter(x=x, y=y, mode="lines", name="β", line={"color": "#2ca02c", "shape": "hv"})
     fig.update_layout(showlegend=False)
-    return _layout(fig, "KL weight beta", "beta", height)
+    return _layout(fig, _("KL weight β"), "β", height)

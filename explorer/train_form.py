@@ -12,15 +12,24 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import serving, state
+from explorer.i18n import N_, _
 from training.config import ARCHS, LIKELIHOODS, ModelConfig, RunConfig, TrainConfig
 from training.data import DATASET_NAMES, list_datasets
 from training.data.registry import FOLDER_PREFIX, image_size_range
 from training.errors import UserError
-from training.settings import DEFAULT_HIDDEN, build_run_config, form_name, title_of
+from training.settings import DEFAULT_HIDDEN, build_run_config, title_of
 
 FOLDER_CHOICE = "folder:PATH"
 MAX_JS_INT = 2**53 - 1  # number inputs travel through JavaScript numbers
 KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page and comes back
+
+
+FORM_ONLY = {"folder": N_("Image folder"), "image_size": N_("Image size (pixels)")}  # fields that are not settings
+
+
+def form_name_of(key: str) -> str:
+    """How the Train form names a field in a sentence, in the visitor's language: 'Latent dimensions'."""
+    return f"'{_(FORM_ONLY[key]) if key in FORM_ONLY else _(title_of(key))}'"
 
 
 def range_text(low, high, low_open: bool = False) -> str:
@@ -28,10 +37,13 @@ def range_text(low, high, low_open: bool = False) -> str:
     def shown(v):
         return f"{v:g}" if isinstance(v, float) else f"{v:,}"
 
-    first = None if low is None else (f"more than {shown(low)}" if low_open else f"at least {shown(low)}")
-    if first is not None and high is not None:
-        return f"from {shown(low)} to {shown(high)}" if not low_open else f"{first} and at most {shown(high)}"
-    return first or f"at most {shown(high)}"
+    if low is not None and high is not None:
+        if low_open:
+            return _("more than {low} and at most {high}").format(low=shown(low), high=shown(high))
+        return _("from {low} to {high}").format(low=shown(low), high=shown(high))
+    if low is not None:
+        return (_("more than {low}") if low_open else _("at least {low}")).format(low=shown(low))
+    return _("at most {high}").format(high=shown(high))
 
 
 def bounds_of(info) -> str:
@@ -53,9 +65,10 @@ def bounds_of(info) -> str:
 def number(section: type, field: str, key: str, **kwargs):
     """A number input for a config field: its label, default and help (with its range) from the field."""
     info = section.model_fields[field]
-    label = title_of(field)
+    label = _(title_of(field))
     bounds = bounds_of(info)
-    kwargs.setdefault("help", f"{(info.description or label).rstrip('.')}" + (f" ({bounds})." if bounds else "."))
+    text = _(info.description) if info.description else label
+    kwargs.setdefault("help", text.rstrip(".") + (f" ({bounds})." if bounds else "."))
     default = info.default if isinstance(info.default, int) else float(info.default)
     return st.number_input(label, value=default, key=key, **KEEP, **kwargs)
 
@@ -67,7 +80,7 @@ def dataset_infos() -> dict:
 
 def dataset_label(name: str) -> str:
     info = dataset_infos().get(name)
-    return f"{name} (needs a download)" if info is not None and not info.available else name
+    return _("{name} (needs a download)").format(name=name) if info is not None and not info.available else name
 
 
 def config_from_form(f: dict) -> RunConfig:
@@ -75,17 +88,18 @@ def config_from_form(f: dict) -> RunConfig:
     if f["dataset"] in (FOLDER_CHOICE, "shapes"):
         low, high = image_size_range(f["dataset"])
         if not low <= f["image_size"] <= high:
-            raise UserError(f"'Image size (pixels)' {f['image_size']} is not allowed for {f['dataset']}: give "
-                            f"{range_text(low, high)} pixels.")
+            raise UserError("{field} {size} is not allowed for {dataset}: give {range} pixels.", field=form_name_of("image_size"),
+                            size=f["image_size"], dataset=f["dataset"], range=range_text(low, high))
     if f["dataset"] == FOLDER_CHOICE:
         path = f["folder"].strip()
         if not path:
-            raise UserError("Type the image folder's path in the 'Image folder' field to train on a folder.")
+            raise UserError("Type the image folder's path in the {field} field to train on a folder.",
+                            field=form_name_of("folder"))
         serving.check_image_folder(path)
         dataset, shape = FOLDER_PREFIX + path, (f["channels"], f["image_size"], f["image_size"])
     elif f["folder"].strip():
-        raise UserError(f"An image folder is typed in, but the data set is {f['dataset']}; choose 'folder:PATH' "
-                        "to train on the folder, or clear the 'Image folder' field.")
+        raise UserError("An image folder is typed in, but the data set is {dataset}; choose 'folder:PATH' to train on "
+                        "the folder, or clear the {field} field.", dataset=f["dataset"], field=form_name_of("folder"))
     elif f["dataset"] == "shapes":
         dataset, shape = "shapes", (1, f["image_size"], f["image_size"])
     else:
@@ -93,7 +107,7 @@ def config_from_form(f: dict) -> RunConfig:
     settings = {key: f[key] for key in ("arch", "hidden", "latent_dim", "likelihood", "beta", "warmup_epochs",
                                         "cycles", "free_bits", "epochs", "batch_size", "lr", "seed")}
     settings.update(dataset=dataset, sigma=f["sigma"] if f["likelihood"] == "gaussian" else None)
-    return build_run_config(settings, shape, form_name)  # errors name the form's fields
+    return build_run_config(settings, shape, form_name_of)  # errors name the form's fields, in the visitor's words
 
 
 def training_form() -> dict | None:
@@ -101,40 +115,41 @@ def training_form() -> dict | None:
     with st.form("train_form"):
         data_col, model_col, objective_col = st.columns(3)
         with data_col:
-            st.markdown("**Data**")
-            dataset = st.selectbox(title_of("dataset"), [*DATASET_NAMES, FOLDER_CHOICE], format_func=dataset_label,
+            st.markdown("**" + _("Data") + "**")
+            dataset = st.selectbox(_(title_of("dataset")), [*DATASET_NAMES, FOLDER_CHOICE], format_func=dataset_label,
                                    key="train_dataset", **KEEP)
             if serving.served():  # served to others: the operator's image folders only, picked, never typed
                 offered = [str(p) for p in serving.image_folders()]
-                folder = st.selectbox("Image folder", offered, index=None, key="train_folder_choice", **KEEP,
-                                      placeholder="one of this server's folders" if offered else
-                                      "this server offers no image folders",
-                                      help="For the data set 'folder:PATH': the image folders this server offers "
-                                           "(its operator lists them).") or ""
+                folder = st.selectbox(_(FORM_ONLY["folder"]), offered, index=None, key="train_folder_choice", **KEEP,
+                                      placeholder=_("one of this server's folders") if offered else
+                                      _("this server offers no image folders"),
+                                      help=_("For the data set 'folder:PATH': the image folders this server offers "
+                                             "(its operator lists them).")) or ""
             else:
-                folder = st.text_input("Image folder", key="train_folder", placeholder="/path/to/images", **KEEP,
-                                       help="For the data set 'folder:PATH': a folder of images (sub-folders = "
-                                            "classes).")
-            image_size = st.number_input("Image size (pixels)", value=28, key="train_image_size", **KEEP,
-                                         help=f"Side of 'shapes' ({range_text(*image_size_range('shapes'))}) and of "
-                                              f"folder images ({range_text(*image_size_range(FOLDER_CHOICE))}); "
-                                              "other sets have a fixed size.")
-            channels = st.radio("Channels (folders)", (1, 3), horizontal=True, key="train_channels", **KEEP,
-                                format_func=lambda c: "grey" if c == 1 else "colour")
-            name = st.text_input("Run name", key="train_name", placeholder="automatic: dataset-arch-zN-time",
-                                 help=f"Saved as a folder under {state.runs_root()}.")
+                folder = st.text_input(_(FORM_ONLY["folder"]), key="train_folder", placeholder="/path/to/images", **KEEP,
+                                       help=_("For the data set 'folder:PATH': a folder of images (sub-folders = "
+                                              "classes)."))
+            image_size = st.number_input(_(FORM_ONLY["image_size"]), value=28, key="train_image_size", **KEEP,
+                                         help=_("Side of 'shapes' ({shapes}) and of folder images ({folders}); other "
+                                                "sets have a fixed size.").format(
+                                             shapes=range_text(*image_size_range("shapes")),
+                                             folders=range_text(*image_size_range(FOLDER_CHOICE))))
+            channels = st.radio(_("Channels (folders)"), (1, 3), horizontal=True, key="train_channels", **KEEP,
+                                format_func=lambda c: _("grey") if c == 1 else _("colour"))
+            name = st.text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
+                                 help=_("Saved as a folder under {root}.").format(root=state.runs_root()))
         with model_col:
-            st.markdown("**Model**")
-            arch = st.radio(title_of("arch"), ARCHS, horizontal=True, key="train_arch", **KEEP)
+            st.markdown("**" + _("Model") + "**")
+            arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP)
             latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
-            hidden = st.text_input(title_of("hidden"), key="train_hidden", **KEEP,
+            hidden = st.text_input(_(title_of("hidden")), key="train_hidden", **KEEP,
                                    placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
-                                   help="Comma-separated widths (mlp) or channels per stride-2 layer (conv).")
-            likelihood = st.selectbox(title_of("likelihood"), LIKELIHOODS, key="train_likelihood", **KEEP)
+                                   help=_("Comma-separated widths (mlp) or channels per stride-2 layer (conv)."))
+            likelihood = st.selectbox(_(title_of("likelihood")), LIKELIHOODS, key="train_likelihood", **KEEP)
             sigma = number(ModelConfig, "sigma", "train_sigma",
                            step=0.01, format="%.3f")
         with objective_col:
-            st.markdown("**Objective and optimiser**")
+            st.markdown("**" + _("Objective and optimiser") + "**")
             beta = number(TrainConfig, "beta", "train_beta", step=0.1)
             warmup = number(TrainConfig, "warmup_epochs", "train_warmup", step=1.0)
             cycles = number(TrainConfig, "cycles", "train_cycles")
@@ -143,7 +158,7 @@ def training_form() -> dict | None:
             batch_size = number(TrainConfig, "batch_size", "train_batch_size")
             lr = number(TrainConfig, "lr", "train_lr", step=1e-4, format="%.6f")
             seed = number(TrainConfig, "seed", "train_seed")
-        if not st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
+        if not st.form_submit_button(_("Start training"), type="primary", icon=":material/play_arrow:"):
             return None
     return dict(dataset=dataset, folder=folder, image_size=int(image_size), channels=channels, name=name, arch=arch,
                 latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup_epochs=warmup,

@@ -19,12 +19,16 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024**2
 
 def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, name: str) -> Path:
     """Validate the upload and save it as ROOT/NAME; returns the new run folder or raises UserError."""
-    for what, data in (("weights file", weights), ("config file", config_bytes)):
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise UserError(f"The uploaded {what} is {len(data) / 1024**2:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+    if len(weights) > MAX_UPLOAD_BYTES:
+        raise UserError("The uploaded weights file is {size} MB; the limit is {limit} MB.",
+                        size=f"{len(weights) / 1024**2:.1f}", limit=MAX_UPLOAD_MB)
+    if len(config_bytes) > MAX_UPLOAD_BYTES:
+        raise UserError("The uploaded config file is {size} MB; the limit is {limit} MB.",
+                        size=f"{len(config_bytes) / 1024**2:.1f}", limit=MAX_UPLOAD_MB)
     target = run_path(root, name)
     if target.exists():
-        raise UserError(f"A run named {name!r} already exists in {target.parent}; choose another name.")
+        raise UserError("A run named {name!r} already exists in {folder}; choose another name.", name=name,
+                        folder=target.parent)
     try:
         config, model = load_model_from_bytes(config_bytes, weights, source="uploaded")
     except UserError as err:  # its sentences may start with the source's name: "uploaded weights is ..."

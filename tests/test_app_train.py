@@ -140,7 +140,7 @@ def test_stop_on_the_train_page_keeps_the_last_checkpoint(runs):
     ({"train_hidden": "64,lots"}, "'Hidden sizes' must be comma-separated whole numbers"),  # the form's words
     ({"train_hidden": "64,99999"}, "'Hidden sizes' 64,99999 is not allowed: hidden sizes must be between 1 and 8192"),
     ({"train_name": "../evil"}, "is not a valid run name"),
-    ({"train_latent_dim": 99999}, "'Latent dimensions' 99999 is not allowed: input should be less than or equal to 512"),
+    ({"train_latent_dim": 99999}, "'Latent dimensions' 99999 is not allowed: it must be at most 512."),
     ({"train_lr": 50.0}, "'Learning rate' 50.0 is not allowed"),
     ({"train_epochs": 0}, "'Epochs' 0 is not allowed"),
     ({"train_dataset": "shapes", "train_image_size": 999}, "'Image size (pixels)' 999 is not allowed for shapes"),

@@ -176,7 +176,7 @@ def config_from_flags(args: argparse.Namespace, image_shape: tuple[int, int, int
 def _flag_sentence(err: ValidationError) -> str:
     from training.settings import flag_name, setting_sentence
 
-    return setting_sentence(err, flag_name)
+    return str(setting_sentence(err, flag_name))
 
 
 def _resume_config(args: argparse.Namespace, out: Path | None):

@@ -1,12 +1,20 @@
 """The one exception type for mistakes a user can make (bad flag, missing file, corrupt upload).
 
-Its message is a single sentence meant for the user; the CLI prints it and exits 2,
-the explorer shows it with ``st.error``. Anything else that escapes is a bug.
+Its message is a single sentence meant for the user; the CLI prints it and exits 2 (in English),
+the explorer shows it with ``st.error`` in the visitor's language. Anything else that escapes is a bug.
+
+A message with values is written as a template and its values, ``UserError("The run {name!r} would lie
+outside {root}.", name=name, root=root)``: ``str(err)`` is the English sentence, and the app looks the
+template up in its catalogue (explorer/i18n.py extracts every ``UserError("...")`` of the library).
 """
 
 
 class UserError(ValueError):
     """A problem with the user's input, explained in one sentence."""
+
+    def __init__(self, message: str, **values):
+        self.template, self.values = message, values
+        super().__init__(message.format(**values) if values else message)
 
 
 import errno as _errno

@@ -195,12 +195,6 @@ class RunSummary:
     def resumable(self) -> bool:
         return self.state in ("stopped", "interrupted") and not self.bundled
 
-    @property
-    def label(self) -> str:
-        tag = "demo" if self.bundled else "run"
-        live = "" if self.state == "finished" else f" · {self.state}"
-        return f"{self.name} ({tag}: {self.dataset}, z={self.latent_dim}, {self.likelihood}, beta={self.beta:g}){live}"
-
 
 def _stamp(path: Path) -> tuple[int, int]:
     try:

@@ -82,10 +82,6 @@ def title_of(key: str) -> str:
     return key.replace("_", " ")
 
 
-def form_name(key: str) -> str:
-    return f"'{title_of(key)}'"
-
-
 def safe_name(name: str) -> str:
     """A data set's name as a folder-name part: its last path component, letters, digits, - and _."""
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.split("/")[-1])[:40] or "data"
@@ -104,10 +100,10 @@ def parse_hidden(text: str, name_of: NameOf = flag_name) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
-        raise UserError(f"{name_of('hidden')} must be comma-separated whole numbers like 512,256, not {text!r}.") \
-            from None
+        raise UserError("{field} must be comma-separated whole numbers like 512,256, not {text!r}.",
+                        field=name_of("hidden"), text=text) from None
     if not sizes:
-        raise UserError(f"{name_of('hidden')} needs at least one size.")
+        raise UserError("{field} needs at least one size.", field=name_of("hidden"))
     return sizes
 
 
@@ -129,16 +125,29 @@ def build_run_config(settings: Mapping[str, object], image_shape: tuple[int, int
     try:
         return RunConfig(model=model, train=train)
     except ValidationError as err:
-        raise UserError(setting_sentence(err, name_of)) from None
+        raise setting_sentence(err, name_of) from None
 
 
-def setting_sentence(err: ValidationError, name_of: NameOf = flag_name) -> str:
-    """The first problem of a validation error as one sentence, naming the setting as ``name_of`` does."""
+BOUND_WORDS = {  # pydantic's error type -> the end of our sentence, with the bound's value as {limit}
+    "less_than_equal": "it must be at most {limit}", "less_than": "it must be less than {limit}",
+    "greater_than_equal": "it must be at least {limit}", "greater_than": "it must be more than {limit}",
+}
+
+
+def setting_sentence(err: ValidationError, name_of: NameOf = flag_name) -> UserError:
+    """The first problem of a validation error as one sentence (a UserError with its template and values),
+    naming the setting as ``name_of`` does."""
     first = err.errors()[0]
     key = str(first["loc"][-1]) if first["loc"] else ""
     msg = first["msg"].removeprefix("Value error, ")
     if key in ModelConfig.model_fields or key in TrainConfig.model_fields:
         value = first.get("input")
         shown = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
-        return f"{name_of(key)} {shown} is not allowed: {msg[0].lower()}{msg[1:]}."
-    return f"{msg[0].upper()}{msg[1:]}."
+        ctx = first.get("ctx") or {}
+        if first["type"] in BOUND_WORDS and len(ctx) == 1:
+            limit = next(iter(ctx.values()))
+            return UserError("{field} {value} is not allowed: " + BOUND_WORDS[first["type"]] + ".",
+                             field=name_of(key), value=shown, limit=limit)
+        return UserError("{field} {value} is not allowed: {why}.", field=name_of(key), value=shown,
+                         why=f"{msg[0].lower()}{msg[1:]}")
+    return UserError(f"{msg[0].upper()}{msg[1:]}.")

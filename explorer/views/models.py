@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import run_actions, serving, state
-from explorer.run_actions import STATE_BADGES
+from explorer.i18n import _, error_text
 from explorer.uploads import save_uploaded_run
 from training.run_folder import CONFIG, HISTORY, WEIGHTS, RunSummary
 from training.errors import UserError
@@ -23,9 +23,9 @@ def runs_folder() -> None:
     if serving.served():  # served to others: the operator's folders only, picked, never typed
         folders = [str(p) for p in serving.runs_folders()]
         current = str(state.runs_root())
-        picked = st.selectbox("Runs folder", folders, index=folders.index(current) if current in folders else 0,
+        picked = st.selectbox(_("Runs folder"), folders, index=folders.index(current) if current in folders else 0,
                               key="models_runs_choice",
-                              help="The runs folders this server offers (its operator sets them).")
+                              help=_("The runs folders this server offers (its operator sets them)."))
         if picked != current:
             st.session_state["runs_root"] = picked
             st.rerun()
@@ -35,26 +35,29 @@ def runs_folder() -> None:
         typed = st.session_state["models_runs_root"].strip()
         st.session_state["runs_root"] = str(Path(typed).expanduser()) if typed else str(state.runs_root())
 
-    st.text_input("Runs folder", value=str(state.runs_root()), key="models_runs_root", on_change=changed,
-                  help="Where trainings are saved and runs are listed (also set by $VAE_EXPLORER_RUNS).")
+    st.text_input(_("Runs folder"), value=str(state.runs_root()), key="models_runs_root", on_change=changed,
+                  help=_("Where trainings are saved and runs are listed (also set by $VAE_EXPLORER_RUNS)."))
     root = state.runs_root()
     if not root.is_dir():
-        st.caption(f"`{root}` does not exist yet; the first training or upload creates it.")
+        st.caption(_("{path} does not exist yet; the first training or upload creates it.").format(path=f"`{root}`"))
 
 
 def card(run: RunSummary) -> None:
     with st.container(border=True):
-        badge = " · :blue-badge[demo]" if run.bundled else (f" · {STATE_BADGES[run.state]}" if STATE_BADGES[run.state] else "")
+        badge = " · :blue-badge[" + _("demo") + "]" if run.bundled else (
+            f" · {run_actions.badge(run.state)}" if run_actions.badge(run.state) else "")
         st.markdown(f"**{run.name}**{badge}")
-        st.caption(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · beta = {run.beta:g}")
+        st.caption(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · β = {run.beta:g}")
         elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
-        units = f"{run.active_units} of {run.latent_dim}" if run.active_units is not None else "-"
-        st.markdown(f"epochs {run.epochs_done} of {run.epochs_planned} · test -ELBO {elbo} · active units {units}")
+        units = (_("{active} of {z_dim}").format(active=run.active_units, z_dim=run.latent_dim)
+                 if run.active_units is not None else "-")
+        st.markdown(_("epochs {done} of {planned} · test −ELBO {elbo} · active units {units}").format(
+            done=run.epochs_done, planned=run.epochs_planned, elbo=elbo, units=units))
         if run.state == "failed" and run.status is not None and run.status.reason:
-            st.caption(f":red[{run.status.reason}]")
+            st.caption(f":red[{run_actions.reason_text(run.status)}]")
         elif run.state == "interrupted":
-            st.caption(":red[Its training process ended without finishing; Resume continues from the last saved "
-                       "epoch.]")
+            st.caption(":red[" + _("Its training process ended without finishing; Resume continues from the last "
+                                   "saved epoch.") + "]")
         with st.container(horizontal=True):
             run_actions.use_button(run, str(run.path))
             run_actions.stop_button(run, f"card_{run.path}")
@@ -77,7 +80,7 @@ def run_cards() -> None:
                 with col:
                     card(run)
         if not any(not run.bundled for run in shown):
-            st.caption("No saved runs in this folder yet: train one on the Train page or upload one below.")
+            st.caption(_("No saved runs in this folder yet: train one on the Train page or upload one below."))
 
     cards()
 
@@ -88,22 +91,22 @@ def upload() -> None:
         st.success(said)
     with st.form("upload_form", clear_on_submit=False):
         weights_col, config_col = st.columns(2)
-        weights = weights_col.file_uploader("Weights (model.safetensors)", type=["safetensors"], key="upload_weights")
-        config = config_col.file_uploader("Config (config.json)", type=["json"], key="upload_config")
-        name = st.text_input("Save as run name", key="upload_name", placeholder="automatic: uploaded-time")
-        submitted = st.form_submit_button("Check, save and use", icon=":material/upload:")
+        weights = weights_col.file_uploader(_("Weights (model.safetensors)"), type=["safetensors"], key="upload_weights")
+        config = config_col.file_uploader(_("Config (config.json)"), type=["json"], key="upload_config")
+        name = st.text_input(_("Save as run name"), key="upload_name", placeholder=_("automatic: uploaded-time"))
+        submitted = st.form_submit_button(_("Check, save and use"), icon=":material/upload:")
     if not submitted:
         return
     if weights is None or config is None:
-        st.error("Choose both files: the weights (.safetensors) and the config (config.json).")
+        st.error(_("Choose both files: the weights (.safetensors) and the config (config.json)."))
         return
     try:
         path = save_uploaded_run(config.getvalue(), weights.getvalue(), state.runs_root(),
                                  name.strip() or time.strftime("uploaded-%Y%m%d-%H%M%S"))
     except UserError as err:
-        st.error(str(err))
+        st.error(error_text(err))
         return
-    state.choose_run(path, f"Saved as `{path}`; it is now the current model.")
+    state.choose_run(path, _("Saved as {path}; it is now the current model.").format(path=f"`{path}`"))
 
 
 def zipped(run_dir: Path) -> bytes:
@@ -118,28 +121,28 @@ def zipped(run_dir: Path) -> bytes:
 def download() -> None:
     run_dir = state.current_run_path()
     if not ((run_dir / WEIGHTS).is_file() and (run_dir / CONFIG).is_file()):
-        st.caption(f"The current model `{run_dir}` has no files to download.")
+        st.caption(_("The current model {path} has no files to download.").format(path=f"`{run_dir}`"))
         return
-    st.caption(f"The current model: `{run_dir}`")
+    st.caption(_("The current model: {path}").format(path=f"`{run_dir}`"))
     cols = st.columns(3)
     cols[0].download_button(WEIGHTS, lambda: (run_dir / WEIGHTS).read_bytes(), file_name=WEIGHTS,
                             mime="application/octet-stream", on_click="ignore", icon=":material/download:")
     cols[1].download_button(CONFIG, lambda: (run_dir / CONFIG).read_bytes(), file_name=CONFIG,
                             mime="application/json", on_click="ignore", icon=":material/download:")
-    cols[2].download_button("all as .zip", lambda: zipped(run_dir), file_name=f"{run_dir.name}.zip",
+    cols[2].download_button(_("all as .zip"), lambda: zipped(run_dir), file_name=f"{run_dir.name}.zip",
                             mime="application/zip", on_click="ignore", icon=":material/folder_zip:")
 
 
 def main() -> None:
-    st.title("Models")
+    st.title(_("Models"))
     runs_folder()
-    st.subheader("Demos and saved runs", anchor=False)
+    st.subheader(_("Demos and saved runs"), anchor=False)
     run_cards()
-    st.subheader("Upload a run", anchor=False)
-    st.caption("Both files are checked before anything is saved: the config's settings and ranges, then every "
-               "weight's name, shape and values. Only safetensors files are read (never pickle).")
+    st.subheader(_("Upload a run"), anchor=False)
+    st.caption(_("Both files are checked before anything is saved: the config's settings and ranges, then every "
+                 "weight's name, shape and values. Only safetensors files are read (never pickle)."))
     upload()
-    st.subheader("Download the current model", anchor=False)
+    st.subheader(_("Download the current model"), anchor=False)
     download()
 
 

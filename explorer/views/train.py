@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import run_actions, state, trainings
+from explorer.i18n import _, error_text
 from explorer.train_figures import beta_figure, loss_figure
 from explorer.train_form import config_from_form, training_form
 from training.errors import UserError
@@ -35,10 +36,10 @@ def duration(seconds: float | None) -> str:
         return "-"
     seconds = int(round(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return _("{s} s").format(s=seconds)
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+        return _("{m} min {s} s").format(m=seconds // 60, s=f"{seconds % 60:02d}")
+    return _("{h} h {m} min").format(h=seconds // 3600, m=f"{seconds % 3600 // 60:02d}")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -67,7 +68,7 @@ def trainings_of(root: Path) -> list[RunSummary]:
     found = sorted(scan(root), key=lambda f: (f[2] not in ACTIVE, -(f[1].queued_at or 0.0)))
     shown = [f for i, f in enumerate(found) if f[2] in ACTIVE or i < RECENT + 1]
     runs = []
-    for path, _, _ in shown:
+    for path, _status, _state in shown:
         try:
             runs.append(summarize_run(path))
         except (UserError, OSError):  # damaged or deleted meanwhile
@@ -78,41 +79,46 @@ def trainings_of(root: Path) -> list[RunSummary]:
 def progress_text(run: RunSummary) -> str:
     s = run.status
     if s.steps_per_epoch == 0:
-        return "Loading the data set..."
-    return f"Epoch {max(s.epoch, 1)} of {s.epochs}, step {s.step} of {s.steps_per_epoch}"
+        return _("Loading the data set...")
+    return _("Epoch {epoch} of {epochs}, step {step} of {steps}").format(epoch=max(s.epoch, 1), epochs=s.epochs,
+                                                                         step=s.step, steps=s.steps_per_epoch)
 
 
 def state_line(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     s = run.status
     if run.state == QUEUED:
         place = positions.get(run.path)
-        slots = f"{launcher.max_running} training(s) run at a time" if launcher.max_running else "the cluster decides"
-        st.info(f"Waiting for a free slot: number {place or '-'} in the queue; {slots}.", icon=":material/hourglass_top:")
+        slots = (_("{n} training(s) run at a time").format(n=launcher.max_running) if launcher.max_running
+                 else _("the cluster decides"))
+        st.info(_("Waiting for a free slot: number {place} in the queue; {slots}.").format(place=place or "-", slots=slots),
+                icon=":material/hourglass_top:")
     elif run.state == RUNNING:
         st.progress(s.fraction, text=progress_text(run))
     elif run.state == FINISHED:
         took = duration((s.ended_at or 0) - (s.started_at or s.ended_at or 0))
         if s.start_step and s.steps_per_epoch:  # resumed: this process trained only the last epochs
-            st.success(f"Finished {s.epochs} epochs; the last {s.epochs - s.start_step // s.steps_per_epoch} "
-                       f"(after Resume) took {took}.")
+            st.success(_("Finished {epochs} epochs; the last {last} (after Resume) took {took}.").format(
+                epochs=s.epochs, last=s.epochs - s.start_step // s.steps_per_epoch, took=took))
         else:
-            st.success(f"Finished {s.epochs} epochs in {took}.")
+            st.success(_("Finished {epochs} epochs in {took}.").format(epochs=s.epochs, took=took))
     elif run.state == STOPPED:
-        st.warning(s.reason or "Stopped.")
+        st.warning(run_actions.reason_text(s) or _("Stopped."))
     elif run.state == INTERRUPTED:
-        st.error(f"Interrupted at epoch {run.epochs_done} of {run.epochs_planned}: its process ended without "
-                 "saying why (killed, or its machine went down). Resume continues from the last saved epoch.",
-                 icon=":material/report:")
+        st.error(_("Interrupted at epoch {done} of {planned}: its process ended without saying why (killed, or its "
+                   "machine went down). Resume continues from the last saved epoch.").format(
+            done=run.epochs_done, planned=run.epochs_planned), icon=":material/report:")
     elif run.state == FAILED:
-        st.error(s.reason or "The training failed.")
+        st.error(run_actions.reason_text(s) or _("The training failed."))
 
 
 def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     s = run.status
     st.subheader(run.name, anchor=False)
-    owner = f" · process {s.owner.pid} on {s.owner.host}" if s.owner is not None and run.state in ACTIVE else ""
-    st.caption(f"{run_actions.STATE_ICONS[run.state]} {run.state} · {run.dataset}, {run.arch}, z = {run.latent_dim}, "
-               f"{run.likelihood}, beta = {run.beta:g} · saved in `{run.path}`{owner}")
+    owner = (" · " + _("process {pid} on {host}").format(pid=s.owner.pid, host=s.owner.host)
+             if s.owner is not None and run.state in ACTIVE else "")
+    st.caption(f"{run_actions.STATE_ICONS[run.state]} {run_actions.state_word(run.state)} · {run.dataset}, {run.arch}, "
+               f"z = {run.latent_dim}, {run.likelihood}, β = {run.beta:g} · "
+               + _("saved in {path}").format(path=f"`{run.path}`") + owner)
     state_line(run, positions, launcher)
     if s.data_note:
         st.warning(s.data_note, icon=":material/warning:")
@@ -122,11 +128,12 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     cols = st.columns(5)
     end = s.ended_at or (s.heartbeat if run.state == INTERRUPTED else None) or time.time()
     elapsed = end - s.started_at if s.started_at else None
-    cols[0].metric("Elapsed", duration(elapsed))
-    cols[1].metric("Time left", duration(s.eta) if run.state == RUNNING else "-")
-    cols[2].metric("beta now", f"{steps[-1].beta:.3g}" if steps else "-")
-    cols[3].metric("Test -ELBO", f"{last['test_neg_elbo']:.2f}" if "test_neg_elbo" in last else "-")
-    cols[4].metric("Active units", f"{last['active_units']} of {run.latent_dim}" if "active_units" in last else "-")
+    cols[0].metric(_("Elapsed"), duration(elapsed))
+    cols[1].metric(_("Time left"), duration(s.eta) if run.state == RUNNING else "-")
+    cols[2].metric(_("β now"), f"{steps[-1].beta:.3g}" if steps else "-")
+    cols[3].metric(_("test −ELBO"), f"{last['test_neg_elbo']:.2f}" if "test_neg_elbo" in last else "-")
+    cols[4].metric(_("Active units"), _("{active} of {z_dim}").format(active=last["active_units"], z_dim=run.latent_dim)
+                   if "active_units" in last else "-")
     with st.container(horizontal=True):
         run_actions.stop_button(run, run.name)
         run_actions.resume_button(run, run.name)
@@ -153,11 +160,11 @@ def row(run: RunSummary, positions: dict[Path, int]) -> None:
         if run.state == RUNNING:
             status.progress(run.status.fraction, text=progress_text(run))
         elif run.state == QUEUED:
-            status.write(f"queued, number {positions.get(run.path, '-')}")
+            status.write(_("queued, number {place}").format(place=positions.get(run.path, "-")))
         else:
-            status.write(run.status.reason or run.state)
+            status.write(run_actions.reason_text(run.status) or run_actions.state_word(run.state))
         with buttons, st.container(horizontal=True):
-            if st.button("Show", key=f"show_{run.name}", icon=":material/visibility:"):
+            if st.button(_("Show"), key=f"show_{run.name}", icon=":material/visibility:"):
                 st.session_state[FOCUS_KEY] = run.name
                 st.rerun()  # the status, the curves and this list all follow
             run_actions.stop_button(run, f"row_{run.name}")
@@ -191,7 +198,7 @@ def live_view(root: Path, visitor: str) -> None:
             st.rerun()
         run_actions.show_action_error()
         if not runs:
-            st.info("No trainings in this runs folder yet: fill in the form and press **Start training**.")
+            st.info(_("No trainings in this runs folder yet: fill in the form and press **Start training**."))
             return
         positions = queue_positions(root) if any(r.state == QUEUED for r in runs) else {}
         detail(focus(runs, visitor), positions, trainings.launcher(root))
@@ -209,7 +216,7 @@ def live_view(root: Path, visitor: str) -> None:
             return
         shown = focus(runs, visitor)
         positions = queue_positions(root) if any(r.state == QUEUED for r in runs) else {}
-        st.markdown("**Other trainings in this runs folder**")
+        st.markdown("**" + _("Other trainings in this runs folder") + "**")
         for run in runs:
             if run.path != shown.path:
                 row(run, positions)
@@ -220,15 +227,15 @@ def live_view(root: Path, visitor: str) -> None:
 
 
 def main() -> None:
-    st.title("Train a VAE")
-    st.caption("Each training runs in a process of its own: other pages stay quick, and neither leaving this page, "
-               "reloading it nor restarting the app stops it. Each epoch's checkpoint is saved, so Stop keeps the "
-               "last complete epoch and Resume continues from it.")
+    st.title(_("Train a VAE"))
+    st.caption(_("Each training runs in a process of its own: other pages stay quick, and neither leaving this page, "
+                 "reloading it nor restarting the app stops it. Each epoch's checkpoint is saved, so Stop keeps the "
+                 "last complete epoch and Resume continues from it."))
     root, visitor = state.runs_root(), trainings.visitor_id()
     try:
         launcher = trainings.launcher(root)
     except UserError as err:
-        st.error(str(err))
+        st.error(error_text(err))
         st.stop()
     form = training_form()
     if form is not None:
@@ -239,7 +246,7 @@ def main() -> None:
                    max_per_visitor=trainings.MAX_ACTIVE_PER_VISITOR)
             st.session_state[FOCUS_KEY] = name
         except UserError as err:
-            st.error(str(err))
+            st.error(error_text(err))
     live_view(root, visitor)
 
 

@@ -1,0 +1,114 @@
+"""中文 and English in a real browser: the sidebar switch keeps page, model and z; two visitors in two
+languages at once each keep their own; the browser's own language decides by default."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import screenshot
+
+pytestmark = pytest.mark.e2e
+TIMEOUT = 60_000
+
+
+def settle(page) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=TIMEOUT)
+
+
+def title(page) -> str:
+    return page.locator('[data-testid="stMain"] h1').first.inner_text()
+
+
+def slider_values(page, z_dim: int) -> list[float]:
+    return page.evaluate(f"() => [...Array({z_dim}).keys()].map(i => "
+                         "+document.querySelector(`.st-key-z_${i} input[type=range]`).value)")
+
+
+def picked_model(page) -> str:
+    """The model picker's shown value (its searchable input holds it)."""
+    box = page.locator(".st-key-model_picker")
+    return " ".join([box.inner_text(), *[i.input_value() for i in box.locator("input").all()],
+                     box.evaluate("e => e.textContent")])
+
+
+def test_the_sidebar_switch_keeps_the_page_the_model_and_z(page, server):
+    page.goto(f"{server.url}/?lang=en")
+    settle(page)
+    assert title(page) == "Latent sliders"
+    page.locator(".st-key-model_picker [role='combobox']").click()
+    page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
+    page.locator(".st-key-z_1 input[type=range]").wait_for(timeout=TIMEOUT)
+    settle(page)
+    image = page.locator(".st-key-decoded img").first.get_attribute("src")
+    page.locator(".st-key-z_1 input[type=range]").focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("old => { const i = document.querySelector('.st-key-decoded img'); "
+                           "return i && !i.src.endsWith(old); }", arg=image.split("/")[-1], timeout=TIMEOUT)
+    settle(page)
+    before = slider_values(page, 2)
+    assert before[1] == pytest.approx(0.2)
+
+    page.locator('[data-testid="stSidebar"]').get_by_text("中文", exact=True).click()
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '隐变量滑块'",
+                           timeout=TIMEOUT)
+    settle(page)
+    assert "lang=zh" in page.url and "/scrub" not in page.url  # same page, the choice in the link
+    assert "mnist5k-z2 (示例" in picked_model(page)
+    assert slider_values(page, 2) == pytest.approx(before)
+    assert page.get_by_text("解码器均值 μ̃(z)").count() >= 1
+    screenshot(page, "zh-latent-sliders")
+
+    page.locator('[data-testid="stSidebarNav"] a', has_text="理论").click()  # the page links speak Chinese too
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '理论'",
+                           timeout=TIMEOUT)
+    settle(page)
+    page.get_by_text("E1 · 目标函数").wait_for(timeout=TIMEOUT)
+    assert "mnist5k-z2 (示例" in picked_model(page)
+    screenshot(page, "zh-theory")
+
+
+def test_two_visitors_in_two_languages_at_once_each_keep_their_own(chromium, server):
+    zh_ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    en_ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    try:
+        zh, en = zh_ctx.new_page(), en_ctx.new_page()
+        zh.goto(f"{server.url}/balance?lang=zh")  # the link wins over each browser's own language
+        en.goto(f"{server.url}/balance?lang=en")
+        settle(zh)
+        settle(en)
+        assert (title(zh), title(en)) == ("权衡", "Balance")
+        for _ in range(2):  # both keep their language as they move on, at the same time
+            zh.locator('[data-testid="stSidebarNav"] a', has_text="采样").click()
+            en.locator('[data-testid="stSidebarNav"] a', has_text="Samples").click()
+            zh.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '采样'",
+                                 timeout=TIMEOUT)
+            en.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === 'Samples'",
+                                 timeout=TIMEOUT)
+            zh.locator('[data-testid="stSidebarNav"] a', has_text="权衡").click()
+            en.locator('[data-testid="stSidebarNav"] a', has_text="Balance").click()
+            zh.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '权衡'",
+                                 timeout=TIMEOUT)
+            en.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === 'Balance'",
+                                 timeout=TIMEOUT)
+        settle(zh)
+        screenshot(zh, "zh-balance")
+    finally:
+        zh_ctx.close()
+        en_ctx.close()
+
+
+def test_the_browsers_language_decides_when_the_link_does_not(chromium, server):
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/train")
+        settle(page)
+        assert title(page) == "训练一个 VAE"
+        page.get_by_role("button", name="开始训练").wait_for(timeout=TIMEOUT)
+        screenshot(page, "zh-train")
+    finally:
+        ctx.close()

@@ -1,0 +1,105 @@
+"""中文 and English: the catalogue covers every marked string, every page speaks the visitor's language,
+and no visible string escapes the catalogue (a pseudo-locale wraps every translated string in ⟦...⟧)."""
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import DEMOS, i18n
+
+APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
+PAGES = ["views/sliders.py", "views/scrub.py", "views/latent_map.py", "views/balance.py", "views/interpolate.py",
+         "views/samples.py", "views/train.py", "views/models.py", "views/theory.py"]
+DEMO_NAMES = ["mnist5k-z2", "mnist5k-z16"]
+# What may be shown without a translation: numbers, symbols, z_k names, formulas, file and run names.
+# Names stay as they are in both languages: the loss's terms, projections, data sets, architectures,
+# likelihoods, dimensions, equations.
+NAMES = re.compile(r"\bln\b|\bexp\b|\bz_\d+\b|\bKL\b|ELBO|\bPCA\b|t-SNE|\bE[1-7]\b|mnist5k[-\w]*|\bdigits\b|\bshapes\b|\bmlp\b|"
+                   r"\bconv\b|gaussian-learned|\bgaussian\b|\bbernoulli\b|(?<![A-Za-z])[A-Za-z](_[a-z0-9]+)?(?![A-Za-z])")
+DATA = re.compile(r"^[\s\d.,:;·×−+\-=()\[\]{}%/|<>~^_*`'\"√‖∑σμβΩεℓ̃⟦⟧▶◀]*$")
+
+
+def is_data(text: str) -> bool:
+    return bool(DATA.match(NAMES.sub("", text)))
+
+
+def fields(text: str) -> list[str]:
+    return sorted({name for _, name, _, _ in string.Formatter().parse(text) if name is not None})
+
+
+def test_the_catalogue_translates_every_marked_string_and_holds_nothing_unused():
+    code, zh = i18n.extracted(), i18n.catalogue("zh")
+    assert sorted(set(code) - set(zh)) == [], "marked in the code, missing from messages.po"
+    assert sorted(set(zh) - set(code)) == [], "in messages.po, no longer used by the code"
+    assert [m for m, t in zh.items() if not t] == [], "untranslated"
+    assert [m for m, t in zh.items() if fields(m) != fields(t)] == [], "a translation lost or added a {field}"
+    assert len(zh) > 250
+
+
+def open_page(page: str, lang: str | None, demo: str = "mnist5k-z16", runs: Path | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.session_state["run_path"] = str(DEMOS / demo)
+    if runs is not None:
+        at.session_state["runs_root"] = str(runs)
+    if lang:
+        at.query_params["lang"] = lang
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+    return at
+
+
+def visible_texts(at: AppTest) -> list[str]:
+    """The words a visitor reads: titles, headings, text, captions, alerts, labels, buttons, metrics."""
+    texts = []
+    for kind in ("title", "header", "subheader", "caption", "markdown", "info", "warning", "error", "success"):
+        texts += [e.value for e in at.get(kind)]
+    for kind in ("button", "slider", "number_input", "selectbox", "radio", "toggle", "text_input", "select_slider",
+                 "checkbox"):
+        texts += [e.label for e in at.get(kind)]
+        texts += [e.help for e in at.get(kind) if getattr(e, "help", None)]
+    texts += [e.label for e in at.get("metric")]
+    return [t for t in texts if t]
+
+
+@pytest.mark.parametrize("demo", DEMO_NAMES)
+def test_every_page_shows_only_catalogue_strings(demo, tmp_path, monkeypatch):
+    monkeypatch.setenv(i18n.PSEUDO_ENV, "1")
+    for page in PAGES:
+        at = open_page(page, "zh", demo, runs=tmp_path)
+        loose = [t for t in visible_texts(at) if "⟦" not in t and not is_data(t)]
+        assert loose == [], (page, loose)
+
+
+@pytest.mark.parametrize("demo", DEMO_NAMES)
+def test_every_page_in_chinese_and_in_english(demo, tmp_path):
+    for page in PAGES:
+        zh = open_page(page, "zh", demo, runs=tmp_path)
+        en = open_page(page, "en", demo, runs=tmp_path)
+        assert re.search(r"[\u4e00-\u9fff]", zh.title[0].value), (page, zh.title[0].value)
+        assert not re.search(r"[\u4e00-\u9fff]", en.title[0].value), (page, en.title[0].value)
+        chinese = [t for t in visible_texts(zh) if re.search(r"[\u4e00-\u9fff]", t)]
+        assert len(chinese) >= 3, (page, visible_texts(zh))
+        assert not [t for t in visible_texts(en) if re.search(r"[\u4e00-\u9fff]", t)], page
+
+
+def test_the_language_comes_from_the_url_else_the_browser_and_is_kept_per_visitor():
+    assert i18n.from_locale("zh-CN") == i18n.from_locale("zh_TW") == i18n.from_locale("zh") == "zh"
+    assert i18n.from_locale("en-US") == i18n.from_locale("fr") == i18n.from_locale(None) == "en"
+    first, second = open_page("views/balance.py", "zh"), open_page("views/balance.py", "en")
+    assert first.session_state["lang"] == "zh" and second.session_state["lang"] == "en"
+    assert first.title[0].value == "权衡" and second.title[0].value == "Balance"
+    first.run()  # a rerun keeps each visitor's own language
+    assert first.title[0].value == "权衡"
+
+
+def test_a_library_error_shows_in_the_visitors_language():
+    from training.errors import UserError
+
+    err = UserError("{field} {value} is not allowed: it must be at most {limit}.", field="'x'", value=9, limit=5)
+    assert str(err) == "'x' 9 is not allowed: it must be at most 5."
+    assert i18n.error_text(err) == str(err)  # no visitor: English
+    assert i18n.error_text(ValueError("plain")) == "plain"
