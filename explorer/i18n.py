@@ -35,7 +35,8 @@ DOMAIN = "messages"
 KEY = "lang"           # st.session_state: this visitor's language
 PARAM = "lang"         # the URL's query parameter
 PSEUDO_ENV = "VAE_EXPLORER_PSEUDO_LOCALE"  # tests: wrap every translated string to find unmarked ones
-KEYWORDS = {"_": None, "N_": None}  # what the extraction looks for
+KEYWORDS = {"_": None, "N_": None, "UserError": None, "reason": None, "sentence": None}  # what extraction looks for
+CLI_ONLY = ("cli.py", "__main__.py")  # the command line stays in English: its own sentences need no catalogue
 CATALOGUE_DATE = datetime.datetime(2026, 11, 29, tzinfo=datetime.timezone.utc)  # fixed: no churn on update
 
 
@@ -89,8 +90,9 @@ def error_text(err: BaseException) -> str:
     template, values = getattr(err, "template", None), getattr(err, "values", None)
     if not isinstance(template, str):
         return str(err)
-    try:
-        return _(template).format(**(values or {}))
+    shown = {k: error_text(v) if isinstance(v, BaseException) else v for k, v in (values or {}).items()}
+    try:  # a value may itself be a library sentence (a validator's reason inside "... is not allowed: ..."):
+        return _(template).format(**shown)
     except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English sentence
         return str(err)
 
@@ -125,15 +127,16 @@ def switch() -> None:
 
 # ---------------------------------------------------------------- the catalogue and the code
 def extracted() -> dict[str, list[str]]:
-    """Every string marked in explorer/ (msgid -> where), as Babel's extractor finds them."""
+    """Every string marked in explorer/ and every UserError sentence of training/ (but the command line's)
+    (msgid -> where), as Babel's extractor finds them."""
     from babel.messages.extract import extract_from_dir
 
     found: dict[str, list[str]] = {}
-    for folder in ("explorer",):
+    for folder in ("explorer", "training"):
         root = Path(__file__).resolve().parent.parent / folder
         for filename, lineno, message, _comments, _context in extract_from_dir(
                 str(root), method_map=[("**.py", "python")], keywords=KEYWORDS):
-            if isinstance(message, str) and message:
+            if isinstance(message, str) and message and not filename.endswith(CLI_ONLY):
                 found.setdefault(message, []).append(f"{folder}/{filename}:{lineno}")
     from training.config import ModelConfig, TrainConfig  # the settings' titles and help label the Train form
 

@@ -34,7 +34,8 @@ def served() -> bool:
     if text in ("0", "false", "no"):
         return False
     if text:
-        raise UserError(f"{SERVED_ENV} must be 1 or 0, not {text!r}.")
+        raise UserError("{served_env} must be 1 or 0, not {text!r}.",
+            served_env=SERVED_ENV, text=text)
     address = (st.get_option("server.address") or "").strip()
     return address not in LOOPBACK  # unset or empty: Streamlit listens on every interface
 

@@ -116,7 +116,8 @@ def training_form() -> dict | None:
         data_col, model_col, objective_col = st.columns(3)
         with data_col:
             st.markdown("**" + _("Data") + "**")
-            dataset = st.selectbox(_(title_of("dataset")), [*DATASET_NAMES, FOLDER_CHOICE], format_func=dataset_label,
+            shown = {name: dataset_label(name) for name in [*DATASET_NAMES, FOLDER_CHOICE]}  # words of this run
+            dataset = st.selectbox(_(title_of("dataset")), [*DATASET_NAMES, FOLDER_CHOICE], format_func=shown.get,
                                    key="train_dataset", **KEEP)
             if serving.served():  # served to others: the operator's image folders only, picked, never typed
                 offered = [str(p) for p in serving.image_folders()]
@@ -135,7 +136,7 @@ def training_form() -> dict | None:
                                              shapes=range_text(*image_size_range("shapes")),
                                              folders=range_text(*image_size_range(FOLDER_CHOICE))))
             channels = st.radio(_("Channels (folders)"), (1, 3), horizontal=True, key="train_channels", **KEEP,
-                                format_func=lambda c: _("grey") if c == 1 else _("colour"))
+                                format_func={1: _("grey"), 3: _("colour")}.get)
             name = st.text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
                                  help=_("Saved as a folder under {root}.").format(root=state.runs_root()))
         with model_col:

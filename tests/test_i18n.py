@@ -103,3 +103,43 @@ def test_a_library_error_shows_in_the_visitors_language():
     assert str(err) == "'x' 9 is not allowed: it must be at most 5."
     assert i18n.error_text(err) == str(err)  # no visitor: English
     assert i18n.error_text(ValueError("plain")) == "plain"
+
+
+@pytest.mark.parametrize("changes, sentence", [
+    ({"train_latent_dim": 99999}, "'隐变量维数' 不能是 99999：它必须不超过 512。"),
+    ({"train_hidden": "64,99999"}, "'隐藏层大小' 不能是 64,99999：隐藏层大小必须在 1 到 8192 之间。"),
+    ({"train_warmup": 2.0, "train_cycles": 3}, "线性预热和周期退火只能二选一，不能同时使用。"),
+    ({"train_name": "../evil"}, "不是有效的训练名称"),
+])
+def test_the_train_forms_errors_come_from_the_library_in_the_visitors_language(changes, sentence, tmp_path):
+    at = open_page("views/train.py", "zh", runs=tmp_path)
+    at.number_input(key="train_epochs").set_value(1)
+    for key, value in changes.items():
+        at.get_by_key(key).set_value(value)
+    (start,) = [b for b in at.button if b.label == "开始训练"]
+    start.click().run()
+    assert [e.value for e in at.error] and sentence in at.error[0].value, [e.value for e in at.error]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_runs_recorded_reason_shows_in_the_visitors_language(tmp_path):
+    """The training process writes its reason in English with its template; each visitor reads it in theirs."""
+    import torch
+
+    from training.checkpoint import write_views
+    from training.config import RunConfig
+    from training.model import VAE
+    from training.run_status import STOPPED, RunStatus, reason, write_status
+
+    run_dir = tmp_path / "halted"
+    run_dir.mkdir()
+    config = RunConfig(model={"image_shape": (1, 8, 8), "latent_dim": 2, "hidden": (16,)},
+                       train={"dataset": "digits", "epochs": 5})
+    torch.manual_seed(0)
+    write_views(run_dir, config, VAE(config.model).eval(), 3, [{"epoch": e} for e in (1, 2, 3)])
+    write_status(run_dir, RunStatus(state=STOPPED, epoch=3, epochs=5, queued_at=1.0, ended_at=2.0, **reason(
+        "Stopped; the checkpoint of epoch {epoch} is kept.", epoch=3)))
+    zh = open_page("views/train.py", "zh", runs=tmp_path)
+    en = open_page("views/train.py", "en", runs=tmp_path)
+    assert "已停止；保留了第 3 轮的检查点。" in [w.value for w in zh.warning]
+    assert "Stopped; the checkpoint of epoch 3 is kept." in [w.value for w in en.warning]

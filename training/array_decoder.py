@@ -118,15 +118,19 @@ def decoder_from_arrays(cfg: ModelConfig, tensors: dict[str, np.ndarray], source
     for kind, prefix, w_shape, in_shape, out_shape in layer_shapes(cfg):
         w, b = tensors.get(f"{prefix}.weight"), tensors.get(f"{prefix}.bias")
         if w is None or b is None:
-            raise UserError(f"The weights in {source} do not match the config: {prefix} is missing.")
+            raise UserError("The weights in {source} do not match the config: {prefix} is missing.",
+                source=source, prefix=prefix)
         b_shape = (w_shape[0],) if kind == "dense" else (w_shape[1],)
         if w.shape != w_shape or b.shape != b_shape:
-            raise UserError(f"The weights in {source} do not match the config: {prefix} has shape "
-                            f"{w.shape}, the config needs {w_shape}.")
+            raise UserError("The weights in {source} do not match the config: {prefix} has shape {shape}, the config "
+                "needs {w_shape}.",
+                source=source, prefix=prefix, shape=w.shape, w_shape=w_shape)
         if w.dtype != np.float32 or b.dtype != np.float32:
-            raise UserError(f"The weights in {source} have dtype {w.dtype} for {prefix}; expected float32.")
+            raise UserError("The weights in {source} have dtype {dtype} for {prefix}; expected float32.",
+                source=source, dtype=w.dtype, prefix=prefix)
         if not (np.isfinite(w).all() and np.isfinite(b).all()):
-            raise UserError(f"The weights in {source} contain NaN or infinite values ({prefix}).")
+            raise UserError("The weights in {source} contain NaN or infinite values ({prefix}).",
+                source=source, prefix=prefix)
         layers.append(Layer(kind, w, b, in_shape, out_shape))
     return ArrayDecoder(cfg.arch, tuple(layers), tuple(cfg.image_shape))
 
@@ -140,5 +144,6 @@ def load_decoder(run_dir: str | Path) -> ArrayDecoder:
     try:
         tensors = st_load_numpy((run_dir / WEIGHTS).read_bytes())
     except Exception as err:  # any malformation of the file
-        raise UserError(f"{run_dir / WEIGHTS} is not a valid safetensors file ({str(err).splitlines()[0]}).") from None
+        raise UserError("{value} is not a valid safetensors file ({value_2}).",
+            value=run_dir / WEIGHTS, value_2=str(err).splitlines()[0]) from None
     return decoder_from_arrays(config.model, tensors, str(run_dir / WEIGHTS))

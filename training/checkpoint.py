@@ -92,7 +92,8 @@ def load_resume_state(run_dir: Path, config: RunConfig, model: VAE,
     """Restore weights, optimizer and RNG from checkpoint.safetensors into the given objects."""
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
-        raise UserError(f"{run_dir} has no {CHECKPOINT} to resume from; start a new run instead.")
+        raise UserError("{run_dir} has no {checkpoint} to resume from; start a new run instead.",
+            run_dir=run_dir, checkpoint=CHECKPOINT)
     tensors, meta = _read_safetensors(path)
     try:
         saved = RunConfig.model_validate_json(meta["config"])
@@ -104,9 +105,11 @@ def load_resume_state(run_dir: Path, config: RunConfig, model: VAE,
                 isinstance(h, dict) and isinstance(h.get("epoch"), int) for h in history):
             raise ValueError("its epoch or history is malformed")
     except (KeyError, ValueError) as err:  # pydantic's ValidationError is a ValueError too
-        raise UserError(f"{path} is not a checkpoint written by this project ({str(err).splitlines()[0]}).") from None
+        raise UserError("{path} is not a checkpoint written by this project ({value}).",
+            path=path, value=str(err).splitlines()[0]) from None
     if saved.model != config.model:
-        raise UserError(f"{path} was written for a different model than {run_dir}/{CONFIG} describes.")
+        raise UserError("{path} was written for a different model than {run_dir}/{config} describes.",
+            path=path, run_dir=run_dir, config=CONFIG)
     _load_weights_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
     try:
         state: dict[int, dict[str, object]] = {}
@@ -120,7 +123,8 @@ def load_resume_state(run_dir: Path, config: RunConfig, model: VAE,
         _check_optimizer_state(optimizer)
     except (KeyError, ValueError, TypeError, AttributeError, IndexError, RuntimeError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UserError(f"{path} is not a checkpoint written by this project (its optimizer state: {first}).") from None
+        raise UserError("{path} is not a checkpoint written by this project (its optimizer state: {first}).",
+            path=path, first=first) from None
     rng = {k[4:]: v for k, v in tensors.items() if k.startswith("rng.")}
     fingerprint = meta.get("data")
     return ResumeState(epoch=epoch, history=[h for h in history if h["epoch"] <= epoch], rng=rng,
@@ -139,7 +143,8 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     size = path.stat().st_size
     if size > MAX_WEIGHTS_BYTES:
-        raise UserError(f"{path.name} is {size / 1024**3:.1f} GB; the limit is {MAX_WEIGHTS_BYTES // 1024**3} GB.")
+        raise UserError("{name} is {value:.1f} GB; the limit is {value_2} GB.",
+            name=path.name, value=size / 1024**3, value_2=MAX_WEIGHTS_BYTES // 1024**3)
     data = path.read_bytes()
     return read_safetensors_bytes(data, path.name)
 
@@ -147,15 +152,18 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
 def read_safetensors_bytes(data: bytes, name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Parse a safetensors blob (never pickle); any malformation becomes one UserError."""
     if len(data) < 8:
-        raise UserError(f"{name} is not a safetensors file (it is only {len(data)} bytes).")
+        raise UserError("{name} is not a safetensors file (it is only {data} bytes).",
+            name=name, data=len(data))
     header_len = int.from_bytes(data[:8], "little")
     if header_len > min(len(data) - 8, 100_000_000):
-        raise UserError(f"{name} is not a valid safetensors file (its header claims {header_len:,} bytes).")
+        raise UserError("{name} is not a valid safetensors file (its header claims {header_len:,} bytes).",
+            name=name, header_len=header_len)
     try:
         meta = json.loads(data[8:8 + header_len]).get("__metadata__") or {}
         tensors = st_load(data)
     except Exception as err:  # safetensors raises its own error types for every malformation
-        raise UserError(f"{name} is not a valid safetensors file ({str(err).splitlines()[0]}).") from None
+        raise UserError("{name} is not a valid safetensors file ({value}).",
+            name=name, value=str(err).splitlines()[0]) from None
     return tensors, meta
 
 
@@ -165,18 +173,22 @@ def _load_weights_into(model: VAE, weights: dict[str, torch.Tensor], source: obj
     extra = sorted(set(weights) - set(expected))
     if missing or extra:
         what = f"lacks {missing[0]}" if missing else f"has an unexpected tensor {extra[0]}"
-        raise UserError(f"The weights in {source} do not match the config: the file {what}.")
+        raise UserError("The weights in {source} do not match the config: the file {what}.",
+            source=source, what=what)
     for name, ref in expected.items():
         got = weights[name]
         if tuple(got.shape) != tuple(ref.shape):
             raise UserError(
-                f"The weights in {source} do not match the config: {name} has shape "
-                f"{tuple(got.shape)}, the config needs {tuple(ref.shape)}."
+                "The weights in {source} do not match the config: {name} has shape {shape}, the config "
+                    "needs {shape_2}.",
+                    source=source, name=name, shape=tuple(got.shape), shape_2=tuple(ref.shape)
             )
         if got.dtype != ref.dtype:
-            raise UserError(f"The weights in {source} have dtype {got.dtype} for {name}; expected {ref.dtype}.")
+            raise UserError("The weights in {source} have dtype {dtype} for {name}; expected {dtype_2}.",
+                source=source, dtype=got.dtype, name=name, dtype_2=ref.dtype)
         if not torch.isfinite(got).all():
-            raise UserError(f"The weights in {source} contain NaN or infinite values ({name}).")
+            raise UserError("The weights in {source} contain NaN or infinite values ({name}).",
+                source=source, name=name)
     model.load_state_dict(weights)
 
 
@@ -209,10 +221,12 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     """Load RUN_DIR (config.json + model.safetensors + history.jsonl) with full validation."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise UserError(f"There is no run folder at {run_dir}.")
+        raise UserError("There is no run folder at {run_dir}.",
+            run_dir=run_dir)
     for name in (CONFIG, WEIGHTS):
         if not (run_dir / name).is_file():
-            raise UserError(f"{run_dir} is not a run folder: it has no {name}.")
+            raise UserError("{run_dir} is not a run folder: it has no {name}.",
+                run_dir=run_dir, name=name)
     config = read_config(run_dir)
     costs.check_model(config.model)  # the config's cost and the file's size first: nothing built or read yet
     costs.check_weights_file(config.model, (run_dir / WEIGHTS).stat().st_size, str(run_dir / WEIGHTS))

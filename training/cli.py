@@ -23,7 +23,8 @@ RESUMABLE = {"epochs", "device", "out", "resume", "quiet", "command", "max_runni
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + error
-        raise UserError(f"{message[0].upper()}{message[1:]} (see '{self.prog} --help').")
+        raise UserError("{value}{message} (see '{prog} --help').",
+            value=message[0].upper(), message=message[1:], prog=self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,11 +117,14 @@ def _train(args: argparse.Namespace, device: str) -> None:
     from training.settings import default_run_name
 
     if args.threads is not None and not 1 <= args.threads <= 1024:
-        raise UserError(f"--threads must be between 1 and 1024, not {args.threads}.")
+        raise UserError("--threads must be between 1 and 1024, not {threads}.",
+            threads=args.threads)
     if args.max_running is not None and not 1 <= args.max_running <= 1024:
-        raise UserError(f"--max-running must be between 1 and 1024, not {args.max_running}.")
+        raise UserError("--max-running must be between 1 and 1024, not {max_running}.",
+            max_running=args.max_running)
     if args.nice is not None and not 0 <= args.nice <= 19:
-        raise UserError(f"--nice must be between 0 and 19, not {args.nice}.")
+        raise UserError("--nice must be between 0 and 19, not {nice}.",
+            nice=args.nice)
     if args.max_running and world_size_from_env() > 1:
         raise UserError("--max-running cannot be used under torchrun; start the distributed run when there is room.")
     job.lower_priority(args.nice or 0)
@@ -186,14 +190,17 @@ def _resume_config(args: argparse.Namespace, out: Path | None):
     if out is None:
         raise UserError("--resume needs --out RUN_DIR naming the run to continue.")
     if not (out / CONFIG).is_file():
-        raise UserError(f"Cannot resume: {out} has no {CONFIG}.")
+        raise UserError("Cannot resume: {out} has no {config}.",
+            out=out, config=CONFIG)
     if (out / WEIGHTS).is_file() and not (out / CHECKPOINT).is_file():  # trained, but its resume state is gone
-        raise UserError(f"{out} has no {CHECKPOINT} to resume from; start a new run instead.")
+        raise UserError("{out} has no {checkpoint} to resume from; start a new run instead.",
+            out=out, checkpoint=CHECKPOINT)
     typed = [k for k, v in vars(args).items() if v not in (None, False) and k not in RESUMABLE]
     if typed:
         raise UserError(
-            f"--resume continues {out} with its saved settings; only --epochs and --device may be given "
-            f"(not --{typed[0].replace('_', '-')})."
+            "--resume continues {out} with its saved settings; only --epochs and --device may be "
+                "given (not --{value}).",
+                out=out, value=typed[0].replace('_', '-')
         )
     config = read_config(out)
     if args.epochs is not None:
@@ -207,7 +214,9 @@ def _resume_config(args: argparse.Namespace, out: Path | None):
 
 def _check_new_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"{out} already exists and is not empty; pass --resume to continue it or choose another --out.")
+        raise UserError("{out} already exists and is not empty; pass --resume to continue it or choose another "
+            "--out.",
+            out=out)
 
 
 def _check_device(name: str) -> str:
@@ -221,11 +230,14 @@ def _check_device(name: str) -> str:
         return name
     if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
         if not torch.cuda.is_available():
-            raise UserError(f"--device {name} was asked for, but PyTorch sees no CUDA GPU here.")
+            raise UserError("--device {name} was asked for, but PyTorch sees no CUDA GPU here.",
+                name=name)
         if ":" in name and int(name[5:]) >= torch.cuda.device_count():
-            raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
+            raise UserError("--device {name}: this machine has {value} CUDA GPU(s).",
+                name=name, value=torch.cuda.device_count())
         return name
-    raise UserError(f"Unknown --device {name!r}; use auto, cpu, cuda, cuda:N or mps.")
+    raise UserError("Unknown --device {name!r}; use auto, cpu, cuda, cuda:N or mps.",
+        name=name)
 
 
 class _Reporter:
@@ -270,9 +282,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from training.model import pick_device
 
     if not 1 <= args.iw_samples <= 100_000:
-        raise UserError(f"--iw-samples must be between 1 and 100000, not {args.iw_samples}.")
+        raise UserError("--iw-samples must be between 1 and 100000, not {iw_samples}.",
+            iw_samples=args.iw_samples)
     if not 1 <= args.elbo_samples <= 10_000:
-        raise UserError(f"--elbo-samples must be between 1 and 10000, not {args.elbo_samples}.")
+        raise UserError("--elbo-samples must be between 1 and 10000, not {elbo_samples}.",
+            elbo_samples=args.elbo_samples)
     device = pick_device(_check_device(args.device))
     run = load_run(args.run_dir, device=device)
     c, h, _ = run.config.model.image_shape
@@ -299,7 +313,8 @@ def _stop(args: argparse.Namespace) -> int:
     from training.launch import stop_run
 
     if not 0 <= args.wait <= 3600:
-        raise UserError(f"--wait must be between 0 and 3600 seconds, not {args.wait:g}.")
+        raise UserError("--wait must be between 0 and 3600 seconds, not {wait:g}.",
+            wait=args.wait)
     state = stop_run(Path(args.run_dir), wait=args.wait)
     print(f"{args.run_dir}: {state}")
     return 0

@@ -61,18 +61,18 @@ class ModelConfig(_Strict):
     def _check_image_shape(cls, shape: tuple[int, int, int]) -> tuple[int, int, int]:
         c, h, w = shape
         if c not in (1, 3):
-            raise ValueError(f"images must have 1 or 3 channels, not {c}")
+            raise UserError("images must have 1 or 3 channels, not {c}", c=c)
         if not (4 <= h <= MAX_IMAGE_SIDE and 4 <= w <= MAX_IMAGE_SIDE):
-            raise ValueError(f"image sides must be between 4 and {MAX_IMAGE_SIDE} pixels, not {h}x{w}")
+            raise UserError("image sides must be between 4 and {most} pixels, not {h}x{w}", most=MAX_IMAGE_SIDE, h=h, w=w)
         return shape
 
     @field_validator("hidden")
     @classmethod
     def _check_hidden(cls, hidden: tuple[int, ...]) -> tuple[int, ...]:
         if not 1 <= len(hidden) <= MAX_HIDDEN_LAYERS:
-            raise ValueError(f"give between 1 and {MAX_HIDDEN_LAYERS} hidden sizes, not {len(hidden)}")
+            raise UserError("give between 1 and {most} hidden sizes, not {n}", most=MAX_HIDDEN_LAYERS, n=len(hidden))
         if any(not 1 <= h <= MAX_HIDDEN_WIDTH for h in hidden):
-            raise ValueError(f"hidden sizes must be between 1 and {MAX_HIDDEN_WIDTH}")
+            raise UserError("hidden sizes must be between 1 and {most}", most=MAX_HIDDEN_WIDTH)
         return hidden
 
     @model_validator(mode="after")
@@ -81,10 +81,9 @@ class ModelConfig(_Strict):
             _, h, w = self.image_shape
             factor = 2 ** len(self.hidden)
             if h % factor or w % factor:
-                raise ValueError(
-                    f"a conv model with {len(self.hidden)} stride-2 layers needs image sides divisible by "
-                    f"{factor}, but the images are {h}x{w}; use fewer --hidden channels"
-                )
+                raise UserError("A conv model with {layers} stride-2 layers needs image sides divisible by {factor}, "
+                                "but the images are {h}x{w}; give fewer hidden sizes.",
+                                layers=len(self.hidden), factor=factor, h=h, w=w)
         return self
 
     @property
@@ -119,15 +118,15 @@ class TrainConfig(_Strict):
         try:
             name.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError("the data set's folder path is not valid UTF-8 text; rename the folder") from None
+            raise UserError("the data set's folder path is not valid UTF-8 text; rename the folder") from None
         if not 1 <= len(name) <= 4096:
-            raise ValueError("the data set's name must be 1 to 4096 characters")
+            raise UserError("the data set's name must be 1 to 4096 characters")
         return name
 
     @model_validator(mode="after")
     def _check_schedule(self) -> "TrainConfig":
         if self.cycles and self.warmup_epochs:
-            raise ValueError("choose either a linear warm-up or cyclical annealing, not both")
+            raise UserError("Choose either a linear warm-up or cyclical annealing, not both.")
         return self
 
 
@@ -142,18 +141,20 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _check_binarize(self) -> "RunConfig":
         if self.train.binarize and self.model.likelihood != "bernoulli":
-            raise ValueError("--binarize only makes sense with the bernoulli likelihood")
+            raise UserError("Binarised images only make sense with the bernoulli likelihood.")
         return self
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "config") -> "RunConfig":
         """Parse and validate; any problem becomes one UserError sentence."""
         if len(text) > 1_000_000:
-            raise UserError(f"The {source} is {len(text):,} bytes; a run config is a few hundred bytes.")
+            raise UserError("The {source} is {text:,} bytes; a run config is a few hundred bytes.",
+                source=source, text=len(text))
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-            raise UserError(f"The {source} is not valid JSON ({err}).") from None
+            raise UserError("The {source} is not valid JSON ({err}).",
+                source=source, err=err) from None
         return cls.from_dict(data, source)
 
     @classmethod
@@ -161,7 +162,8 @@ class RunConfig(_Strict):
         try:
             return cls.model_validate(data)
         except ValidationError as err:
-            raise UserError(f"The {source} is invalid: {describe_validation_error(err)}.") from None
+            raise UserError("The {source} is invalid: {err}.",
+                source=source, err=describe_validation_error(err)) from None
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

@@ -124,7 +124,8 @@ def limit_mb(name: str) -> int:
     if not text:
         return DEFAULT_MB[name]
     if not text.isdigit() or int(text) < 1:
-        raise UserError(f"{name} must be a whole number of megabytes, at least 1, not {text!r}.")
+        raise UserError("{name} must be a whole number of megabytes, at least 1, not {text!r}.",
+            name=name, text=text)
     return int(text)
 
 
@@ -151,9 +152,10 @@ def check_model(cfg: ModelConfig) -> None:
     limit = limit_mb(WEIGHTS_ENV)
     need = weight_bytes(cfg)
     if need > limit * MB:
-        raise UserError(f"This model would have {_count(parameter_count(cfg))} parameters ({_size(need)} of "
-                        f"weights), more than the {_size(limit * MB)} allowed here: choose smaller hidden sizes, "
-                        f"fewer latent dimensions or smaller images (an operator can raise {WEIGHTS_ENV}).")
+        raise UserError("This model would have {cfg} parameters ({need} of weights), more than the {value} "
+            "allowed here: choose smaller hidden sizes, fewer latent dimensions or smaller images "
+            "(an operator can raise {weights_env}).",
+            cfg=_count(parameter_count(cfg)), need=_size(need), value=_size(limit * MB), weights_env=WEIGHTS_ENV)
 
 
 def check_training(config: RunConfig) -> None:
@@ -162,15 +164,17 @@ def check_training(config: RunConfig) -> None:
     limit = limit_mb(STEP_ENV)
     need = step_bytes(config)
     if need > limit * MB:
-        raise UserError(f"One training step of this model would need about {_size(need)} of memory (batch of "
-                        f"{config.train.batch_size}, {config.train.samples} z sample(s) per image), more than the "
-                        f"{_size(limit * MB)} allowed here: choose a smaller batch size, smaller hidden sizes or "
-                        f"smaller images (an operator can raise {STEP_ENV}).")
+        raise UserError("One training step of this model would need about {need} of memory (batch of "
+            "{batch_size}, {samples} z sample(s) per image), more than the {value} allowed here: "
+            "choose a smaller batch size, smaller hidden sizes or smaller images (an operator can "
+            "raise {step_env}).",
+            need=_size(need), batch_size=config.train.batch_size, samples=config.train.samples, value=_size(limit * MB), step_env=STEP_ENV)
 
 
 def check_weights_file(cfg: ModelConfig, size: int, name: str) -> None:
     """A weights file's size must fit the config's weights before a byte of it is read."""
     need = weight_bytes(cfg)
     if not need <= size <= need + SAFETENSORS_HEADER_MAX:
-        raise UserError(f"{name[:1].upper()}{name[1:]} does not match the config: it is {size:,} bytes, the "
-                        f"config describes {need:,} bytes of weights.")
+        raise UserError("{value}{name} does not match the config: it is {size:,} bytes, the config describes "
+            "{need:,} bytes of weights.",
+            value=name[:1].upper(), name=name[1:], size=size, need=need)

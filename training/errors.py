@@ -9,12 +9,17 @@ template up in its catalogue (explorer/i18n.py extracts every ``UserError("...")
 """
 
 
+def sentence(text: str) -> str:
+    """Mark a sentence the app shows (a status reason kept in a constant) for its catalogue; returns TEXT."""
+    return text
+
+
 class UserError(ValueError):
     """A problem with the user's input, explained in one sentence."""
 
-    def __init__(self, message: str, **values):
-        self.template, self.values = message, values
-        super().__init__(message.format(**values) if values else message)
+    def __init__(self, template: str, /, **values):
+        self.template, self.values = template, values
+        super().__init__(template.format(**values) if values else template)
 
 
 import errno as _errno
@@ -70,6 +75,6 @@ def as_user_error(err: BaseException) -> UserError | None:
     if _out_of_memory(err):
         return UserError(OUT_OF_MEMORY)
     if isinstance(err, UnicodeError):
-        return UserError("A file or folder name is not valid UTF-8 text; rename it (its bytes: "
-                         f"{str(err).splitlines()[0]}).")
+        return UserError("A file or folder name is not valid UTF-8 text; rename it (its bytes: {detail}).",
+                         detail=str(err).splitlines()[0])
     return None

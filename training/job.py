@@ -27,9 +27,9 @@ from training.recorder import RunRecorder
 from training.run_folder import CHECKPOINT, LOCK
 from training.run_lock import RunLock
 from training.run_queue import wait_for_slot
-from training.run_status import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, Owner, RunStatus, read_status
+from training.run_status import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, Owner, RunStatus, read_status, reason,
+                                 reason_of)
 
-CANCELLED = "Cancelled before it started."
 
 
 @dataclass
@@ -60,8 +60,9 @@ def claim(run_dir: Path, resume: bool) -> tuple[RunLock, bool]:
     lock.acquire()
     if not resume and any(p.name != LOCK for p in run_dir.iterdir()):
         lock.release()
-        raise UserError(f"{run_dir} already exists and is not empty; pass --resume to continue it or choose "
-                        "another --out.")
+        raise UserError("{run_dir} already exists and is not empty; pass --resume to continue it or choose "
+            "another --out.",
+            run_dir=run_dir)
     return lock, created
 
 
@@ -84,14 +85,16 @@ def run(plan: Plan, lock: RunLock) -> str:
     try:
         return _run(plan, recorder, lambda: stop.is_set() or recorder.stop_requested())
     except KeyboardInterrupt:
-        recorder.close(state=STOPPED, reason=f"Interrupted; the checkpoint of epoch {recorder.status.epoch} is kept.")
+        recorder.close(state=STOPPED, **reason("Interrupted; the checkpoint of epoch {epoch} is kept.",
+                                               epoch=recorder.status.epoch))
         raise
     except Exception as err:
         sentence = as_user_error(err)  # disk full, out of memory, ...: one sentence, recorded and raised
         if sentence is None:  # a bug, not the user's doing: recorded, then shown with its traceback
-            _fail(plan, recorder, f"Training failed unexpectedly ({type(err).__name__}: {err}).")
+            _fail(plan, recorder, reason("Training failed unexpectedly ({kind}: {err}).", kind=type(err).__name__,
+                                         err=err))
             raise
-        _fail(plan, recorder, str(sentence))
+        _fail(plan, recorder, reason_of(sentence))
         raise sentence from None
     finally:
         restore()
@@ -102,7 +105,7 @@ def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool]) -> 
         promoted = wait_for_slot(plan.run_dir, plan.max_running, cancelled=should_stop,
                                  promote=lambda: recorder.set(state=RUNNING, started_at=time.time()))
         if not promoted:
-            return recorder.close(state=STOPPED, reason=CANCELLED).state
+            return recorder.close(state=STOPPED, **reason(CANCELLED)).state
     if plan.threads:
         import torch
 
@@ -122,7 +125,7 @@ def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool]) -> 
     trainer.fit()
     if trainer.done:
         return recorder.close(state=FINISHED, reason=None).state
-    return recorder.close(state=STOPPED, reason=f"Stopped; the checkpoint of epoch {trainer.epoch} is kept.",
+    return recorder.close(state=STOPPED, **reason("Stopped; the checkpoint of epoch {epoch} is kept.", epoch=trainer.epoch),
                           epoch=trainer.epoch, step=trainer.steps_per_epoch,
                           global_step=trainer.epoch * trainer.steps_per_epoch).state
 
@@ -140,9 +143,9 @@ def run_follower(plan: Plan) -> None:
     Trainer(plan.config, plan.load_data(), run_dir=plan.run_dir, device=plan.device, resume=resume).fit()
 
 
-def _fail(plan: Plan, recorder: RunRecorder, reason: str) -> None:
+def _fail(plan: Plan, recorder: RunRecorder, why: dict) -> None:
     try:
-        recorder.close(state=FAILED, reason=reason)
+        recorder.close(state=FAILED, **why)
     except OSError:  # the disk that failed the training cannot take its status either: once this process
         pass         # is gone the run reads as interrupted, its last checkpoint intact
     if plan.created and not (plan.run_dir / CHECKPOINT).is_file():

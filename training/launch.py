@@ -30,13 +30,12 @@ from training.errors import UserError
 from training.run_folder import CONFIG, LOG, publish_run, run_path
 from training.run_lock import RunBusy, RunLock
 from training.run_queue import scan
-from training.run_status import (ACTIVE, INTERRUPTED, QUEUED, STOPPED, RunStatus, clear_stop, observed_state,
-                                 read_status, request_stop, write_status)
+from training.run_status import (CANCELLED, ACTIVE, INTERRUPTED, QUEUED, STOPPED, RunStatus, clear_stop, observed_state,
+                                 read_status, reason, request_stop, write_status)
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_TRAININGS_ENV = "VAE_EXPLORER_MAX_TRAININGS"
 RAY_ADDRESS_ENV = "VAE_EXPLORER_RAY_ADDRESS"
-CANCELLED = "Cancelled before it started."
 
 
 class Launcher(Protocol):
@@ -69,7 +68,8 @@ def max_trainings_from_env() -> int:
     if not text:
         return max(1, os.cpu_count() or 1)
     if not text.isdigit() or int(text) < 1:
-        raise UserError(f"{MAX_TRAININGS_ENV} must be a whole number of at least 1, not {text!r}.")
+        raise UserError("{max_trainings_env} must be a whole number of at least 1, not {text!r}.",
+            max_trainings_env=MAX_TRAININGS_ENV, text=text)
     return int(text)
 
 
@@ -79,7 +79,8 @@ def training_nice_from_env() -> int:
     if not text:
         return DEFAULT_NICE
     if not text.isdigit() or not 0 <= int(text) <= 19:
-        raise UserError(f"{TRAINING_NICE_ENV} must be a whole number from 0 to 19, not {text!r}.")
+        raise UserError("{training_nice_env} must be a whole number from 0 to 19, not {text!r}.",
+            training_nice_env=TRAINING_NICE_ENV, text=text)
     return int(text)
 
 
@@ -130,12 +131,14 @@ def submit(root: str | Path, name: str, config, launcher: Launcher, requested_by
     check_training(config)  # its memory from the config, before a folder or a process exists
     run_dir = run_path(root, name)
     if run_dir.exists():
-        raise UserError(f"A run named {name!r} already exists in {run_dir.parent}; choose another name.")
+        raise UserError("A run named {name!r} already exists in {parent}; choose another name.",
+            name=name, parent=run_dir.parent)
     if max_per_visitor is not None and requested_by is not None:
         mine = active_runs_of(run_dir.parent, requested_by)
         if mine >= max_per_visitor:
-            raise UserError(f"You already have {mine} trainings queued or running, the most allowed; stop one or "
-                            "wait for one to finish.")
+            raise UserError("You already have {mine} trainings queued or running, the most allowed; stop one or wait "
+                "for one to finish.",
+                mine=mine)
     queued_at = time.time()
     status = RunStatus(state=QUEUED, launcher=launcher.kind, requested_by=requested_by, queued_at=queued_at,
                        epochs=config.train.epochs)
@@ -151,11 +154,13 @@ def resume(run_dir: Path, launcher: Launcher, requested_by: str | None = None) -
         # we hold the lock, so no live process does: a run recorded as active has lost its process
         state = INTERRUPTED if status is None or status.state in ACTIVE else status.state
         if state not in (INTERRUPTED, STOPPED):
-            raise UserError(f"The run {run_dir.name} is {state}; only stopped or interrupted runs can be resumed.")
+            raise UserError("The run {name} is {state}; only stopped or interrupted runs can be resumed.",
+                name=run_dir.name, state=state)
         if not (run_dir / CONFIG).is_file():
-            raise UserError(f"The run {run_dir.name} has no {CONFIG}; it cannot be resumed.")
+            raise UserError("The run {name} has no {config}; it cannot be resumed.",
+                name=run_dir.name, config=CONFIG)
         base = status or RunStatus(state=QUEUED)
-        queued = base.changed(state=QUEUED, reason=None, launcher=launcher.kind, requested_by=requested_by,
+        queued = base.changed(state=QUEUED, reason=None, reason_template=None, reason_values=None, launcher=launcher.kind, requested_by=requested_by,
                               queued_at=time.time(), started_at=None, ended_at=None, owner=None)
         clear_stop(run_dir)
         write_status(run_dir, queued)
@@ -167,7 +172,8 @@ def stop_run(run_dir: Path, wait: float = 0.0) -> str:
     (after waiting up to ``wait`` seconds for the training to record it)."""
     status = read_status(run_dir)
     if status is None:
-        raise UserError(f"{run_dir} has no training to stop (it has no status file).")
+        raise UserError("{run_dir} has no training to stop (it has no status file).",
+            run_dir=run_dir)
     state = observed_state(run_dir, status)
     if state not in ACTIVE:
         return state
@@ -176,7 +182,7 @@ def stop_run(run_dir: Path, wait: float = 0.0) -> str:
             with RunLock(run_dir).acquire(patience=0.2):
                 now = read_status(run_dir)
                 if now is not None and now.state == QUEUED and now.owner is None:
-                    write_status(run_dir, now.changed(state=STOPPED, reason=CANCELLED, ended_at=time.time()))
+                    write_status(run_dir, now.changed(state=STOPPED, ended_at=time.time(), **reason(CANCELLED)))
                     return STOPPED
         except RunBusy:
             pass  # its process claimed it just now: ask that process instead
@@ -196,9 +202,11 @@ def delete_run(run_dir: Path, bundled: str | Path | None = None) -> None:
     demos), never one a live process writes."""
     run_dir = Path(run_dir)
     if bundled is not None and run_dir.resolve().parent == Path(bundled).resolve():
-        raise UserError(f"{run_dir.name} is a bundled demo; it cannot be deleted.")
+        raise UserError("{name} is a bundled demo; it cannot be deleted.",
+            name=run_dir.name)
     if not run_dir.is_dir():
-        raise UserError(f"There is no run folder at {run_dir}.")
+        raise UserError("There is no run folder at {run_dir}.",
+            run_dir=run_dir)
     with _locked(run_dir, "is training; stop it before deleting it"):
         trash = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".deleted", dir=run_dir.parent))
         os.rename(run_dir, trash / run_dir.name)  # gone from every listing at once
@@ -228,8 +236,9 @@ def _launch(launcher: Launcher, run_dir: Path, status: RunStatus) -> None:
     except Exception as err:  # the launcher could not start anything: the run says so
         with RunLock(run_dir):
             write_status(run_dir, status.changed(state="failed", ended_at=time.time(),
-                                                 reason=f"The training could not be started ({err})."))
-        raise UserError(f"The training could not be started ({err}).") from None
+                                                 **reason("The training could not be started ({err}).", err=err)))
+        raise UserError("The training could not be started ({err}).",
+            err=err) from None
 
 
 class _locked:

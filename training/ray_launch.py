@@ -56,12 +56,14 @@ class RayLauncher:
     def __init__(self, address: str, cpus: float | None = None, gpus: float | None = None, device: str = "auto"):
         self.address = (address or "").strip()
         if not self.address:
-            raise UserError(f"{RAY_ADDRESS_ENV} is empty; set it to 'local', 'auto' or a Ray cluster's address.")
+            raise UserError("{ray_address_env} is empty; set it to 'local', 'auto' or a Ray cluster's address.",
+                ray_address_env=RAY_ADDRESS_ENV)
         self.cpus = _amount(cpus, CPUS_ENV, default=1.0, least=0.0, strictly=True)
         self.gpus = _amount(gpus, GPUS_ENV, default=0.0, least=0.0, strictly=False)
         if self.gpus > 1 and self.gpus != int(self.gpus):
-            raise UserError(f"A training's GPU request ({GPUS_ENV}) must be a fraction below 1 or a whole number, "
-                            f"not {self.gpus:g}.")
+            raise UserError("A training's GPU request ({gpus_env}) must be a fraction below 1 or a whole number, not "
+                "{gpus:g}.",
+                gpus_env=GPUS_ENV, gpus=self.gpus)
         self.threads = max(1, round(self.cpus))  # torch threads: the CPUs this training asked for
         self.device = device
         _check_address(self.address)
@@ -116,12 +118,14 @@ def _amount(value: float | None, env: str, default: float, least: float, strictl
         try:
             value = float(text)
         except ValueError:
-            raise UserError(f"{env} must be a number, not {text!r}.") from None
+            raise UserError("{env} must be a number, not {text!r}.",
+                env=env, text=text) from None
     else:
         what = "The " + env.removeprefix("VAE_EXPLORER_RAY_").rstrip("S") + " request"
     if not math.isfinite(value) or value < least or (strictly and value <= least) or value > 1024:
         bound = "above 0" if strictly else "0 or more"
-        raise UserError(f"{what} must be a number {bound} and at most 1024, not {value:g}.")
+        raise UserError("{what} must be a number {bound} and at most 1024, not {value:g}.",
+            what=what, bound=bound, value=value)
     return float(value)
 
 
@@ -145,20 +149,23 @@ def connect(address: str):
         if address.startswith("ray://"):
             why = _reachable(address)
             if why is not None:
-                raise UserError(f"Cannot reach the Ray Client server at {address}: {why}; is the cluster running "
-                                f"and is {RAY_ADDRESS_ENV} right?")
+                raise UserError("Cannot reach the Ray Client server at {address}: {why}; is the cluster running and is "
+                    "{ray_address_env} right?",
+                    address=address, why=why, ray_address_env=RAY_ADDRESS_ENV)
             try:
                 import grpc  # noqa: F401 - what Ray Client needs beyond plain ray
             except ImportError:
-                raise UserError(f"{RAY_ADDRESS_ENV} is a ray:// address, which needs Ray Client: "
-                                "pip install 'ray[client]' (the same version as the cluster's).") from None
+                raise UserError("{ray_address_env} is a ray:// address, which needs Ray Client: pip install "
+                    "'ray[client]' (the same version as the cluster's).",
+                    ray_address_env=RAY_ADDRESS_ENV) from None
         else:
             _pick_route(address)
         try:
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UserError(f"Cannot connect to the Ray cluster at {address} ({first.rstrip('.')}).") from None
+            raise UserError("Cannot connect to the Ray cluster at {address} ({value}).",
+                address=address, value=first.rstrip('.')) from None
     return ray
 
 
@@ -187,7 +194,8 @@ def _start_local(ray) -> None:
     started.wait()
     err = result["error"]
     if err is not None:
-        raise UserError(f"Could not start a local Ray instance ({type(err).__name__}: {err}).")
+        raise UserError("Could not start a local Ray instance ({name}: {err}).",
+            name=type(err).__name__, err=err)
 
 
 def _loopback_only() -> None:
@@ -213,7 +221,8 @@ def _pick_route(address: str) -> None:
         resolved = canonicalize_bootstrap_address(address) or address
     except (ConnectionError, ValueError) as err:  # 'auto' with no local node, or a malformed address
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"Cannot connect to the Ray cluster at {address} ({first.rstrip('.')}).") from None
+        raise UserError("Cannot connect to the Ray cluster at {address} ({value}).",
+            address=address, value=first.rstrip('.')) from None
     except ImportError:  # another Ray version: check the address as given
         resolved = address
     why = _reachable(resolved)
@@ -223,8 +232,9 @@ def _pick_route(address: str) -> None:
         _loopback_only()
         return
     shown = address if resolved == address else f"{address} (that is, {resolved})"
-    raise UserError(f"Cannot reach the Ray cluster at {shown}: {why}; is it running (ray start --head) and is "
-                    f"{RAY_ADDRESS_ENV} right?")
+    raise UserError("Cannot reach the Ray cluster at {shown}: {why}; is it running (ray start --head) and is "
+        "{ray_address_env} right?",
+        shown=shown, why=why, ray_address_env=RAY_ADDRESS_ENV)
 
 
 def _is_loopback(address: str) -> bool:
@@ -249,7 +259,9 @@ def _check_address(address: str) -> None:
         return
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"{RAY_ADDRESS_ENV} must be 'local', 'auto', HOST:PORT or ray://HOST:PORT, not {address!r}.")
+        raise UserError("{ray_address_env} must be 'local', 'auto', HOST:PORT or ray://HOST:PORT, not "
+            "{address!r}.",
+            ray_address_env=RAY_ADDRESS_ENV, address=address)
 
 
 # -- the worker side ------------------------------------------------------------------------------

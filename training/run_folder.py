@@ -75,11 +75,13 @@ def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
     path = Path(path)
     size = path.stat().st_size
     if size > limit:
-        raise UserError(f"{path} is {size:,} bytes; {what} is at most {limit:,}.")
+        raise UserError("{path} is {size:,} bytes; {what} is at most {limit:,}.",
+            path=path, size=size, what=what, limit=limit)
     with path.open("rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise UserError(f"{path} is over {limit:,} bytes; {what} is at most {limit:,}.")
+        raise UserError("{path} is over {limit:,} bytes; {what} is at most {limit:,}.",
+            path=path, limit=limit, what=what)
     return data
 
 
@@ -95,11 +97,13 @@ def read_history(run_dir: str | Path) -> list[dict]:
     if not path.is_file():
         return []
     if path.stat().st_size > MAX_HISTORY_BYTES:
-        raise UserError(f"{path} is over {MAX_HISTORY_BYTES // 1024**2} MB; that is not a training history.")
+        raise UserError("{path} is over {value} MB; that is not a training history.",
+            path=path, value=MAX_HISTORY_BYTES // 1024**2)
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
-        raise UserError(f"{path} is not a text file (byte {err.start} is not UTF-8).") from None
+        raise UserError("{path} is not a text file (byte {start} is not UTF-8).",
+            path=path, start=err.start) from None
     history = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -107,9 +111,11 @@ def read_history(run_dir: str | Path) -> list[dict]:
         try:
             rec = json.loads(line)
         except (json.JSONDecodeError, RecursionError):
-            raise UserError(f"{path} line {n} is not valid JSON.") from None
+            raise UserError("{path} line {n} is not valid JSON.",
+                path=path, n=n) from None
         if not isinstance(rec, dict) or not isinstance(rec.get("epoch"), int):
-            raise UserError(f"{path} line {n} is not an epoch record.")
+            raise UserError("{path} line {n} is not an epoch record.",
+                path=path, n=n)
         history.append(rec)
     return history
 
@@ -123,7 +129,8 @@ def publish_run(target: str | Path, files: dict[str, bytes]) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
     except OSError as err:
-        raise UserError(f"The runs folder {target.parent} cannot be written ({err.strerror}).") from None
+        raise UserError("The runs folder {parent} cannot be written ({strerror}).",
+            parent=target.parent, strerror=err.strerror) from None
     try:
         for name, data in files.items():
             atomic_write(staging / name, data)
@@ -134,8 +141,10 @@ def publish_run(target: str | Path, files: dict[str, bytes]) -> Path:
     except OSError as err:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(err, FileExistsError) or target.exists():
-            raise UserError(f"A run named {target.name!r} already exists in {target.parent}; choose another name.") from None
-        raise UserError(f"The run could not be saved in {target.parent} ({err.strerror}).") from None
+            raise UserError("A run named {name!r} already exists in {parent}; choose another name.",
+                name=target.name, parent=target.parent) from None
+        raise UserError("The run could not be saved in {parent} ({strerror}).",
+            parent=target.parent, strerror=err.strerror) from None
     return target
 
 
@@ -146,8 +155,9 @@ def check_run_name(name: str) -> str:
     """A run name is one safe path component; anything else is refused with one sentence."""
     if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
         raise UserError(
-            f"{name!r} is not a valid run name; use up to 100 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit."
+            "{name!r} is not a valid run name; use up to 100 letters, digits, '-', '_' or '.', "
+                "starting with a letter or digit.",
+                name=name
         )
     return name
 
@@ -157,7 +167,8 @@ def run_path(root: str | Path, name: str) -> Path:
     root = Path(root).resolve()
     path = (root / check_run_name(name)).resolve()
     if path.parent != root:
-        raise UserError(f"The run {name!r} would lie outside {root}.")
+        raise UserError("The run {name!r} would lie outside {root}.",
+            name=name, root=root)
     return path
 
 

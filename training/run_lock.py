@@ -53,8 +53,8 @@ class RunLock:
                     os.close(fd)
                     if err.errno in _BUSY:
                         raise RunBusy(busy_message or busy_sentence(self.run_dir)) from None
-                    raise UserError(f"Cannot lock {self.run_dir} ({err.strerror}); the file system must "
-                                    "support file locks.") from None
+                    raise UserError("Cannot lock {run_dir} ({strerror}); the file system must support file locks.",
+                        run_dir=self.run_dir, strerror=err.strerror) from None
                 time.sleep(0.02)
         self._fd = fd
         return self

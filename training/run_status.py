@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from training.errors import UserError
+from training.errors import UserError, sentence
 from training.run_folder import STATUS, STOP, atomic_write
 from training.run_lock import owner_alive
 
@@ -31,6 +31,7 @@ STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED)
 LAUNCHERS = ("cli", "local", "ray")
 FORMAT = "vae-explorer/status"
 MAX_STATUS_BYTES = 64 * 1024
+CANCELLED = sentence("Cancelled before it started.")
 # A run the app queued for a local process, not yet claimed by it: the process claims it within a
 # second; after this long without an owner it is taken as interrupted (the launch failed).
 CLAIM_GRACE_S = 15.0
@@ -49,7 +50,9 @@ class Owner:
 @dataclass(frozen=True)
 class RunStatus:
     state: str
-    reason: str | None = None          # one sentence: why it failed, how it stopped
+    reason: str | None = None          # one sentence: why it failed, how it stopped (English)
+    reason_template: str | None = None  # the same sentence as a template and its values, which the app
+    reason_values: dict | None = None   # puts in its visitor's language (training.errors.UserError)
     launcher: str = "cli"              # who started it: the command line, the app's local processes, Ray
     requested_by: str | None = None    # the app visitor who queued it (None from the command line)
     queued_at: float | None = None     # unix times
@@ -92,7 +95,8 @@ class RunStatus:
     @classmethod
     def from_dict(cls, data: object, source: str) -> "RunStatus":
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise UserError(f"{source} is not a status file written by this project.")
+            raise UserError("{source} is not a status file written by this project.",
+                source=source)
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
         try:
@@ -101,7 +105,8 @@ class RunStatus:
             status = cls(**values)
             _check(status)
         except (KeyError, TypeError, ValueError) as err:
-            raise UserError(f"{source} is malformed ({err}).") from None
+            raise UserError("{source} is malformed ({err}).",
+                source=source, err=err) from None
         return status
 
 
@@ -118,10 +123,33 @@ def _check(s: RunStatus) -> None:
         value = getattr(s, name)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value != value):
             raise ValueError(f"{name} must be a number")
-    for name in ("reason", "requested_by", "data_note"):
+    for name in ("reason", "requested_by", "data_note", "reason_template"):
         value = getattr(s, name)
         if value is not None and (not isinstance(value, str) or len(value) > 2000):
             raise ValueError(f"{name} must be a short text")
+    values = s.reason_values
+    if values is not None and (not isinstance(values, dict) or len(values) > 20 or not all(
+            isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+            and len(str(v)) <= 2000 for k, v in values.items())):
+        raise ValueError("reason_values must be a few named texts or numbers")
+
+
+def reason(template: str, **values) -> dict:
+    """A status's reason as English text plus its template and values (for ``RunStatus.changed``)."""
+    kept = {k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v) for k, v in values.items()}
+    return {"reason": template.format(**kept) if kept else template, "reason_template": template,
+            "reason_values": kept or None}
+
+
+def reason_of(err: BaseException) -> dict:
+    """The reason fields for a UserError (its template travels), or its text alone for anything else."""
+    template, values = getattr(err, "template", None), getattr(err, "values", None)
+    if isinstance(template, str):
+        try:
+            return reason(template, **(values or {}))
+        except (KeyError, IndexError, ValueError):
+            pass
+    return {"reason": str(err), "reason_template": None, "reason_values": None}
 
 
 def read_status(run_dir: str | Path) -> RunStatus | None:
@@ -132,11 +160,13 @@ def read_status(run_dir: str | Path) -> RunStatus | None:
     except FileNotFoundError:
         return None
     if size > MAX_STATUS_BYTES:
-        raise UserError(f"{path} is {size:,} bytes; a status file is a few hundred.")
+        raise UserError("{path} is {size:,} bytes; a status file is a few hundred.",
+            path=path, size=size)
     try:
         data = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise UserError(f"{path} is not valid JSON.") from None
+        raise UserError("{path} is not valid JSON.",
+            path=path) from None
     except FileNotFoundError:
         return None
     return RunStatus.from_dict(data, str(path))

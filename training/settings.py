@@ -128,26 +128,36 @@ def build_run_config(settings: Mapping[str, object], image_shape: tuple[int, int
         raise setting_sentence(err, name_of) from None
 
 
-BOUND_WORDS = {  # pydantic's error type -> the end of our sentence, with the bound's value as {limit}
-    "less_than_equal": "it must be at most {limit}", "less_than": "it must be less than {limit}",
-    "greater_than_equal": "it must be at least {limit}", "greater_than": "it must be more than {limit}",
-}
-
-
 def setting_sentence(err: ValidationError, name_of: NameOf = flag_name) -> UserError:
-    """The first problem of a validation error as one sentence (a UserError with its template and values),
-    naming the setting as ``name_of`` does."""
+    """The first problem of a validation error as one sentence (a UserError with its template and values,
+    so that the app can put it in the visitor's language), naming the setting as ``name_of`` does."""
     first = err.errors()[0]
     key = str(first["loc"][-1]) if first["loc"] else ""
+    ctx = first.get("ctx") or {}
+    inner = ctx.get("error")  # our validators raise UserError: its template travels inside
+    if key not in ModelConfig.model_fields and key not in TrainConfig.model_fields:
+        if isinstance(inner, UserError):
+            return inner
+        msg = first["msg"].removeprefix("Value error, ")
+        return UserError("{why}.", why=f"{msg[0].upper()}{msg[1:]}".rstrip("."))
+    value = first.get("input")
+    field, shown = name_of(key), ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+    limit = next(iter(ctx.values()), None) if len(ctx) == 1 else None
+    kind = first["type"]
+    if kind == "less_than_equal":
+        return UserError("{field} {value} is not allowed: it must be at most {limit}.", field=field, value=shown,
+                         limit=limit)
+    if kind == "less_than":
+        return UserError("{field} {value} is not allowed: it must be less than {limit}.", field=field, value=shown,
+                         limit=limit)
+    if kind == "greater_than_equal":
+        return UserError("{field} {value} is not allowed: it must be at least {limit}.", field=field, value=shown,
+                         limit=limit)
+    if kind == "greater_than":
+        return UserError("{field} {value} is not allowed: it must be more than {limit}.", field=field, value=shown,
+                         limit=limit)
+    if isinstance(inner, UserError):
+        return UserError("{field} {value} is not allowed: {why}.", field=field, value=shown, why=inner)
     msg = first["msg"].removeprefix("Value error, ")
-    if key in ModelConfig.model_fields or key in TrainConfig.model_fields:
-        value = first.get("input")
-        shown = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
-        ctx = first.get("ctx") or {}
-        if first["type"] in BOUND_WORDS and len(ctx) == 1:
-            limit = next(iter(ctx.values()))
-            return UserError("{field} {value} is not allowed: " + BOUND_WORDS[first["type"]] + ".",
-                             field=name_of(key), value=shown, limit=limit)
-        return UserError("{field} {value} is not allowed: {why}.", field=name_of(key), value=shown,
-                         why=f"{msg[0].lower()}{msg[1:]}")
-    return UserError(f"{msg[0].upper()}{msg[1:]}.")
+    return UserError("{field} {value} is not allowed: {why}.", field=field, value=shown,
+                     why=f"{msg[0].lower()}{msg[1:]}")

@@ -45,7 +45,8 @@ def read_steps(run_dir: str | Path) -> list[StepRow]:
     path = Path(run_dir) / STEPS
     try:
         if path.stat().st_size > MAX_STEPS_BYTES:
-            raise UserError(f"{path} is over {MAX_STEPS_BYTES // 1024**2} MB; that is not a step log.")
+            raise UserError("{path} is over {value} MB; that is not a step log.",
+                path=path, value=MAX_STEPS_BYTES // 1024**2)
         text = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
@@ -57,7 +58,8 @@ def read_steps(run_dir: str | Path) -> list[StepRow]:
             step, n = int(parts[0]), int(parts[4])
             recon, kl, beta = float(parts[1]), float(parts[2]), float(parts[3])
         except (IndexError, ValueError):
-            raise UserError(f"{path} has a malformed row: {line[:60]!r}.") from None
+            raise UserError("{path} has a malformed row: {line!r}.",
+                path=path, line=line[:60]) from None
         rows.append(StepRow(step, recon, kl, beta, n))
     return rows
 

@@ -81,8 +81,9 @@ class Trainer:
             data = load_dataset(tc.dataset, seed=tc.seed)
         if tuple(data.image_shape) != tuple(config.model.image_shape):
             raise UserError(
-                f"The data set {tc.dataset} has images of shape {tuple(data.image_shape)}, "
-                f"but the model expects {tuple(config.model.image_shape)}."
+                "The data set {dataset} has images of shape {image_shape}, but the model expects "
+                    "{image_shape_2}.",
+                    dataset=tc.dataset, image_shape=tuple(data.image_shape), image_shape_2=tuple(config.model.image_shape)
             )
         self.data_name, self.data_fingerprint = data.name, data.fingerprint()
         self.x_train = data.x_train.to(self.device)
@@ -103,7 +104,8 @@ class Trainer:
             self._restore()
         n_local = self.x_train.shape[0] // self.world
         if n_local == 0:
-            raise UserError(f"The training set has {self.x_train.shape[0]} images; that is too few to train on.")
+            raise UserError("The training set has {shape} images; that is too few to train on.",
+                shape=self.x_train.shape[0])
         self.n_local = n_local
         self.steps_per_epoch = math.ceil(n_local / tc.batch_size)
         self._stop = threading.Event()   # asked for, on this rank
@@ -272,12 +274,14 @@ class Trainer:
 
     def _restore(self) -> None:
         if self.run_dir is None or not (self.run_dir / CHECKPOINT).is_file():
-            raise UserError(f"There is no checkpoint to resume in {self.run_dir}.")
+            raise UserError("There is no checkpoint to resume in {run_dir}.",
+                run_dir=self.run_dir)
         state = load_resume_state(self.run_dir, self.config, self.model, self.optimizer)
         if state.data_fingerprint is not None and state.data_fingerprint != self.data_fingerprint:
-            raise UserError(f"The data set {self.data_name} is not what {self.run_dir} was trained on: its images "
-                            "changed since (added, removed or edited files); resuming would train on other data and "
-                            "move former test images into training. Start a new run instead.")
+            raise UserError("The data set {data_name} is not what {run_dir} was trained on: its images changed since "
+                "(added, removed or edited files); resuming would train on other data and move former "
+                "test images into training. Start a new run instead.",
+                data_name=self.data_name, run_dir=self.run_dir)
         self.epoch, self.history = state.epoch, state.history
         if self.rank == 0:  # a kill between the checkpoint and its views may have left them one epoch behind
             write_views(self.run_dir, self.config, self.model, self.epoch, self.history)

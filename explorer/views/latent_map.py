@@ -49,7 +49,7 @@ def _defaults(run, data) -> None:
 def _controls(z_dim: int, data) -> dict:
     c1, c2, c3 = st.columns([2, 2, 2])
     methods = ["dims", "pca", "tsne"] if z_dim == 2 else ["pca", "tsne", "dims"]
-    method = c1.radio(_("Projection"), methods, format_func=lambda m: _(METHOD_LABELS[m]), horizontal=True,
+    method = c1.radio(_("Projection"), methods, format_func={m: _(METHOD_LABELS[m]) for m in methods}.get, horizontal=True,
                       key="map_method",
                       help=_("PCA: the plane of largest variance of mu. t-SNE: neighbours stay neighbours (on at "
                              "most {n} points). Two dims: raw coordinates.").format(n=TSNE_MAX_POINTS))

@@ -116,7 +116,7 @@ def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
     c1, c2, c3 = st.columns([2, 2, 1])
     choices = [ALL_DIMS] + [f"z_{i}" for i in order]
     which = c1.selectbox(_("Dimensions"), choices, key="traversal_dims",
-                         format_func=lambda c: _("all (by KL)") if c == ALL_DIMS else c,
+                         format_func={c: (_("all (by KL)") if c == ALL_DIMS else c) for c in choices}.get,
                          help=_("One row per dimension, ordered by KL, largest first."))
     n = c2.slider(_("Steps from −3 to +3"), 3, 15, 9, key="traversal_steps")
     c3.button(_("Redraw"), icon=":material/refresh:", help=_("Use the sliders' current values for the fixed dimensions."))

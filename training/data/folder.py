@@ -35,13 +35,17 @@ def load_folder(path: str | Path, image_size: int = 28, channels: int = 1) -> Da
     """Read every image under ``path`` into a Dataset named ``folder:<absolute path>``."""
     folder = Path(path).expanduser().resolve()
     if not folder.exists():
-        raise UserError(f"Image folder {folder} does not exist.")
+        raise UserError("Image folder {folder} does not exist.",
+            folder=folder)
     if not folder.is_dir():
-        raise UserError(f"{folder} is not a folder; folder: needs a directory of images.")
+        raise UserError("{folder} is not a folder; folder: needs a directory of images.",
+            folder=folder)
 
     files, labels, class_names, outside = _find_images(folder)
     if len(files) * channels * image_size * image_size > MAX_VALUES:
-        raise UserError(f"{len(files):,} images at {image_size}x{image_size} would not fit in memory; use a smaller image size.")
+        raise UserError("{files:,} images at {image_size}x{image_size} would not fit in memory; use a smaller "
+            "image size.",
+            files=len(files), image_size=image_size)
 
     images, ok, why = _read_images(files, image_size, channels)
     skipped = [f"{_shown(p, folder)} ({reason})" for p, reason in outside]
@@ -49,9 +53,11 @@ def load_folder(path: str | Path, image_size: int = 28, channels: int = 1) -> Da
     images = images[ok]
     labels = labels[ok] if labels is not None else None
     if len(images) == 0:
-        raise UserError(f"No readable images (png, jpg, jpeg, bmp, gif, webp) found in {folder}.")
+        raise UserError("No readable images (png, jpg, jpeg, bmp, gif, webp) found in {folder}.",
+            folder=folder)
     if len(images) < 2:
-        raise UserError(f"{folder} has only one readable image; a data set needs at least 2.")
+        raise UserError("{folder} has only one readable image; a data set needs at least 2.",
+            folder=folder)
 
     train, test = split_indices(len(images), 0.2, labels, seed=_SPLIT_SEED)
     return Dataset(
@@ -102,7 +108,8 @@ def _find_images(folder: Path) -> tuple[list[Path], np.ndarray | None, list[str]
                     continue
                 seen += 1
                 if seen > MAX_IMAGES:
-                    raise UserError(f"{folder} holds more than {MAX_IMAGES:,} images, the limit; use a smaller folder.")
+                    raise UserError("{folder} holds more than {max_images:,} images, the limit; use a smaller folder.",
+                        folder=folder, max_images=MAX_IMAGES)
                 yield p
 
     subfolders = []

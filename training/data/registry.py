@@ -65,14 +65,16 @@ def load_dataset(
             raise UserError("folder: needs a path, as in folder:/path/to/images.")
         size = _check_size(image_size, 28, IMAGE_SIZE_RANGE[1])
         if channels not in (None, 1, 3):
-            raise UserError(f"channels must be 1 (grayscale) or 3 (RGB), not {channels}.")
+            raise UserError("channels must be 1 (grayscale) or 3 (RGB), not {channels}.",
+                channels=channels)
         return load_folder(path, image_size=size, channels=channels or 1)
     name = name.strip().lower()
     if name == "shapes":
         from .shapes import load_shapes
 
         if channels not in (None, 1):
-            raise UserError(f"The shapes data set is grayscale only, so channels must be 1, not {channels}.")
+            raise UserError("The shapes data set is grayscale only, so channels must be 1, not {channels}.",
+                channels=channels)
         return load_shapes(_check_size(image_size, 28, SHAPES_MAX_SIZE), int(seed))
     if name not in _NATIVE_SHAPES:
         raise UserError(_unknown(name))
@@ -122,7 +124,8 @@ def _check_size(image_size: int | None, default: int, largest: int) -> int:
         return default
     smallest = IMAGE_SIZE_RANGE[0]
     if isinstance(image_size, bool) or not isinstance(image_size, Integral) or not smallest <= image_size <= largest:
-        raise UserError(f"image_size must be a whole number from {smallest} to {largest}, not {image_size!r}.")
+        raise UserError("image_size must be a whole number from {smallest} to {largest}, not {image_size!r}.",
+            smallest=smallest, largest=largest, image_size=image_size)
     return int(image_size)
 
 
@@ -130,6 +133,11 @@ def _check_native(name: str, image_size: int | None, channels: int | None) -> No
     """Fixed-size sets accept image_size / channels only when they match."""
     c, h, _ = _NATIVE_SHAPES[name]
     if image_size is not None and image_size != h:
-        raise UserError(f"The {name} data set is fixed at {h}x{h} pixels, so image_size cannot be {image_size}.")
+        raise UserError("The {name} data set is fixed at {h}x{h} pixels, so image_size cannot be {image_size}.",
+            name=name, h=h, image_size=image_size)
     if channels is not None and channels != c:
-        raise UserError(f"The {name} data set has {c} channel{'s' if c > 1 else ''}, so channels cannot be {channels}.")
+        if c == 1:
+            raise UserError("The {name} data set is grayscale (1 channel), so channels cannot be {channels}.",
+                            name=name, channels=channels)
+        raise UserError("The {name} data set has {c} channels, so channels cannot be {channels}.",
+                        name=name, c=c, channels=channels)

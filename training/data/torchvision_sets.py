@@ -74,8 +74,9 @@ def load_torchvision(name: str, root: Path, download: bool) -> Dataset:
         test = dataset_class(str(root), train=False, download=download)
     except (RuntimeError, OSError, ValueError, AssertionError, EOFError) as error:  # URLError is an OSError
         if was_cached:
-            raise UserError(f"{spec.title} files in {spec.folder(root)} could not be read (corrupt?); "
-                            f"delete that folder to download them again.") from error
+            raise UserError("{title} files in {value} could not be read (corrupt?); delete that folder to download "
+                "them again.",
+                title=spec.title, value=spec.folder(root)) from error
         raise UserError(_missing_message(spec, dataset_class, root, download)) from error
     return Dataset(
         name=name,
