@@ -90,7 +90,10 @@ def error_text(err: BaseException) -> str:
     template, values = getattr(err, "template", None), getattr(err, "values", None)
     if not isinstance(template, str):
         return str(err)
-    shown = {k: error_text(v) if isinstance(v, BaseException) else v for k, v in (values or {}).items()}
+    from training.errors import Phrase
+
+    shown = {k: error_text(v) if isinstance(v, BaseException) else _(v) if isinstance(v, Phrase) else v
+             for k, v in (values or {}).items()}
     try:  # a value may itself be a library sentence (a validator's reason inside "... is not allowed: ..."):
         return _(template).format(**shown)
     except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English sentence

@@ -143,3 +143,28 @@ def test_a_runs_recorded_reason_shows_in_the_visitors_language(tmp_path):
     en = open_page("views/train.py", "en", runs=tmp_path)
     assert "已停止；保留了第 3 轮的检查点。" in [w.value for w in zh.warning]
     assert "Stopped; the checkpoint of epoch 3 is kept." in [w.value for w in en.warning]
+
+
+def test_nested_phrases_of_a_library_error_translate_in_a_visitors_session():
+    import errno
+
+    from training.errors import as_user_error
+
+    def script():
+        import errno
+
+        import streamlit as st
+
+        from explorer.i18n import error_text
+        from training.errors import as_user_error as convert
+
+        err = convert(OSError(errno.ENOSPC, "No space left on device", "/runs/x/model.safetensors"))
+        st.session_state["shown"] = error_text(err)
+
+    err = as_user_error(OSError(errno.ENOSPC, "No space left on device", "/runs/x/model.safetensors"))
+    assert str(err) == "Cannot use /runs/x/model.safetensors: the disk is full."
+    at = AppTest.from_function(script, args=())
+    at.query_params["lang"] = "zh"
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert at.session_state["shown"] == "无法使用 /runs/x/model.safetensors：磁盘已满。"

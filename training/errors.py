@@ -14,6 +14,10 @@ def sentence(text: str) -> str:
     return text
 
 
+class Phrase(str):
+    """A value of a UserError that is itself words (not a name or a number): the app translates it too."""
+
+
 class UserError(ValueError):
     """A problem with the user's input, explained in one sentence."""
 
@@ -26,19 +30,19 @@ import errno as _errno
 import os as _os
 
 _OS_REASONS = {
-    _errno.ENOSPC: "the disk is full",
-    _errno.EDQUOT: "the disk quota is used up",
-    _errno.EROFS: "it is on a read-only file system",
-    _errno.EACCES: "permission denied",
-    _errno.EPERM: "permission denied",
-    _errno.ENOTDIR: "part of that path is a file, not a folder",
-    _errno.ENOENT: "there is no such file or folder",
-    _errno.EISDIR: "it is a folder, not a file",
-    _errno.ENAMETOOLONG: "the name is too long",
-    _errno.EIO: "the disk reported an input/output error",
+    _errno.ENOSPC: sentence("the disk is full"),
+    _errno.EDQUOT: sentence("the disk quota is used up"),
+    _errno.EROFS: sentence("it is on a read-only file system"),
+    _errno.EACCES: sentence("permission denied"),
+    _errno.EPERM: sentence("permission denied"),
+    _errno.ENOTDIR: sentence("part of that path is a file, not a folder"),
+    _errno.ENOENT: sentence("there is no such file or folder"),
+    _errno.EISDIR: sentence("it is a folder, not a file"),
+    _errno.ENAMETOOLONG: sentence("the name is too long"),
+    _errno.EIO: sentence("the disk reported an input/output error"),
 }
-OUT_OF_MEMORY = ("Out of memory while training or evaluating: choose a smaller batch size, smaller hidden sizes or "
-                 "smaller images; the last complete checkpoint, if any, is kept.")
+OUT_OF_MEMORY = sentence("Out of memory while training or evaluating: choose a smaller batch size, smaller hidden "
+                         "sizes or smaller images; the last complete checkpoint, if any, is kept.")
 
 
 def printable(text: str) -> str:
@@ -51,11 +55,17 @@ def printable(text: str) -> str:
 
 def os_error_sentence(err: OSError) -> str:
     """One sentence for a file-system failure: which path, and why in plain words."""
-    reason = _OS_REASONS.get(err.errno, (err.strerror or type(err).__name__).lower())
+    return str(os_error(err))
+
+
+def os_error(err: OSError) -> "UserError":
+    """The UserError for a file-system failure: which path, and why in plain words (translatable)."""
+    known = _OS_REASONS.get(err.errno)
+    reason = Phrase(known) if known else (err.strerror or type(err).__name__).lower()
     if err.filename is None:
-        return f"A file could not be read or written: {reason}."
+        return UserError("A file could not be read or written: {reason}.", reason=reason)
     path = _os.fsencode(err.filename).decode("utf-8", "backslashreplace")  # printable, whatever its bytes
-    return f"Cannot use {path}: {reason}."
+    return UserError("Cannot use {path}: {reason}.", path=path, reason=reason)
 
 
 def _out_of_memory(err: BaseException) -> bool:
@@ -71,7 +81,7 @@ def as_user_error(err: BaseException) -> UserError | None:
     if isinstance(err, UserError):
         return err
     if isinstance(err, OSError):
-        return UserError(os_error_sentence(err))
+        return os_error(err)
     if _out_of_memory(err):
         return UserError(OUT_OF_MEMORY)
     if isinstance(err, UnicodeError):
