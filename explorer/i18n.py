@@ -85,19 +85,22 @@ def _(message: str) -> str:
     return _pseudo(text)
 
 
-def error_text(err: BaseException) -> str:
-    """A one-sentence error from the library (training.errors.UserError) in the visitor's language."""
+def error_text(err: BaseException, nested: bool = False) -> str:
+    """A one-sentence error from the library (training.errors.UserError) in the visitor's language. Its
+    values may be words themselves (a Phrase, or another UserError inside "... is not allowed: ..."):
+    those are translated too."""
+    from training.errors import Phrase, capitalised, starts_with_words
+
     template, values = getattr(err, "template", None), getattr(err, "values", None)
     if not isinstance(template, str):
         return str(err)
-    from training.errors import Phrase
-
-    shown = {k: error_text(v) if isinstance(v, BaseException) else _(v) if isinstance(v, Phrase) else v
+    shown = {k: error_text(v, nested=True) if isinstance(v, BaseException) else _(v) if isinstance(v, Phrase) else v
              for k, v in (values or {}).items()}
-    try:  # a value may itself be a library sentence (a validator's reason inside "... is not allowed: ..."):
-        return _(template).format(**shown)
+    try:
+        text = _(template).format(**shown)
     except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English sentence
         return str(err)
+    return capitalised(text) if not nested and starts_with_words(template, values or {}) else text
 
 
 def N_(message: str) -> str:

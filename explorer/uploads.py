@@ -29,11 +29,7 @@ def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, nam
     if target.exists():
         raise UserError("A run named {name!r} already exists in {folder}; choose another name.", name=name,
                         folder=target.parent)
-    try:
-        config, model = load_model_from_bytes(config_bytes, weights, source="uploaded")
-    except UserError as err:  # its sentences may start with the source's name: "uploaded weights is ..."
-        text = str(err)
-        raise UserError(text[:1].upper() + text[1:]) from None
+    config, model = load_model_from_bytes(config_bytes, weights, source="uploaded")
     if config.train.dataset.startswith("folder:"):  # else opening it would make the server read that folder
         raise UserError("Uploaded runs must name a built-in data set; a folder: data set would make the server "
                         "read one of its own folders (train such a model on the Train page instead).")

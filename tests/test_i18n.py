@@ -168,3 +168,27 @@ def test_nested_phrases_of_a_library_error_translate_in_a_visitors_session():
     at.session_state["lang"] = "zh"
     at.run()
     assert at.session_state["shown"] == "无法使用 /runs/x/model.safetensors：磁盘已满。"
+
+
+def test_an_upload_refused_in_chinese_names_the_upload_in_chinese():
+    def script():
+        import streamlit as st
+
+        from explorer.i18n import error_text
+        from explorer.uploads import save_uploaded_run
+        from training.config import RunConfig
+        from training.errors import UserError
+
+        config = RunConfig(model={"image_shape": (1, 8, 8), "latent_dim": 2, "hidden": (16,)},
+                           train={"dataset": "digits"})
+        try:
+            save_uploaded_run(config.to_json().encode(), b"\0" * 68, "/nonexistent-runs", "x")
+        except UserError as err:
+            st.session_state["en"], st.session_state["zh"] = str(err), error_text(err)
+
+    at = AppTest.from_function(script)
+    at.session_state["lang"] = "zh"
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert at.session_state["en"].startswith("The uploaded weights file does not match the config: it is 68 bytes")
+    assert at.session_state["zh"].startswith("上传的权重文件 与配置不符：它有 68 字节")

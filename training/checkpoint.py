@@ -23,7 +23,7 @@ from safetensors.torch import save as st_save
 
 from training import costs
 from training.config import RunConfig
-from training.errors import UserError
+from training.errors import Phrase, UserError, sentence
 from training.model import VAE
 from training.run_folder import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_config, read_history
 
@@ -194,13 +194,25 @@ def _load_weights_into(model: VAE, weights: dict[str, torch.Tensor], source: obj
 
 def load_model_from_bytes(config_text: str | bytes, weights: bytes, source: str = "upload") -> tuple[RunConfig, VAE]:
     """Validate a config, build its model, and load safetensors weights into it."""
-    config = RunConfig.from_json(config_text, source=f"{source} config")
+    config_name, file_name, weights_name = _names(source)
+    config = RunConfig.from_json(config_text, source=config_name)
     costs.check_model(config.model)
-    costs.check_weights_file(config.model, len(weights), f"the {source} weights file")
-    tensors, _ = read_safetensors_bytes(weights, f"{source} weights")
+    costs.check_weights_file(config.model, len(weights), file_name)
+    tensors, _ = read_safetensors_bytes(weights, weights_name)
     model = VAE(config.model)
-    _load_weights_into(model, tensors, f"{source} weights")
+    _load_weights_into(model, tensors, weights_name)
     return config, model.eval()
+
+
+UPLOADED = (sentence("uploaded config"), sentence("the uploaded weights file"), sentence("uploaded weights"))
+
+
+def _names(source: str) -> tuple[str, str, str]:
+    """How sentences name the config, the weights file and the weights of SOURCE (an upload: in words the
+    app translates)."""
+    if source == "uploaded":
+        return tuple(Phrase(name) for name in UPLOADED)
+    return f"{source} config", f"the {source} weights file", f"{source} weights"
 
 
 @dataclass

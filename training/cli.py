@@ -23,8 +23,7 @@ RESUMABLE = {"epochs", "device", "out", "resume", "quiet", "command", "max_runni
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + error
-        raise UserError("{value}{message} (see '{prog} --help').",
-            value=message[0].upper(), message=message[1:], prog=self.prog)
+        raise UserError("{message} (see '{prog} --help').", message=message[:1].upper() + message[1:], prog=self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:

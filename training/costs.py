@@ -175,6 +175,5 @@ def check_weights_file(cfg: ModelConfig, size: int, name: str) -> None:
     """A weights file's size must fit the config's weights before a byte of it is read."""
     need = weight_bytes(cfg)
     if not need <= size <= need + SAFETENSORS_HEADER_MAX:
-        raise UserError("{value}{name} does not match the config: it is {size:,} bytes, the config describes "
-            "{need:,} bytes of weights.",
-            value=name[:1].upper(), name=name[1:], size=size, need=need)
+        raise UserError("{name} does not match the config: it is {size:,} bytes, the config describes {need:,} bytes "
+                        "of weights.", name=name, size=size, need=need)

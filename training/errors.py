@@ -23,7 +23,20 @@ class UserError(ValueError):
 
     def __init__(self, template: str, /, **values):
         self.template, self.values = template, values
-        super().__init__(template.format(**values) if values else template)
+        inside = {k: v.raw if isinstance(v, UserError) else v for k, v in values.items()}
+        self.raw = template.format(**inside) if values else template  # as it reads inside another sentence
+        super().__init__(capitalised(self.raw) if starts_with_words(template, values) else self.raw)
+
+
+def starts_with_words(template: str, values: dict) -> bool:
+    """Whether a sentence begins with a value that is words ("uploaded weights is ..."), which then takes
+    a capital; a name or a path at the start keeps its case."""
+    first = template.split("}", 1)[0][1:].split("!")[0].split(":")[0] if template.startswith("{") else None
+    return first is not None and isinstance(values.get(first), (Phrase, UserError))
+
+
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 import errno as _errno

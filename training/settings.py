@@ -139,7 +139,7 @@ def setting_sentence(err: ValidationError, name_of: NameOf = flag_name) -> UserE
         if isinstance(inner, UserError):
             return inner
         msg = first["msg"].removeprefix("Value error, ")
-        return UserError("{why}.", why=f"{msg[0].upper()}{msg[1:]}".rstrip("."))
+        return UserError("{why}.", why=msg.rstrip("."))
     value = first.get("input")
     field, shown = name_of(key), ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
     limit = next(iter(ctx.values()), None) if len(ctx) == 1 else None
