@@ -43,17 +43,19 @@ def badge(state_name: str) -> str:
     return f":{colour}-badge[{state_word(state_name)}]" if colour else ""
 
 
-def reason_text(status) -> str:
-    """Why a run stopped or failed, in the visitor's language (the status keeps the message and its values)."""
-    if status is None or not status.reason:
+def reason_text(status, field: str = "reason") -> str:
+    """Why a run stopped or failed (or, with ``field="data_note"``, what was skipped of its data), in the
+    visitor's language: the status keeps the sentence's template and values beside its English text."""
+    text = getattr(status, field, None) if status is not None else None
+    if not text:
         return ""
-    template, values = getattr(status, "reason_template", None), getattr(status, "reason_values", None)
+    template, values = getattr(status, f"{field}_template", None), getattr(status, f"{field}_values", None)
     if template:
         try:
             return _(template).format(**(values or {}))
         except (KeyError, IndexError, ValueError):
             pass
-    return status.reason
+    return text
 
 
 def _stop(run: RunSummary) -> None:

@@ -137,12 +137,16 @@ def test_a_runs_recorded_reason_shows_in_the_visitors_language(tmp_path):
                        train={"dataset": "digits", "epochs": 5})
     torch.manual_seed(0)
     write_views(run_dir, config, VAE(config.model).eval(), 3, [{"epoch": e} for e in (1, 2, 3)])
+    note = reason("{count} file(s) in {name} were skipped: {shown}.", count=1, name="folder:/imgs", shown="a.txt")
     write_status(run_dir, RunStatus(state=STOPPED, epoch=3, epochs=5, queued_at=1.0, ended_at=2.0, **reason(
-        "Stopped; the checkpoint of epoch {epoch} is kept.", epoch=3)))
+        "Stopped; the checkpoint of epoch {epoch} is kept.", epoch=3), data_note=note["reason"],
+        data_note_template=note["reason_template"], data_note_values=note["reason_values"]))
     zh = open_page("views/train.py", "zh", runs=tmp_path)
     en = open_page("views/train.py", "en", runs=tmp_path)
     assert "已停止；保留了第 3 轮的检查点。" in [w.value for w in zh.warning]
     assert "Stopped; the checkpoint of epoch 3 is kept." in [w.value for w in en.warning]
+    assert "folder:/imgs 中有 1 个文件被跳过：a.txt。" in [w.value for w in zh.warning]
+    assert "1 file(s) in folder:/imgs were skipped: a.txt." in [w.value for w in en.warning]
 
 
 def test_nested_phrases_of_a_library_error_translate_in_a_visitors_session():
@@ -192,3 +196,23 @@ def test_an_upload_refused_in_chinese_names_the_upload_in_chinese():
     at.run()
     assert at.session_state["en"].startswith("The uploaded weights file does not match the config: it is 68 bytes")
     assert at.session_state["zh"].startswith("上传的权重文件 与配置不符：它有 68 字节")
+
+
+def test_an_invalid_uploaded_config_is_explained_in_chinese_down_to_the_bound():
+    def script():
+        import streamlit as st
+
+        from explorer.i18n import error_text
+        from explorer.uploads import save_uploaded_run
+        from training.errors import UserError
+
+        try:
+            save_uploaded_run(b'{"model": {"latent_dim": 0}, "train": {}}', b"\\0" * 68, "/nonexistent-runs", "x")
+        except UserError as err:
+            st.session_state["en"], st.session_state["zh"] = str(err), error_text(err)
+
+    at = AppTest.from_function(script)
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert at.session_state["en"] == "The uploaded config is invalid: model.latent_dim = 0: it must be at least 1."
+    assert at.session_state["zh"] == "上传的配置 无效：model.latent_dim = 0：它必须至少为 1。"

@@ -169,18 +169,32 @@ class RunConfig(_Strict):
         return self.model_dump_json(indent=2) + "\n"
 
 
-def describe_validation_error(err: ValidationError) -> str:
-    """The first problem pydantic found, as a phrase: 'model.latent_dim = 0: Input should be ...'."""
+def describe_validation_error(err: ValidationError) -> "UserError":
+    """The first problem pydantic found, as a phrase (a UserError to nest in a sentence): 'model.latent_dim
+    = 0: it must be at least 1'."""
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "value"
-    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "missing":
-        return f"{where} is missing"
+        return UserError("{where} is missing", where=where)
     if first["type"] == "extra_forbidden":
-        return f"{where} is not a known setting"
+        return UserError("{where} is not a known setting", where=where)
     value = first.get("input")
     shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    return f"{where} = {shown}: {msg}{more}"
+    more = len(err.errors()) - 1
+    ctx = first.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, UserError):
+        why = inner
+    elif first["type"] in ("less_than_equal", "greater_than_equal", "less_than", "greater_than") and len(ctx) == 1:
+        limit = next(iter(ctx.values()))
+        why = {"less_than_equal": UserError("it must be at most {limit}", limit=limit),
+               "greater_than_equal": UserError("it must be at least {limit}", limit=limit),
+               "less_than": UserError("it must be less than {limit}", limit=limit),
+               "greater_than": UserError("it must be more than {limit}", limit=limit)}[first["type"]]
+    else:
+        why = first["msg"].removeprefix("Value error, ")
+    if more:
+        return UserError("{where} = {shown}: {why} (and {more} more)", where=where, shown=shown, why=why, more=more)
+    return UserError("{where} = {shown}: {why}", where=where, shown=shown, why=why)

@@ -113,8 +113,10 @@ def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool]) -> 
     from training.trainer import Trainer
 
     data = plan.load_data()
-    if getattr(data, "skipped_note", None):
-        recorder.set(data_note=data.skipped_note)
+    note = getattr(data, "skipped_reason", None)
+    if note:
+        recorder.set(data_note=note["reason"], data_note_template=note["reason_template"],
+                      data_note_values=note["reason_values"])
     resume = plan.resume and (plan.run_dir / CHECKPOINT).is_file()
     callback = _fan_out(recorder.progress, plan.callback)
     trainer = Trainer(plan.config, data, run_dir=plan.run_dir, device=plan.device, callback=callback,

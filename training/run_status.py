@@ -68,6 +68,8 @@ class RunStatus:
     start_step: int = 0                # global step this process started from (resumed runs > 0)
     train_seconds: float = 0.0         # seconds this process has spent in fit(), for the time left
     data_note: str | None = None       # about the data set as loaded: files that were skipped, and why
+    data_note_template: str | None = None  # the same as a template and its values (like the reason's)
+    data_note_values: dict | None = None
     format: str = field(default=FORMAT)
 
     # -- derived ---------------------------------------------------------------------------
@@ -123,15 +125,16 @@ def _check(s: RunStatus) -> None:
         value = getattr(s, name)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value != value):
             raise ValueError(f"{name} must be a number")
-    for name in ("reason", "requested_by", "data_note", "reason_template"):
+    for name in ("reason", "requested_by", "data_note", "reason_template", "data_note_template"):
         value = getattr(s, name)
         if value is not None and (not isinstance(value, str) or len(value) > 2000):
             raise ValueError(f"{name} must be a short text")
-    values = s.reason_values
-    if values is not None and (not isinstance(values, dict) or len(values) > 20 or not all(
-            isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
-            and len(str(v)) <= 2000 for k, v in values.items())):
-        raise ValueError("reason_values must be a few named texts or numbers")
+    for name in ("reason_values", "data_note_values"):
+        values = getattr(s, name)
+        if values is not None and (not isinstance(values, dict) or len(values) > 20 or not all(
+                isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                and len(str(v)) <= 2000 for k, v in values.items())):
+            raise ValueError(f"{name} must be a few named texts or numbers")
 
 
 def reason(template: str, **values) -> dict:

@@ -121,7 +121,7 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
                + _("saved in {path}").format(path=f"`{run.path}`") + owner)
     state_line(run, positions, launcher)
     if s.data_note:
-        st.warning(s.data_note, icon=":material/warning:")
+        st.warning(run_actions.reason_text(s, "data_note"), icon=":material/warning:")
     history = _cached(_history, run.path, "history.jsonl")
     steps = _cached(_steps, run.path, "steps.csv")
     last = history[-1] if history else {}

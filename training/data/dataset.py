@@ -32,11 +32,23 @@ class Dataset:
     @property
     def skipped_note(self) -> str | None:
         """One sentence on the files that were left out, or None."""
+        note = self.skipped_reason
+        return None if note is None else note["reason"]
+
+    @property
+    def skipped_reason(self) -> dict | None:
+        """That sentence as text, template and values (training.run_status.reason), or None."""
+        from training.run_status import reason
+
         if not self.skipped:
             return None
         shown = "; ".join(self.skipped_examples)
-        more = f" and {self.skipped - len(self.skipped_examples)} more" if self.skipped > len(self.skipped_examples) else ""
-        return f"{self.skipped} file(s) in {self.name} were skipped: {shown}{more}."
+        extra = self.skipped - len(self.skipped_examples)
+        if extra > 0:
+            return reason("{count} file(s) in {name} were skipped: {shown} and {extra} more.", count=self.skipped,
+                          name=self.name, shown=shown, extra=extra)
+        return reason("{count} file(s) in {name} were skipped: {shown}.", count=self.skipped, name=self.name,
+                      shown=shown)
 
     def fingerprint(self) -> str:
         """A digest of the images and labels of both splits: equal exactly when the data is the same
