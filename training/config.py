@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from training.errors import UserError
+from training.errors import UserError, bound_phrase
 
 FORMAT = "vae-explorer/run"
 FORMAT_VERSION = 1
@@ -183,18 +183,8 @@ def describe_validation_error(err: ValidationError) -> "UserError":
     if len(shown) > 60:
         shown = shown[:57] + "..."
     more = len(err.errors()) - 1
-    ctx = first.get("ctx") or {}
-    inner = ctx.get("error")
-    if isinstance(inner, UserError):
-        why = inner
-    elif first["type"] in ("less_than_equal", "greater_than_equal", "less_than", "greater_than") and len(ctx) == 1:
-        limit = next(iter(ctx.values()))
-        why = {"less_than_equal": UserError("it must be at most {limit}", limit=limit),
-               "greater_than_equal": UserError("it must be at least {limit}", limit=limit),
-               "less_than": UserError("it must be less than {limit}", limit=limit),
-               "greater_than": UserError("it must be more than {limit}", limit=limit)}[first["type"]]
-    else:
-        why = first["msg"].removeprefix("Value error, ")
+    inner = (first.get("ctx") or {}).get("error")
+    why = bound_phrase(first) or (inner if isinstance(inner, UserError) else first["msg"].removeprefix("Value error, "))
     if more:
         return UserError("{where} = {shown}: {why} (and {more} more)", where=where, shown=shown, why=why, more=more)
     return UserError("{where} = {shown}: {why}", where=where, shown=shown, why=why)

@@ -28,6 +28,23 @@ class UserError(ValueError):
         super().__init__(capitalised(self.raw) if starts_with_words(template, values) else self.raw)
 
 
+_BOUNDS = {  # pydantic's error type for a broken bound -> our phrase for it
+    "less_than_equal": sentence("it must be at most {limit}"),
+    "greater_than_equal": sentence("it must be at least {limit}"),
+    "less_than": sentence("it must be less than {limit}"),
+    "greater_than": sentence("it must be more than {limit}"),
+}
+
+
+def bound_phrase(error: dict) -> "UserError | None":
+    """A pydantic error (one item of ``ValidationError.errors()``) that broke a bound, as our phrase with the
+    bound's value ('it must be at most 512'); None for any other error."""
+    ctx = error.get("ctx") or {}
+    if error.get("type") not in _BOUNDS or len(ctx) != 1:
+        return None
+    return UserError(_BOUNDS[error["type"]], limit=next(iter(ctx.values())))
+
+
 def starts_with_words(template: str, values: dict) -> bool:
     """Whether a sentence begins with a value that is words ("uploaded weights is ..."), which then takes
     a capital; a name or a path at the start keeps its case."""

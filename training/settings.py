@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from training.config import ModelConfig, RunConfig, TrainConfig
-from training.errors import UserError
+from training.errors import UserError, bound_phrase
 
 DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
 MODEL_KEYS = ("latent_dim", "likelihood", "sigma", "min_sigma")
@@ -142,22 +142,8 @@ def setting_sentence(err: ValidationError, name_of: NameOf = flag_name) -> UserE
         return UserError("{why}.", why=msg.rstrip("."))
     value = first.get("input")
     field, shown = name_of(key), ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
-    limit = next(iter(ctx.values()), None) if len(ctx) == 1 else None
-    kind = first["type"]
-    if kind == "less_than_equal":
-        return UserError("{field} {value} is not allowed: it must be at most {limit}.", field=field, value=shown,
-                         limit=limit)
-    if kind == "less_than":
-        return UserError("{field} {value} is not allowed: it must be less than {limit}.", field=field, value=shown,
-                         limit=limit)
-    if kind == "greater_than_equal":
-        return UserError("{field} {value} is not allowed: it must be at least {limit}.", field=field, value=shown,
-                         limit=limit)
-    if kind == "greater_than":
-        return UserError("{field} {value} is not allowed: it must be more than {limit}.", field=field, value=shown,
-                         limit=limit)
-    if isinstance(inner, UserError):
-        return UserError("{field} {value} is not allowed: {why}.", field=field, value=shown, why=inner)
-    msg = first["msg"].removeprefix("Value error, ")
-    return UserError("{field} {value} is not allowed: {why}.", field=field, value=shown,
-                     why=f"{msg[0].lower()}{msg[1:]}")
+    why = bound_phrase(first) or (inner if isinstance(inner, UserError) else None)
+    if why is None:
+        msg = first["msg"].removeprefix("Value error, ")
+        why = f"{msg[0].lower()}{msg[1:]}"
+    return UserError("{field} {value} is not allowed: {why}.", field=field, value=shown, why=why)

@@ -22,6 +22,11 @@ def title(page) -> str:
     return page.locator('[data-testid="stMain"] h1').first.inner_text()
 
 
+def wait_title(page, text: str) -> None:
+    page.wait_for_function("t => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === t", arg=text,
+                           timeout=TIMEOUT)
+
+
 def slider_values(page, z_dim: int) -> list[float]:
     return page.evaluate(f"() => [...Array({z_dim}).keys()].map(i => "
                          "+document.querySelector(`.st-key-z_${i} input[type=range]`).value)")
@@ -53,8 +58,7 @@ def test_the_sidebar_switch_keeps_the_page_the_model_and_z(page, server):
     assert before[1] == pytest.approx(0.2)
 
     page.locator('[data-testid="stSidebar"]').get_by_text("中文", exact=True).click()
-    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '隐变量滑块'",
-                           timeout=TIMEOUT)
+    wait_title(page, "隐变量滑块")
     settle(page)
     assert "lang=zh" in page.url and "/scrub" not in page.url  # same page, the choice in the link
     assert "mnist5k-z2 (示例" in picked_model(page)
@@ -63,8 +67,7 @@ def test_the_sidebar_switch_keeps_the_page_the_model_and_z(page, server):
     screenshot(page, "zh-latent-sliders")
 
     page.locator('[data-testid="stSidebarNav"] a', has_text="理论").click()  # the page links speak Chinese too
-    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '理论'",
-                           timeout=TIMEOUT)
+    wait_title(page, "理论")
     settle(page)
     page.get_by_text("E1 · 目标函数").wait_for(timeout=TIMEOUT)
     assert "mnist5k-z2 (示例" in picked_model(page)
@@ -84,16 +87,12 @@ def test_two_visitors_in_two_languages_at_once_each_keep_their_own(chromium, ser
         for _ in range(2):  # both keep their language as they move on, at the same time
             zh.locator('[data-testid="stSidebarNav"] a', has_text="采样").click()
             en.locator('[data-testid="stSidebarNav"] a', has_text="Samples").click()
-            zh.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '采样'",
-                                 timeout=TIMEOUT)
-            en.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === 'Samples'",
-                                 timeout=TIMEOUT)
+            wait_title(zh, "采样")
+            wait_title(en, "Samples")
             zh.locator('[data-testid="stSidebarNav"] a', has_text="权衡").click()
             en.locator('[data-testid="stSidebarNav"] a', has_text="Balance").click()
-            zh.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '权衡'",
-                                 timeout=TIMEOUT)
-            en.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === 'Balance'",
-                                 timeout=TIMEOUT)
+            wait_title(zh, "权衡")
+            wait_title(en, "Balance")
         settle(zh)
         screenshot(zh, "zh-balance")
     finally:
