@@ -14,8 +14,8 @@ if str(ROOT) not in sys.path:  # `streamlit run explorer/app.py` puts explorer/ 
 
 import streamlit as st  # noqa: E402
 
-from explorer import i18n, run_actions, state  # noqa: E402
-from explorer.i18n import _  # noqa: E402
+from explorer import i18n, latent_point, run_actions, state, view_link  # noqa: E402
+from explorer.i18n import N_, _  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
 
@@ -49,9 +49,15 @@ def main() -> None:
         st.Page(VIEWS / "theory.py", title=_("Theory"), icon=":material/functions:"),
     ]
     page = st.navigation(pages)
+    view_link.restore(state.available_runs, state.select_run, put_z=lambda z: latent_point.put(
+        str(state.current_run_path()), z, N_("the link.")), z_dim_of=lambda: state.current_config_and_history()[
+        0].model.latent_dim)
     i18n.switch()
     model_picker()
+    view_link.write(model=state.current_run_path().name, lang=i18n.current())
+    view_link.show_problems()
     page.run()
+    view_link.share_box()  # after the page: the link holds what the page wrote
 
 
 main()

@@ -65,3 +65,12 @@ def display(img: np.ndarray, width: int) -> np.ndarray:
 def pil_image(img: np.ndarray) -> Image.Image:
     """PIL image (e.g. for a plotly layout image) of a float or uint8 image (H, W[, C])."""
     return Image.fromarray(squeeze_gray(to_uint8(img)))
+
+
+def png_bytes(img: np.ndarray, scale: int = 1) -> bytes:
+    """A PNG file of a float or uint8 image (H, W[, C]), every pixel repeated ``scale`` x ``scale`` times."""
+    import io
+
+    buffer = io.BytesIO()
+    pil_image(upscale_nearest(squeeze_gray(to_uint8(img)), scale)).save(buffer, format="PNG")
+    return buffer.getvalue()

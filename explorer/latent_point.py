@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
+from explorer import view_link
 from explorer.i18n import N_, _
 
 LIMIT = 4.0  # each coordinate's range -LIMIT..LIMIT: the prior puts 99.99% of every z_k within +-4
@@ -54,6 +55,7 @@ def _point(path: str, z_dim: int) -> dict:
         version = point.get("version", 0) + 1 if isinstance(point, dict) else 1
         point = {"run": path, "z": [0.0] * z_dim, "source": (PRIOR_MEAN, {}), "version": version}
         st.session_state[POINT] = point
+    view_link.write_z(point["z"])  # the address bar follows z wherever it is read or set
     return point
 
 
@@ -76,6 +78,7 @@ def put(path: str, z: Sequence[float], source: str, **values) -> list[float]:
     previous = st.session_state.get(POINT)
     version = previous.get("version", 0) + 1 if isinstance(previous, dict) else 1
     st.session_state[POINT] = {"run": path, "z": z, "source": (source, values), "version": version}
+    view_link.write_z(z)
     return z
 
 

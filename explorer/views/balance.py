@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import figures, state
+from explorer import downloads, figures, state
 from explorer.i18n import _
 from training import latent, latent_space
 from training.objective import loss_formula
@@ -69,18 +69,20 @@ def main() -> None:
 
     st.subheader(_("Per epoch"))
     schedule = (cfg.train.beta, cfg.train.warmup_epochs, cfg.train.cycles, cfg.train.free_bits)
-    st.plotly_chart(figures.loss_curves(run.history, train_loss=loss_formula(*schedule)), key="balance_curves")
+    st.plotly_chart(figures.loss_curves(run.history, train_loss=loss_formula(*schedule)), key="balance_curves",
+                    config=downloads.chart_config("loss-curves"))
     st.caption(figures.loss_note(*schedule))
 
     st.subheader(_("KL per dimension"))
-    st.plotly_chart(figures.kl_bars(kl, active), key="balance_kl_bars")
+    st.plotly_chart(figures.kl_bars(kl, active), key="balance_kl_bars", config=downloads.chart_config("kl-per-dimension"))
     st.caption(_("{active} of {z_dim} dimensions are active: the variance over test images of their mean mu_k(x) "
                  "exceeds 0.01. Inactive (grey) dimensions sit at the prior and carry nothing.").format(
         active=int(active.sum()), z_dim=z_dim))
 
     st.subheader(_("Rate and distortion of every saved run"))
     runs = state.available_runs()
-    st.plotly_chart(figures.rate_distortion(runs, current=str(run.path)), key="balance_rd")
+    st.plotly_chart(figures.rate_distortion(runs, current=str(run.path)), key="balance_rd",
+                    config=downloads.chart_config("rate-distortion"))
     st.caption(_("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood (their nats "
                  "are not comparable with one another). The current run is outlined."))
 

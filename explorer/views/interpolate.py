@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import images, latent_point, state
+from explorer import downloads, images, latent_point, state, view_link
 from explorer.i18n import N_, _
 from training import latent, latent_space
 
@@ -19,19 +19,22 @@ def _on_random(n_test: int) -> None:
     st.session_state[KEY_A], st.session_state[KEY_B] = int(a), int(b)
 
 
-def _strip(originals: np.ndarray, path_z: np.ndarray, model, width: int) -> np.ndarray:
-    """[x_a, decoded steps..., x_b] in one row, upscaled for display."""
+def _strip(originals: np.ndarray, path_z: np.ndarray, model) -> np.ndarray:
+    """[x_a, decoded steps..., x_b] in one row (float, one pixel per pixel)."""
     decoded = latent.decode_images(model, path_z)
     row = np.concatenate([originals[:1], decoded, originals[1:]])
-    grid = images.image_grid(row, ncols=len(row), pad=2)
-    return images.display(grid, width)
+    return images.image_grid(row, ncols=len(row), pad=2)
 
 
 def _pair_in_range(n_test: int) -> None:
-    """A new model may have a smaller test set than the last one: keep the pair inside it."""
-    for key, default in ((KEY_A, 0), (KEY_B, min(1, n_test - 1))):
+    """A new model may have a smaller test set than the last one: keep the pair inside it; a link may
+    name the pair (a=, b=)."""
+    for key, param, default in ((KEY_A, "a", 0), (KEY_B, "b", min(1, n_test - 1))):
         if st.session_state.get(key, default) > n_test - 1 or key not in st.session_state:
             st.session_state[key] = default
+        asked = view_link.wanted(param)
+        if asked is not None and asked.isdigit() and int(asked) < n_test:
+            st.session_state[key] = int(asked)
 
 
 def main() -> None:
@@ -50,6 +53,7 @@ def main() -> None:
     c4.button(_("Random pair"), on_click=_on_random, args=(n_test,), icon=":material/shuffle:", width="stretch",
               disabled=n_test < 2)
 
+    view_link.write(a=int(a), b=int(b))
     x = x_test[[int(a), int(b)]]
     mu = latent.encode_dataset(run.model, x)  # (2, Z)
     originals = latent.to_hwc(x)
@@ -62,12 +66,16 @@ def main() -> None:
         st.switch_page("views/sliders.py")
 
     st.subheader(_("Linear"))
-    st.image(_strip(originals, latent_space.lerp(mu[0], mu[1], steps + 2)[1:-1], run.model, width), width=width)
+    strip = _strip(originals, latent_space.lerp(mu[0], mu[1], steps + 2)[1:-1], run.model)
+    st.image(images.display(strip, width), width=width)
+    downloads.image_button(strip, f"interpolation-{int(a)}-{int(b)}-linear", "strip_linear")
     st.caption("z(t) = (1 − t) μ_a + t μ_b.")
 
     st.subheader(_("Spherical"))
     path = latent_space.slerp(mu[0], mu[1], steps + 2)
-    st.image(_strip(originals, path[1:-1], run.model, width), width=width)
+    strip = _strip(originals, path[1:-1], run.model)
+    st.image(images.display(strip, width), width=width)
+    downloads.image_button(strip, f"interpolation-{int(a)}-{int(b)}-spherical", "strip_spherical")
     mid_lin = float(np.linalg.norm(latent_space.lerp(mu[0], mu[1], 3)[1]))
     mid_sph = float(np.linalg.norm(latent_space.slerp(mu[0], mu[1], 3)[1]))
     st.caption(_(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import figures, images, latent_point, state
+from explorer import downloads, figures, images, latent_point, state, view_link
 from explorer.i18n import N_, _
 from training import latent
 
@@ -37,13 +37,25 @@ def _manifold(path: str, digest: str, method: str, dims: tuple[int, int], n: int
     return images.image_grid(decoded, ncols=n, pad=0), grid.xs, grid.ys
 
 
-def _defaults(run, data) -> None:
-    """A newly chosen model starts from its own defaults (raw dims for Z = 2, else PCA; z_0, z_1)."""
+def _defaults(run, data, n_test: int) -> None:
+    """A newly chosen model starts from its own defaults (raw dims for Z = 2, else PCA; z_0, z_1), or from
+    what a link asks for (its projection, dims and picked point, when they fit this model)."""
     z_dim = run.config.model.latent_dim
     st.session_state["map_method"] = "dims" if z_dim == 2 else "pca"
     st.session_state["map_dim_x"], st.session_state["map_dim_y"] = 0, min(1, z_dim - 1)
     if data.labels_are_factors and data.factor_names:
         st.session_state["map_color"] = data.factor_names[0]
+    proj, dims, point = view_link.wanted("proj"), view_link.wanted("dims"), view_link.wanted("point")
+    if proj in METHOD_LABELS:
+        st.session_state["map_method"] = proj
+    try:
+        i, j = (int(v) for v in (dims or "").split(","))
+        if 0 <= i < z_dim and 0 <= j < z_dim:
+            st.session_state["map_dim_x"], st.session_state["map_dim_y"] = i, j
+    except ValueError:
+        pass
+    if point is not None and point.isdigit() and int(point) < n_test:
+        st.session_state["map_selected"] = (str(run.path), int(point))
 
 
 def _controls(z_dim: int, data) -> dict:
@@ -69,6 +81,7 @@ def _controls(z_dim: int, data) -> dict:
     prior = o2.toggle(_("Prior contours"), key="map_prior", disabled=method != "dims",
                       help=_("N(0, I) density at 1, 2, 3 sigma. Only raw latent dims are distributed like the prior."))
     n_grid = o3.slider(_("Grid size"), 5, 25, 12, key="map_grid_n")
+    view_link.write(proj=method, dims=f"{dims[0]},{dims[1]}" if method == "dims" else None)
     return {"method": method, "dims": dims, "color_factor": color_factor, "overlay": overlay and method != "tsne",
             "prior": prior and method == "dims", "n_grid": n_grid}
 
@@ -103,6 +116,8 @@ def _show_selected(run, data, x_test, index: int | None, mu: np.ndarray) -> None
     recon = latent.reconstruct(run.model, x)[0]
     st.image(images.display(original, 140), width=140, caption=_("test image {index}").format(index=index))  # one above
     st.image(images.display(recon, 140), width=140, caption=_("reconstruction μ̃(μ(x))"))  # the other
+    downloads.image_button(images.image_grid(np.stack([original, recon]), ncols=2, pad=1), f"test-{index}-and-reconstruction",
+                           "map_pair")
     if data.y_test is not None and not data.labels_are_factors and data.label_names:
         st.caption(_("Label: {label}").format(label=data.label_names[int(data.y_test[index])]))
 
@@ -112,7 +127,9 @@ def _remember_selection(run, index: int | None, n_test: int) -> int | None:
     if index is not None:
         st.session_state["map_selected"] = (str(run.path), index)
     path, last = st.session_state.get("map_selected", (None, None))
-    return last if path == str(run.path) and last is not None and last < n_test else None
+    picked = last if path == str(run.path) and last is not None and last < n_test else None
+    view_link.write(point=picked)
+    return picked
 
 
 @st.fragment
@@ -131,7 +148,7 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     with left:
         fig = _scatter_figure(proj, idx, data, opts, manifold)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_map_scatter",
-                                config={"scrollZoom": True})
+                                config={"scrollZoom": True, **downloads.chart_config("latent-map")})
         if opts["method"] == "tsne" and len(idx) < len(mu):
             st.caption(_("t-SNE of {n} of the {total} test images (random subset).").format(n=len(idx), total=len(mu)))
     with right:
@@ -151,6 +168,7 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     h = run.config.model.image_shape[1]
     factor = max(1, min(4, round(640 / max(1, opts["n_grid"] * h))))
     st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid_image)), factor))
+    downloads.image_button(grid_image, "manifold", "manifold")
     x_title, y_title = figures.axis_titles(proj)
     st.caption(_("Decoder mean μ̃(z) over a {n}×{n} grid of the plotted axes ({x_title} left to right from {x0} to "
                  "{x1}, {y_title} top to bottom from {y0} to {y1}): {how}.").format(
@@ -161,8 +179,8 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
 def main() -> None:
     run = state.current_run()
     data = state.current_data(run)
-    state.on_new_model("map", lambda: _defaults(run, data))
     x_test = state.current_test_images(run, data)
+    state.on_new_model("map", lambda: _defaults(run, data, len(x_test)))
     st.title(_("Latent map"))
     z_dim = run.config.model.latent_dim
     st.caption(_("Each dot is mu(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Click a dot to see "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import images, state
+from explorer import downloads, images, state
 from explorer.i18n import _
 from training import latent, latent_space
 
@@ -33,6 +33,7 @@ def main() -> None:
     grid = images.image_grid(decoded, ncols=side, pad=1)
     width = min(720, max(240, side * 72))
     st.image(images.display(grid, width), width=width)
+    downloads.image_button(grid, f"samples-seed-{int(seed)}", "samples")
     st.caption(_("{n} samples, seed {seed}, z = {z_dim} dimensions.").format(n=side * side, seed=int(seed), z_dim=z_dim))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import images, latent_point, state
+from explorer import downloads, images, latent_point, state
 from explorer.i18n import N_, _
 from training import latent_space
 
@@ -80,9 +80,11 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
             )
     with right:
         z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
+        decoded = decode_mean(decoder, z)
         with st.container(key="decoded"):
-            st.image(images.display(decode_mean(decoder, z), IMAGE_WIDTH), width=IMAGE_WIDTH)
+            st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
             st.caption(_("Decoder mean μ̃(z). Started from {source}").format(source=latent_point.source(path, z_dim)))
+        downloads.image_button(decoded, "decoded-z", "decoded_z")
 
 
 def buttons(path: str, z_dim: int) -> None:
@@ -126,6 +128,7 @@ def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
     h = run.config.model.image_shape[1]
     factor = max(1, min(4, round(600 / max(1, n * (h + 1)))))
     st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid)), factor))
+    downloads.image_button(grid, "traversal", "traversal")
     labels = ", ".join(f"z_{i}{'' if active[i] else ' (KL < 0.01)'}" for i in dims)
     st.caption(_("Rows: {labels}. Columns: that coordinate from −3 to +3; the others are fixed at the slider values "
                  "when the grid was drawn (press Redraw after moving sliders).").format(labels=labels))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import run_actions, state, trainings
+from explorer import downloads, run_actions, state, trainings
 from explorer.i18n import _, error_text
 from explorer.train_figures import beta_figure, loss_figure
 from explorer.train_form import config_from_form, training_form
@@ -148,9 +148,11 @@ def charts(run: RunSummary) -> None:
     history = _cached(_history, run.path, "history.jsonl")
     left, right = st.columns(2)
     per_epoch = run.status.steps_per_epoch
-    left.plotly_chart(loss_figure("recon", steps, history, per_epoch), key=f"recon_{run.name}")
-    right.plotly_chart(loss_figure("kl", steps, history, per_epoch), key=f"kl_{run.name}")
-    left.plotly_chart(beta_figure(steps, per_epoch), key=f"beta_{run.name}")
+    left.plotly_chart(loss_figure("recon", steps, history, per_epoch), key=f"recon_{run.name}",
+                      config=downloads.chart_config(f"{run.name}-recon"))
+    right.plotly_chart(loss_figure("kl", steps, history, per_epoch), key=f"kl_{run.name}",
+                       config=downloads.chart_config(f"{run.name}-kl"))
+    left.plotly_chart(beta_figure(steps, per_epoch), key=f"beta_{run.name}", config=downloads.chart_config(f"{run.name}-beta"))
 
 
 def row(run: RunSummary, positions: dict[Path, int]) -> None:

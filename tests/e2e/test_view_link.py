@@ -1,0 +1,97 @@
+"""A view is a link: move, copy the link from the sidebar, open it in a fresh browser, see the same view."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import screenshot
+
+pytestmark = pytest.mark.e2e
+TIMEOUT = 60_000
+
+
+def settle(page) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=TIMEOUT)
+
+
+def slider_values(page, z_dim: int) -> list[float]:
+    return page.evaluate(f"() => [...Array({z_dim}).keys()].map(i => "
+                         "+document.querySelector(`.st-key-z_${i} input[type=range]`).value)")
+
+
+def decoded_src(page) -> str:
+    return page.locator(".st-key-decoded img").first.get_attribute("src").split("/")[-1]
+
+
+def copied_link(page) -> str:
+    """Press the sidebar's Copy link and read what it put on the clipboard."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"]', has_text="Share this view")
+    button = page.locator(".st-key-share_link button.copy")
+    if not button.is_visible():
+        box.locator("summary").click()
+    button.wait_for(timeout=TIMEOUT)
+    button.click()
+    page.locator(".st-key-share_link button.copy", has_text="Copied").wait_for(timeout=TIMEOUT)
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_a_link_reopens_the_same_model_page_and_z_in_a_fresh_browser(page, chromium, server):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"{server.url}/?lang=en")
+    settle(page)
+    page.locator(".st-key-model_picker [role='combobox']").click()
+    page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
+    page.locator(".st-key-z_1 input[type=range]").wait_for(timeout=TIMEOUT)
+    settle(page)
+    before = decoded_src(page)
+    page.locator(".st-key-z_1 input[type=range]").focus()
+    for _ in range(6):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(150)
+    page.wait_for_function("() => +document.querySelector('.st-key-z_1 input[type=range]').value > 0.29",
+                           timeout=TIMEOUT)
+    page.wait_for_function("old => !document.querySelector('.st-key-decoded img').src.endsWith(old)", arg=before,
+                           timeout=TIMEOUT)
+    settle(page)
+    page.wait_for_timeout(500)
+    z, image = slider_values(page, 2), decoded_src(page)
+    assert z[1] == pytest.approx(0.3)
+    link = copied_link(page)
+    assert "model=mnist5k-z2" in link and "z=0%2C0.3" in link and link.startswith(server.url), link
+    assert "z=0%2C0.3" in page.url  # the address bar follows too
+
+    fresh = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        other = fresh.new_page()
+        other.goto(link)
+        other.locator(".st-key-z_1 input[type=range]").wait_for(timeout=TIMEOUT)
+        settle(other)
+        assert other.locator('[data-testid="stMain"] h1').first.inner_text() == "Latent sliders"
+        assert slider_values(other, 2) == pytest.approx(z)
+        other.wait_for_function("src => document.querySelector('.st-key-decoded img').src.endsWith(src)", arg=image,
+                                timeout=TIMEOUT)  # the same PNG, byte for byte (its URL names its content)
+        screenshot(other, "view-link-reopened")
+    finally:
+        fresh.close()
+
+
+def test_a_link_restores_the_maps_projection_and_point_and_interpolates_pair(page, server):
+    page.goto(f"{server.url}/latent_map?model=mnist5k-z16&proj=dims&dims=3,5&point=17&lang=en")
+    settle(page)
+    page.get_by_text("test image 17").first.wait_for(timeout=TIMEOUT)
+    assert page.locator(".st-key-map_method input[type=radio]:checked").evaluate("e => e.value") is not None
+    checked = page.locator(".st-key-map_method label", has=page.locator("input:checked")).inner_text()
+    assert checked.strip() == "two latent dims"
+    assert "z_3 and z_5 on the grid" in page.locator('[data-testid="stMain"]').inner_text()
+
+    page.goto(f"{server.url}/interpolate?model=mnist5k-z2&a=3&b=41&lang=en")
+    settle(page)
+    assert page.locator(".st-key-interp_a input").input_value() == "3"
+    assert page.locator(".st-key-interp_b input").input_value() == "41"
+
+    page.goto(f"{server.url}/?model=no-such-run&z=1,2,3&lang=en")
+    settle(page)
+    page.get_by_text("The link's model no-such-run is not offered here").wait_for(timeout=TIMEOUT)
