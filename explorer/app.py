@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:  # `streamlit run explorer/app.py` puts explorer/ 
 
 import streamlit as st  # noqa: E402
 
-from explorer import i18n, latent_point, run_actions, state, view_link  # noqa: E402
+from explorer import compare, i18n, latent_point, run_actions, state, view_link  # noqa: E402
 from explorer.i18n import N_, _  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
@@ -54,6 +54,7 @@ def main() -> None:
         0].model.latent_dim)
     i18n.switch()
     model_picker()
+    compare.picker()
     view_link.write(model=state.current_run_path().name, lang=i18n.current())
     view_link.show_problems()
     page.run()

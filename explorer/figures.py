@@ -23,6 +23,7 @@ from explorer.images import pil_image
 
 PALETTE = qualitative.D3 + qualitative.Pastel  # >= 10 distinct classes
 ACTIVE_COLOR = "#1f77b4"
+PICKED_COLOR = "#ff7f0e"  # runs picked for comparison
 INACTIVE_COLOR = "#c7c7c7"
 TRAIN_DASH, TEST_DASH = "solid", "dot"
 
@@ -207,8 +208,27 @@ def kl_bars(kl_per_dim: np.ndarray | Sequence[float], active: np.ndarray | Seque
     return fig
 
 
-def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int = 420) -> go.Figure:
-    """One point per saved run: rate = test KL (x), distortion = test recon (y), labelled by beta.
+def compare_curves(runs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], height: int = 340) -> go.Figure:
+    """Test reconstruction, KL and -ELBO per epoch of several runs, one colour per run (the first is the
+    current one, drawn thicker)."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=(_("test −ln q(x|z)"), _("test KL"), _("test −ELBO")))
+    for k, (name, history) in enumerate(runs):
+        epochs = _series(history, "epoch")
+        for col, key in enumerate(("test_recon", "test_kl", "test_neg_elbo"), 1):
+            fig.add_trace(go.Scatter(x=epochs, y=_series(history, key), name=name, legendgroup=name, mode="lines",
+                                     showlegend=col == 1, line={"color": PALETTE[k % len(PALETTE)],
+                                                                "width": 3 if k == 0 else 1.5}), row=1, col=col)
+    fig.update_xaxes(title_text=_("epoch"))
+    fig.update_yaxes(title_text=_("nats per image"), row=1, col=1)
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int = 420,
+                    picked: Sequence[str] = ()) -> go.Figure:
+    """One point per saved run: rate = test KL (x), distortion = test recon (y), labelled by beta; the
+    current run outlined in black, runs picked for comparison in orange.
 
     ``runs`` are ``training.run_folder.RunSummary`` (or anything with path, name, beta, likelihood,
     dataset, test_kl, test_recon). One trace per likelihood: their recon nats are not comparable.
@@ -218,12 +238,16 @@ def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int
     for k, lik in enumerate(sorted({r.likelihood for r in scored})):
         group = [r for r in scored if r.likelihood == lik]
         is_current = [current is not None and Path(r.path).resolve() == Path(current).resolve() for r in group]
+        chosen = {Path(p).resolve() for p in picked}
+        is_picked = [Path(r.path).resolve() in chosen for r in group]
         fig.add_trace(go.Scatter(
             x=[r.test_kl for r in group], y=[r.test_recon for r in group], mode="markers+text", name=lik,
             text=[f"β={r.beta:g} · {lik}" for r in group], textposition="top center",
             customdata=[[r.name, r.dataset, r.latent_dim] for r in group],
-            marker={"size": [16 if c else 10 for c in is_current], "color": PALETTE[k % len(PALETTE)],
-                    "line": {"width": [3 if c else 0 for c in is_current], "color": "black"}},
+            marker={"size": [16 if c or p else 10 for c, p in zip(is_current, is_picked)],
+                    "color": PALETTE[k % len(PALETTE)],
+                    "line": {"width": [3 if c or p else 0 for c, p in zip(is_current, is_picked)],
+                             "color": ["black" if c else PICKED_COLOR for c in is_current]}},
             hovertemplate=("%{customdata[0]}<br>%{customdata[1]}, z=%{customdata[2]}<br>%{text}<br>"
                            + _("KL {kl} · recon {recon} nats").format(kl="%{x:.2f}", recon="%{y:.2f}")
                            + "<extra></extra>"),

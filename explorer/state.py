@@ -143,6 +143,16 @@ def current_decoder() -> ArrayDecoder | None:
         return None
 
 
+def load_run_of(path: str | Path) -> Run:
+    """Any offered run, loaded (cached per weights file)."""
+    return _load_run(str(path), weights_digest(Path(path)))
+
+
+def load_decoder_of(path: str | Path) -> ArrayDecoder:
+    """Any offered run's numpy decoder (cached per weights file)."""
+    return _load_decoder(str(path), weights_digest(Path(path)))
+
+
 def current_run() -> Run:
     """The chosen model (falling back to the bundled default if it vanished)."""
     path = current_run_path()

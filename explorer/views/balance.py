@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, figures, state
+from explorer import compare, downloads, figures, state
 from explorer.i18n import _
 from training import latent, latent_space
 from training.objective import loss_formula
@@ -73,6 +73,15 @@ def main() -> None:
                     config=downloads.chart_config("loss-curves"))
     st.caption(figures.loss_note(*schedule))
 
+    others = compare.picked()
+    if others:
+        st.subheader(_("Compared with other runs"))
+        histories = [(run.path.name, run.history)] + [(o.name, state.load_run_of(o.path).history) for o in others]
+        st.plotly_chart(figures.compare_curves(histories), key="balance_compare",
+                        config=downloads.chart_config("compared-runs"))
+        st.caption(_("Test reconstruction, KL and −ELBO per epoch; the current run is the thick line. Pick the runs "
+                     "under “Compare with” in the sidebar."))
+
     st.subheader(_("KL per dimension"))
     st.plotly_chart(figures.kl_bars(kl, active), key="balance_kl_bars", config=downloads.chart_config("kl-per-dimension"))
     st.caption(_("{active} of {z_dim} dimensions are active: the variance over test images of their mean mu_k(x) "
@@ -81,10 +90,12 @@ def main() -> None:
 
     st.subheader(_("Rate and distortion of every saved run"))
     runs = state.available_runs()
-    st.plotly_chart(figures.rate_distortion(runs, current=str(run.path)), key="balance_rd",
+    st.plotly_chart(figures.rate_distortion(runs, current=str(run.path), picked=[str(o.path) for o in others]),
+                    key="balance_rd",
                     config=downloads.chart_config("rate-distortion"))
     st.caption(_("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood (their nats "
-                 "are not comparable with one another). The current run is outlined."))
+                 "are not comparable with one another). The current run is outlined in black, compared runs in "
+                 "orange."))
 
 
 main()

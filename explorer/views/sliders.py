@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, images, latent_point, state
+from explorer import compare, downloads, images, latent_point, state
 from explorer.i18n import N_, _
 from training import latent_space
 
@@ -85,6 +85,26 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
             st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
             st.caption(_("Decoder mean μ̃(z). Started from {source}").format(source=latent_point.source(path, z_dim)))
         downloads.image_button(decoded, "decoded-z", "decoded_z")
+    compared_decodes(z)
+
+
+def compared_decodes(z: np.ndarray) -> None:
+    """The same z through the decoder of each run picked for comparison (equal latent sizes only)."""
+    others = compare.picked()
+    if not others:
+        return
+    same = [o for o in others if o.latent_dim == len(z)]
+    st.markdown("**" + _("The same z, decoded by the compared runs") + "**")
+    if same:
+        cols = st.columns(len(same))
+        for col, other in zip(cols, same):
+            decoder = compare.decoder_of(other)
+            if decoder is not None:
+                col.image(images.display(decoder.decode_mean(z[None])[0].transpose(1, 2, 0), 160), width=160,
+                          caption=other.name)
+    skipped = [o.name for o in others if o.latent_dim != len(z)]
+    if skipped:
+        st.caption(_("Not decoded (another number of latent dimensions): {names}.").format(names=", ".join(skipped)))
 
 
 def buttons(path: str, z_dim: int) -> None:
@@ -108,6 +128,16 @@ def test_image_panel(run, x_test) -> None:
     index = int(st.session_state.get(INDEX_KEY, 0))
     original = x_test[index].permute(1, 2, 0).numpy()
     c_img.image(images.display(original, 112), width=112, caption=_("test image {index}").format(index=index))
+    others = compare.picked()
+    if others:
+        from training import latent
+
+        st.markdown("**" + _("This test image reconstructed by each run") + "**")
+        x = x_test[index:index + 1]
+        models = [(run.path.name, run.model)] + [(o.name, compare.model_of(o)) for o in others]
+        shown = [(name, latent.reconstruct(model, x)[0]) for name, model in models if model is not None]
+        for col, (name, recon) in zip(st.columns(len(shown)), shown):
+            col.image(images.display(recon, 112), width=112, caption=name)
 
 
 @st.fragment
