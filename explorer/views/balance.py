@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import compare, downloads, figures, state
+from explorer import compare, downloads, figures, live, state
 from explorer.i18n import _
 from training import latent, latent_space
 from training.objective import loss_formula
@@ -46,6 +46,7 @@ def main() -> None:
     st.caption(_("The loss (E1) is reconstruction −ln q(x|z) plus β times KL(p(z|x) ‖ q(z)), in nats per image. "
                  "Reconstruction wants z to carry information about x; the KL wants p(z|x) to look like the prior."))
 
+    live.follow_training("balance")
     if not run.history:
         st.info(_("This run has no finished epoch yet, so there is nothing to plot."))
         return

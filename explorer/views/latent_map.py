@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, figures, images, latent_point, state, view_link
+from explorer import downloads, figures, images, latent_point, live, state, view_link
 from explorer.i18n import N_, _
 from training import latent
 
@@ -188,6 +188,7 @@ def main() -> None:
     with st.spinner(_("Encoding the test set...")):
         mu = _encode_test(str(run.path), state.weights_digest(run.path), run.model, x_test)
     scatter_panel(run, data, x_test, mu)
+    live.follow_training("map")
 
 
 main()

@@ -360,3 +360,31 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
     finally:
         running.terminate()  # SIGTERM stops a training like a stop request
         running.wait(timeout=30)
+
+
+# -- 4. The Latent map and Balance follow a run while it trains ---------------------------------------
+def test_the_latent_map_of_a_training_run_redraws_after_each_epoch_without_a_click(page, server, trainings):
+    run_dir = trainings / "e2e-live-map"
+    running = cli_training(run_dir, 5000)
+    try:
+        running_owner(run_dir)
+        wait_until(lambda: (run_dir / "model.safetensors").is_file() and status_of(run_dir)["epoch"] >= 2, 120,
+                   "a first epoch written")
+        page.goto(f"{server.url}/latent_map?lang=en")
+        page.locator(".st-key-model_picker [role='combobox']").click()
+        page.get_by_role("option", name=re.compile(r"^e2e-live-map ")).click()
+        page.get_by_text("This run is training: the page redraws after each epoch.").wait_for(timeout=TIMEOUT)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0", timeout=TIMEOUT)
+
+        def map_points():
+            return page.evaluate("() => { const p = document.querySelector('.js-plotly-plot'); "
+                                 "return JSON.stringify(p.data.map(t => [t.x, t.y])); }")
+        first = map_points()
+        page.wait_for_function("old => { const p = document.querySelector('.js-plotly-plot'); return p && p.data && "
+                               "JSON.stringify(p.data.map(t => [t.x, t.y])) !== old; }",
+                               arg=first, timeout=TIMEOUT)  # no click: the next epoch's weights redraw it
+        assert map_points() != first
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        running.terminate()
+        running.wait(timeout=30)
