@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
+from training import snapshots
 from training.checkpoint import load_resume_state, save_checkpoint, write_views
 from training.run_folder import CHECKPOINT
 from training.config import RunConfig
@@ -226,6 +227,7 @@ class Trainer:
         if self.rank == 0 and self.run_dir is not None:
             save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, self.epoch, self.history,
                             self._rng_states(), self.data_fingerprint)
+            snapshots.save(self.run_dir, self.config.model, self.model, self.epoch, self.config.train.epochs)
         return record
 
     # -- whole run -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, figures, images, latent_point, live, state, view_link
+from explorer import downloads, epochs, figures, images, latent_point, live, state, view_link
 from explorer.i18n import N_, _
 from training import latent
 
@@ -136,7 +136,7 @@ def _remember_selection(run, index: int | None, n_test: int) -> int | None:
 def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     """Controls, scatter, selection and manifold: interacting reruns only this."""
     z_dim = run.config.model.latent_dim
-    path, digest = str(run.path), state.weights_digest(run.path)
+    path, digest = str(run.path), epochs.digest(run)
     opts = _controls(z_dim, data)
     spinner = _("Running t-SNE (a few seconds, cached afterwards)...") if opts["method"] == "tsne" else _("Projecting...")
     with st.spinner(spinner):
@@ -182,11 +182,13 @@ def main() -> None:
     x_test = state.current_test_images(run, data)
     state.on_new_model("map", lambda: _defaults(run, data, len(x_test)))
     st.title(_("Latent map"))
+    epochs.scrubber("map")
+    run = epochs.shown(run)
     z_dim = run.config.model.latent_dim
     st.caption(_("Each dot is mu(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Click a dot to see "
                  "the image and its reconstruction.").format(n=len(x_test), z_dim=z_dim))
     with st.spinner(_("Encoding the test set...")):
-        mu = _encode_test(str(run.path), state.weights_digest(run.path), run.model, x_test)
+        mu = _encode_test(str(run.path), epochs.digest(run), run.model, x_test)
     scatter_panel(run, data, x_test, mu)
     live.follow_training("map")
 

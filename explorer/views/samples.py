@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, images, state
+from explorer import downloads, epochs, images, state
 from explorer.i18n import _
 from training import latent, latent_space
 
@@ -22,6 +22,8 @@ def main() -> None:
     st.title(_("Samples"))
     st.caption(_("Each image decodes one z drawn from the prior q(z) = N(0, I) (E2): what the model generates on its "
                  "own, without an input image. Shown is the decoder mean μ̃(z), not a noisy draw."))
+    epochs.scrubber("samples")
+    run = epochs.shown(run)
     st.session_state.setdefault(SEED_KEY, 0)
     c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
     seed = c1.number_input(_("Seed"), 0, 1_000_000, key=SEED_KEY, step=1)

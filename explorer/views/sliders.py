@@ -6,10 +6,12 @@ Slider keys are ``z_<i>`` (0-based latent index). They show the current latent p
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
-from explorer import compare, downloads, images, latent_point, state
+from explorer import compare, downloads, epochs, images, latent_point, state
 from explorer.i18n import N_, _
 from training import latent_space
 
@@ -58,7 +60,7 @@ def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
         return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
     from training import latent
 
-    return latent.decode_images(state.current_run().model, z)[0]
+    return latent.decode_images(epochs.shown(state.current_run()).model, z)[0]
 
 
 @st.fragment
@@ -154,7 +156,7 @@ def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
     c3.button(_("Redraw"), icon=":material/refresh:", help=_("Use the sliders' current values for the fixed dimensions."))
     dims = [int(i) for i in order] if which == ALL_DIMS else [int(which.split("_")[1])]
     z0 = tuple(latent_point.get(str(run.path), z_dim))
-    grid = _traversal_grid(str(run.path), state.weights_digest(run.path), z0, tuple(dims), n, run.model)
+    grid = _traversal_grid(str(run.path), epochs.digest(run), z0, tuple(dims), n, run.model)
     h = run.config.model.image_shape[1]
     factor = max(1, min(4, round(600 / max(1, n * (h + 1)))))
     st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid)), factor))
@@ -178,9 +180,10 @@ def main() -> None:
                  "{active} carry more than 0.01 nats. Each slider sets one coordinate of z; the image is the "
                  "decoder mean μ̃(z).").format(z_dim=z_dim, active=int(active.sum())))
     buttons(path, z_dim)
-    slider_panel(path, config, state.current_decoder(), order, kl, active)
+    epochs.scrubber("sliders")
+    slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active)
 
-    run = state.current_run()  # the torch model, for encoding test images and the traversal grid
+    run = epochs.shown(state.current_run())  # the torch model, for encoding test images and the traversal grid
     x_test = state.current_test_images(run, state.current_data(run))
     state.on_new_model("sliders_test_image", lambda: st.session_state.update(  # a smaller test set than the last
         {INDEX_KEY: min(int(st.session_state.get(INDEX_KEY, 0)), len(x_test) - 1)}))
