@@ -134,10 +134,10 @@ def test_bad_fit_flags_exit_2_with_one_sentence_and_write_nothing(tmp_path, caps
 
 
 def test_existing_run_is_not_overwritten_without_resume(trained_run, capsys):
-    before = {p.name: p.read_bytes() for p in trained_run.iterdir()}
+    before = {str(p.relative_to(trained_run)): p.read_bytes() for p in trained_run.rglob("*") if p.is_file()}
     assert main(["fit", *TINY, "--out", str(trained_run)]) == 2
     assert "--resume" in _error_line(capsys)
-    assert {p.name: p.read_bytes() for p in trained_run.iterdir()} == before
+    assert {str(p.relative_to(trained_run)): p.read_bytes() for p in trained_run.rglob("*") if p.is_file()} == before
 
 
 def test_resume_refuses_changed_settings(trained_run, capsys):

@@ -80,4 +80,5 @@ def test_no_temporary_files_are_left_after_a_clean_run(tmp_path):
     assert main([*FIT, "--out", str(out), "--epochs", "1"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["config.json", "model.safetensors", "history.jsonl", "checkpoint.safetensors", "status.json", "steps.csv",
-         ".lock"])
+         ".lock", "snapshots"])
+    assert [p.name for p in (out / "snapshots").iterdir()] == ["epoch-0001.safetensors"]

@@ -164,7 +164,7 @@ def test_the_command_line_refuses_a_run_that_a_live_process_owns(tmp_path, capsy
     run_dir = tmp_path / "owned"
     assert main(["fit", "--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--epochs", "1", "--quiet",
                  "--out", str(run_dir)]) == 0
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    before = {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     with RunLock(run_dir):  # another live writer
         assert main(["fit", "--resume", "--epochs", "2", "--quiet", "--out", str(run_dir)]) == 2
         assert "is being written" in capsys.readouterr().err
@@ -172,7 +172,7 @@ def test_the_command_line_refuses_a_run_that_a_live_process_owns(tmp_path, capsy
             resume(run_dir, FakeLauncher())
         with pytest.raises(UserError, match="stop it before deleting"):
             delete_run(run_dir)
-    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    assert {str(p.relative_to(run_dir)): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
 
 
 def test_a_new_run_cannot_take_a_folder_with_anything_in_it(tmp_path, capsys):

@@ -89,8 +89,8 @@ def test_a_link_restores_the_maps_projection_and_point_and_interpolates_pair(pag
 
     page.goto(f"{server.url}/interpolate?model=mnist5k-z2&a=3&b=41&lang=en")
     settle(page)
-    assert page.locator(".st-key-interp_a input").input_value() == "3"
-    assert page.locator(".st-key-interp_b input").input_value() == "41"
+    page.wait_for_function("() => document.querySelector('.st-key-interp_a input')?.value === '3' && "
+                           "document.querySelector('.st-key-interp_b input')?.value === '41'", timeout=TIMEOUT)
 
     page.goto(f"{server.url}/?model=no-such-run&z=1,2,3&lang=en")
     settle(page)
