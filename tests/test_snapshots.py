@@ -94,3 +94,17 @@ def test_a_training_keeps_its_snapshots_and_the_scrubber_shows_different_images(
         assert not at.exception, (page, [e.value for e in at.exception])
         name = page.split("/")[1].removesuffix(".py").replace("latent_map", "map")
         assert str(at.select_slider(key=f"{epochs.KEY}_{name}").value) == "3"  # one chosen epoch for every page
+
+
+def test_a_replaced_snapshot_file_is_one_sentence_never_unpickled(tmp_path):
+    from training.errors import UserError
+
+    cfg = ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(16,))
+    snapshots.path_of(tmp_path, 1).parent.mkdir(parents=True)
+    snapshots.path_of(tmp_path, 1).write_bytes(b"\x80\x04K\x01." * 10)  # a pickle, renamed
+    with pytest.raises(UserError, match="not a valid safetensors file"):
+        snapshots.load(tmp_path, cfg, 1)
+    with open(snapshots.path_of(tmp_path, 1), "wb") as f:  # far larger than this model's snapshot
+        f.truncate(snapshots.snapshot_bytes(cfg) + 2 * 1024**2)
+    with pytest.raises(UserError, match="a snapshot of this model is about"):
+        snapshots.load(tmp_path, cfg, 1)
