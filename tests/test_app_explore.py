@@ -276,3 +276,18 @@ def test_a_model_with_a_smaller_test_set_keeps_the_pages_indices_inside_it(tmp_p
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["sliders_image_index"] == n_digits - 1
+
+
+def test_the_map_finds_a_point_by_index_filters_labels_and_shows_its_neighbours():
+    at = open_app("mnist5k-z16")
+    at.switch_page("views/latent_map.py").run()
+    at.number_input(key="map_find").set_value(17).run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c.value for c in at.caption]
+    assert "Nearest in z (8):" in captions  # the picked point's neighbours, shown as images
+    assert "17" in str(at.query_params["point"])  # the link names the picked point
+    at.multiselect(key="map_labels").set_value([3, 7]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (chart,) = [c for c in at.get("plotly_chart") if '"name":"3"' in c.proto.spec.replace(" ", "")]
+    spec = chart.proto.spec.replace(" ", "")
+    assert '"name":"7"' in spec and '"name":"4"' not in spec and '"name":"0"' not in spec

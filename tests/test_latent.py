@@ -172,3 +172,9 @@ def test_tsne_works_for_a_one_dimensional_latent():
     mu = np.random.default_rng(0).normal(size=(40, 1)).astype(np.float32)
     proj = tsne(mu, seed=0)
     assert proj.coords.shape == (40, 2) and np.isfinite(proj.coords).all()
+
+
+def test_nearest_neighbours_in_z_leave_the_point_out_and_come_nearest_first():
+    mu = np.array([[0.0, 0.0], [3.0, 0.0], [1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]])
+    assert latent_space.nearest(mu, 0, 3).tolist() == [2, 4, 3]  # 1 and 1 tie: by index; then 2
+    assert latent_space.nearest(mu, 1, 10).tolist() == [2, 0, 3, 4]  # at most the others

@@ -93,3 +93,14 @@ def ranked_dims(history: list[dict], z_dim: int) -> tuple[np.ndarray, np.ndarray
     """What slider pages show: KL_k of the last epoch (E4), which dims are active, dims by KL."""
     kl = last_kl_per_dim(history, z_dim)
     return kl, active_mask(kl), dims_by_kl(kl)
+
+
+def nearest(mu: np.ndarray, index: int, k: int) -> np.ndarray:
+    """The indices of the K points of MU (N, Z) nearest to MU[INDEX] in Euclidean distance in z, nearest
+    first, INDEX itself left out (ties broken by index)."""
+    mu = np.asarray(mu, dtype=np.float64)
+    d2 = np.square(mu - mu[index]).sum(axis=1)
+    d2[index] = np.inf
+    k = max(0, min(int(k), len(mu) - 1))
+    order = np.lexsort((np.arange(len(mu)), d2))
+    return order[:k]

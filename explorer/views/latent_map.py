@@ -3,14 +3,17 @@ and the decoder's manifold over the plotted axes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
 from explorer import downloads, epochs, figures, images, latent_point, live, state, view_link
 from explorer.i18n import N_, _
-from training import latent
+from training import latent, latent_space
 
 TSNE_MAX_POINTS = 2000
+NEIGHBOURS = 8
 METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "dims": N_("two latent dims")}
 
 
@@ -81,9 +84,14 @@ def _controls(z_dim: int, data) -> dict:
     prior = o2.toggle(_("Prior contours"), key="map_prior", disabled=method != "dims",
                       help=_("N(0, I) density at 1, 2, 3 sigma. Only raw latent dims are distributed like the prior."))
     n_grid = o3.slider(_("Grid size"), 5, 25, 12, key="map_grid_n")
+    shown_labels = None
+    if data.y_test is not None and not data.labels_are_factors and data.label_names:
+        shown_labels = st.multiselect(_("Show only these labels"), list(range(len(data.label_names))),
+                                      format_func=lambda k: data.label_names[k], key="map_labels",
+                                      placeholder=_("all labels"))
     view_link.write(proj=method, dims=f"{dims[0]},{dims[1]}" if method == "dims" else None)
     return {"method": method, "dims": dims, "color_factor": color_factor, "overlay": overlay and method != "tsne",
-            "prior": prior and method == "dims", "n_grid": n_grid}
+            "prior": prior and method == "dims", "n_grid": n_grid, "labels": shown_labels or None}
 
 
 def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, manifold) -> object:
@@ -118,13 +126,32 @@ def _show_selected(run, data, x_test, index: int | None, mu: np.ndarray) -> None
     st.image(images.display(recon, 140), width=140, caption=_("reconstruction μ̃(μ(x))"))  # the other
     downloads.image_button(images.image_grid(np.stack([original, recon]), ncols=2, pad=1), f"test-{index}-and-reconstruction",
                            "map_pair")
+    _neighbours(run, x_test, index, mu)
     if data.y_test is not None and not data.labels_are_factors and data.label_names:
         st.caption(_("Label: {label}").format(label=data.label_names[int(data.y_test[index])]))
 
 
-def _remember_selection(run, index: int | None, n_test: int) -> int | None:
-    """The last clicked point survives redraws of the figure (new options clear plotly's selection)."""
+def _find(path: str) -> None:
+    """Search by index: the typed test image becomes the picked point."""
+    index = st.session_state.get("map_find")
     if index is not None:
+        st.session_state["map_selected"] = (path, int(index))
+
+
+def _neighbours(run, x_test, index: int, mu: np.ndarray) -> None:
+    """The test images whose mu(x) lie nearest to the picked one's in z (not in the plotted plane)."""
+    near = latent_space.nearest(mu, index, NEIGHBOURS)
+    st.caption(_("Nearest in z ({k}):").format(k=len(near)))
+    tiles = latent.to_hwc(x_test[near])
+    st.image(images.display(images.image_grid(tiles, ncols=4, pad=1), 140), width=140,
+             caption=", ".join(str(int(i)) for i in near))
+
+
+def _remember_selection(run, index: int | None, n_test: int) -> int | None:
+    """The picked point: the last one clicked or found by index. It survives redraws of the figure (new
+    options clear plotly's selection), and a click counts once (a search may replace it)."""
+    if index is not None and (str(run.path), index) != st.session_state.get("map_clicked"):
+        st.session_state["map_clicked"] = (str(run.path), index)
         st.session_state["map_selected"] = (str(run.path), index)
     path, last = st.session_state.get("map_selected", (None, None))
     picked = last if path == str(run.path) and last is not None and last < n_test else None
@@ -144,6 +171,9 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     manifold = None
     if proj.invertible:
         manifold = _manifold(path, digest, opts["method"], opts["dims"], opts["n_grid"], proj, run.model)
+    if opts["labels"]:  # filter: the points of the chosen labels only (the projection itself is of all)
+        keep = np.isin(data.y_test.numpy()[idx], opts["labels"])
+        proj, idx = replace(proj, coords=proj.coords[keep]), idx[keep]
     left, right = st.columns([3, 1])
     with left:
         fig = _scatter_figure(proj, idx, data, opts, manifold)
@@ -152,6 +182,8 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
         if opts["method"] == "tsne" and len(idx) < len(mu):
             st.caption(_("t-SNE of {n} of the {total} test images (random subset).").format(n=len(idx), total=len(mu)))
     with right:
+        st.number_input(_("Find test image"), 0, len(mu) - 1, value=None, key="map_find",
+                        placeholder=_("index"), on_change=_find, args=(str(run.path),))
         _show_selected(run, data, x_test, _remember_selection(run, figures.selected_index(event), len(mu)), mu)
 
     st.subheader(_("Manifold"))
