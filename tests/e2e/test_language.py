@@ -63,7 +63,7 @@ def test_the_sidebar_switch_keeps_the_page_the_model_and_z(page, server):
     assert "lang=zh" in page.url and "/scrub" not in page.url  # same page, the choice in the link
     assert "mnist5k-z2 (示例" in picked_model(page)
     assert slider_values(page, 2) == pytest.approx(before)
-    assert page.get_by_text("解码器均值 μ̃(z)").count() >= 1
+    page.get_by_text("解码器均值 μ̃(z)").first.wait_for(timeout=TIMEOUT)  # the page streams in after its title
     screenshot(page, "zh-latent-sliders")
 
     page.locator('[data-testid="stSidebarNav"] a', has_text="理论").click()  # the page links speak Chinese too
