@@ -17,6 +17,7 @@ import streamlit as st
 from explorer import state
 from explorer.i18n import _
 from training import snapshots
+from training.run_folder import file_stamp
 
 KEY, PLAY = "epoch_shown", "epoch_play"
 LATEST = -1
@@ -75,8 +76,7 @@ def _model_at(path: str, epoch: int, stamp: tuple):
 
 
 def _stamp(path: Path, epoch: int) -> tuple:
-    stat = snapshots.path_of(path, epoch).stat()
-    return (stat.st_mtime_ns, stat.st_size)
+    return file_stamp(snapshots.path_of(path, epoch))
 
 
 def shown(run):

@@ -85,6 +85,17 @@ def _(message: str) -> str:
     return _pseudo(text)
 
 
+def words(template: str | None, values: dict | None, english: str) -> str:
+    """A sentence the library keeps as a template and its values (a status reason, a data note) in the
+    visitor's language; ENGLISH when it has no template or the translation does not fit its values."""
+    if not template:
+        return english
+    try:
+        return _(template).format(**(values or {}))
+    except (KeyError, IndexError, ValueError):
+        return english
+
+
 def error_text(err: BaseException, nested: bool = False) -> str:
     """A one-sentence error from the library (training.errors.UserError) in the visitor's language. Its
     values may be words themselves (a Phrase, or another UserError inside "... is not allowed: ..."):
@@ -96,10 +107,7 @@ def error_text(err: BaseException, nested: bool = False) -> str:
         return str(err)
     shown = {k: error_text(v, nested=True) if isinstance(v, BaseException) else _(v) if isinstance(v, Phrase) else v
              for k, v in (values or {}).items()}
-    try:
-        text = _(template).format(**shown)
-    except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English sentence
-        return str(err)
+    text = words(template, shown, str(err))
     return capitalised(text) if not nested and starts_with_words(template, values or {}) else text
 
 

@@ -15,21 +15,14 @@ import streamlit as st
 
 from explorer import state
 from explorer.i18n import _
-from training.run_folder import HISTORY, WEIGHTS
+from training.run_folder import HISTORY, WEIGHTS, file_stamp
 from training.run_status import ACTIVE, observed_state, read_status
 
 EVERY_S = 1.0
 
 
 def _stamp(run_dir: Path) -> tuple:
-    out = []
-    for name in (WEIGHTS, HISTORY):
-        try:
-            stat = (run_dir / name).stat()
-            out.append((stat.st_mtime_ns, stat.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
+    return file_stamp(run_dir / WEIGHTS), file_stamp(run_dir / HISTORY)
 
 
 def training(run_dir: Path) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import DEMOS, state, trainings
-from explorer.i18n import N_, _, error_text
+from explorer.i18n import N_, _, error_text, words
 from training.errors import UserError
 from training.launch import delete_run, resume, stop_run
 from training.run_status import ACTIVE, QUEUED
@@ -49,13 +49,7 @@ def reason_text(status, field: str = "reason") -> str:
     text = getattr(status, field, None) if status is not None else None
     if not text:
         return ""
-    template, values = getattr(status, f"{field}_template", None), getattr(status, f"{field}_values", None)
-    if template:
-        try:
-            return _(template).format(**(values or {}))
-        except (KeyError, IndexError, ValueError):
-            pass
-    return text
+    return words(getattr(status, f"{field}_template", None), getattr(status, f"{field}_values", None), text)
 
 
 def _stop(run: RunSummary) -> None:

@@ -207,7 +207,9 @@ class RunSummary:
         return self.state in ("stopped", "interrupted") and not self.bundled
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def file_stamp(path: str | Path) -> tuple[int, int]:
+    """A file's version, (mtime in ns, size), without reading it; (0, 0) when it does not exist."""
+    path = Path(path)
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -227,7 +229,7 @@ def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
     from training.run_status import FINISHED, INTERRUPTED, observed_state, read_status
 
     path = Path(path)
-    config, last = _config_and_last_epoch(str(path), _stamp(path / CONFIG), _stamp(path / HISTORY))
+    config, last = _config_and_last_epoch(str(path), file_stamp(path / CONFIG), file_stamp(path / HISTORY))
     status = None if bundled else read_status(path)
     has_checkpoint = (path / CHECKPOINT).is_file()
     if status is not None:
@@ -260,7 +262,7 @@ def list_runs(root: str | Path | None, bundled: str | Path | None = None) -> lis
         # a symlink in ROOT that points at a folder elsewhere is not one of ROOT's runs: skipped
         runs = [p for p in Path(root).iterdir()
                 if not p.name.startswith(".") and p.is_dir() and p.resolve().parent == inside]
-        runs.sort(key=lambda p: _stamp(p / CONFIG)[0], reverse=True)
+        runs.sort(key=lambda p: file_stamp(p / CONFIG)[0], reverse=True)
         folders += [(p, False) for p in runs]
     for folder, bundled in folders:
         if not (folder / CONFIG).is_file():
