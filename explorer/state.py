@@ -138,7 +138,7 @@ def current_decoder() -> ArrayDecoder | None:
     None only when its files cannot be read (the page then falls back to the torch model's error)."""
     path = current_run_path()
     try:
-        return _load_decoder(str(path), weights_digest(path))
+        return load_decoder_of(path)
     except (UserError, OSError):
         return None
 
@@ -157,12 +157,12 @@ def current_run() -> Run:
     """The chosen model (falling back to the bundled default if it vanished)."""
     path = current_run_path()
     try:
-        return _load_run(str(path), weights_digest(path))
+        return load_run_of(path)
     except (UserError, OSError):
         if path != DEFAULT_RUN:
             st.warning(_("The run {path} could not be loaded; showing the bundled demo instead.").format(path=path))
             select_run(DEFAULT_RUN)
-            return _load_run(str(DEFAULT_RUN), weights_digest(DEFAULT_RUN))
+            return load_run_of(DEFAULT_RUN)
         raise
 
 
