@@ -120,11 +120,12 @@ def start_training(page, server, name: str, dataset: str, epochs: str) -> None:
 def test_training_from_the_train_page_runs_to_the_end_and_joins_the_model_list(page, server):
     start_training(page, server, "e2e-tiny", "digits", "3")
     page.get_by_text(re.compile(r"Finished 3 epochs")).wait_for(timeout=120_000)
-    charts = page.locator(".js-plotly-plot")
-    assert charts.count() >= 3  # recon, KL, beta
-    # Plotly draws asynchronously after the page's last redraw: wait until every chart has its traces.
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].every("
-                           "g => (g._fullData || []).length > 0)", timeout=15_000)
+    # The caption can stream in before the charts below it, and Plotly draws asynchronously after the
+    # page's last redraw: wait until the three charts (recon, KL, beta) are there, each with its traces.
+    page.wait_for_function("() => { const gs = [...document.querySelectorAll('.js-plotly-plot')];"
+                           " return gs.length >= 3 && gs.every(g => (g._fullData || []).length > 0); }",
+                           timeout=30_000)
+    assert page.locator(".js-plotly-plot").count() >= 3
     screenshot(page, "train-finished")
     page.goto(f"{server.url}/models")
     page.get_by_text("e2e-tiny").first.wait_for(timeout=TIMEOUT)
