@@ -129,8 +129,8 @@ def axis_titles(projection) -> tuple[str, str]:
     if projection.method == "pca":
         share = projection.variance_share or (0.0, 0.0)
         return tuple(_("PC{k} ({pct}% of variance)").format(k=k + 1, pct=f"{100 * share[k]:.0f}") for k in range(2))
-    if projection.method == "tsne":
-        return ("t-SNE 1", "t-SNE 2")
+    if projection.method in ("tsne", "umap"):
+        return projection.axis_titles  # names, not words
     return projection.axis_titles  # z_i, z_j
 
 

@@ -192,6 +192,15 @@ def current_test_images(run: Run, data: Dataset):
     return test_images(run.config, data)
 
 
+def test_set_id(run: Run) -> str:
+    """A short name for the test images ``current_test_images`` gives RUN: equal names, equal images."""
+    import hashlib
+
+    c, h, _ = run.config.model.image_shape
+    t = run.config.train
+    return hashlib.sha1(f"{t.dataset}|{c}|{h}|{t.seed}|{t.binarize}".encode()).hexdigest()[:16]
+
+
 def current_data(run: Run) -> Dataset:
     """The data set the current model was trained on (cached); if it cannot be loaded (a folder that
     is gone, a download while offline), the page says so in one sentence and stops."""

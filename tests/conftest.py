@@ -9,6 +9,12 @@ import pytest
 # (Streamlit's default listens everywhere). The tests drive it as it runs on one's own machine; the
 # served mode has its own tests (tests/test_serving.py), which set this explicitly.
 os.environ.setdefault("VAE_EXPLORER_SERVED", "0")
+# Latent-map projections cached on disk (training/map_cache.py) go to a folder of this test session,
+# shared by its workers and the app servers it starts, never to the user's ~/.cache.
+if "VAE_EXPLORER_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["VAE_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="vae-explorer-test-cache-")
 
 from training.config import RunConfig
 from training.data import load_dataset

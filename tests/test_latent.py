@@ -55,14 +55,29 @@ def test_raw_dims_projection_and_inverse_put_zeros_elsewhere():
         latent.project(mu, "dims", dims=(0, 4))
 
 
-def test_tsne_has_no_inverse_and_clips_perplexity():
+@pytest.mark.parametrize("method", ["tsne", "umap"])
+def test_neighbour_embeddings_have_no_inverse_and_fit_small_sets(method):
     mu = np.random.default_rng(2).standard_normal((12, 3)).astype(np.float32)
-    proj = latent.project(mu, "tsne", seed=0, perplexity=30.0)  # perplexity 30 > n - 1: clipped
-    assert proj.coords.shape == (12, 2) and not proj.invertible
+    proj = latent.project(mu, method, seed=0, perplexity=30.0)  # perplexity 30 and 15 neighbours > n: clipped
+    assert proj.coords.shape == (12, 2) and np.isfinite(proj.coords).all() and not proj.invertible
     with pytest.raises(ValueError, match="no inverse"):
         proj.inverse(np.zeros((1, 2)))
     with pytest.raises(ValueError, match="Unknown projection"):
-        latent.project(mu, "umap")
+        latent.project(mu, "isomap")
+
+
+@pytest.mark.parametrize("method", ["tsne", "umap"])
+def test_neighbour_embeddings_keep_clusters_apart_and_are_seeded(method):
+    """Three well separated clusters in z stay three clusters in the plane: every point's nearest
+    neighbours in the plane are of its own cluster; the same seed gives the same picture."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0.0, 10.0, (3, 8))
+    labels = np.repeat(np.arange(3), 150)
+    mu = (centres[labels] + rng.normal(0.0, 1.0, (450, 8))).astype(np.float32)
+    coords = latent.project(mu, method, seed=1).coords
+    near = np.argsort(((coords[:, None] - coords[None]) ** 2).sum(-1), axis=1)[:, 1:6]
+    assert (labels[near] == labels[:, None]).mean() > 0.97
+    np.testing.assert_array_equal(coords, latent.project(mu, method, seed=1).coords)
 
 
 def test_manifold_grid_rows_run_top_to_bottom():
@@ -166,11 +181,10 @@ def test_theory_terms_gaussian_weight_and_split(gaussian_model):
     assert latent.recon_weight(0.1) == pytest.approx(50.0)
 
 
-def test_tsne_works_for_a_one_dimensional_latent():
-    from training.latent import tsne
-
+@pytest.mark.parametrize("method", ["tsne", "umap"])
+def test_neighbour_embeddings_work_for_a_one_dimensional_latent(method):
     mu = np.random.default_rng(0).normal(size=(40, 1)).astype(np.float32)
-    proj = tsne(mu, seed=0)
+    proj = latent.project(mu, method, seed=0)
     assert proj.coords.shape == (40, 2) and np.isfinite(proj.coords).all()
 
 

@@ -2,7 +2,7 @@
 (docs/theory.md E1..E7). What needs no model (ordering and marking dimensions, traversals,
 interpolation paths, prior samples) is in training/latent_space.py, which imports no torch.
 
-Pure torch/numpy (scikit-learn only for t-SNE, imported when asked for). The explorer's pages only
+Pure torch/numpy (t-SNE and UMAP from training/embedding.py, imported when asked for). The explorer's pages only
 arrange what these functions return. Latents are numpy float32 arrays ``(..., Z)``; images come back
 as numpy float32 ``(N, H, W, C)`` in [0, 1].
 """
@@ -21,7 +21,8 @@ from training.objective import kl_per_dim as kl_per_dim_of
 from training.costs import images_per_chunk
 from training.objective import log_normal_diag_at_eps, log_normal_std
 
-PROJECTIONS = ("pca", "tsne", "dims")
+PROJECTIONS = ("pca", "tsne", "umap", "dims")
+NEIGHBOUR_EMBEDDINGS = ("tsne", "umap")  # no map back from the plane to z
 
 
 # ---------------------------------------------------------------- encoding and dimensions
@@ -53,7 +54,7 @@ class Projection:
     """2-D coordinates of the points, and the way back to latent space where one exists.
 
     PCA: z = mean + coords @ components. Raw dims: z_dims = coords, every other z_k = 0.
-    t-SNE: no inverse (``invertible`` is False).
+    t-SNE, UMAP: no inverse (``invertible`` is False).
     """
 
     method: str
@@ -67,7 +68,7 @@ class Projection:
 
     @property
     def invertible(self) -> bool:
-        return self.method != "tsne"
+        return self.method not in NEIGHBOUR_EMBEDDINGS
 
     def inverse(self, coords: np.ndarray) -> np.ndarray:
         """Latents for 2-D points (M, 2) -> (M, Z)."""
@@ -81,7 +82,7 @@ class Projection:
             if j != i:
                 z[:, j] = coords[:, 1]
             return z
-        raise ValueError("t-SNE has no inverse map from the plane back to latent space.")
+        raise ValueError(f"{self.method} has no inverse map from the plane back to latent space.")
 
 
 def pca(mu: np.ndarray) -> Projection:
@@ -106,18 +107,15 @@ def pca(mu: np.ndarray) -> Projection:
                       variance_share=share)
 
 
-def tsne(mu: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> Projection:
-    """t-SNE of mu (scikit-learn), perplexity clipped below the number of points; no inverse."""
-    from sklearn.manifold import TSNE  # slow to import: only when asked for
+def neighbour_embedding(mu: np.ndarray, method: str, seed: int = 0, perplexity: float = 30.0) -> Projection:
+    """t-SNE (openTSNE) or UMAP (umap-learn) of mu: neighbours in z stay neighbours; no inverse."""
+    from training import embedding
 
-    mu = np.asarray(mu, dtype=np.float32)
-    n = len(mu)
-    if n < 3:
-        raise ValueError(f"t-SNE needs at least 3 points; got {n}.")
-    init = "pca" if mu.shape[1] >= 2 else "random"  # PCA initialisation needs two latent dims
-    model = TSNE(n_components=2, perplexity=min(perplexity, n - 1), init=init, random_state=seed)
-    coords = model.fit_transform(mu).astype(np.float32)
-    return Projection("tsne", coords, ("t-SNE 1", "t-SNE 2"), mu.shape[1])
+    if method == "tsne":
+        coords = embedding.tsne(mu, seed=seed, perplexity=perplexity)
+        return Projection("tsne", coords, ("t-SNE 1", "t-SNE 2"), np.shape(mu)[1])
+    coords = embedding.umap(mu, seed=seed)
+    return Projection("umap", coords, ("UMAP 1", "UMAP 2"), np.shape(mu)[1])
 
 
 def raw_dims(mu: np.ndarray, dims: tuple[int, int]) -> Projection:
@@ -131,11 +129,11 @@ def raw_dims(mu: np.ndarray, dims: tuple[int, int]) -> Projection:
 
 def project(mu: np.ndarray, method: str = "pca", dims: tuple[int, int] = (0, 1), seed: int = 0,
             perplexity: float = 30.0) -> Projection:
-    """mu (N, Z) -> 2-D coordinates by ``method`` in {"pca", "tsne", "dims"}."""
+    """mu (N, Z) -> 2-D coordinates by ``method`` in {"pca", "tsne", "umap", "dims"}."""
     if method == "pca":
         return pca(mu)
-    if method == "tsne":
-        return tsne(mu, seed=seed, perplexity=perplexity)
+    if method in NEIGHBOUR_EMBEDDINGS:
+        return neighbour_embedding(mu, method, seed=seed, perplexity=perplexity)
     if method == "dims":
         return raw_dims(mu, dims)
     raise ValueError(f"Unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}.")

@@ -8,13 +8,14 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, epochs, figures, images, latent_point, live, state, view_link
+from explorer import downloads, epochs, figures, images, latent_point, live, map_thumbs, state, view_link
 from explorer.i18n import N_, _
-from training import latent, latent_space
+from training import latent, latent_space, map_cache
+from training.embedding import MAX_POINTS as EMBED_MAX_POINTS
 
-TSNE_MAX_POINTS = 2000
 NEIGHBOURS = 8
-METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "dims": N_("two latent dims")}
+METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two latent dims")}
+EMBEDDINGS = latent.NEIGHBOUR_EMBEDDINGS
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -26,9 +27,15 @@ def _encode_test(path: str, digest: str, _model, _x) -> np.ndarray:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _projection(path: str, digest: str, method: str, dims: tuple[int, int], seed: int, max_points: int,
                 _mu: np.ndarray) -> tuple[latent.Projection, np.ndarray]:
-    """The projection of (a subsample of) mu and the test indices of its points."""
-    idx = latent.subsample(len(_mu), max_points, seed) if method == "tsne" else np.arange(len(_mu))
-    return latent.project(_mu[idx], method, dims=dims, seed=seed), idx
+    """The projection of (a subsample of) mu and the test indices of its points. A neighbour embedding
+    (t-SNE, UMAP) is read from the disk cache when this model's mu has had one (training/map_cache.py)."""
+    if method not in EMBEDDINGS:
+        return latent.project(_mu, method, dims=dims, seed=seed), np.arange(len(_mu))
+    idx = latent.subsample(len(_mu), max_points, seed)
+    mu = _mu[idx]
+    coords, _hit = map_cache.cached(mu, method, seed, 30.0, lambda: latent.project(mu, method, seed=seed).coords)
+    titles = {"tsne": ("t-SNE 1", "t-SNE 2"), "umap": ("UMAP 1", "UMAP 2")}[method]
+    return latent.Projection(method, coords, titles, _mu.shape[1]), idx
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -63,11 +70,12 @@ def _defaults(run, data, n_test: int) -> None:
 
 def _controls(z_dim: int, data) -> dict:
     c1, c2, c3 = st.columns([2, 2, 2])
-    methods = ["dims", "pca", "tsne"] if z_dim == 2 else ["pca", "tsne", "dims"]
+    methods = ["dims", "pca", "tsne", "umap"] if z_dim == 2 else ["pca", "tsne", "umap", "dims"]
     method = c1.radio(_("Projection"), methods, format_func={m: _(METHOD_LABELS[m]) for m in methods}.get, horizontal=True,
                       key="map_method",
-                      help=_("PCA: the plane of largest variance of mu. t-SNE: neighbours stay neighbours (on at "
-                             "most {n} points). Two dims: raw coordinates.").format(n=TSNE_MAX_POINTS))
+                      help=_("PCA: the plane of largest variance of mu. t-SNE and UMAP: images near each other in z "
+                             "stay near each other (on at most {n} points; computed once per model, then kept). Two "
+                             "dims: raw coordinates.").format(n=f"{EMBED_MAX_POINTS:,}"))
     dims = (0, min(1, z_dim - 1))
     if method == "dims":
         a, b = c2.columns(2)
@@ -80,7 +88,7 @@ def _controls(z_dim: int, data) -> dict:
     if data.labels_are_factors and data.factor_names:
         color_factor = c3.selectbox(_("Colour by"), data.factor_names, key="map_color")
     o1, o2, o3 = st.columns(3)
-    overlay = o1.toggle(_("Manifold grid over the scatter"), key="map_overlay", disabled=method == "tsne")
+    overlay = o1.toggle(_("Manifold grid over the scatter"), key="map_overlay", disabled=method in EMBEDDINGS)
     prior = o2.toggle(_("Prior contours"), key="map_prior", disabled=method != "dims",
                       help=_("N(0, I) density at 1, 2, 3 sigma. Only raw latent dims are distributed like the prior."))
     n_grid = o3.slider(_("Grid size"), 5, 25, 12, key="map_grid_n")
@@ -90,7 +98,7 @@ def _controls(z_dim: int, data) -> dict:
                                       format_func=lambda k: data.label_names[k], key="map_labels",
                                       placeholder=_("all labels"))
     view_link.write(proj=method, dims=f"{dims[0]},{dims[1]}" if method == "dims" else None)
-    return {"method": method, "dims": dims, "color_factor": color_factor, "overlay": overlay and method != "tsne",
+    return {"method": method, "dims": dims, "color_factor": color_factor, "overlay": overlay and method not in EMBEDDINGS,
             "prior": prior and method == "dims", "n_grid": n_grid, "labels": shown_labels or None}
 
 
@@ -165,9 +173,13 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     z_dim = run.config.model.latent_dim
     path, digest = str(run.path), epochs.digest(run)
     opts = _controls(z_dim, data)
-    spinner = _("Running t-SNE (a few seconds, cached afterwards)...") if opts["method"] == "tsne" else _("Projecting...")
+    if opts["method"] in EMBEDDINGS:
+        spinner = _("Running {method} on {n} points (seconds, once per model; kept afterwards)...").format(
+            method=METHOD_LABELS[opts["method"]], n=f"{min(len(mu), EMBED_MAX_POINTS):,}")
+    else:
+        spinner = _("Projecting...")
     with st.spinner(spinner):
-        proj, idx = _projection(path, digest, opts["method"], opts["dims"], 0, TSNE_MAX_POINTS, mu)
+        proj, idx = _projection(path, digest, opts["method"], opts["dims"], 0, EMBED_MAX_POINTS, mu)
     manifold = None
     if proj.invertible:
         manifold = _manifold(path, digest, opts["method"], opts["dims"], opts["n_grid"], proj, run.model)
@@ -179,8 +191,10 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
         fig = _scatter_figure(proj, idx, data, opts, manifold)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_map_scatter",
                                 config={"scrollZoom": True, **downloads.chart_config("latent-map")})
-        if opts["method"] == "tsne" and len(idx) < len(mu):
-            st.caption(_("t-SNE of {n} of the {total} test images (random subset).").format(n=len(idx), total=len(mu)))
+        map_thumbs.thumbnails(x_test, state.test_set_id(run), "latent_map_scatter")
+        if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
+            st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
+                method=METHOD_LABELS[opts["method"]], n=len(idx), total=len(mu)))
     with right:
         st.number_input(_("Find test image"), 0, len(mu) - 1, value=None, key="map_find",
                         placeholder=_("index"), on_change=_find, args=(str(run.path),))
@@ -188,8 +202,8 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
 
     st.subheader(_("Manifold"))
     if manifold is None:
-        st.info(_("t-SNE has no inverse map from the plane back to latent space, so there is no manifold grid for "
-                  "it. Choose PCA or two latent dims."))
+        st.info(_("{method} has no inverse map from the plane back to latent space, so there is no manifold grid for "
+                  "it. Choose PCA or two latent dims.").format(method=METHOD_LABELS[opts["method"]]))
         return
     grid_image, xs, ys = manifold
     if proj.method == "pca":
