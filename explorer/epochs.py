@@ -9,6 +9,7 @@ every cached projection and decode is kept apart per epoch.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from explorer.i18n import _
 from training import snapshots
 from training.run_folder import file_stamp
 
-KEY, PLAY = "epoch_shown", "epoch_play"
+KEY, PLAY, PLAY_AT = "epoch_shown", "epoch_play", "epoch_play_at"
 LATEST = -1
 PLAY_EVERY_S = 1.0
 
@@ -55,8 +56,12 @@ def scrubber(page: str) -> None:
 
     @st.fragment(run_every=PLAY_EVERY_S if st.session_state.get(PLAY) else None)
     def step() -> None:
-        if not st.session_state.get(PLAY):
+        # A fragment also runs in every full run of the page, including the one its own st.rerun() starts:
+        # advancing there would rerun again before the page is drawn, and the page would never show the
+        # epoch. So it advances at most once per period, whichever run it is.
+        if not st.session_state.get(PLAY) or time.monotonic() - st.session_state.get(PLAY_AT, 0.0) < 0.8 * PLAY_EVERY_S:
             return
+        st.session_state[PLAY_AT] = time.monotonic()
         now = st.session_state.get(KEY, LATEST)
         at = options.index(now) if now in options else len(options) - 1
         st.session_state[KEY] = options[(at + 1) % len(options)]

@@ -91,7 +91,7 @@ def _controls(z_dim: int, data) -> dict:
     overlay = o1.toggle(_("Manifold grid over the scatter"), key="map_overlay", disabled=method in EMBEDDINGS)
     prior = o2.toggle(_("Prior contours"), key="map_prior", disabled=method != "dims",
                       help=_("N(0, I) density at 1, 2, 3 sigma. Only raw latent dims are distributed like the prior."))
-    n_grid = o3.slider(_("Grid size"), 5, 25, 12, key="map_grid_n")
+    n_grid = o3.slider(_("Grid size"), 5, 25, 12, key="map_grid_n", disabled=method in EMBEDDINGS)
     shown_labels = None
     if data.y_test is not None and not data.labels_are_factors and data.label_names:
         shown_labels = st.multiselect(_("Show only these labels"), list(range(len(data.label_names))),
@@ -231,8 +231,9 @@ def main() -> None:
     epochs.scrubber("map")
     run = epochs.shown(run)
     z_dim = run.config.model.latent_dim
-    st.caption(_("Each dot is mu(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Click a dot to see "
-                 "the image and its reconstruction.").format(n=len(x_test), z_dim=z_dim))
+    st.caption(_("Each dot is mu(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Point at a dot to see "
+                 "its image; click it to see the image, its reconstruction and its nearest neighbours in z.").format(
+        n=f"{len(x_test):,}", z_dim=z_dim))
     with st.spinner(_("Encoding the test set...")):
         mu = _encode_test(str(run.path), epochs.digest(run), run.model, x_test)
     scatter_panel(run, data, x_test, mu)

@@ -28,8 +28,9 @@ function create(root) {
     box.hidden = false;
     const x = event && event.clientX != null ? event.clientX : 0, y = event && event.clientY != null ? event.clientY : 0;
     const bw = box.offsetWidth, bh = box.offsetHeight;
-    box.style.left = `${Math.min(x + 18, window.innerWidth - bw - 4)}px`;
-    box.style.top = `${Math.max(4, Math.min(y - bh - 12, window.innerHeight - bh - 4))}px`;
+    // Above the pointer, centred: Plotly's own hover label sits beside the dot, at its height.
+    box.style.left = `${Math.max(4, Math.min(x - bw / 2, window.innerWidth - bw - 4))}px`;
+    box.style.top = `${y - bh - 30 >= 4 ? y - bh - 30 : Math.min(y + 30, window.innerHeight - bh - 4)}px`;
     shown = index;
   }
 
@@ -68,6 +69,8 @@ function create(root) {
     get shown() { return shown; },
     get ready() { return !!(data && atlases.has(data.atlas_id)); },
     get bound() { return !!bound; },
+    get size() { return canvas.width; },
+    get visible() { return !box.hidden; },
     show, hide,
     pixels() { return canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data; },
   };
