@@ -1,5 +1,7 @@
 """The exploration pages, run headless with Streamlit's AppTest on both bundled demos."""
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -291,3 +293,29 @@ def test_the_map_finds_a_point_by_index_filters_labels_and_shows_its_neighbours(
     (chart,) = [c for c in at.get("plotly_chart") if '"name":"3"' in c.proto.spec.replace(" ", "")]
     spec = chart.proto.spec.replace(" ", "")
     assert '"name":"7"' in spec and '"name":"4"' not in spec and '"name":"0"' not in spec
+
+
+def array_length(values) -> int:
+    """Length of a Plotly figure array: a list, or numpy's bytes as {"dtype", "bdata"} (Plotly >= 6)."""
+    if isinstance(values, dict):
+        import numpy as np
+
+        return len(base64.b64decode(values["bdata"])) // np.dtype(values["dtype"]).itemsize
+    return len(values)
+
+
+@pytest.mark.parametrize("method, title", [("tsne", "t-SNE 1"), ("umap", "UMAP 1")])
+def test_the_map_draws_neighbour_embeddings_of_every_test_image_and_keeps_them_on_disk(method, title):
+    from training import map_cache
+
+    at = open_app("mnist5k-z16")
+    at.switch_page("views/latent_map.py").run()
+    before = set(map_cache.folder().glob("*.npy")) if map_cache.folder().is_dir() else set()
+    at.radio(key="map_method").set_value(method).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (chart,) = at.get("plotly_chart")
+    spec = json.loads(chart.proto.spec)
+    assert sum(array_length(t["x"]) for t in spec["data"] if t["type"] == "scattergl") == 1000  # all test images
+    assert spec["layout"]["xaxis"]["title"]["text"] == title
+    assert at.toggle(key="map_overlay").disabled and at.slider(key="map_grid_n").disabled  # no inverse map
+    assert len(set(map_cache.folder().glob("*.npy")) - before) == 1  # kept for the next visitor
