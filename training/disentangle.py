@@ -84,21 +84,9 @@ class FactorInfo:
         varies = self.factor_entropy > 0
         return float(self.mig_per_factor[varies].mean()) if varies.any() else 0.0
 
-    def label_of(self, k: int) -> str | None:
-        """The factor dimension k is named after, or None when that is not clear (module docstring)."""
-        row = self.nmi[k]
-        if row.size == 0:
-            return None
-        order = np.argsort(-row, kind="stable")
-        best = row[order[0]]
-        second = row[order[1]] if row.size > 1 else 0.0
-        if best >= LABEL_MIN_NMI and best >= LABEL_MARGIN * second:
-            return self.factor_names[int(order[0])]
-        return None
-
     @property
     def labels(self) -> list[str | None]:
-        return [self.label_of(k) for k in range(self.mi.shape[0])]
+        return label_dims(self.nmi, self.factor_names)
 
     def as_dict(self) -> dict:
         """JSON-ready: what `training evaluate --json` reports."""
@@ -106,6 +94,34 @@ class FactorInfo:
                 "mig_per_factor": [float(v) for v in self.mig_per_factor],
                 "factor_entropy": [float(v) for v in self.factor_entropy],
                 "nmi": [[float(v) for v in row] for row in self.nmi], "labels": self.labels}
+
+
+def label_dims(nmi: np.ndarray | Sequence[Sequence[float]], factor_names: Sequence[str]) -> list[str | None]:
+    """Per dimension, the factor it is named after, or None when that is not clear (module docstring):
+    the factor it tells most about, at least LABEL_MIN_NMI of that factor's entropy, and at least
+    LABEL_MARGIN times what it tells about any other factor."""
+    nmi = np.asarray(nmi, dtype=np.float64).reshape(-1, len(factor_names))
+    names: list[str | None] = []
+    for row in nmi:
+        order = np.argsort(-row, kind="stable")
+        best = row[order[0]] if row.size else 0.0
+        second = row[order[1]] if row.size > 1 else 0.0
+        names.append(factor_names[int(order[0])] if best >= LABEL_MIN_NMI and best >= LABEL_MARGIN * second else None)
+    return names
+
+
+def record_terms(info: FactorInfo) -> dict:
+    """What a training records per epoch (history.jsonl): the MIG, the factors and NMI[k, f]."""
+    return {"mig": info.mig, "factors": list(info.factor_names), "factor_nmi": [[round(float(v), 5) for v in row]
+                                                                              for row in info.nmi]}
+
+
+def labels_of_record(record: dict, z_dim: int) -> list[str | None]:
+    """The dimension names from a history record (None for each when it has no factor terms)."""
+    nmi, names = record.get("factor_nmi"), record.get("factors")
+    if not nmi or not names or len(nmi) != z_dim:
+        return [None] * z_dim
+    return label_dims(nmi, names)
 
 
 def factor_information(mu: np.ndarray, factors: np.ndarray, factor_names: Sequence[str],
@@ -122,3 +138,10 @@ def factor_information(mu: np.ndarray, factors: np.ndarray, factor_names: Sequen
     second = top[1] if mi.shape[0] > 1 else np.zeros(mi.shape[1])
     gap = np.where(h > 0, (top[0] - second) / np.where(h > 0, h, 1.0), 0.0) if mi.shape[0] else np.zeros(len(h))
     return FactorInfo(list(factor_names), mi, h, gap)
+
+
+def of_model(model, x, factors: np.ndarray, factor_names: Sequence[str]) -> FactorInfo:
+    """FactorInfo of MODEL's codes mu(x) (E3) of the images X (N, C, H, W) with their FACTORS (N, F)."""
+    from training.latent import encode_dataset
+
+    return factor_information(encode_dataset(model, x), factors, factor_names)

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
-from training import snapshots
+from training import disentangle, snapshots
 from training.checkpoint import load_resume_state, save_checkpoint, write_views
 from training.run_folder import CHECKPOINT
 from training.config import RunConfig
@@ -89,6 +89,9 @@ class Trainer:
         self.data_name, self.data_fingerprint = data.name, data.fingerprint()
         self.x_train = data.x_train.to(self.device)
         self.x_test = test_images(config, data, self.device)
+        # Known generative factors of the test images (shapes): each epoch records how the code separates them.
+        self.factors = (data.y_test.numpy(), list(data.factor_names)) \
+            if data.labels_are_factors and data.factor_names else None
         with _INIT_LOCK, torch.random.fork_rng(devices=[]):  # other threads' RNG use cannot change the init
             torch.manual_seed(tc.seed)  # weight initialisation
             self.model = VAE(config.model).to(self.device)
@@ -223,6 +226,8 @@ class Trainer:
             "seconds": time.perf_counter() - t0,
             "samples_per_second": n / train_seconds,
         }
+        if self.factors is not None and self.rank == 0:
+            record.update(disentangle.record_terms(disentangle.of_model(self.model, self.x_test, *self.factors)))
         self.history.append(record)
         if self.rank == 0 and self.run_dir is not None:
             save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, self.epoch, self.history,
