@@ -92,3 +92,26 @@ def test_a_record_keeps_what_the_pages_need():
 def test_codes_and_factors_must_match():
     with pytest.raises(ValueError, match="do not match"):
         disentangle.factor_information(np.zeros((10, 2)), np.zeros((9, 3)), NAMES)
+
+
+def test_evaluate_reports_mig_and_names_for_a_data_set_with_factors_and_the_history_has_them(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "shapes"
+    subprocess.run([sys.executable, "-m", "training", "fit", "--dataset", "shapes", "--image-size", "12",
+                    "--latent-dim", "3", "--hidden", "32", "--epochs", "1", "--threads", "1", "--quiet",
+                    "--out", str(run)], cwd=root, check=True, timeout=300)
+    record = json.loads((run / "history.jsonl").read_text().splitlines()[-1])
+    assert record["factors"] == ["shape", "scale", "rotation", "pos_x", "pos_y"]
+    assert len(record["factor_nmi"]) == 3 and all(len(row) == 5 for row in record["factor_nmi"])
+    out = subprocess.run([sys.executable, "-m", "training", "evaluate", str(run), "--iw-samples", "2",
+                          "--elbo-samples", "1", "--json"], cwd=root, check=True, timeout=300,
+                         capture_output=True, text=True).stdout
+    d = json.loads(out)["disentanglement"]
+    assert 0.0 <= d["mig"] <= 1.0 and len(d["labels"]) == 3
+    assert d["mig"] == pytest.approx(record["mig"], abs=1e-4)  # the same codes, the same MIG
+    assert np.array(d["nmi"]) == pytest.approx(np.array(record["factor_nmi"]), abs=1e-4)

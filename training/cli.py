@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--nice", type=int, help="lower this process's CPU priority by 0-19 (the app uses 10)")
     f.add_argument("--queued-at", type=float, help=argparse.SUPPRESS)  # the app's queue ticket (see training/job.py)
 
-    e = sub.add_parser("evaluate", help="test -ELBO, IWAE estimate of -ln p(x), active units of a run")
+    e = sub.add_parser("evaluate", help="test -ELBO, IWAE estimate of -ln p(x), active units of a run (and MIG and "
+                                        "named dimensions when the data set has known factors)")
     e.add_argument("run_dir", help="a run folder written by 'fit'")
     e.add_argument("--iw-samples", type=int, default=1000, help="importance samples K (default 1000)")
     e.add_argument("--elbo-samples", type=int, default=16,
@@ -292,6 +293,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     data = load_dataset(run.config.train.dataset, image_size=h, channels=c, seed=run.config.train.seed)
     x = test_images(run.config, data, device)
     result = evaluate_model(run.model, x, iw_samples=args.iw_samples, seed=args.seed, elbo_samples=args.elbo_samples)
+    if data.labels_are_factors and data.factor_names:  # known factors: how the code separates them
+        from training import disentangle
+
+        info = disentangle.of_model(run.model, x, data.y_test.numpy(), data.factor_names)
+        result["disentanglement"] = info.as_dict()
     if args.json:
         print(json.dumps(result))
         return 0
@@ -305,6 +311,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"  active units    {result['active_units']} of {len(result['kl_per_dim'])}")
     kl = ", ".join(f"{v:.2f}" for v in result["kl_per_dim"])
     print(f"  KL per dim      {kl}")
+    if "disentanglement" in result:
+        d = result["disentanglement"]
+        print(f"  MIG             {d['mig']:.3f}  (mutual information gap over {', '.join(d['factors'])})")
+        named = [f"z_{k} {name}" for k, name in enumerate(d["labels"]) if name]
+        print(f"  named dims      {', '.join(named) if named else 'none clear'}")
     return 0
 
 
