@@ -258,3 +258,33 @@ def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int
         yaxis_title=_("distortion: test −ln q(x|z) (nats per image)"),
     )
     return fig
+
+
+# ---------------------------------------------------------------- known factors (training/disentangle.py)
+
+def factor_matrix(nmi: np.ndarray, dim_titles: Sequence[str], factor_titles: Sequence[str],
+                  height: int | None = None) -> go.Figure:
+    """NMI[k, f] = I(z_k; v_f) / H(v_f) as a heatmap: one row per latent dimension, one column per factor."""
+    nmi = np.asarray(nmi, dtype=float)
+    fig = go.Figure(go.Heatmap(
+        z=nmi, x=list(factor_titles), y=list(dim_titles), zmin=0.0, zmax=1.0, colorscale="Blues",
+        text=[[f"{v:.2f}" for v in row] for row in nmi], texttemplate="%{text}",
+        colorbar={"title": {"text": "NMI"}},
+        hovertemplate="%{y} · %{x}: " + _("{share} of the factor's entropy").format(share="%{z:.2f}")
+                      + "<extra></extra>",
+    ))
+    fig.update_layout(height=height or 120 + 28 * len(dim_titles), margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      yaxis={"autorange": "reversed"},
+                      title={"text": _("What each dimension tells about each factor (I(z_k; v_f) / H(v_f))")})
+    return fig
+
+
+def mig_curve(history: Sequence[Mapping[str, Any]], height: int = 300) -> go.Figure:
+    """The mutual information gap per epoch (test set)."""
+    rows = [h for h in history if h.get("mig") is not None]
+    fig = go.Figure(go.Scatter(x=[h["epoch"] for h in rows], y=[h["mig"] for h in rows], mode="lines+markers",
+                               name="MIG", line={"color": ACTIVE_COLOR}))
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title=_("epoch"),
+                      yaxis={"title": {"text": "MIG"}, "range": [0, max(0.05, max((h["mig"] for h in rows), default=0)) * 1.1]},
+                      title={"text": _("Mutual information gap per epoch")})
+    return fig

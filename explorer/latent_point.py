@@ -42,9 +42,10 @@ def slider_keys(z_dim: int) -> list[str]:
     return [f"z_{i}" for i in range(z_dim)]
 
 
-def label(i: int, kl: float, active: bool) -> str:
-    """A dimension's name on every control: index, its KL to the prior (E4), unused if below 0.01."""
-    return f"z_{i} · KL {kl:.2f}" + ("" if active else " · " + _("unused: KL < 0.01"))
+def label(i: int, kl: float, active: bool, name: str | None = None) -> str:
+    """A dimension's name on every control: index, the factor it tracks (explorer/dim_names.py), its KL to
+    the prior (E4), unused if below 0.01."""
+    return f"z_{i}" + (f" · {name}" if name else "") + f" · KL {kl:.2f}" + ("" if active else " · " + _("unused: KL < 0.01"))
 
 
 def _point(path: str, z_dim: int) -> dict:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import compare, downloads, figures, live, state
+from explorer import compare, dim_names, downloads, figures, live, state
 from explorer.i18n import _
 from training import latent, latent_space
+from training.disentangle import LABEL_MARGIN, LABEL_MIN_NMI
 from training.objective import loss_formula
 
 
@@ -35,6 +36,31 @@ def collapse_advice(config) -> list[str]:
     if not tips:
         tips.append(_("train longer, or with a smaller β"))
     return tips
+
+
+def factor_section(run, kl: np.ndarray) -> None:
+    """For data with known factors: which dimension tracks which factor, and the MIG (training/disentangle.py)."""
+    last = run.history[-1]
+    if last.get("factor_nmi") is None:
+        return
+    z_dim = run.config.model.latent_dim
+    st.subheader(_("What each dimension tracks"))
+    names = dim_names.of_history(run.history, z_dim)
+    order = latent_space.dims_by_kl(kl)
+    nmi = np.asarray(last["factor_nmi"])[order]
+    st.metric(_("MIG (mutual information gap)"), f"{last['mig']:.3f}",
+              help=_("For each factor, the share of its entropy told by the best dimension minus that told by the "
+                     "second best, averaged over the factors: 1 when every factor lives in one dimension of its own, "
+                     "0 when each is spread over several. See the Theory page."))
+    st.plotly_chart(figures.factor_matrix(nmi, [dim_names.title(int(k), names) for k in order],
+                                          [dim_names.factor_title(f) for f in last["factors"]]),
+                    key="balance_factors", config=downloads.chart_config("factor-information"))
+    st.caption(_("Rows: latent dimensions by KL; columns: the data set's known factors. A dimension is named after a "
+                 "factor when it tells at least {min_share} of that factor's entropy and at least {margin} times what "
+                 "it tells about any other factor; the names appear on the sliders, the traversal and the map.").format(
+        min_share=f"{LABEL_MIN_NMI:g}", margin=f"{LABEL_MARGIN:g}"))
+    if len(run.history) > 1:
+        st.plotly_chart(figures.mig_curve(run.history), key="balance_mig", config=downloads.chart_config("mig"))
 
 
 def main() -> None:
@@ -88,6 +114,8 @@ def main() -> None:
     st.caption(_("{active} of {z_dim} dimensions are active: the variance over test images of their mean mu_k(x) "
                  "exceeds 0.01. Inactive (grey) dimensions sit at the prior and carry nothing.").format(
         active=int(active.sum()), z_dim=z_dim))
+
+    factor_section(run, kl)
 
     st.subheader(_("Rate and distortion of every saved run"))
     runs = state.available_runs()

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, epochs, figures, images, latent_point, live, map_thumbs, state, view_link
+from explorer import dim_names, downloads, epochs, figures, images, latent_point, live, map_thumbs, state, view_link
 from explorer.i18n import N_, _
 from training import latent, latent_space, map_cache
 from training.embedding import MAX_POINTS as EMBED_MAX_POINTS
@@ -68,7 +68,14 @@ def _defaults(run, data, n_test: int) -> None:
         st.session_state["map_selected"] = (str(run.path), int(point))
 
 
-def _controls(z_dim: int, data) -> dict:
+def _axis_titles(proj: latent.Projection, names: list[str | None]) -> tuple[str, str]:
+    """The plotted axes' titles; raw dimensions carry the factor they track, if any."""
+    if proj.method == "dims":
+        return dim_names.title(proj.dims[0], names), dim_names.title(proj.dims[1], names)
+    return figures.axis_titles(proj)
+
+
+def _controls(z_dim: int, data, names: list[str | None]) -> dict:
     c1, c2, c3 = st.columns([2, 2, 2])
     methods = ["dims", "pca", "tsne", "umap"] if z_dim == 2 else ["pca", "tsne", "umap", "dims"]
     method = c1.radio(_("Projection"), methods, format_func={m: _(METHOD_LABELS[m]) for m in methods}.get, horizontal=True,
@@ -81,12 +88,12 @@ def _controls(z_dim: int, data) -> dict:
         a, b = c2.columns(2)
         st.session_state.setdefault("map_dim_x", 0)  # hidden widgets lose their state: restore the defaults
         st.session_state.setdefault("map_dim_y", dims[1])
-        i = a.selectbox(_("x axis"), range(z_dim), format_func=lambda k: f"z_{k}", key="map_dim_x")
-        j = b.selectbox(_("y axis"), range(z_dim), format_func=lambda k: f"z_{k}", key="map_dim_y")
+        i = a.selectbox(_("x axis"), range(z_dim), format_func=lambda k: dim_names.title(k, names), key="map_dim_x")
+        j = b.selectbox(_("y axis"), range(z_dim), format_func=lambda k: dim_names.title(k, names), key="map_dim_y")
         dims = (int(i), int(j))
     color_factor = None
     if data.labels_are_factors and data.factor_names:
-        color_factor = c3.selectbox(_("Colour by"), data.factor_names, key="map_color")
+        color_factor = c3.selectbox(_("Colour by"), data.factor_names, key="map_color", format_func=dim_names.factor_title)
     o1, o2, o3 = st.columns(3)
     overlay = o1.toggle(_("Manifold grid over the scatter"), key="map_overlay", disabled=method in EMBEDDINGS)
     prior = o2.toggle(_("Prior contours"), key="map_prior", disabled=method != "dims",
@@ -106,11 +113,12 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
     y = data.y_test.numpy() if data.y_test is not None else None
     if y is not None and data.labels_are_factors:
         k = data.factor_names.index(opts["color_factor"])
-        fig = figures.latent_scatter(proj.coords, idx, color_values=y[idx, k], color_title=opts["color_factor"],
-                                     axis_titles=figures.axis_titles(proj))
+        fig = figures.latent_scatter(proj.coords, idx, color_values=y[idx, k],
+                                     color_title=dim_names.factor_title(opts["color_factor"]),
+                                     axis_titles=_axis_titles(proj, opts["names"]))
     else:
         fig = figures.latent_scatter(proj.coords, idx, labels=None if y is None else y[idx],
-                                     label_names=data.label_names, axis_titles=figures.axis_titles(proj))
+                                     label_names=data.label_names, axis_titles=_axis_titles(proj, opts["names"]))
     if opts["prior"]:
         fig = figures.add_prior_contours(fig, latent.grid_extent(proj))
     if opts["overlay"] and manifold is not None:
@@ -172,7 +180,9 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     """Controls, scatter, selection and manifold: interacting reruns only this."""
     z_dim = run.config.model.latent_dim
     path, digest = str(run.path), epochs.digest(run)
-    opts = _controls(z_dim, data)
+    names = dim_names.of_history(run.history, z_dim)
+    opts = _controls(z_dim, data, names)
+    opts["names"] = names
     if opts["method"] in EMBEDDINGS:
         spinner = _("Running {method} on {n} points (seconds, once per model; kept afterwards)...").format(
             method=METHOD_LABELS[opts["method"]], n=f"{min(len(mu), EMBED_MAX_POINTS):,}")
@@ -215,7 +225,7 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     factor = max(1, min(4, round(640 / max(1, opts["n_grid"] * h))))
     st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid_image)), factor))
     downloads.image_button(grid_image, "manifold", "manifold")
-    x_title, y_title = figures.axis_titles(proj)
+    x_title, y_title = _axis_titles(proj, opts["names"])
     st.caption(_("Decoder mean μ̃(z) over a {n}×{n} grid of the plotted axes ({x_title} left to right from {x0} to "
                  "{x1}, {y_title} top to bottom from {y0} to {y1}): {how}.").format(
         n=opts["n_grid"], x_title=x_title, y_title=y_title, x0=f"{xs[0]:.2f}", x1=f"{xs[-1]:.2f}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import latent_point, state
+from explorer import dim_names, latent_point, state
 from explorer.i18n import N_, _
 from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
 from training import latent_space
@@ -26,10 +26,11 @@ def _on_release(path: str, z_dim: int, model_id: str) -> None:
 
 
 @st.fragment
-def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
+def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
+              names: list[str | None]) -> None:
     """A release reruns only this fragment (the component sends nothing while dragging)."""
     z_dim = decoder.latent_dim
-    labels = [latent_point.label(i, kl[i], active[i]) for i in range(z_dim)]
+    labels = [latent_point.label(i, kl[i], active[i], names[i]) for i in range(z_dim)]
     latent_pad(decoder, latent_point.get(path, z_dim), order, labels, key=KEY, model_id=model_id, active=active,
                on_release=lambda: _on_release(path, z_dim, model_id))
     last = st.session_state.get("scrub_last")
@@ -60,7 +61,7 @@ def main() -> None:
         return
     state.on_new_model("scrub", lambda: st.session_state.pop("scrub_last", None))  # its last z means nothing here
     model_id = f"{path}:{state.weights_digest(path)}"
-    pad_panel(decoder, str(path), model_id, order, kl, active)
+    pad_panel(decoder, str(path), model_id, order, kl, active, dim_names.of_history(history, z_dim))
 
 
 main()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import compare, downloads, epochs, images, latent_point, state
+from explorer import compare, dim_names, downloads, epochs, images, latent_point, state
 from explorer.i18n import N_, _
 from training import latent_space
 
@@ -64,7 +64,8 @@ def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
 
 
 @st.fragment
-def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray) -> None:
+def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
+                 names: list[str | None]) -> None:
     """Only the sliders and the decoded image: a slider change reruns this and nothing else."""
     z_dim = config.model.latent_dim
     left, right = st.columns([1, 1], gap="large")
@@ -74,7 +75,7 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
         cols = st.columns(ncols)
         for rank, i in enumerate(order):  # read down the first column, then the second
             cols[rank // per_col].slider(
-                latent_point.label(i, kl[i], active[i]), -latent_point.LIMIT, latent_point.LIMIT,
+                latent_point.label(i, kl[i], active[i], names[i]), -latent_point.LIMIT, latent_point.LIMIT,
                 step=latent_point.STEP, key=f"z_{i}",
                 help=(_("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4).") if active[i] else
                       _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats "
@@ -143,14 +144,15 @@ def test_image_panel(run, x_test) -> None:
 
 
 @st.fragment
-def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
+def traversal_panel(run, order: np.ndarray, active: np.ndarray, names: list[str | None]) -> None:
     """Decoded images along one axis from -3 to +3, the others fixed: its own controls, its own reruns."""
     z_dim = run.config.model.latent_dim
     st.subheader(_("Traversal"))
     c1, c2, c3 = st.columns([2, 2, 1])
     choices = [ALL_DIMS] + [f"z_{i}" for i in order]
     which = c1.selectbox(_("Dimensions"), choices, key="traversal_dims",
-                         format_func={c: (_("all (by KL)") if c == ALL_DIMS else c) for c in choices}.get,
+                         format_func={c: (_("all (by KL)") if c == ALL_DIMS else
+                                          dim_names.title(int(c.split("_")[1]), names)) for c in choices}.get,
                          help=_("One row per dimension, ordered by KL, largest first."))
     n = c2.slider(_("Steps from −3 to +3"), 3, 15, 9, key="traversal_steps")
     c3.button(_("Redraw"), icon=":material/refresh:", help=_("Use the sliders' current values for the fixed dimensions."))
@@ -161,7 +163,7 @@ def traversal_panel(run, order: np.ndarray, active: np.ndarray) -> None:
     factor = max(1, min(4, round(600 / max(1, n * (h + 1)))))
     st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid)), factor))
     downloads.image_button(grid, "traversal", "traversal")
-    labels = ", ".join(f"z_{i}{'' if active[i] else ' (KL < 0.01)'}" for i in dims)
+    labels = ", ".join(f"{dim_names.title(i, names)}{'' if active[i] else ' (KL < 0.01)'}" for i in dims)
     st.caption(_("Rows: {labels}. Columns: that coordinate from −3 to +3; the others are fixed at the slider values "
                  "when the grid was drawn (press Redraw after moving sliders).").format(labels=labels))
 
@@ -181,7 +183,8 @@ def main() -> None:
                  "decoder mean μ̃(z).").format(z_dim=z_dim, active=int(active.sum())))
     buttons(path, z_dim)
     epochs.scrubber("sliders")
-    slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active)
+    names = dim_names.of_history(history, z_dim)
+    slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active, names)
 
     run = epochs.shown(state.current_run())  # the torch model, for encoding test images and the traversal grid
     x_test = state.current_test_images(run, state.current_data(run))
@@ -189,7 +192,7 @@ def main() -> None:
         {INDEX_KEY: min(int(st.session_state.get(INDEX_KEY, 0)), len(x_test) - 1)}))
     test_image_panel(run, x_test)
     st.divider()
-    traversal_panel(run, order, active)
+    traversal_panel(run, order, active, names)
 
 
 main()
