@@ -45,6 +45,7 @@ def main() -> None:
         st.Page(VIEWS / "interpolate.py", title=_("Interpolate"), icon=":material/linear_scale:"),
         st.Page(VIEWS / "samples.py", title=_("Samples"), icon=":material/grid_view:"),
         st.Page(VIEWS / "train.py", title=_("Train"), icon=":material/model_training:"),
+        st.Page(VIEWS / "sweep.py", title=_("Sweep"), icon=":material/stacked_line_chart:"),
         st.Page(VIEWS / "models.py", title=_("Models"), icon=":material/folder_open:"),
         st.Page(VIEWS / "theory.py", title=_("Theory"), icon=":material/functions:"),
     ]

@@ -24,7 +24,8 @@ MAX_JS_INT = 2**53 - 1  # number inputs travel through JavaScript numbers
 KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page and comes back
 
 
-FORM_ONLY = {"folder": N_("Image folder"), "image_size": N_("Image size (pixels)")}  # fields that are not settings
+FORM_ONLY = {"folder": N_("Image folder"), "image_size": N_("Image size (pixels)"),  # fields that are not settings
+             "beta_sweep": N_("β sweep")}
 
 
 def form_name_of(key: str) -> str:
@@ -110,6 +111,19 @@ def config_from_form(f: dict) -> RunConfig:
     return build_run_config(settings, shape, form_name_of)  # errors name the form's fields, in the visitor's words
 
 
+def sweep_name_of(key: str) -> str:
+    """How a sweep's errors name a field: its betas are the 'β sweep' field's, not the 'β' field's."""
+    return form_name_of("beta_sweep" if key == "beta" else key)
+
+
+def betas_from_form(f: dict) -> tuple[float, ...] | None:
+    """The betas of a sweep typed in 'β sweep', or None when it is empty (one training)."""
+    from training.sweep import parse_betas
+
+    text = f.get("beta_sweep", "").strip()
+    return parse_betas(text, form_name_of("beta_sweep")) if text else None
+
+
 def training_form() -> dict | None:
     """The form's values once submitted, else None."""
     with st.form("train_form"):
@@ -152,6 +166,10 @@ def training_form() -> dict | None:
         with objective_col:
             st.markdown("**" + _("Objective and optimiser") + "**")
             beta = number(TrainConfig, "beta", "train_beta", step=0.1)
+            beta_sweep = st.text_input(_(FORM_ONLY["beta_sweep"]), key="train_beta_sweep", placeholder="0.5, 1, 2, 4, 8",
+                                       **KEEP, help=_("Empty: one training. Several values of β separated by commas: "
+                                                      "one training per value, every other setting equal, shown side "
+                                                      "by side on the Sweep page; the β above is then not used."))
             warmup = number(TrainConfig, "warmup_epochs", "train_warmup", step=1.0)
             cycles = number(TrainConfig, "cycles", "train_cycles")
             free_bits = number(TrainConfig, "free_bits", "train_free_bits", step=0.1)
@@ -163,4 +181,5 @@ def training_form() -> dict | None:
             return None
     return dict(dataset=dataset, folder=folder, image_size=int(image_size), channels=channels, name=name, arch=arch,
                 latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup_epochs=warmup,
-                cycles=cycles, free_bits=free_bits, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+                cycles=cycles, free_bits=free_bits, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                beta_sweep=beta_sweep)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m training {fit,evaluate,datasets}``.
+"""Command line: ``python -m training {fit,sweep,evaluate,stop,datasets}``.
 
 Every mistake a user can make ends in one sentence on stderr and exit code 2, with nothing written.
 """
@@ -50,6 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--nice", type=int, help="lower this process's CPU priority by 0-19 (the app uses 10)")
     f.add_argument("--queued-at", type=float, help=argparse.SUPPRESS)  # the app's queue ticket (see training/job.py)
 
+    w = sub.add_parser("sweep", help="queue one training per beta, every other setting equal (a beta sweep)",
+                       description="Queue one training per value of --beta into RUNS_DIR/NAME-beta<b>, with a "
+                                   "manifest RUNS_DIR/NAME.sweep.json; they wait in the runs folder's queue like "
+                                   "the app's trainings, and the app's Sweep page shows them side by side.")
+    w.add_argument("--beta", required=True, help="comma-separated values of beta, one run each, e.g. 0.5,1,2,4,8")
+    w.add_argument("--dataset", help="mnist5k (default), digits, shapes, mnist, fashion-mnist, kmnist, "
+                                     "cifar10 or folder:PATH")
+    w.add_argument("--image-size", type=int, help="side length for shapes and folder: data sets")
+    w.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB) for folder: data sets")
+    add_flags(w, extra_help={"sigma": "with --likelihood gaussian"}, skip=("beta",))
+    w.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    w.add_argument("--out", help="RUNS_DIR/NAME: the sweep's name and its runs folder "
+                                 "(default runs/<dataset>-<arch>-z<dims>-<time>)")
+    w.add_argument("--max-running", type=int, help="trainings at once in the runs folder (default: one per core, "
+                                                   "or $VAE_EXPLORER_MAX_TRAININGS)")
+    w.add_argument("--threads", type=int, help="torch threads per training (default: cores / --max-running)")
+    w.add_argument("--nice", type=int, help="CPU priority of the trainings, 0-19 (default 10, as the app's)")
+    w.add_argument("--wait", action="store_true", help="wait until every run has ended; exit 1 unless all finished")
+
     e = sub.add_parser("evaluate", help="test -ELBO, IWAE estimate of -ln p(x), active units of a run (and MIG and "
                                         "named dimensions when the data set has known factors)")
     e.add_argument("run_dir", help="a run folder written by 'fit'")
@@ -73,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "fit":
             return _fit(args)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "evaluate":
             return _evaluate(args)
         if args.command == "stop":
@@ -116,15 +137,7 @@ def _train(args: argparse.Namespace, device: str) -> None:
     from training.distributed import agree, is_rank0
     from training.settings import default_run_name
 
-    if args.threads is not None and not 1 <= args.threads <= 1024:
-        raise UserError("--threads must be between 1 and 1024, not {threads}.",
-            threads=args.threads)
-    if args.max_running is not None and not 1 <= args.max_running <= 1024:
-        raise UserError("--max-running must be between 1 and 1024, not {max_running}.",
-            max_running=args.max_running)
-    if args.nice is not None and not 0 <= args.nice <= 19:
-        raise UserError("--nice must be between 0 and 19, not {nice}.",
-            nice=args.nice)
+    _check_process_flags(args)
     if args.max_running and world_size_from_env() > 1:
         raise UserError("--max-running cannot be used under torchrun; start the distributed run when there is room.")
     job.lower_priority(args.nice or 0)
@@ -168,6 +181,77 @@ def _train(args: argparse.Namespace, device: str) -> None:
     finally:
         reporter.close()
         lock.release()
+
+
+def _check_process_flags(args: argparse.Namespace) -> None:
+    """--threads, --max-running and --nice within their ranges (fit and sweep)."""
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        raise UserError("--threads must be between 1 and 1024, not {threads}.",
+            threads=args.threads)
+    if args.max_running is not None and not 1 <= args.max_running <= 1024:
+        raise UserError("--max-running must be between 1 and 1024, not {max_running}.",
+            max_running=args.max_running)
+    if args.nice is not None and not 0 <= args.nice <= 19:
+        raise UserError("--nice must be between 0 and 19, not {nice}.",
+            nice=args.nice)
+
+
+# -- sweep -----------------------------------------------------------------------------------
+def _sweep(args: argparse.Namespace) -> int:
+    """Queue one training per beta through the app's launcher and queue (training/sweep.py)."""
+    import os
+
+    from training import sweep
+    from training.data import load_dataset
+    from training.launch import RAY_ADDRESS_ENV, LocalLauncher, launcher_from_env
+    from training.run_folder import sweep_manifest_path
+    from training.settings import default_run_name, flag_name
+
+    betas = sweep.parse_betas(args.beta, "--beta")  # before anything slow: a typo is answered at once
+    _check_process_flags(args)
+    device = _check_device(args.device)
+    data = _noted(load_dataset(args.dataset or "mnist5k", image_size=args.image_size, channels=args.channels,
+                               seed=args.seed or 0))
+    config = config_from_flags(argparse.Namespace(**{**vars(args), "beta": betas[0]}), tuple(data.image_shape))
+    out = Path(args.out) if args.out else Path("runs") / default_run_name(config)
+    if os.environ.get(RAY_ADDRESS_ENV, "").strip():  # as the app: Ray tasks when the operator set an address
+        launcher = launcher_from_env()
+    else:
+        launcher = LocalLauncher(max_running=args.max_running, threads=args.threads, nice=args.nice, device=device)
+    started = sweep.start(out.parent, out.name, config, betas, launcher, flag_name)
+    root = out.parent
+    at_once = f"at most {launcher.max_running} at a time" if launcher.max_running else "as the cluster has room"
+    print(f"sweep {started.name}: {len(started.runs)} trainings queued in {root} ({at_once}); "
+          f"manifest {sweep_manifest_path(root, started.name)}")
+    for beta, run in zip(started.betas, started.runs):
+        print(f"  beta {beta:<8g} {root / run}")
+    if not args.wait:
+        print("they train in processes of their own; follow them on the app's Sweep page or with --wait.")
+        return 0
+    return _wait_for_sweep(root, started)
+
+
+def _wait_for_sweep(root: Path, started) -> int:
+    """Print each run's end as it comes; 0 when every run finished, else 1."""
+    import time
+
+    from training.run_status import ACTIVE, FINISHED, observed_state, read_status
+
+    pending, ended = dict(zip(started.runs, started.betas)), {}
+    try:
+        while pending:
+            for run in list(pending):
+                status = read_status(root / run)
+                state = observed_state(root / run, status) if status is not None else "missing"
+                if state not in ACTIVE:
+                    ended[run] = state
+                    print(f"  beta {pending.pop(run):<8g} {run}: {state}", flush=True)
+            if pending:
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("stopped waiting; the trainings go on ('python -m training stop RUN' stops one).", file=sys.stderr)
+        return 130
+    return 0 if all(state == FINISHED for state in ended.values()) else 1
 
 
 def config_from_flags(args: argparse.Namespace, image_shape: tuple[int, int, int]):

@@ -10,6 +10,11 @@
     RUN_DIR/.lock                    held (flock) by the one process that writes the run (training/run_lock.py)
     RUN_DIR/train.log                what a training started by the app printed
 
+A beta sweep NAME (training/sweep.py) is one manifest beside its runs and one ordinary run per beta:
+
+    ROOT/NAME.sweep.json             its name, betas and run names (``sweep_manifest_path``)
+    ROOT/NAME-beta0.5, NAME-beta1    its runs (``sweep_run_name``)
+
 Run names typed by users are checked here: a name is one path component of letters, digits,
 '-', '_' and '.', so nothing can point outside its runs folder. Writes are atomic (a reader sees
 the old file or the new one) and a new run appears all at once (``publish_run``); reads check a
@@ -170,6 +175,31 @@ def run_path(root: str | Path, name: str) -> Path:
         raise UserError("The run {name!r} would lie outside {root}.",
             name=name, root=root)
     return path
+
+
+SWEEP_SUFFIX = ".sweep.json"
+
+
+def sweep_manifest_path(root: str | Path, name: str) -> Path:
+    """ROOT/NAME.sweep.json, the manifest of the beta sweep NAME; NAME is checked like a run name."""
+    return run_path(root, name).with_name(check_run_name(name) + SWEEP_SUFFIX)
+
+
+def sweep_run_name(name: str, beta: float) -> str:
+    """The run of sweep NAME for BETA: 'NAME-beta0.5', 'NAME-beta1', 'NAME-beta1e-05' (six significant
+    digits, so two betas that print alike share a name and are refused as one value typed twice)."""
+    return check_run_name(f"{name}-beta{beta:g}".replace("+", ""))
+
+
+def sweep_names_in(root: str | Path) -> list[str]:
+    """The names of the sweeps whose manifest lies in ROOT, newest first (their contents unread)."""
+    try:
+        found = [p for p in Path(root).iterdir() if p.name.endswith(SWEEP_SUFFIX) and p.is_file()]
+    except OSError:
+        return []
+    found.sort(key=lambda p: file_stamp(p)[0], reverse=True)
+    names = [p.name[:-len(SWEEP_SUFFIX)] for p in found]
+    return [n for n in names if _NAME.match(n) and ".." not in n]
 
 
 @dataclass(frozen=True)

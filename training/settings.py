@@ -42,12 +42,13 @@ def field_of(key: str):
     return ModelConfig.model_fields.get(key) or TrainConfig.model_fields[key]
 
 
-def add_flags(parser, extra_help: Mapping[str, str] | None = None) -> None:
+def add_flags(parser, extra_help: Mapping[str, str] | None = None, skip: tuple[str, ...] = ()) -> None:
     """One command-line flag per setting, generated from its field: name (--latent-dim), type, choices
-    and help with the default. Their default is None, so a caller can tell what was typed."""
+    and help with the default. Their default is None, so a caller can tell what was typed. SKIP: settings
+    the caller declares its own way (``sweep`` takes --beta as a list)."""
     from typing import Literal, get_args, get_origin
 
-    for key in SETTING_KEYS:
+    for key in (k for k in SETTING_KEYS if k not in skip):
         field = field_of(key)
         if key == "hidden":
             default = f"{DEFAULT_HIDDEN['mlp']} for mlp, {DEFAULT_HIDDEN['conv']} for conv"

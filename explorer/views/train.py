@@ -17,7 +17,7 @@ import streamlit as st
 from explorer import downloads, run_actions, state, trainings
 from explorer.i18n import _, error_text
 from explorer.train_figures import beta_figure, loss_figure
-from explorer.train_form import config_from_form, training_form
+from explorer.train_form import betas_from_form, config_from_form, sweep_name_of, training_form
 from training.errors import UserError
 from training.launch import submit
 from training.run_folder import RunSummary, read_history, summarize_run
@@ -25,10 +25,14 @@ from training.run_queue import queue_positions, scan
 from training.run_status import ACTIVE, FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED
 from training.settings import default_run_name
 from training.step_log import read_steps
+from training.sweep import MAX_BETAS, start as start_sweep
 
 RECENT = 6  # ended trainings listed below the live ones
 FOCUS_KEY = "train_focus"
 CHARTS_EVERY = 3.0  # seconds between redraws of the loss curves while a training is active
+# A sweep may bring a visitor's trainings queued or running up to this many (a single training: 4).
+SWEEP_ACTIVE_PER_VISITOR = max(trainings.MAX_ACTIVE_PER_VISITOR, MAX_BETAS)
+SWEEP_PAGE = Path(__file__).resolve().parent / "sweep.py"
 
 
 def duration(seconds: float | None) -> str:
@@ -244,9 +248,19 @@ def main() -> None:
         try:
             config = config_from_form(form)
             name = form["name"].strip() or default_run_name(config)
-            submit(root, name, config, launcher, requested_by=visitor,
-                   max_per_visitor=trainings.MAX_ACTIVE_PER_VISITOR)
-            st.session_state[FOCUS_KEY] = name
+            betas = betas_from_form(form)
+            if betas is None:
+                submit(root, name, config, launcher, requested_by=visitor,
+                       max_per_visitor=trainings.MAX_ACTIVE_PER_VISITOR)
+                st.session_state[FOCUS_KEY] = name
+            else:  # one queued training per beta, each by the same submit()
+                started = start_sweep(root, name, config, betas, launcher, sweep_name_of, requested_by=visitor,
+                                      max_per_visitor=SWEEP_ACTIVE_PER_VISITOR)
+                st.session_state[FOCUS_KEY] = started.runs[0]
+                st.success(_("Sweep {name}: {count} trainings queued, one per β ({betas}).").format(
+                    name=started.name, count=len(started.runs), betas=", ".join(f"{b:g}" for b in started.betas)))
+                st.page_link(SWEEP_PAGE, label=_("See them side by side on the Sweep page"),
+                             icon=":material/stacked_line_chart:")
         except UserError as err:
             st.error(error_text(err))
     live_view(root, visitor)
