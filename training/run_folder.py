@@ -220,6 +220,7 @@ class RunSummary:
     test_recon: float | None
     test_kl: float | None
     active_units: int | None
+    mig: float | None = None       # the mutual information gap (training/disentangle.py), data with known factors
     state: str = "finished"        # observed: queued, running, finished, stopped, failed, interrupted
     status: object = None          # training.run_status.RunStatus, None for runs without one
     has_weights: bool = True
@@ -271,7 +272,7 @@ def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
         latent_dim=config.model.latent_dim, likelihood=config.model.likelihood, beta=config.train.beta,
         epochs_done=last.get("epoch", 0), epochs_planned=config.train.epochs,
         test_neg_elbo=last.get("test_neg_elbo"), test_recon=last.get("test_recon"), test_kl=last.get("test_kl"),
-        active_units=last.get("active_units"), state=state, status=status,
+        active_units=last.get("active_units"), mig=last.get("mig"), state=state, status=status,
         has_weights=(path / WEIGHTS).is_file(), has_checkpoint=has_checkpoint,
     )
 

@@ -52,7 +52,8 @@ def card(run: RunSummary) -> None:
         units = (_("{active} of {z_dim}").format(active=run.active_units, z_dim=run.latent_dim)
                  if run.active_units is not None else "-")
         st.markdown(_("epochs {done} of {planned} · test −ELBO {elbo} · active units {units}").format(
-            done=run.epochs_done, planned=run.epochs_planned, elbo=elbo, units=units))
+            done=run.epochs_done, planned=run.epochs_planned, elbo=elbo, units=units)
+                    + ("" if run.mig is None else " · " + _("MIG {mig}").format(mig=f"{run.mig:.2f}")))
         if run.state == "failed" and run.status is not None and run.status.reason:
             st.caption(f":red[{run_actions.reason_text(run.status)}]")
         elif run.state == "interrupted":
