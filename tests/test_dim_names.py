@@ -95,3 +95,19 @@ def test_runs_without_known_factors_have_plain_names():
     assert all(s.label.split(" · ")[1].startswith("KL") for s in at.slider if s.key and s.key.startswith("z_"))
     at.switch_page("views/balance.py").run()
     assert "MIG (mutual information gap)" not in [m.label for m in at.metric]
+
+
+def test_the_bundled_shapes_demo_loads_and_names_at_least_three_factors():
+    from explorer import DEMOS
+    from training.checkpoint import load_run
+    from training.disentangle import labels_of_record
+
+    demo = DEMOS / "shapes-z10-b12"
+    run = load_run(demo)
+    assert run.config.train.dataset == "shapes" and run.config.train.beta > 1
+    names = [n for n in labels_of_record(run.history[-1], run.config.model.latent_dim) if n]
+    assert len(set(names)) >= 3, names
+    at = open_page(demo)
+    named = [at.slider(key=f"z_{k}").label for k in range(run.config.model.latent_dim)]
+    assert sum(any(f" · {title} · " in label for title in ("x position", "y position", "scale", "shape", "rotation"))
+               for label in named) >= 3
