@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, images, run_actions, state, sweep_figures
+from explorer import dim_names, downloads, images, run_actions, state, sweep_figures
 from explorer.i18n import _, error_text
 from training import latent_space, sweep
 from training.errors import UserError
@@ -171,7 +171,7 @@ def mig_against_beta(sw: sweep.Sweep, done: list[Member]) -> None:
                     config=downloads.chart_config(f"{sw.name}-mig"))
     st.caption(_("The mutual information gap of each run's code mu(x) on the test images, averaged over the factors "
                  "{factors}: 1 when each factor lives in one dimension alone, 0 when it is spread over several.").format(
-        factors=", ".join(names)))
+        factors=", ".join(dim_names.factor_title(f) for f in names)))
 
 
 def traversals(sw: sweep.Sweep, done: list[Member]) -> None:
