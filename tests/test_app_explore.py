@@ -322,3 +322,15 @@ def test_the_map_draws_neighbour_embeddings_of_every_test_image_and_keeps_them_o
     mu = latent.encode_dataset(load_run(BUNDLED_DEMOS / "mnist5k-z16").model, load_dataset("mnist5k").x_test)
     kept = map_cache.load(map_cache.key(mu, method, 0, 30.0), 1000)  # kept on disk for the next visitor
     assert kept is not None and kept.shape == (1000, 2)
+
+
+def test_latent_map_two_dims_are_always_two_different_dimensions():
+    at = open_app("mnist5k-z16")
+    at.switch_page("views/latent_map.py").run()
+    at.radio(key="map_method").set_value("dims").run()
+    assert 0 not in at.selectbox(key="map_dim_y").options and "z_0" not in at.selectbox(key="map_dim_y").options
+    at.selectbox(key="map_dim_x").set_value(1).run()  # the y axis showed z_1: it moves to another dimension
+    assert not at.exception, [e.value for e in at.exception]
+    x, y = at.selectbox(key="map_dim_x").value, at.selectbox(key="map_dim_y").value
+    assert x == 1 and y != 1
+    assert len(at.selectbox(key="map_dim_y").options) == 15

@@ -56,11 +56,11 @@ def _defaults(run, data, n_test: int) -> None:
     if data.labels_are_factors and data.factor_names:
         st.session_state["map_color"] = data.factor_names[0]
     proj, dims, point = view_link.wanted("proj"), view_link.wanted("dims"), view_link.wanted("point")
-    if proj in METHOD_LABELS:
+    if proj in METHOD_LABELS and (proj != "dims" or z_dim > 1):
         st.session_state["map_method"] = proj
     try:
         i, j = (int(v) for v in (dims or "").split(","))
-        if 0 <= i < z_dim and 0 <= j < z_dim:
+        if 0 <= i < z_dim and 0 <= j < z_dim and i != j:  # one dimension on both axes is a diagonal line
             st.session_state["map_dim_x"], st.session_state["map_dim_y"] = i, j
     except ValueError:
         pass
@@ -77,7 +77,8 @@ def _axis_titles(proj: latent.Projection, names: list[str | None]) -> tuple[str,
 
 def _controls(z_dim: int, data, names: list[str | None]) -> dict:
     c1, c2, c3 = st.columns([2, 2, 2])
-    methods = ["dims", "pca", "tsne", "umap"] if z_dim == 2 else ["pca", "tsne", "umap", "dims"]
+    methods = (["dims", "pca", "tsne", "umap"] if z_dim == 2 else ["pca", "tsne", "umap"] if z_dim == 1 else
+               ["pca", "tsne", "umap", "dims"])  # two latent dims need two different dimensions
     method = c1.radio(_("Projection"), methods, format_func={m: _(METHOD_LABELS[m]) for m in methods}.get, horizontal=True,
                       key="map_method",
                       help=_("PCA: the plane of largest variance of mu. t-SNE and UMAP: images near each other in z "
@@ -89,7 +90,10 @@ def _controls(z_dim: int, data, names: list[str | None]) -> dict:
         st.session_state.setdefault("map_dim_x", 0)  # hidden widgets lose their state: restore the defaults
         st.session_state.setdefault("map_dim_y", dims[1])
         i = a.selectbox(_("x axis"), range(z_dim), format_func=lambda k: dim_names.title(k, names), key="map_dim_x")
-        j = b.selectbox(_("y axis"), range(z_dim), format_func=lambda k: dim_names.title(k, names), key="map_dim_y")
+        others = [k for k in range(z_dim) if k != i]  # the same dimension on both axes would draw a diagonal line
+        if st.session_state.get("map_dim_y") not in others:
+            st.session_state["map_dim_y"] = others[0]
+        j = b.selectbox(_("y axis"), others, format_func=lambda k: dim_names.title(k, names), key="map_dim_y")
         dims = (int(i), int(j))
     color_factor = None
     if data.labels_are_factors and data.factor_names:
