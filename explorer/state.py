@@ -19,7 +19,8 @@ from training.config import RunConfig
 from training.errors import UserError
 from explorer.i18n import _, error_text
 from training.array_decoder import ArrayDecoder, load_decoder
-from training.run_folder import WEIGHTS, RunSummary, list_runs, read_config, read_history
+from training.run_folder import (ONNX_ENCODER, WEIGHTS, RunSummary, list_runs, read_config, read_history,
+                                 weights_path)
 from explorer import DEMOS
 
 if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
@@ -100,8 +101,14 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
 
 
 def weights_digest(run_dir: Path) -> str:
-    stat = (run_dir / WEIGHTS).stat()
-    return _file_digest(str(run_dir / WEIGHTS), stat.st_mtime_ns, stat.st_size)
+    weights = weights_path(run_dir)
+    stat = weights.stat()
+    digest = _file_digest(str(weights), stat.st_mtime_ns, stat.st_size)
+    if weights.name != WEIGHTS:  # an ONNX folder: the encoder's bytes count too
+        encoder = weights.with_name(ONNX_ENCODER)
+        stat = encoder.stat()
+        digest += _file_digest(str(encoder), stat.st_mtime_ns, stat.st_size)
+    return digest
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

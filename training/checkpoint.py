@@ -25,7 +25,8 @@ from training import costs
 from training.config import RunConfig
 from training.errors import Phrase, UserError, sentence
 from training.model import VAE
-from training.run_folder import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_config, read_history
+from training.run_folder import (CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, is_onnx_folder, read_config,
+                                 read_history)
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3
 def _state_dict_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -235,6 +236,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     if not run_dir.is_dir():
         raise UserError("There is no run folder at {run_dir}.",
             run_dir=run_dir)
+    if is_onnx_folder(run_dir):  # a model trained elsewhere, as ONNX graphs
+        from training.onnx_model import load_folder
+
+        return load_folder(run_dir)
     for name in (CONFIG, WEIGHTS):
         if not (run_dir / name).is_file():
             raise UserError("{run_dir} is not a run folder: it has no {name}.",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m training {fit,sweep,evaluate,stop,datasets}``.
+"""Command line: ``python -m training {fit,sweep,evaluate,export,stop,datasets}``.
 
 Every mistake a user can make ends in one sentence on stderr and exit code 2, with nothing written.
 """
@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--dataset", help="for an ONNX model folder: the data set to score it on (default: its model.json's)")
+
+    x = sub.add_parser("export", help="write a run's model as encoder.onnx, decoder.onnx and model.json")
+    x.add_argument("run_dir", help="a run folder written by 'fit'")
+    x.add_argument("--out", required=True, help="a new folder for the ONNX files")
 
     s = sub.add_parser("stop", help="ask a training to stop after its current step (it keeps its checkpoint)")
     s.add_argument("run_dir", help="the run folder of a queued or running training")
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "stop":
             return _stop(args)
+        if args.command == "export":
+            return _export(args)
         return _datasets()
     except KeyboardInterrupt:
         print("interrupted; the last complete checkpoint is kept.", file=sys.stderr)
@@ -371,8 +378,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not 1 <= args.elbo_samples <= 10_000:
         raise UserError("--elbo-samples must be between 1 and 10000, not {elbo_samples}.",
             elbo_samples=args.elbo_samples)
+    from training.run_folder import is_onnx_folder
+
     device = pick_device(_check_device(args.device))
-    run = load_run(args.run_dir, device=device)
+    if is_onnx_folder(args.run_dir):  # a model trained elsewhere: ONNX Runtime on the CPU
+        from training.onnx_model import load_folder
+
+        device = "cpu"
+        run = load_folder(args.run_dir, dataset=args.dataset)
+        if not run.config.train.dataset:
+            raise UserError("{path} names no data set; give one with --dataset.", path=args.run_dir)
+    elif args.dataset:
+        raise UserError("--dataset is for ONNX model folders; a run is evaluated on the data set it was trained on.")
+    else:
+        run = load_run(args.run_dir, device=device)
     c, h, _ = run.config.model.image_shape
     data = load_dataset(run.config.train.dataset, image_size=h, channels=c, seed=run.config.train.seed)
     x = test_images(run.config, data, device)
@@ -400,6 +419,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"  MIG             {d['mig']:.3f}  (mutual information gap over {', '.join(d['factors'])})")
         named = [f"z_{k} {name}" for k, name in enumerate(d["labels"]) if name]
         print(f"  named dims      {', '.join(named) if named else 'none clear'}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from training.onnx_model import export_run
+
+    out = export_run(args.run_dir, args.out)
+    print(f"wrote {out}/encoder.onnx, decoder.onnx and model.json")
     return 0
 
 

@@ -40,6 +40,9 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 HISTORY = "history.jsonl"
 CHECKPOINT = "checkpoint.safetensors"
+# A model trained elsewhere, as two ONNX graphs (training/onnx_model.py): a folder with these files and no
+# config.json is a model too, read through training/onnx_model.py.
+ONNX_ENCODER, ONNX_DECODER, ONNX_META = "encoder.onnx", "decoder.onnx", "model.json"
 STATUS = "status.json"
 STEPS = "steps.csv"
 STOP = "stop"
@@ -90,8 +93,25 @@ def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
     return data
 
 
+def is_onnx_folder(run_dir: str | Path) -> bool:
+    """An ONNX model folder: encoder.onnx and decoder.onnx, and no config.json of a run."""
+    run_dir = Path(run_dir)
+    return (run_dir / ONNX_DECODER).is_file() and (run_dir / ONNX_ENCODER).is_file() and not (run_dir / CONFIG).is_file()
+
+
+def weights_path(run_dir: str | Path) -> Path:
+    """The file that holds the model's weights: model.safetensors, or an ONNX folder's decoder.onnx."""
+    run_dir = Path(run_dir)
+    return run_dir / ONNX_DECODER if is_onnx_folder(run_dir) else run_dir / WEIGHTS
+
+
 def read_config(run_dir: str | Path):
-    """RUN_DIR/config.json, validated (``RunConfig.from_json``), its size checked before it is read."""
+    """RUN_DIR/config.json, validated (``RunConfig.from_json``), its size checked before it is read; for an
+    ONNX model folder, the config it stands for (shapes from its graphs, training/onnx_model.py)."""
+    if is_onnx_folder(run_dir):
+        from training.onnx_model import config_of
+
+        return config_of(run_dir)
     path = Path(run_dir) / CONFIG
     return RunConfig.from_json(read_bounded(path, MAX_CONFIG_BYTES, "a run config"), source=str(path))
 
@@ -260,7 +280,8 @@ def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
     from training.run_status import FINISHED, INTERRUPTED, observed_state, read_status
 
     path = Path(path)
-    config, last = _config_and_last_epoch(str(path), file_stamp(path / CONFIG), file_stamp(path / HISTORY))
+    described_by = weights_path(path) if is_onnx_folder(path) else path / CONFIG  # an ONNX folder: its graphs
+    config, last = _config_and_last_epoch(str(path), file_stamp(described_by), file_stamp(path / HISTORY))
     status = None if bundled else read_status(path)
     has_checkpoint = (path / CHECKPOINT).is_file()
     if status is not None:
@@ -273,7 +294,7 @@ def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
         epochs_done=last.get("epoch", 0), epochs_planned=config.train.epochs,
         test_neg_elbo=last.get("test_neg_elbo"), test_recon=last.get("test_recon"), test_kl=last.get("test_kl"),
         active_units=last.get("active_units"), mig=last.get("mig"), state=state, status=status,
-        has_weights=(path / WEIGHTS).is_file(), has_checkpoint=has_checkpoint,
+        has_weights=weights_path(path).is_file(), has_checkpoint=has_checkpoint,
     )
 
 
@@ -296,7 +317,7 @@ def list_runs(root: str | Path | None, bundled: str | Path | None = None) -> lis
         runs.sort(key=lambda p: file_stamp(p / CONFIG)[0], reverse=True)
         folders += [(p, False) for p in runs]
     for folder, bundled in folders:
-        if not (folder / CONFIG).is_file():
+        if not (folder / CONFIG).is_file() and not is_onnx_folder(folder):
             continue
         try:
             found.append(summarize_run(folder, bundled))
