@@ -31,10 +31,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None
 
-from benchmarks import standin_mnist  # noqa: E402
-from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path  # noqa: E402
+from benchmarks import standin_mnist
+from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path
 
 TARGETS = {"pca": 1.0, "tsne": 10.0, "umap": 10.0}
 
