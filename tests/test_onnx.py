@@ -105,10 +105,13 @@ def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert len([s for s in at.slider if s.key and s.key.startswith("z_")]) == Z
-    for page in ("views/latent_map.py", "views/interpolate.py", "views/samples.py", "views/balance.py"):
+    for page in ("views/latent_map.py", "views/interpolate.py", "views/samples.py", "views/theory.py", "views/scrub.py",
+                 "views/models.py", "views/balance.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
     assert any("no finished epoch" in i.value for i in at.info)  # Balance: nothing to plot, said in one sentence
+    at.switch_page("views/scrub.py").run()
+    assert any("ONNX graph from elsewhere" in i.value for i in at.info)  # the server-side sliders instead
     at.switch_page("views/latent_map.py").run()
     (chart,) = at.get("plotly_chart")
     assert "scattergl" in chart.proto.spec

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import dim_names, latent_point, state
+from training.run_folder import is_onnx_folder
 from explorer.i18n import N_, _
 from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
 from training import latent_space
@@ -52,7 +53,8 @@ def main() -> None:
                  "to the server; z is sent back when you let go and shared with Latent sliders."))
     decoder = state.current_decoder()
     if decoder is None or not fits_in_browser(decoder):
-        why = (_("its weights cannot be read") if decoder is None else
+        why = (_("its decoder is an ONNX graph from elsewhere, which the server runs") if is_onnx_folder(path) else
+               _("its weights cannot be read") if decoder is None else
                _("its decoder has {n} parameters, more than the {limit} sent to a browser").format(
                    n=f"{decoder.parameter_count:,}", limit=f"{MAX_BROWSER_PARAMS:,}"))
         st.info(_("This model cannot be decoded in the browser: {why}. Use the Latent sliders page, which decodes on "
