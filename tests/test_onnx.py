@@ -111,7 +111,7 @@ def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs)
         assert not at.exception, (page, [e.value for e in at.exception])
     assert any("no finished epoch" in i.value for i in at.info)  # Balance: nothing to plot, said in one sentence
     at.switch_page("views/scrub.py").run()
-    assert any("ONNX graph from elsewhere" in i.value for i in at.info)  # the server-side sliders instead
+    assert any("ONNX decoder uses operations" in i.value for i in at.info)  # convolutions: server-side sliders
     at.switch_page("views/latent_map.py").run()
     (chart,) = at.get("plotly_chart")
     assert "scattergl" in chart.proto.spec
@@ -134,6 +134,41 @@ def test_a_run_exported_and_opened_again_draws_the_same_images(tmp_path, capsys)
         np.testing.assert_allclose(back.model.decode_mean(z).numpy(), ours.model.decode_mean(z).numpy(), atol=1e-5)
     assert main(["export", str(DEMOS / "mnist5k-z2"), "--out", str(tmp_path / "exported")]) == 2  # not over a folder
     assert "not an empty folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_an_exported_decoder_runs_in_the_browser_decoder_exactly(tmp_path, arch):
+    from training.array_decoder import load_decoder
+    from training.checkpoint import weights_bytes
+    from training.config import RunConfig
+    from training.model import VAE
+    from training.run_folder import atomic_write
+
+    cfg = RunConfig(model={"arch": arch, "hidden": (32, 16) if arch == "conv" else (48,), "latent_dim": 3,
+                           "image_shape": (1, 8, 8)}, train={"dataset": "digits"})
+    torch.manual_seed(1)
+    vae = VAE(cfg.model).eval()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(cfg.model_dump_json())
+    atomic_write(run / "model.safetensors", weights_bytes(vae, 0))
+    assert main(["export", str(run), "--out", str(tmp_path / "onnx")]) == 0
+    decoder = load_decoder(tmp_path / "onnx")  # what the Real-time sliders send to the browser
+    z = np.random.default_rng(0).standard_normal((11, 3)).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(decoder.decode_mean(z), vae.decode_mean(torch.from_numpy(z)).numpy(), atol=1e-5)
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.session_state["run_path"] = str(tmp_path / "onnx")
+    at.run()
+    at.switch_page("views/scrub.py").run()
+    assert not at.exception and not [i for i in at.info if "ONNX" in i.value]  # the pad, not the note
+
+
+def test_a_decoder_with_other_operations_is_not_sent_to_the_browser(theirs):
+    _, folder = theirs
+    with pytest.raises(UserError, match="Conv, LeakyRelu, Resize") as info:
+        onnx_model.array_decoder(folder)
+    assert str(info.value).endswith(".") and "\n" not in str(info.value)
 
 
 # -- hostile files ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from safetensors.numpy import load as st_load_numpy
 from training.config import PARAMS_PER_PIXEL, ModelConfig
 from training.costs import check_model, check_weights_file
 from training.errors import UserError
-from training.run_folder import WEIGHTS, read_config
+from training.run_folder import WEIGHTS, is_onnx_folder, read_config
 
 KERNEL, STRIDE, PADDING = 4, 2, 1  # every ConvTranspose2d the library builds
 
@@ -136,8 +136,13 @@ def decoder_from_arrays(cfg: ModelConfig, tensors: dict[str, np.ndarray], source
 
 
 def load_decoder(run_dir: str | Path) -> ArrayDecoder:
-    """The decoder of RUN_DIR as numpy arrays; never imports torch. Sizes are checked before reading."""
+    """The decoder of RUN_DIR as numpy arrays; never imports torch. Sizes are checked before reading. An ONNX
+    model folder's decoder graph, when it is a network of this kind (else one sentence saying what it lacks)."""
     run_dir = Path(run_dir)
+    if is_onnx_folder(run_dir):
+        from training.onnx_model import array_decoder
+
+        return array_decoder(run_dir)
     config = read_config(run_dir)
     check_model(config.model)
     check_weights_file(config.model, (run_dir / WEIGHTS).stat().st_size, str(run_dir / WEIGHTS))

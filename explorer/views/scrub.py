@@ -53,7 +53,9 @@ def main() -> None:
                  "to the server; z is sent back when you let go and shared with Latent sliders."))
     decoder = state.current_decoder()
     if decoder is None or not fits_in_browser(decoder):
-        why = (_("its decoder is an ONNX graph from elsewhere, which the server runs") if is_onnx_folder(path) else
+        why = (_("its ONNX decoder uses operations the in-browser decoder does not compute (it runs dense layers, "
+                 "transposed convolutions of kernel 4 and stride 2, ReLU and a final Sigmoid)")
+               if is_onnx_folder(path) else
                _("its weights cannot be read") if decoder is None else
                _("its decoder has {n} parameters, more than the {limit} sent to a browser").format(
                    n=f"{decoder.parameter_count:,}", limit=f"{MAX_BROWSER_PARAMS:,}"))
