@@ -18,6 +18,16 @@ from explorer import compare, i18n, latent_point, run_actions, state, view_link 
 from explorer.i18n import N_, _  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
+# The tab's icon: a decoded digit, served by the app itself. A ":material/...:" page icon is fetched by the
+# browser from fonts.gstatic.com (it fails offline and tells that host the app was opened); an emoji one
+# from a CDN too. The icons of the pages and buttons come from the Material Symbols font Streamlit serves.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+# Options of every dropdown wrap instead of being cut ("mnist5k-z16 (demo: mnist5k, z=1"); a button's label
+# wraps instead of ending in "..." in a narrow column.
+STYLE = """<style>
+[role="listbox"] [role="option"] > div { white-space: normal; overflow-wrap: anywhere; }
+[data-testid="stBaseButton-secondary"] p, [data-testid="stBaseButton-primary"] p { white-space: normal; }
+</style>"""
 
 
 def model_picker() -> None:
@@ -29,14 +39,19 @@ def model_picker() -> None:
     if current not in labels:
         paths.insert(0, current)
     st.session_state["model_picker"] = current  # follow a model chosen on a page (state.select_run) since the last run
+    details = {state.canonical(r.path): run_actions.run_details(r) for r in runs}
     st.sidebar.selectbox(
         _("Model"), paths, format_func=lambda p: labels.get(p, Path(p).name), key="model_picker",
         on_change=lambda: state.select_run(st.session_state["model_picker"]),
+        help=details.get(current, Path(current).name),
     )
+    with st.sidebar.container(key="model_details"):  # the box cuts long labels: the whole of it, in words
+        st.caption(details.get(current, Path(current).name))
 
 
 def main() -> None:
-    st.set_page_config(page_title=_("VAE explorer"), page_icon=":material/blur_on:", layout="wide")
+    st.set_page_config(page_title=_("VAE explorer"), page_icon=str(ICON), layout="wide")
+    st.html(STYLE)
     pages = [
         st.Page(VIEWS / "sliders.py", title=_("Latent sliders"), icon=":material/tune:", default=True),
         st.Page(VIEWS / "scrub.py", title=_("Real-time sliders"), icon=":material/swipe:"),

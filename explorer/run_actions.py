@@ -37,6 +37,16 @@ def run_label(run: RunSummary) -> str:
     return f"{run.name} ({kind}: {run.dataset}, z={run.latent_dim}, {run.likelihood}, β={run.beta:g}){live}"
 
 
+def run_details(run: RunSummary) -> str:
+    """The whole of a run's description in words, for the line under the model picker (its box is too narrow
+    for the label): 'mnist5k-z16: demo, data set mnist5k, 16 latent dimensions, Bernoulli decoder, β = 1'."""
+    kind = _("demo") if run.bundled else _("run")
+    text = _("{name}: {kind}, data set {dataset}, {z_dim} latent dimensions, {likelihood} decoder, β = {beta}").format(
+        name=run.name, kind=kind, dataset=run.dataset, z_dim=run.latent_dim, likelihood=run.likelihood,
+        beta=f"{run.beta:g}")
+    return text if run.state == "finished" else f"{text} · {state_word(run.state)}"
+
+
 def badge(state_name: str) -> str:
     """A coloured badge for a state that needs attention (none for finished runs)."""
     colour = BADGE_COLOURS.get(state_name)

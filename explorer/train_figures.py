@@ -45,7 +45,7 @@ def thin(xs: Sequence, ys: Sequence, max_points: int = MAX_POINTS) -> tuple[list
 
 def _empty(title: str, y_title: str, height: int) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text="waiting for the first step...", showarrow=False, x=0.5, y=0.5,
+    fig.add_annotation(text=_("waiting for the first step..."), showarrow=False, x=0.5, y=0.5,
                        xref="paper", yref="paper", font={"color": STEP_COLOR})
     return _layout(fig, title, y_title, height)
 

@@ -45,6 +45,18 @@ def slider_values(at: AppTest, z_dim: int) -> list[float]:
     return [at.slider(key=f"z_{i}").value for i in range(z_dim)]
 
 
+def landing_z(demo: str) -> list[float]:
+    """Where a model's latent point starts: the clearest of 256 prior samples (seed 0), on the slider grid."""
+    import numpy as np
+
+    from training.array_decoder import load_decoder
+    from training.latent_space import clearest_prior_sample
+
+    decoder = load_decoder(BUNDLED_DEMOS / demo)
+    z, _ = clearest_prior_sample(decoder.decode_mean, decoder.latent_dim, 256, 0)
+    return [float(round(v, 10)) for v in np.clip(np.round(z / 0.05) * 0.05, -4, 4)]
+
+
 @pytest.mark.parametrize("demo", DEMOS)
 def test_every_exploration_page_runs(demo):
     at = open_app(demo)
@@ -59,16 +71,19 @@ def test_sliders_drive_the_decoded_image(demo, z_dim):
     at = open_app(demo)
     at.switch_page("views/sliders.py").run()
     assert len(at.slider) >= z_dim  # z_0..z_{Z-1}, plus the traversal's steps slider
-    assert slider_values(at, z_dim) == [0.0] * z_dim
+    start = landing_z(demo)
+    assert slider_values(at, z_dim) == pytest.approx(start)  # the first look: a crisp figure, not z = 0
+    assert any(v != 0.0 for v in start)
+    assert "clearest of 256 samples from the prior (seed 0)" in " ".join(c.value for c in at.caption)
     before = decoded_image_url(at)
 
-    at.slider(key="z_0").set_value(2.0).run()
+    at.slider(key="z_0").set_value(start[0] + 2.0 if start[0] < 2 else start[0] - 2.0).run()
     assert not at.exception
-    assert at.slider(key="z_0").value == 2.0
+    assert at.slider(key="z_0").value != start[0]
     after = decoded_image_url(at)
     assert after != before
 
-    at.slider(key="z_0").set_value(0.0).run()
+    at.slider(key="z_0").set_value(start[0]).run()
     assert decoded_image_url(at) == before  # the same z draws the same image
 
 
@@ -110,7 +125,7 @@ def test_switching_models_resets_page_state():
     at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z2")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert slider_values(at, 2) == [0.0, 0.0]  # a z of the other model means nothing here
+    assert slider_values(at, 2) == pytest.approx(landing_z("mnist5k-z2"))  # a z of the other model means nothing here
     assert at.selectbox(key="traversal_dims").value == "all"  # shown as "all (by KL)"
 
     at.session_state["run_path"] = str(BUNDLED_DEMOS / "mnist5k-z16")
@@ -334,3 +349,41 @@ def test_latent_map_two_dims_are_always_two_different_dimensions():
     x, y = at.selectbox(key="map_dim_x").value, at.selectbox(key="map_dim_y").value
     assert x == 1 and y != 1
     assert len(at.selectbox(key="map_dim_y").options) == 15
+
+
+def traversal_html(at: AppTest) -> str:
+    grids = [h.proto.body for h in at.get("html") if 'class="traversal"' in h.proto.body]
+    assert len(grids) == 1
+    return grids[0]
+
+
+def test_the_traversal_grid_is_labelled_and_follows_the_sliders():
+    import re
+
+    at = open_app("mnist5k-z16")
+    at.switch_page("views/sliders.py").run()
+    assert "Redraw" not in [b.label for b in at.button]
+    grid = traversal_html(at)
+    rows = re.findall(r'<th class="d" scope="row">([^<]*)</th>', grid)
+    labels = [s.label for s in at.slider if s.key and s.key.startswith("z_")]
+    assert rows == labels  # every row named like its slider: index and KL, in the same order
+    assert re.findall(r'<th class="v"[^>]*>([^<]*)</th>', grid) == ["\u22123", "\u22122.25", "\u22121.5", "\u22120.75",
+                                                                     "0", "+0.75", "+1.5", "+2.25", "+3"]
+    at.slider(key="z_3").set_value(3.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert traversal_html(at) != grid  # no Redraw: the fixed coordinates follow the slider at once
+
+    at.slider(key="traversal_steps").set_value(5).run()
+    assert len(re.findall(r'<th class="v"', traversal_html(at))) == 5
+    at.selectbox(key="traversal_dims").set_value("z_3").run()
+    assert re.findall(r'<th class="d" scope="row">([^<]*)</th>', traversal_html(at)) == [at.slider(key="z_3").label]
+
+
+def test_a_links_z_wins_over_the_landing_point():
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["model"] = "mnist5k-z2"
+    at.query_params["z"] = "0.5,-1.25"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert slider_values(at, 2) == [0.5, -1.25]
+    assert "the link." in " ".join(c.value for c in at.caption)

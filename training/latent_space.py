@@ -104,3 +104,17 @@ def nearest(mu: np.ndarray, index: int, k: int) -> np.ndarray:
     k = max(0, min(int(k), len(mu) - 1))
     order = np.lexsort((np.arange(len(mu)), d2))
     return order[:k]
+
+
+def clearest_prior_sample(decode_mean, z_dim: int, n: int = 256, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Of N samples from the prior, the one whose decoded image the decoder is surest of: the lowest mean
+    binary entropy of its pixel means mu~(z) (a crisp figure rather than a grey blur), among the samples
+    with at least the median ink (so not a nearly empty image). ``decode_mean`` maps (N, Z) to (N, C, H, W)
+    in [0, 1]. Returns z and its index among the samples (seeded: the same z every time)."""
+    z = prior_samples(n, z_dim, seed)
+    mean = np.asarray(decode_mean(z), dtype=np.float64).reshape(n, -1)
+    p = np.clip(mean, 1e-6, 1 - 1e-6)
+    entropy = -(p * np.log(p) + (1 - p) * np.log1p(-p)).mean(axis=1)
+    ink = mean.mean(axis=1)
+    best = int(np.argmin(np.where(ink >= np.median(ink), entropy, np.inf)))
+    return z[best], best

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import compare, dim_names, downloads, epochs, images, latent_point, state
+from explorer import compare, dim_names, downloads, epochs, images, latent_point, state, traversal
 from explorer.i18n import N_, _
 from training import latent_space
 
@@ -43,17 +43,6 @@ def _on_encode(run, x_test, random: bool) -> None:
         latent_point.put(str(run.path), mu, N_("mu(x) of test image {index}."), index=index)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _traversal_grid(path: str, digest: str, z0: tuple[float, ...], dims: tuple[int, ...], n: int,
-                    _model) -> np.ndarray:
-    """Decoded traversals, one row per dimension, tiled into one image."""
-    from training import latent
-
-    z = latent_space.traversal_latents(np.array(z0, np.float32), list(dims), np.linspace(-3.0, 3.0, n))
-    decoded = latent.decode_images(_model, z.reshape(-1, z.shape[-1]))
-    return images.image_grid(decoded, ncols=n, pad=1)
-
-
 def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
     """mu~(z) as (H, W, C) in [0, 1]: numpy (no torch needed), else the torch model."""
     if decoder is not None:
@@ -61,6 +50,18 @@ def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
     from training import latent
 
     return latent.decode_images(epochs.shown(state.current_run()).model, z)[0]
+
+
+def decode_batch(decoder):
+    """(N, Z) -> mu~(z) as (N, C, H, W): numpy, else the torch model."""
+    if decoder is not None:
+        return decoder.decode_mean
+
+    def torch_decode(z: np.ndarray) -> np.ndarray:
+        from training import latent
+
+        return latent.decode_images(epochs.shown(state.current_run()).model, z).transpose(0, 3, 1, 2)
+    return torch_decode
 
 
 @st.fragment
@@ -89,6 +90,7 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
             st.caption(_("Decoder mean μ̃(z). Started from {source}").format(source=latent_point.source(path, z_dim)))
         downloads.image_button(decoded, "decoded-z", "decoded_z")
     compared_decodes(z)
+    traversal_panel(path, decoder, order, kl, active, names)
 
 
 def compared_decodes(z: np.ndarray) -> None:
@@ -144,28 +146,27 @@ def test_image_panel(run, x_test) -> None:
 
 
 @st.fragment
-def traversal_panel(run, order: np.ndarray, active: np.ndarray, names: list[str | None]) -> None:
-    """Decoded images along one axis from -3 to +3, the others fixed: its own controls, its own reruns."""
-    z_dim = run.config.model.latent_dim
+def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
+                    names: list[str | None]) -> None:
+    """Decoded images along one axis from -3 to +3, the others at the current z. Inside the sliders' fragment,
+    so it follows every slider; a fragment of its own, so its controls redraw only it."""
+    z_dim = len(order)
     st.subheader(_("Traversal"))
-    c1, c2, c3 = st.columns([2, 2, 1])
+    c1, c2 = st.columns([2, 2])
     choices = [ALL_DIMS] + [f"z_{i}" for i in order]
     which = c1.selectbox(_("Dimensions"), choices, key="traversal_dims",
                          format_func={c: (_("all (by KL)") if c == ALL_DIMS else
                                           dim_names.title(int(c.split("_")[1]), names)) for c in choices}.get,
                          help=_("One row per dimension, ordered by KL, largest first."))
     n = c2.slider(_("Steps from −3 to +3"), 3, 15, 9, key="traversal_steps")
-    c3.button(_("Redraw"), icon=":material/refresh:", help=_("Use the sliders' current values for the fixed dimensions."))
     dims = [int(i) for i in order] if which == ALL_DIMS else [int(which.split("_")[1])]
-    z0 = tuple(latent_point.get(str(run.path), z_dim))
-    grid = _traversal_grid(str(run.path), epochs.digest(run), z0, tuple(dims), n, run.model)
-    h = run.config.model.image_shape[1]
-    factor = max(1, min(4, round(600 / max(1, n * (h + 1)))))
-    st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid)), factor))
-    downloads.image_button(grid, "traversal", "traversal")
-    labels = ", ".join(f"{dim_names.title(i, names)}{'' if active[i] else ' (KL < 0.01)'}" for i in dims)
-    st.caption(_("Rows: {labels}. Columns: that coordinate from −3 to +3; the others are fixed at the slider values "
-                 "when the grid was drawn (press Redraw after moving sliders).").format(labels=labels))
+    tiles = traversal.tiles(decode_batch(decoder), latent_point.get(path, z_dim), dims, n)
+    with st.container(key="traversal_grid"):
+        st.html(traversal.grid_html(tiles, [latent_point.label(i, kl[i], active[i], names[i]) for i in dims],
+                                    [not active[i] for i in dims], _("z_k set to"), max(24, min(64, 600 // n))))
+    st.caption(_("Each row sets one coordinate z_k to the value above its column, from −3 to +3; the others stay at "
+                 "the sliders' values and follow them."))
+    downloads.image_button(traversal.grid_image(tiles), "traversal", "traversal")
 
 
 def main() -> None:
@@ -186,13 +187,11 @@ def main() -> None:
     names = dim_names.of_history(history, z_dim)
     slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active, names)
 
-    run = epochs.shown(state.current_run())  # the torch model, for encoding test images and the traversal grid
+    run = epochs.shown(state.current_run())  # the torch model, for encoding test images
     x_test = state.current_test_images(run, state.current_data(run))
     state.on_new_model("sliders_test_image", lambda: st.session_state.update(  # a smaller test set than the last
         {INDEX_KEY: min(int(st.session_state.get(INDEX_KEY, 0)), len(x_test) - 1)}))
     test_image_panel(run, x_test)
-    st.divider()
-    traversal_panel(run, order, active, names)
 
 
 main()

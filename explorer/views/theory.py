@@ -142,9 +142,17 @@ def main() -> None:
 
 def _decoder_rows(t: latent.TheoryTerms, cfg, big_d: int) -> None:
     """E5, E6 (and the Bernoulli decoder): live values for the one the current model uses."""
-    not_this = _("Not this model's decoder (it uses {likelihood}); no live value.").format(likelihood=t.likelihood)
+    uses = {"bernoulli": _("This model's decoder is Bernoulli (the section below), so this equation does not apply "
+                           "to it and has no live value."),
+            "gaussian": _("This model's decoder is Gaussian with a constant σ̃ = {sigma} (E6), so this equation does not "
+                          "apply to it and has no live value.").format(sigma=f"{cfg.model.sigma:g}"),
+            "gaussian-learned": _("This model's decoder is Gaussian with its own σ̃ (E5), so this equation does not "
+                                  "apply to it and has no live value.")}
+    not_this = uses.get(t.likelihood, _("This model's decoder is {likelihood}, so this equation does not apply to it "
+                                        "and has no live value.").format(likelihood=t.likelihood))
+    this_one = " (" + _("this model") + ")"
 
-    left, right = _row(_("E5 · Gaussian decoder with its own σ̃"))
+    left, right = _row(_("E5 · Gaussian decoder with its own σ̃") + (this_one if t.likelihood == "gaussian-learned" else ""))
     left.latex(r"-\ln q(x|z) = \frac12 \Big\lVert \frac{x - \tilde\mu(z)}{\tilde\sigma(z)} \Big\rVert^2 "
                r"+ \frac D2 \ln 2\pi + \frac12 \sum_{i=1}^{D} \ln \tilde\sigma_i^2(z)")
     left.markdown(_("The first term rewards accuracy, scaled by the decoder's confidence; the last charges for "
@@ -158,7 +166,7 @@ def _decoder_rows(t: latent.TheoryTerms, cfg, big_d: int) -> None:
     else:
         right.caption(not_this)
 
-    left, right = _row(_("E6 · Gaussian decoder with constant σ̃"))
+    left, right = _row(_("E6 · Gaussian decoder with constant σ̃") + (this_one if t.likelihood == "gaussian" else ""))
     left.latex(r"-\ln q(x|z) = \frac{1}{2\tilde\sigma^2} \lVert x - \tilde\mu(z) \rVert^2 "
                r"+ \frac D2 \ln 2\pi + D \ln \tilde\sigma")
     left.markdown(_("The last two terms are constants; the project reports them anyway, so the numbers are true nats "

@@ -147,7 +147,7 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
 def charts(run: RunSummary) -> None:
     """The loss curves of one training: reconstruction, KL and beta, per step and per epoch."""
     steps = _cached(_steps, run.path, "steps.csv")
-    if run.state == QUEUED or (run.state == STOPPED and not steps):
+    if not steps and run.state != RUNNING:  # queued, or cancelled or failed before its first step: nothing to draw
         return
     history = _cached(_history, run.path, "history.jsonl")
     left, right = st.columns(2)
@@ -175,6 +175,7 @@ def row(run: RunSummary, positions: dict[Path, int]) -> None:
                 st.rerun()  # the status, the curves and this list all follow
             run_actions.stop_button(run, f"row_{run.name}")
             run_actions.resume_button(run, f"row_{run.name}")
+            run_actions.use_button(run, f"row_{run.name}")
 
 
 def focus(runs: list[RunSummary], visitor: str) -> RunSummary:
