@@ -7,8 +7,9 @@ weights file, so a retrained or replaced run is reloaded and an unchanged one ne
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from training.config import RunConfig
 from training.errors import UserError
 from explorer.i18n import _, error_text
 from training.array_decoder import ArrayDecoder, load_decoder
-from training.run_folder import (ONNX_ENCODER, WEIGHTS, RunSummary, list_runs, read_config, read_history,
+from training.run_folder import (ONNX_DECODER, ONNX_ENCODER, RunSummary, list_runs, read_config, read_history,
                                  weights_path)
 from explorer import DEMOS
 
@@ -29,6 +30,40 @@ if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need
 
 DEFAULT_RUN = DEMOS / "mnist5k-z16"
 RUNS_ROOT_ENV = "VAE_EXPLORER_RUNS"
+
+
+def own_model_spec() -> str | None:
+    """`streamlit run explorer/app.py -- --model package.module:factory` (or $VAE_EXPLORER_MODEL): the person who
+    started the app named their own model code (training/adapter.py); it is then the default model."""
+    from training.adapter import ENV
+
+    argv = sys.argv[1:]
+    if "--model" in argv and argv.index("--model") + 1 < len(argv):
+        return argv[argv.index("--model") + 1]
+    return os.environ.get(ENV) or None
+
+
+def own_model_folder() -> Path | None:
+    """The picker's folder of that model, or None (an unusable spec is said once in the sidebar)."""
+    spec = own_model_spec()
+    if spec is None:
+        return None
+    from training.adapter import folder_for
+
+    try:
+        return folder_for(spec)
+    except UserError as err:
+        st.sidebar.error(error_text(err), icon=":material/error:")
+        return None
+
+
+if own_model_spec() is not None:
+    try:
+        from training.adapter import folder_for as _folder_for
+
+        DEFAULT_RUN = _folder_for(own_model_spec())
+    except UserError:
+        pass
 
 
 def runs_root() -> Path:
@@ -50,8 +85,18 @@ def available_runs() -> list[RunSummary]:
 
 
 def all_runs() -> list[RunSummary]:
-    """The bundled demos, then every run of the runs folder, in every state."""
-    return list_runs(runs_root(), bundled=DEMOS)
+    """One's own model (if the command line named one), the bundled demos, then every run of the runs folder,
+    in every state."""
+    own = own_model_folder()
+    runs = list_runs(runs_root(), bundled=DEMOS)
+    if own is not None:
+        from training.run_folder import summarize_run
+
+        try:
+            runs = [summarize_run(own, False)] + runs
+        except UserError as err:  # its code failed: said once, the other models stay offered
+            st.sidebar.error(error_text(err), icon=":material/error:")
+    return runs
 
 
 CHOSEN_MESSAGE = "model_chosen_message"
@@ -104,7 +149,7 @@ def weights_digest(run_dir: Path) -> str:
     weights = weights_path(run_dir)
     stat = weights.stat()
     digest = _file_digest(str(weights), stat.st_mtime_ns, stat.st_size)
-    if weights.name != WEIGHTS:  # an ONNX folder: the encoder's bytes count too
+    if weights.name == ONNX_DECODER:  # an ONNX folder: the encoder's bytes count too
         encoder = weights.with_name(ONNX_ENCODER)
         stat = encoder.stat()
         digest += _file_digest(str(encoder), stat.st_mtime_ns, stat.st_size)

@@ -25,8 +25,8 @@ from training import costs
 from training.config import RunConfig
 from training.errors import Phrase, UserError, sentence
 from training.model import VAE
-from training.run_folder import (CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, is_onnx_folder, read_config,
-                                 read_history)
+from training.run_folder import (CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, is_adapter_folder,
+                                 is_onnx_folder, read_config, read_history)
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3
 def _state_dict_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -240,6 +240,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
         from training.onnx_model import load_folder
 
         return load_folder(run_dir)
+    if is_adapter_folder(run_dir):  # one's own code, named on the command line
+        from training.adapter import load_folder as load_adapter
+
+        return load_adapter(run_dir)
     for name in (CONFIG, WEIGHTS):
         if not (run_dir / name).is_file():
             raise UserError("{run_dir} is not a run folder: it has no {name}.",

@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="test -ELBO, IWAE estimate of -ln p(x), active units of a run (and MIG and "
                                         "named dimensions when the data set has known factors)")
-    e.add_argument("run_dir", help="a run folder written by 'fit'")
+    e.add_argument("run_dir", nargs="?", help="a run folder written by 'fit', or an ONNX model folder")
+    e.add_argument("--model", help="instead of a folder: package.module:factory, your own model code (it is run; "
+                                   "see training/adapter.py)")
     e.add_argument("--iw-samples", type=int, default=1000, help="importance samples K (default 1000)")
     e.add_argument("--elbo-samples", type=int, default=16,
                    help="draws of z per image for the -ELBO's reconstruction term (default 16)")
@@ -381,7 +383,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     from training.run_folder import is_onnx_folder
 
     device = pick_device(_check_device(args.device))
-    if is_onnx_folder(args.run_dir):  # a model trained elsewhere: ONNX Runtime on the CPU
+    if (args.run_dir is None) == (args.model is None):
+        raise UserError("evaluate needs either a run folder or --model package.module:factory.")
+    if args.model:  # one's own code, named here: trusted, and run
+        from training.adapter import folder_for, load_folder as load_adapter
+
+        device = "cpu"
+        args.run_dir = str(folder_for(args.model))
+        run = load_adapter(args.run_dir, dataset=args.dataset)
+        if not run.config.train.dataset:
+            raise UserError("{spec} names no data set; give one with --dataset.", spec=args.model)
+    elif is_onnx_folder(args.run_dir):  # a model trained elsewhere: ONNX Runtime on the CPU
         from training.onnx_model import load_folder
 
         device = "cpu"

@@ -43,6 +43,8 @@ CHECKPOINT = "checkpoint.safetensors"
 # A model trained elsewhere, as two ONNX graphs (training/onnx_model.py): a folder with these files and no
 # config.json is a model too, read through training/onnx_model.py.
 ONNX_ENCODER, ONNX_DECODER, ONNX_META = "encoder.onnx", "decoder.onnx", "model.json"
+# A model of one's own Python code (training/adapter.py): a folder with only this file, naming the factory.
+ADAPTER_FILE = "adapter.json"
 STATUS = "status.json"
 STEPS = "steps.csv"
 STOP = "stop"
@@ -99,9 +101,18 @@ def is_onnx_folder(run_dir: str | Path) -> bool:
     return (run_dir / ONNX_DECODER).is_file() and (run_dir / ONNX_ENCODER).is_file() and not (run_dir / CONFIG).is_file()
 
 
-def weights_path(run_dir: str | Path) -> Path:
-    """The file that holds the model's weights: model.safetensors, or an ONNX folder's decoder.onnx."""
+def is_adapter_folder(run_dir: str | Path) -> bool:
+    """A model of one's own code: adapter.json, and no config.json of a run."""
     run_dir = Path(run_dir)
+    return (run_dir / ADAPTER_FILE).is_file() and not (run_dir / CONFIG).is_file()
+
+
+def weights_path(run_dir: str | Path) -> Path:
+    """The file that stands for the model's weights: model.safetensors, an ONNX folder's decoder.onnx, or an
+    adapter's adapter.json."""
+    run_dir = Path(run_dir)
+    if is_adapter_folder(run_dir):
+        return run_dir / ADAPTER_FILE
     return run_dir / ONNX_DECODER if is_onnx_folder(run_dir) else run_dir / WEIGHTS
 
 
@@ -112,6 +123,10 @@ def read_config(run_dir: str | Path):
         from training.onnx_model import config_of
 
         return config_of(run_dir)
+    if is_adapter_folder(run_dir):
+        from training.adapter import config_of as adapter_config
+
+        return adapter_config(run_dir)
     path = Path(run_dir) / CONFIG
     return RunConfig.from_json(read_bounded(path, MAX_CONFIG_BYTES, "a run config"), source=str(path))
 
@@ -280,7 +295,7 @@ def summarize_run(path: str | Path, bundled: bool = False) -> RunSummary:
     from training.run_status import FINISHED, INTERRUPTED, observed_state, read_status
 
     path = Path(path)
-    described_by = weights_path(path) if is_onnx_folder(path) else path / CONFIG  # an ONNX folder: its graphs
+    described_by = path / CONFIG if (path / CONFIG).is_file() else weights_path(path)  # ONNX, adapter: their files
     config, last = _config_and_last_epoch(str(path), file_stamp(described_by), file_stamp(path / HISTORY))
     status = None if bundled else read_status(path)
     has_checkpoint = (path / CHECKPOINT).is_file()
@@ -317,7 +332,7 @@ def list_runs(root: str | Path | None, bundled: str | Path | None = None) -> lis
         runs.sort(key=lambda p: file_stamp(p / CONFIG)[0], reverse=True)
         folders += [(p, False) for p in runs]
     for folder, bundled in folders:
-        if not (folder / CONFIG).is_file() and not is_onnx_folder(folder):
+        if not (folder / CONFIG).is_file() and not is_onnx_folder(folder) and not is_adapter_folder(folder):
             continue
         try:
             found.append(summarize_run(folder, bundled))

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import dim_names, latent_point, state
-from training.run_folder import is_onnx_folder
+from training.run_folder import is_adapter_folder, is_onnx_folder
 from explorer.i18n import N_, _
 from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
 from training import latent_space
@@ -56,6 +56,7 @@ def main() -> None:
         why = (_("its ONNX decoder uses operations the in-browser decoder does not compute (it runs dense layers, "
                  "transposed convolutions of kernel 4 and stride 2, ReLU and a final Sigmoid)")
                if is_onnx_folder(path) else
+               _("its decoder is your own Python code, which only the server runs") if is_adapter_folder(path) else
                _("its weights cannot be read") if decoder is None else
                _("its decoder has {n} parameters, more than the {limit} sent to a browser").format(
                    n=f"{decoder.parameter_count:,}", limit=f"{MAX_BROWSER_PARAMS:,}"))

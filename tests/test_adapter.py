@@ -1,0 +1,73 @@
+"""One's own model code in the explorer and evaluate (training/adapter.py): run only when named on the
+command line; a folder naming anything else is refused and never imported."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from training import adapter
+from training.checkpoint import load_run
+from training.cli import main
+from training.errors import UserError
+
+APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
+SPEC = "tests.own_model_example:make"
+
+
+def test_the_named_model_decodes_its_own_way_and_evaluate_scores_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    assert main(["evaluate", "--model", SPEC, "--iw-samples", "3", "--elbo-samples", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["kl_per_dim"]) == 3 and result["test_neg_elbo"] > 0
+    run = load_run(adapter.folder_for(SPEC))
+    from tests.own_model_example import make
+
+    z = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_allclose(run.model.decode_mean(torch.from_numpy(z)).numpy(), make().decode(z), atol=1e-6)
+
+
+def test_the_app_opens_it_by_default_and_its_pages_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    monkeypatch.setenv(adapter.ENV, SPEC)
+    for name in [m for m in sys.modules if m.startswith("explorer")]:
+        monkeypatch.delitem(sys.modules, name)  # the app reads its command line when it starts
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "own_model_example" in at.selectbox(key="model_picker").value
+    assert len([s for s in at.slider if s.key and s.key.startswith("z_")]) == 3
+    for page in ("views/latent_map.py", "views/interpolate.py", "views/samples.py", "views/scrub.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    assert any("your own Python code" in i.value for i in at.info)  # Real-time sliders: the server decodes it
+
+
+def test_a_folder_naming_code_that_was_not_given_is_refused_and_never_imported(tmp_path):
+    folder = tmp_path / "sneaky"
+    folder.mkdir()
+    (folder / "adapter.json").write_text(json.dumps({"spec": "os:system"}))
+    with pytest.raises(UserError, match="not given on this app's command line"):
+        load_run(folder)
+    from training.run_folder import list_runs
+
+    assert list_runs(tmp_path) == []
+
+
+@pytest.mark.parametrize("spec, match", [("not a spec", "package.module:factory"),
+                                         ("tests.no_such_module:make", "cannot be imported"),
+                                         ("tests.own_model_example:broken", "encode\\(x\\) and decode\\(z\\)")])
+def test_a_bad_spec_is_one_sentence_and_exit_2(tmp_path, monkeypatch, capsys, spec, match):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    assert main(["evaluate", "--model", spec]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
+    import re
+
+    assert re.search(match, err[0])
