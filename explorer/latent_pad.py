@@ -71,7 +71,7 @@ def texts() -> dict[str, str]:
     return {"waiting": _("waiting for the model…"), "pad": _("Drag to set the two chosen dimensions"),
             "pad_x": _("Pad horizontal dimension"), "pad_y": _("Pad vertical dimension"),
             "sliders": _("Latent sliders"), "image": _("Decoder mean"),
-            "stats": _("decoded in the browser: {frames} frames, last {ms} ms")}
+            "stats": _("decoded in the browser: {frames} frames, last {ms} ms"), "details": _("Details")}
 
 
 def _state(key: str):

@@ -47,6 +47,10 @@ def test_the_sidebar_switch_keeps_the_page_the_model_and_z(page, server):
     page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
     page.locator(".st-key-z_1 input[type=range]").wait_for(timeout=TIMEOUT)
     settle(page)
+    page.get_by_role("button", name="Reset to zero").click()  # from z = 0 (a model starts at a crisp sample)
+    page.wait_for_function("() => +document.querySelector('.st-key-z_1 input[type=range]').value === 0",
+                           timeout=TIMEOUT)
+    settle(page)
     image = page.locator(".st-key-decoded img").first.get_attribute("src")
     page.locator(".st-key-z_1 input[type=range]").focus()
     for _ in range(4):

@@ -46,6 +46,10 @@ def test_a_link_reopens_the_same_model_page_and_z_in_a_fresh_browser(page, chrom
     page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
     page.locator(".st-key-z_1 input[type=range]").wait_for(timeout=TIMEOUT)
     settle(page)
+    page.get_by_role("button", name="Reset to zero").click()  # from z = 0 (a model starts at a crisp sample)
+    page.wait_for_function("() => +document.querySelector('.st-key-z_1 input[type=range]').value === 0",
+                           timeout=TIMEOUT)
+    settle(page)
     before = decoded_src(page)
     page.locator(".st-key-z_1 input[type=range]").focus()
     for _ in range(6):

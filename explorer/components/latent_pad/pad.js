@@ -185,11 +185,13 @@ function createPad(root) {
       slidersEl.append(row);
       rowsByDim.set(i, {row, input, value});
     });
-    for (const sel of [padX, padY]) {
+    for (const sel of [padX, padY]) {  // named as the sliders are: index, factor, KL
       sel.innerHTML = "";
-      for (const i of order) sel.append(new Option(`z_${i}`, String(i)));
+      for (const i of order) sel.append(new Option(labels[i], String(i)));
     }
     padX.value = String(pair[0]); padY.value = String(pair[1]);
+    const t = v => (v > 0 ? "+" : v < 0 ? "\u2212" : "") + String(Math.abs(Number(v.toFixed(2))));
+    for (const [id, v] of [["#x-min", -limit], ["#x-max", limit], ["#y-min", -limit], ["#y-max", limit]]) $(id).textContent = t(v);
   }
 
   function syncPad() {
@@ -243,6 +245,7 @@ function createPad(root) {
     if (t.pad_y) padY.setAttribute("aria-label", t.pad_y);
     if (t.sliders) slidersEl.setAttribute("aria-label", t.sliders);
     if (t.image) canvas.setAttribute("aria-label", t.image);
+    if (t.details) $("#details-title").textContent = t.details;
   }
 
   const near = (a, b) => a && b && a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= step / 2 + 1e-6);
