@@ -7,13 +7,27 @@ epochs (nats per image, same evaluation for both), and the FLOP rate each reache
 of a plain matmul measured in the same run.
 
     python benchmarks/throughput.py [--epochs 10] [--repeats 3]
+
+``--time-to-target`` measures instead what a visitor waits for, a good model: the canonical loop trains for
+30 epochs, and ``fit`` with the library's default settings (a RunConfig that names only the data set) trains
+as its defaults say, interleaved in each repeat; printed is the training time at which ``fit`` first reaches
+the canonical loop's test -ELBO after 30 epochs (median of the repeats), against the canonical loop's time.
+Both count the seconds of their training steps only (each epoch's test pass excluded for both; a second table
+counts it for both). ``--plot FILE.svg`` draws both curves of test -ELBO against seconds.
+
+    python benchmarks/throughput.py --time-to-target [--repeats 3] [--plot docs/time-to-target.svg]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -62,7 +76,10 @@ def canonical_loss(recon_x, x, mu, logvar):
     return bce + kld
 
 
-def run_canonical(x_train, y_train, epochs: int, seed: int) -> tuple[float, CanonicalVAE]:
+def run_canonical(x_train, y_train, epochs: int, seed: int,
+                  on_epoch: Callable[[float, CanonicalVAE], None] | None = None) -> tuple[float, CanonicalVAE]:
+    """Train; images/s of the training steps and the model. ON_EPOCH(training seconds so far, model) after
+    every epoch, outside the timed part."""
     torch.manual_seed(seed)
     model = CanonicalVAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -81,6 +98,8 @@ def run_canonical(x_train, y_train, epochs: int, seed: int) -> tuple[float, Cano
             optimizer.step()
             seen += data.shape[0]
         train_seconds += time.perf_counter() - t0
+        if on_epoch is not None:
+            on_epoch(train_seconds, model)
     return seen / train_seconds, model
 
 
@@ -97,8 +116,9 @@ def canonical_test_neg_elbo(model: CanonicalVAE, x_test, seed: int) -> float:
 
 
 def run_fit(data, epochs: int, seed: int, batch: int = BATCH, lr: float = 1e-3) -> tuple[float, float]:
-    config = RunConfig(model={"latent_dim": LATENT, "hidden": (HIDDEN,)},
-                       train={"epochs": epochs, "batch_size": batch, "lr": lr, "seed": seed})
+    config = RunConfig(model={"latent_dim": LATENT, "hidden": (HIDDEN,)},  # the canonical loop's optimiser, as it
+                       train={"epochs": epochs, "batch_size": batch, "lr": lr, "seed": seed,  # was before schedules
+                              "lr_schedule": "constant", "decoder_start": "random"})
     history = Trainer(config, data, device="cpu").fit()
     images = sum(data.x_train.shape[0] for _ in history)
     seconds = sum(data.x_train.shape[0] / h["samples_per_second"] for h in history)
@@ -149,13 +169,191 @@ def median(xs):
     return statistics.median(xs)
 
 
+# -- time to a good model: the canonical loop's 30-epoch test -ELBO, reached by fit with its defaults -------
+CANONICAL_EPOCHS = 30
+
+
+@dataclass
+class Curve:
+    """One training run, after each epoch: training seconds so far (steps only), the same with each epoch's
+    test pass added, and the test -ELBO (nats per image)."""
+
+    seconds: list[float]
+    seconds_with_eval: list[float]
+    neg_elbo: list[float]
+
+    def first_reach(self, target: float, with_eval: bool = False) -> tuple[float, int] | tuple[None, None]:
+        """(seconds, epoch) at the end of the first epoch whose test -ELBO is at most TARGET."""
+        times = self.seconds_with_eval if with_eval else self.seconds
+        for epoch, (t, value) in enumerate(zip(times, self.neg_elbo), start=1):
+            if value <= target:
+                return t, epoch
+        return None, None
+
+
+def canonical_curve(data, epochs: int, seed: int) -> Curve:
+    curve, evaluation = Curve([], [], []), [0.0]
+
+    def on_epoch(train_seconds: float, model: CanonicalVAE) -> None:
+        t0 = time.perf_counter()
+        curve.neg_elbo.append(canonical_test_neg_elbo(model, data.x_test, seed))
+        evaluation[0] += time.perf_counter() - t0
+        curve.seconds.append(train_seconds)
+        curve.seconds_with_eval.append(train_seconds + evaluation[0])
+
+    run_canonical(data.x_train, data.y_train, epochs, seed, on_epoch)
+    return curve
+
+
+def fit_curve(data, seed: int, **train) -> Curve:
+    """fit with the library's defaults (a RunConfig naming only the data set and the seed) unless TRAIN says."""
+    config = RunConfig(model={}, train={"dataset": "mnist5k", "seed": seed, **train})
+    history = Trainer(config, data, device="cpu").fit()
+    n = data.x_train.shape[0]
+    return Curve(list(itertools.accumulate(n / h["samples_per_second"] for h in history)),
+                 list(itertools.accumulate(h["seconds"] for h in history)),  # steps + test pass (no run folder)
+                 [h["test_neg_elbo"] for h in history])
+
+
+def median_curve(curves: list[Curve]) -> Curve:
+    """Epoch by epoch, the median over repeats of the seconds and of the -ELBO."""
+    return Curve(*([median(values) for values in zip(*(getattr(c, key) for c in curves))]
+                   for key in ("seconds", "seconds_with_eval", "neg_elbo")))
+
+
+def curve_svg(series: list[tuple[str, str, list[Curve]]], target: float, deadline: float, title: str) -> str:
+    """A plain SVG chart of test -ELBO against training seconds: each repeat thin, the median curve thick,
+    the target -ELBO and the DEADLINE (a third of the canonical loop's time) dashed. SERIES: (label, colour,
+    the repeats' curves)."""
+    width, height, left, right, top, bottom = 760, 440, 64, 20, 40, 52
+    every = [c for _, _, curves in series for c in curves]
+    x_max = max(max(c.seconds) for c in every) * 1.02
+    y_low = math.floor((min(min(c.neg_elbo) for c in every) - 4) / 10) * 10
+    y_high = min(math.ceil(max(max(c.neg_elbo) for c in every) / 10) * 10, 240)
+
+    def x(t: float) -> float:
+        return left + (width - left - right) * t / x_max
+
+    def y(v: float) -> float:
+        return top + (height - top - bottom) * (y_high - min(v, y_high)) / (y_high - y_low)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="14">{title}</text>']
+    x_step = 1 if x_max <= 12 else 2 if x_max <= 24 else 5
+    for i in range(int(x_max // x_step) + 1):
+        t = i * x_step
+        out.append(f'<line x1="{x(t):.1f}" y1="{top}" x2="{x(t):.1f}" y2="{height - bottom}" stroke="#eee"/>')
+        out.append(f'<text x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="middle">{t:g}</text>')
+    for v in range(int(y_low), int(y_high) + 1, 10):
+        out.append(f'<line x1="{left}" y1="{y(v):.1f}" x2="{width - right}" y2="{y(v):.1f}" stroke="#eee"/>')
+        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
+    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">'
+               'training seconds (steps only; each epoch\'s test pass excluded)</text>')
+    out.append(f'<text x="16" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 16 {(top + height - bottom) / 2})">test -ELBO, nats per image (one z)</text>')
+    out.append(f'<line x1="{left}" y1="{y(target):.1f}" x2="{width - right}" y2="{y(target):.1f}" '
+               'stroke="#444" stroke-dasharray="5,4"/>')
+    out.append(f'<text x="{left + 6}" y="{y(target) + 15:.1f}" fill="#444">'
+               f'target {target:.1f} nats: the canonical loop after {CANONICAL_EPOCHS} epochs</text>')
+    out.append(f'<line x1="{x(deadline):.1f}" y1="{top}" x2="{x(deadline):.1f}" y2="{height - bottom}" '
+               'stroke="#444" stroke-dasharray="5,4"/>')
+    out.append(f'<text x="{x(deadline) + 5:.1f}" y="{top + 12}" fill="#444">1/3 of the canonical</text>')
+    out.append(f'<text x="{x(deadline) + 5:.1f}" y="{top + 26}" fill="#444">loop\'s time: {deadline:.2f} s</text>')
+    for row, (label, colour, curves) in enumerate(series):
+        for c, thick in [*((c, False) for c in curves), (median_curve(curves), True)]:
+            points = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(c.seconds, c.neg_elbo))
+            out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
+                       f'stroke-width="{2.5 if thick else 0.8}" stroke-opacity="{1 if thick else 0.45}"/>')
+            if thick:
+                out += [f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}"/>'
+                        for t, v in zip(c.seconds, c.neg_elbo)]
+        ly = top + 70 + 18 * row
+        out.append(f'<line x1="{width - right - 330}" y1="{ly - 4}" x2="{width - right - 306}" y2="{ly - 4}" '
+                   f'stroke="{colour}" stroke-width="2.5"/>')
+        out.append(f'<text x="{width - right - 300}" y="{ly}">{label}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def time_to_target(data, repeats: int, plot: Path | None) -> None:
+    """The canonical loop for 30 epochs and fit with its defaults, interleaved per repeat (seed = repeat);
+    the time fit first reaches the canonical loop's final test -ELBO, against the canonical loop's time."""
+    defaults = RunConfig(model={}, train={"dataset": "mnist5k"})
+    tc, mc = defaults.train, defaults.model
+    print(f"\ntime to a good model: the canonical loop (784-400-20, DataLoader, batch 128, Adam 1e-3) for "
+          f"{CANONICAL_EPOCHS} epochs against fit with its defaults\n(z = {mc.latent_dim} {mc.arch} "
+          f"{','.join(map(str, mc.hidden))}, {tc.epochs} epochs, batch {tc.batch_size}, lr {tc.lr:g} "
+          f"{tc.lr_schedule}, decoder start {tc.decoder_start}); {repeats} repeats, interleaved, seed = repeat; "
+          f"seconds count training steps only")
+    runs: dict[str, list[Curve]] = {"canonical": [], "fit": [], "before": []}
+    for r in range(repeats):
+        runs["canonical"].append(canonical_curve(data, CANONICAL_EPOCHS, seed=r))
+        runs["fit"].append(fit_curve(data, seed=r))
+        # the old defaults (until 2026-11-29): constant lr 1e-3 from PyTorch's initialisation, 20 epochs
+        runs["before"].append(fit_curve(data, seed=r, epochs=20, lr=1e-3, lr_schedule="constant",
+                                        decoder_start="random"))
+    target = median([c.neg_elbo[-1] for c in runs["canonical"]])
+    print(f"target: the canonical loop's test -ELBO after {CANONICAL_EPOCHS} epochs, median of {repeats}: "
+          f"{target:.2f} nats\n")
+    print(f"{'':50}" + "".join(f"{'repeat ' + str(r + 1):>11}" for r in range(repeats)) + f"{'median':>11}")
+
+    def row(label: str, values: list, fmt: str = "{:.2f}") -> None:
+        shown = [fmt.format(v) if v is not None else "-" for v in values]
+        known = [v for v in values if v is not None]
+        middle = fmt.format(median(known)) if len(known) == len(values) else "-"
+        print(f"{label:50}" + "".join(f"{s:>11}" for s in shown) + f"{middle:>11}")
+
+    for with_eval in (False, True):
+        if with_eval:
+            print("\nthe same with each epoch's test pass counted, for both:")
+        canonical_s = [(c.seconds_with_eval if with_eval else c.seconds)[-1] for c in runs["canonical"]]
+        row(f"canonical loop, {CANONICAL_EPOCHS} epochs: seconds", canonical_s)
+        if not with_eval:
+            row(f"canonical loop, {CANONICAL_EPOCHS} epochs: test -ELBO", [c.neg_elbo[-1] for c in runs["canonical"]])
+        for key, label in (("fit", "fit, defaults"), ("before", "fit, old defaults")):
+            reached = [c.first_reach(target, with_eval) for c in runs[key]]
+            row(f"{label}: seconds to reach it", [t for t, _ in reached])
+            if not with_eval:
+                row(f"{label}: reached in epoch", [e for _, e in reached], "{}")
+                row(f"{label}: test -ELBO after {len(runs[key][0].neg_elbo)} ep.", [c.neg_elbo[-1] for c in runs[key]])
+            row(f"{label}: ratio to the canonical's time",
+                [t / base if t is not None else None for (t, _), base in zip(reached, canonical_s)], "{:.3f}")
+    print("(target: a ratio of at most 0.333; old defaults: lr 1e-3 constant, PyTorch's initialisation, 20 epochs)")
+    print("\nmedian curves per epoch: seconds of training steps so far, test -ELBO")
+    med = {key: median_curve(curves) for key, curves in runs.items()}
+    print(f"{'epoch':>5} {'canonical s':>12} {'-ELBO':>8} {'fit s':>8} {'-ELBO':>8} {'old s':>8} {'-ELBO':>8}")
+    for e in range(CANONICAL_EPOCHS):
+        cells = [f"{c.seconds[e]:8.2f} {c.neg_elbo[e]:8.2f}" if e < len(c.seconds) else f"{'':17}"
+                 for c in (med["fit"], med["before"])]
+        print(f"{e + 1:5} {med['canonical'].seconds[e]:12.2f} {med['canonical'].neg_elbo[e]:8.2f} {' '.join(cells)}"
+              .rstrip())
+    if plot is not None:
+        plot.write_text(curve_svg([("canonical loop (batch 128, Adam 1e-3)", "#d62728", runs["canonical"]),
+                                   ("fit, old defaults (lr 1e-3 constant)", "#999999", runs["before"]),
+                                   ("fit, defaults", "#1f77b4", runs["fit"])], target,
+                                  median([c.seconds[-1] for c in runs["canonical"]]) / 3,
+                                  f"mnist5k: test -ELBO against training time ({repeats} repeats, median thick)"))
+        print(f"curve written to {plot}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--time-to-target", action="store_true",
+                        help=f"instead: the time fit with its defaults takes to reach the test -ELBO of the canonical "
+                             f"loop after {CANONICAL_EPOCHS} epochs, against the canonical loop's time")
+    parser.add_argument("--plot", type=Path, default=None, help="with --time-to-target: write the curves as SVG here")
     args = parser.parse_args()
 
     data = load_dataset("mnist5k")
+    if args.time_to_target:
+        print(f"mnist5k: {data.x_train.shape[0]} train / {data.x_test.shape[0]} test images; "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+        time_to_target(data, args.repeats, args.plot)
+        return
     print(f"mnist5k: {data.x_train.shape[0]} train / {data.x_test.shape[0]} test images; "
           f"{args.epochs} epochs, {args.repeats} repeats, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")

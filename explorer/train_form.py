@@ -13,7 +13,7 @@ import streamlit as st
 
 from explorer import serving, state
 from explorer.i18n import N_, _
-from training.config import ARCHS, LIKELIHOODS, ModelConfig, RunConfig, TrainConfig
+from training.config import ARCHS, DECODER_STARTS, LIKELIHOODS, LR_SCHEDULES, ModelConfig, RunConfig, TrainConfig
 from training.data import DATASET_NAMES, list_datasets
 from training.data.registry import FOLDER_PREFIX, image_size_range
 from training.errors import UserError
@@ -74,6 +74,13 @@ def number(section: type, field: str, key: str, **kwargs):
     return st.number_input(label, value=default, key=key, **KEEP, **kwargs)
 
 
+def choice(section: type, field: str, options: tuple[str, ...], key: str):
+    """A select box for a config field with a few named values: its label, default and help from the field."""
+    info = section.model_fields[field]
+    return st.selectbox(_(title_of(field)), options, index=options.index(info.default), key=key, **KEEP,
+                        help=_(info.description) + "." if info.description else None)
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def dataset_infos() -> dict:
     return {info.name: info for info in list_datasets()}
@@ -107,6 +114,7 @@ def config_from_form(f: dict) -> RunConfig:
         dataset, shape = f["dataset"], dataset_infos()[f["dataset"]].image_shape
     settings = {key: f[key] for key in ("arch", "hidden", "latent_dim", "likelihood", "beta", "warmup_epochs",
                                         "cycles", "free_bits", "epochs", "batch_size", "lr", "seed")}
+    settings.update({key: f.get(key) for key in ("lr_schedule", "decoder_start")})  # absent: the field's default
     settings.update(dataset=dataset, sigma=f["sigma"] if f["likelihood"] == "gaussian" else None)
     return build_run_config(settings, shape, form_name_of)  # errors name the form's fields, in the visitor's words
 
@@ -176,10 +184,13 @@ def training_form() -> dict | None:
             epochs = number(TrainConfig, "epochs", "train_epochs")
             batch_size = number(TrainConfig, "batch_size", "train_batch_size")
             lr = number(TrainConfig, "lr", "train_lr", step=1e-4, format="%.6f")
+            lr_schedule = choice(TrainConfig, "lr_schedule", LR_SCHEDULES, "train_lr_schedule")
+            decoder_start = choice(TrainConfig, "decoder_start", DECODER_STARTS, "train_decoder_start")
             seed = number(TrainConfig, "seed", "train_seed")
         if not st.form_submit_button(_("Start training"), type="primary", icon=":material/play_arrow:"):
             return None
     return dict(dataset=dataset, folder=folder, image_size=int(image_size), channels=channels, name=name, arch=arch,
                 latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup_epochs=warmup,
-                cycles=cycles, free_bits=free_bits, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                cycles=cycles, free_bits=free_bits, epochs=epochs, batch_size=batch_size, lr=lr,
+                lr_schedule=lr_schedule, decoder_start=decoder_start, seed=seed,
                 beta_sweep=beta_sweep)

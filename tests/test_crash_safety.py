@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from training.checkpoint import load_run
@@ -54,19 +55,23 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_run(tmp_path):
     assert epochs_seen == sorted(epochs_seen) and epochs_seen[-1] > 0, epochs_seen
 
 
-def test_resumed_after_kill_matches_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("schedule", ["constant", "wsd"])
+def test_resumed_after_kill_matches_an_uninterrupted_run(tmp_path, schedule):
+    # A constant rate: killed in a 400-epoch run, resumed to 2 epochs more, equal to a run of that many epochs.
+    # A scheduled rate decays towards the planned last epoch, so its run is resumed with the epochs it planned.
+    planned = "400" if schedule == "constant" else "12"
     out = tmp_path / "killed"
-    proc = _start(out, "--epochs", "400")
+    proc = _start(out, "--epochs", planned, "--lr-schedule", schedule)
     _wait_for(out / "history.jsonl", proc)
     while not (out / "history.jsonl").read_text().count("\n") >= 2:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = load_run(out).epoch
-    target = done + 2
+    target = done + 2 if schedule == "constant" else int(planned)
     assert main([*FIT[:1], "--resume", "--out", str(out), "--epochs", str(target), "--quiet"]) == 0
     reference = tmp_path / "reference"
-    assert main([*FIT, "--out", str(reference), "--epochs", str(target)]) == 0
+    assert main([*FIT, "--out", str(reference), "--epochs", str(target), "--lr-schedule", schedule]) == 0
     volatile = {"seconds", "samples_per_second"}
     strip = lambda p: [{k: v for k, v in json.loads(l).items() if k not in volatile}  # noqa: E731
                        for l in (p / "history.jsonl").read_text().splitlines()]

@@ -227,3 +227,30 @@ def test_labels_name_the_loss_that_was_really_minimised():
     assert "over the first 10 epochs" in note and "at least 0.5 nats" in note and "recon + KL" in note
     assert "each of 4 cycles" in loss_note(2.0, cycles=4)
     assert loss_note(3.0).startswith("The train loss was recon + β·KL (β = 3);")
+
+
+def test_wsd_schedule_warms_up_holds_and_decays_to_near_zero():
+    from training.objective import lr_at
+    total = 320  # 10 epochs of 32 steps: warm-up 16 steps (5%), decay over the last 96 (30%)
+    assert lr_at(0, total, 0.005, "wsd") == pytest.approx(0.005 / 16)  # the first step already learns
+    assert lr_at(15, total, 0.005, "wsd") == pytest.approx(0.005)  # the warm-up's last step: the peak
+    assert [lr_at(s, total, 0.005, "wsd") for s in (16, 100, 224)] == [0.005] * 3  # held until the decay
+    assert lr_at(225, total, 0.005, "wsd") == pytest.approx(0.005 * 95 / 96)
+    assert lr_at(total - 1, total, 0.005, "wsd") == pytest.approx(0.005 / 96)  # the last step: small, not 0
+    rates = [lr_at(s, total, 1.0, "wsd") for s in range(total)]
+    assert rates[:16] == sorted(rates[:16]) and rates[224:] == sorted(rates[224:], reverse=True)
+    assert all(0 < r <= 1.0 for r in rates)
+
+
+def test_cosine_and_constant_schedules_and_short_runs():
+    from training.objective import LR_MAX_WARMUP_STEPS, lr_at
+    assert lr_at(0, 200, 1.0, "cosine") == pytest.approx(1 / 10)
+    assert lr_at(9, 200, 1.0, "cosine") == pytest.approx(1.0)
+    assert lr_at(105, 200, 1.0, "cosine") == pytest.approx(0.5)  # half-way through the decay
+    assert 0 < lr_at(199, 200, 1.0, "cosine") < 1e-3
+    assert {lr_at(s, 200, 3e-3, "constant") for s in range(200)} == {3e-3}
+    assert lr_at(0, 1, 1.0, "wsd") == lr_at(0, 1, 1.0, "cosine") == 1.0  # a one-step run: no warm-up
+    assert all(lr_at(s, 2, 1.0, "wsd") > 0 for s in range(2))
+    assert lr_at(LR_MAX_WARMUP_STEPS - 1, 10**6, 1.0, "wsd") == 1.0  # a long run warms up for 1000 steps, no more
+    with pytest.raises(ValueError):
+        lr_at(0, 10, 1.0, "linear")

@@ -41,9 +41,12 @@ def test_same_seed_same_history_and_other_seed_differs(digits):
 
 
 def test_resume_equals_an_uninterrupted_run(digits, tmp_path):
-    full = Trainer(small_config(epochs=4), digits, run_dir=tmp_path / "full").fit()
-    Trainer(small_config(epochs=2), digits, run_dir=tmp_path / "part").fit()
-    resumed = Trainer(small_config(epochs=4), digits, run_dir=tmp_path / "part", resume=True).fit()
+    # Extending a 2-epoch run to 4 equals the 4-epoch run at a constant rate; a scheduled rate depends on the
+    # planned epochs (it decays towards their end), so for it see the interrupted run of the test below.
+    full = Trainer(small_config(epochs=4, lr_schedule="constant"), digits, run_dir=tmp_path / "full").fit()
+    Trainer(small_config(epochs=2, lr_schedule="constant"), digits, run_dir=tmp_path / "part").fit()
+    resumed = Trainer(small_config(epochs=4, lr_schedule="constant"), digits, run_dir=tmp_path / "part",
+                      resume=True).fit()
     assert _stable(resumed) == _stable(full)
     a, b = load_run(tmp_path / "full"), load_run(tmp_path / "part")
     for (name, wa), wb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
@@ -100,7 +103,7 @@ def test_warmup_beta_rises_over_the_epochs(digits):
 
 
 def test_divergence_is_caught_and_the_last_good_checkpoint_kept(digits, tmp_path):
-    config = small_config(epochs=30, lr=10.0, samples=1)
+    config = small_config(epochs=30, lr=10.0, samples=1, lr_schedule="constant")  # (a warm-up tames even lr 10)
     trainer = Trainer(config, digits, run_dir=tmp_path)
     with pytest.raises(TrainingDiverged, match="lr"):
         trainer.fit()
@@ -124,3 +127,62 @@ def test_initialisation_neither_reads_nor_moves_the_global_rng(digits):
     assert all(torch.equal(a[k], b[k]) for k in a)
     torch.manual_seed(1)
     assert torch.equal(torch.random.get_rng_state(), after_a)  # the Trainer left the global stream alone
+
+
+def _rates_used(trainer):
+    """The learning rate of each optimiser step the trainer takes."""
+    used, step = [], trainer.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        used.append(trainer.optimizer.param_groups[0]["lr"])
+        return step(*args, **kwargs)
+
+    trainer.optimizer.step = recording_step
+    return used
+
+
+@pytest.mark.parametrize("schedule", ["wsd", "cosine", "constant"])
+def test_each_step_uses_the_schedules_rate_and_a_resumed_run_continues_it(digits, tmp_path, schedule):
+    from training.objective import lr_at
+    full = Trainer(small_config(epochs=4, lr=4e-3, lr_schedule=schedule), digits, run_dir=tmp_path / "full")
+    full_rates = _rates_used(full)
+    full.fit()
+    total = 4 * full.steps_per_epoch
+    assert full_rates == [lr_at(s, total, 4e-3, schedule) for s in range(total)]
+    part = Trainer(small_config(epochs=4, lr=4e-3, lr_schedule=schedule), digits, run_dir=tmp_path / "part")
+    part.callback = lambda p: part.stop() if p.kind == "epoch" and p.epoch == 2 else None
+    part.fit()
+    resumed = Trainer(small_config(epochs=4, lr=4e-3, lr_schedule=schedule), digits, run_dir=tmp_path / "part",
+                      resume=True)
+    resumed_rates = _rates_used(resumed)
+    history = resumed.fit()
+    assert resumed_rates == full_rates[2 * full.steps_per_epoch:]  # the schedule goes on where it stopped
+    assert _stable(history) == _stable(full.history)
+
+
+def test_the_decoder_starts_at_the_mean_image_or_at_pytorchs_initialisation(mnist5k):
+    mean = mnist5k.x_train.mean(0)
+    logit = torch.logit(mean.clamp(1e-3, 1 - 1e-3))
+    mlp = Trainer(RunConfig(model={"latent_dim": 4}, train={}), mnist5k).model
+    torch.testing.assert_close(mlp.decoder[-2].bias, logit.flatten())
+    with torch.no_grad():  # the untrained decoder's image is about the mean image
+        shown = mlp.decode_mean(torch.randn(256, 4)).mean(0)
+    assert (shown - mean).abs().mean() < 0.03
+    conv = Trainer(RunConfig(model={"latent_dim": 4, "arch": "conv", "hidden": (8, 16)}, train={}), mnist5k).model
+    torch.testing.assert_close(conv.decoder[-1].bias, torch.logit(mean.mean()).reshape(1))
+    learned = Trainer(RunConfig(model={"latent_dim": 4, "likelihood": "gaussian-learned"}, train={}), mnist5k).model
+    torch.testing.assert_close(learned.decoder[-2].bias[:784], logit.flatten())  # the mean's half only
+    random = Trainer(RunConfig(model={"latent_dim": 4}, train={"decoder_start": "random"}), mnist5k).model
+    assert not torch.allclose(random.decoder[-2].bias, logit.flatten())
+    assert random.decoder[-2].bias.abs().max() < 0.1  # PyTorch's default: uniform within 1/sqrt(400)
+
+
+def test_a_config_written_before_the_schedule_existed_trains_as_it_did():
+    old = RunConfig(model={}, train={}).model_dump()
+    for key in ("lr_schedule", "decoder_start"):
+        del old["train"][key]
+    loaded = RunConfig.from_dict(old)
+    assert (loaded.train.lr_schedule, loaded.train.decoder_start) == ("constant", "random")
+    new = RunConfig(model={}, train={})
+    assert (new.train.lr_schedule, new.train.decoder_start) == ("wsd", "mean")
+    assert RunConfig.from_json(new.to_json()) == new

@@ -19,7 +19,11 @@ FORMAT_VERSION = 1
 
 Arch = Literal["mlp", "conv"]
 Likelihood = Literal["bernoulli", "gaussian", "gaussian-learned"]
+LrSchedule = Literal["wsd", "cosine", "constant"]
+DecoderStart = Literal["mean", "random"]
 LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
+LR_SCHEDULES: tuple[str, ...] = get_args(LrSchedule)
+DECODER_STARTS: tuple[str, ...] = get_args(DecoderStart)
 # Decoder outputs per pixel and channel for each likelihood: a mean (Bernoulli, Gaussian with a fixed sigma~),
 # or a mean and a sigma~ (learned). training/likelihoods.py implements them; costs and decoders read this.
 PARAMS_PER_PIXEL: dict[str, int] = {"bernoulli": 1, "gaussian": 1, "gaussian-learned": 2}
@@ -32,6 +36,11 @@ MAX_HIDDEN_LAYERS = 8
 MAX_IMAGE_SIDE = 256
 MAX_EPOCHS = 100_000
 MAX_BATCH_SIZE = 65_536
+
+
+# What a run saved before a training setting existed did: a config.json without "lr_schedule" was trained at a
+# constant learning rate from PyTorch's initialisation, and resumes (or trains again) so.
+SETTINGS_BEFORE_THEY_EXISTED = {"lr_schedule": "constant", "decoder_start": "random"}
 
 
 class _Strict(BaseModel):
@@ -96,9 +105,18 @@ class TrainConfig(_Strict):
     """How the model is trained: objective options (E1/E7 with beta) and the optimiser."""
 
     dataset: str = Field("mnist5k", title="Data set")
-    epochs: int = Field(20, ge=1, le=MAX_EPOCHS, title="Epochs", description="epochs to train")
+    epochs: int = Field(10, ge=1, le=MAX_EPOCHS, title="Epochs", description="epochs to train")
     batch_size: int = Field(128, ge=1, le=MAX_BATCH_SIZE, title="Batch size", description="images per step")
-    lr: float = Field(1e-3, gt=0.0, le=10.0, title="Learning rate", description="Adam's learning rate")
+    lr: float = Field(5e-3, gt=0.0, le=10.0, title="Learning rate", description="Adam's learning rate")
+    lr_schedule: LrSchedule = Field(
+        "wsd", title="Learning-rate schedule",
+        description="wsd: warm up linearly over the first 5% of the steps to the learning rate, hold it, then "
+                    "decay it linearly towards 0 over the last 30%; cosine: the same warm-up, then a cosine decay "
+                    "towards 0; constant: the learning rate at every step")
+    decoder_start: DecoderStart = Field(
+        "mean", title="Decoder's starting output",
+        description="mean: the untrained decoder's output starts at the training images' mean image (the bias of "
+                    "its last layer); random: PyTorch's default initialisation")
     beta: float = Field(1.0, ge=0.0, le=1000.0, title="beta (KL weight)", description="the weight of KL in the loss")
     warmup_epochs: float = Field(0.0, ge=0.0, le=MAX_EPOCHS, title="Warm-up epochs",
                                  description="Raise beta linearly from 0 over this many epochs (0 = off).")
@@ -159,6 +177,8 @@ class RunConfig(_Strict):
 
     @classmethod
     def from_dict(cls, data: object, source: str = "config") -> "RunConfig":
+        if isinstance(data, dict) and isinstance(data.get("train"), dict):  # written before a setting existed
+            data = {**data, "train": {**SETTINGS_BEFORE_THEY_EXISTED, **data["train"]}}
         try:
             return cls.model_validate(data)
         except ValidationError as err:

@@ -83,6 +83,19 @@ class VAE(nn.Module):
         """The image the explorer shows: decoder mean mu~(z) in [0, 1], (..., C, H, W)."""
         return self.likelihood.mean(self.decode(z))
 
+    @torch.no_grad()
+    def start_at_mean(self, mean_image: Tensor) -> None:
+        """Set the bias of the decoder's last layer so that its mean mu~ starts near MEAN_IMAGE (C, H, W),
+        the training images' mean: the log-odds of each pixel's mean (MLP), or of each channel's mean (conv,
+        whose last layer has one bias per channel). The first steps then need not learn the average image,
+        most of the loss at the start ("init well", Karpathy 2019). A learned sigma~ keeps its default."""
+        mean_image = mean_image.detach().float().reshape(self.cfg.image_shape)
+        if self.cfg.arch == "mlp":
+            last, target = self.decoder[-2], mean_image.flatten()  # the Linear before the Unflatten
+        else:
+            last, target = self.decoder[-1], mean_image.mean(dim=(1, 2))  # the last ConvTranspose2d
+        last.bias[:target.numel()] = torch.logit(target.clamp(1e-3, 1 - 1e-3)).to(last.bias)
+
     def forward(self, x: Tensor, eps: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """x (B, C, H, W), eps (S, B, Z) -> mu, logvar (B, Z), z (S, B, Z), out (S, B, k*C, H, W)."""
         mu, logvar = self.encode(x)

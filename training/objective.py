@@ -72,6 +72,39 @@ def beta_at(progress_epochs: float | Fraction, beta: float, warmup_epochs: float
     return beta
 
 
+LR_WARMUP_FRACTION = 0.05   # of a run's steps: the linear warm-up of the wsd and cosine schedules...
+LR_MAX_WARMUP_STEPS = 1000  # ...but never longer than this (Goyal et al. 2017 warm up over 5 epochs of ImageNet)
+LR_DECAY_FRACTION = 0.3     # of a run's steps: the linear decay at the end of the wsd schedule
+
+
+def lr_at(step: int, total_steps: int, peak: float, schedule: str = "constant") -> float:
+    """The learning rate of optimiser step ``step`` (0-based) of a run of ``total_steps`` steps.
+
+    constant: ``peak`` at every step.
+    wsd (warm-up, stable, decay; the trapezoid of Zhai et al. 2022 and Hägele et al. 2024): a linear
+    warm-up over the first W steps (5% of the run, at most 1000) from peak / W to ``peak`` at step W - 1,
+    ``peak`` until the last 30% of the run, then a linear decay that would reach 0 at step ``total_steps``
+    (one past the last), so the last step still learns a little.
+    cosine (SGDR without restarts, Loshchilov & Hutter 2017): the same warm-up, then a half cosine from
+    ``peak`` at step W down towards 0 at step ``total_steps``.
+    A function of the step and these settings only, so a resumed run continues it exactly.
+    """
+    if schedule == "constant":
+        return peak
+    if schedule not in ("wsd", "cosine"):
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}")
+    total = max(int(total_steps), 1)
+    warmup = min(math.ceil(LR_WARMUP_FRACTION * total), LR_MAX_WARMUP_STEPS, total - 1)
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if schedule == "cosine":
+        return peak * 0.5 * (1.0 + math.cos(math.pi * min((step - warmup) / (total - warmup), 1.0)))
+    decay_start = max(total - math.ceil(LR_DECAY_FRACTION * total), warmup)
+    if step < decay_start:
+        return peak
+    return peak * max(total - step, 0) / (total - decay_start)
+
+
 def loss_formula(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
     """The training loss that these settings really minimised, as a short formula for labels:
     ``recon + β·KL``, ``recon + β(t)·KL`` under warm-up or cycles, ``Σₖ max(λ, KLₖ)`` for free bits."""

@@ -26,15 +26,16 @@ from training.errors import UserError, bound_phrase
 
 DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
 MODEL_KEYS = ("latent_dim", "likelihood", "sigma", "min_sigma")
-TRAIN_KEYS = ("epochs", "batch_size", "lr", "beta", "warmup_epochs", "cycles", "free_bits", "samples", "binarize",
-              "seed")
+TRAIN_KEYS = ("epochs", "batch_size", "lr", "lr_schedule", "decoder_start", "beta", "warmup_epochs", "cycles",
+              "free_bits", "samples", "binarize", "seed")
 FOLDER_PREFIX = "folder:"
 
 NameOf = Callable[[str], str]
 
 
 SETTING_KEYS = ("arch", "latent_dim", "hidden", "likelihood", "sigma", "min_sigma", "beta", "warmup_epochs", "cycles",
-                "free_bits", "samples", "binarize", "epochs", "batch_size", "lr", "seed")
+                "free_bits", "samples", "binarize", "epochs", "batch_size", "lr", "lr_schedule", "decoder_start",
+                "seed")
 
 
 def field_of(key: str):
@@ -59,7 +60,7 @@ def add_flags(parser, extra_help: Mapping[str, str] | None = None, skip: tuple[s
         if text[:1].isupper() and text[1:2].islower():  # a sentence in the form's help; a phrase here
             text = text[0].lower() + text[1:]
         note = f"; {extra_help[key]}" if extra_help and key in extra_help else ""
-        kwargs: dict = {"help": f"{text.rstrip('.')}{note} (default {default})"}
+        kwargs: dict = {"help": f"{text.rstrip('.')}{note} (default {default})".replace("%", "%%")}  # argparse's %
         if field.annotation is bool:
             kwargs.update(action="store_true", default=None)
         elif get_origin(field.annotation) is Literal:

@@ -27,7 +27,7 @@ from training.data import Dataset, load_dataset
 from training.errors import UserError
 from training.evaluate import elbo_terms, summarize, test_images
 from training.model import VAE, pick_device
-from training.objective import beta_at, vae_loss
+from training.objective import beta_at, lr_at, vae_loss
 
 
 _INIT_LOCK = threading.Lock()
@@ -95,6 +95,8 @@ class Trainer:
         with _INIT_LOCK, torch.random.fork_rng(devices=[]):  # other threads' RNG use cannot change the init
             torch.manual_seed(tc.seed)  # weight initialisation
             self.model = VAE(config.model).to(self.device)
+            if tc.decoder_start == "mean":
+                self.model.start_at_mean(self.x_train.mean(0))
         self.net: torch.nn.Module = self.model
         if self.distributed:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -137,9 +139,18 @@ class Trainer:
         tc = self.config.train
         return beta_at(progress_epochs, tc.beta, tc.warmup_epochs, tc.cycles, tc.epochs)
 
-    def train_step(self, xb: torch.Tensor, beta: float):
-        """One optimiser step on the batch xb; returns the LossTerms (detached except loss)."""
+    def lr_now(self, global_step: int) -> float:
+        """The learning rate of optimiser step ``global_step`` (0-based, counted over the whole run)."""
         tc = self.config.train
+        return lr_at(global_step, tc.epochs * self.steps_per_epoch, tc.lr, tc.lr_schedule)
+
+    def train_step(self, xb: torch.Tensor, beta: float, lr: float | None = None):
+        """One optimiser step on the batch xb (at learning rate LR; None: as the optimiser has it); returns the
+        LossTerms (detached except loss)."""
+        tc = self.config.train
+        if lr is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         if tc.binarize:
             xb = torch.bernoulli(xb, generator=self.noise_gen)
         eps = torch.randn((tc.samples, xb.shape[0], self.model.latent_dim), generator=self.noise_gen,
@@ -183,7 +194,7 @@ class Trainer:
                 return None
             idx = local[step * tc.batch_size:(step + 1) * tc.batch_size]
             beta = self.beta_now(Fraction(self.epoch * self.steps_per_epoch + step + 1, self.steps_per_epoch))
-            terms = self.train_step(self.x_train[idx], beta)
+            terms = self.train_step(self.x_train[idx], beta, self.lr_now(self.epoch * self.steps_per_epoch + step))
             b = idx.shape[0]
             sums[0].add_(terms.recon_nll, alpha=b)
             sums[1].add_(terms.kl, alpha=b)
