@@ -1,4 +1,5 @@
-"""Saving an uploaded run (config.json + model.safetensors) after validating every byte of it.
+"""Saving an uploaded model after validating every byte of it: a run (config.json + model.safetensors, as two
+files or one .zip) or an ONNX model (a .zip of encoder.onnx, decoder.onnx and model.json).
 
 Nothing is written unless the whole upload is valid: the name is checked, the config parsed,
 the model built and the weights loaded into it (safetensors only, never pickle) first. The run is
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from training import archive
 from training.checkpoint import load_model_from_bytes, weights_bytes
-from training.run_folder import CONFIG, HISTORY, WEIGHTS, publish_run, run_path
 from training.errors import UserError
+from training.run_folder import CONFIG, HISTORY, ONNX_DECODER, ONNX_ENCODER, ONNX_META, WEIGHTS, publish_run, run_path
 
 MAX_UPLOAD_MB = 64  # as server.maxUploadSize in explorer/.streamlit/config.toml, which guards the server itself
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024**2
@@ -37,3 +39,24 @@ def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, nam
                          WEIGHTS: weights_bytes(model, epoch=0),  # re-serialised: only what was validated
                          HISTORY: b""})
     return target
+
+
+def save_uploaded_zip(data: bytes, root: str | Path, name: str) -> Path:
+    """A .zip as the Models page downloads it (a run), or an ONNX model's: read with every check of
+    training/archive.py, then validated like the separate files and saved as ROOT/NAME."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UserError("The uploaded file is {size} MB; the limit is {limit} MB.",
+                        size=f"{len(data) / 1024**2:.1f}", limit=MAX_UPLOAD_MB)
+    files = archive.read(data, MAX_UPLOAD_BYTES)
+    if CONFIG in files and WEIGHTS in files:
+        return save_uploaded_run(files[CONFIG], files[WEIGHTS], root, name)
+    if ONNX_ENCODER in files and ONNX_DECODER in files:
+        from training.onnx_model import check_upload
+
+        target = run_path(root, name)
+        if target.exists():
+            raise UserError("A run named {name!r} already exists in {folder}; choose another name.", name=name,
+                            folder=target.parent)
+        return publish_run(target, check_upload(files[ONNX_ENCODER], files[ONNX_DECODER], files.get(ONNX_META)))
+    raise UserError("The zip holds neither a run (config.json and model.safetensors) nor an ONNX model "
+                    "(encoder.onnx and decoder.onnx).")

@@ -71,9 +71,6 @@ def _dims(value_info) -> list[int | str | None]:
 
 def read_graph(path: Path, role: str):
     """Parse PATH (ROLE: "encoder" or "decoder") after checking its size; refuse what the module doc lists."""
-    import onnx
-    from google.protobuf.message import DecodeError
-
     limit = costs.limit_mb(costs.WEIGHTS_ENV) * costs.MB
     try:
         size = path.stat().st_size
@@ -83,13 +80,24 @@ def read_graph(path: Path, role: str):
     if size > limit:
         raise UserError("{path} is {size:,} bytes, over the {limit:,} bytes a model may take "
                         "(VAE_EXPLORER_MAX_WEIGHTS_MB).", path=path, size=size, limit=limit)
-    data = path.read_bytes()
+    return parse_graph(path.read_bytes(), role, path), path.read_bytes()
+
+
+def parse_graph(data: bytes, role: str, where):
+    """The checked ModelProto of DATA (ROLE "encoder" or "decoder"; WHERE names it in messages)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    limit = costs.limit_mb(costs.WEIGHTS_ENV) * costs.MB
+    if len(data) > limit:
+        raise UserError("{path} is {size:,} bytes, over the {limit:,} bytes a model may take "
+                        "(VAE_EXPLORER_MAX_WEIGHTS_MB).", path=where, size=len(data), limit=limit)
     try:
         model = onnx.load_model_from_string(data)
     except (DecodeError, ValueError, RuntimeError, TypeError) as err:
-        raise UserError("{path} is not an ONNX model ({why}).", path=path, why=str(err).splitlines()[0][:200]) from None
-    _check_graph(model, role, path, limit)
-    return model, data
+        raise UserError("{path} is not an ONNX model ({why}).", path=where, why=str(err).splitlines()[0][:200]) from None
+    _check_graph(model, role, where, limit)
+    return model
 
 
 def _tensors(model):
@@ -350,7 +358,6 @@ def array_decoder(folder: str | Path):
     relus_after: list[bool] = []
     z_dim = config.model.latent_dim
     c, h, w = config.model.image_shape
-    width = z_dim
     ends_in_sigmoid = False
     for node in ops:
         a = attrs(node)
@@ -427,3 +434,30 @@ def array_decoder(folder: str | Path):
         raise UserError("Its decoder's last layer gives {n} values for images of {c}x{h}x{w}.", n=int(np.prod(shape)),
                         c=c, h=h, w=w)
     return ArrayDecoder("onnx", tuple(built), (c, h, w))
+
+
+def check_upload(encoder_bytes: bytes, decoder_bytes: bytes, meta_bytes: bytes | None) -> dict[str, bytes]:
+    """The files of an uploaded ONNX model, after every check a folder gets and a first run in ONNX Runtime;
+    a folder: data set is refused (opening it would make the server read one of its folders)."""
+    encoder = parse_graph(encoder_bytes, "encoder", "the uploaded " + ONNX_ENCODER)
+    decoder = parse_graph(decoder_bytes, "decoder", "the uploaded " + ONNX_DECODER)
+    image, z_dim = _shapes(encoder, decoder, Path("the upload"))
+    meta = OnnxMeta()
+    if meta_bytes is not None:
+        try:
+            meta = OnnxMeta.model_validate_json(meta_bytes[:MAX_META_BYTES + 1])
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise UserError("The uploaded {name} is not a valid model description: {field} {why}.", name=ONNX_META,
+                            field=".".join(str(p) for p in first["loc"]) or "it", why=first["msg"].lower()) from None
+    if (meta.dataset or "").startswith("folder:"):
+        raise UserError("Uploaded models must name a built-in data set; a folder: data set would make the server "
+                        "read one of its own folders.")
+    cfg = ModelConfig(image_shape=image, latent_dim=z_dim, likelihood=meta.likelihood, sigma=meta.sigma, hidden=(1,))
+    model = OnnxVAE(cfg, encoder_bytes, decoder_bytes)
+    with torch.no_grad():
+        mu, _ = model.encode(torch.zeros(1, *image))
+        if tuple(mu.shape) != (1, z_dim) or tuple(model.decode_mean(mu).shape) != (1, *image):
+            raise UserError("The uploaded model does not give the shapes its graphs declare.")
+    return {ONNX_ENCODER: encoder_bytes, ONNX_DECODER: decoder_bytes,
+            ONNX_META: json.dumps(meta.model_dump(), indent=2).encode() + b"\n"}

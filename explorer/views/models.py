@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from pathlib import Path
 
 import streamlit as st
 
 from explorer import run_actions, serving, state
 from explorer.i18n import _, error_text
-from explorer.uploads import save_uploaded_run
-from training.run_folder import CONFIG, HISTORY, WEIGHTS, RunSummary
+from explorer.uploads import save_uploaded_run, save_uploaded_zip
+from training import archive
+from training.run_folder import CONFIG, WEIGHTS, RunSummary, is_onnx_folder
 from training.errors import UserError
 from training.run_status import ACTIVE
 
@@ -94,16 +93,21 @@ def upload() -> None:
         weights_col, config_col = st.columns(2)
         weights = weights_col.file_uploader(_("Weights (model.safetensors)"), type=["safetensors"], key="upload_weights")
         config = config_col.file_uploader(_("Config (config.json)"), type=["json"], key="upload_config")
+        bundle = st.file_uploader(_("Or one .zip: a run as “all as .zip” saves it, or an ONNX model (encoder.onnx, "
+                                    "decoder.onnx, model.json)"), type=["zip"], key="upload_zip")
         name = st.text_input(_("Save as run name"), key="upload_name", placeholder=_("automatic: uploaded-time"))
         submitted = st.form_submit_button(_("Check, save and use"), icon=":material/upload:")
     if not submitted:
         return
-    if weights is None or config is None:
-        st.error(_("Choose both files: the weights (.safetensors) and the config (config.json)."))
+    if bundle is None and (weights is None or config is None):
+        st.error(_("Choose both files: the weights (.safetensors) and the config (config.json), or one .zip."))
         return
+    run_name = name.strip() or time.strftime("uploaded-%Y%m%d-%H%M%S")
     try:
-        path = save_uploaded_run(config.getvalue(), weights.getvalue(), state.runs_root(),
-                                 name.strip() or time.strftime("uploaded-%Y%m%d-%H%M%S"))
+        if bundle is not None:
+            path = save_uploaded_zip(bundle.getvalue(), state.runs_root(), run_name)
+        else:
+            path = save_uploaded_run(config.getvalue(), weights.getvalue(), state.runs_root(), run_name)
     except UserError as err:
         st.error(error_text(err))
         return
@@ -111,16 +115,18 @@ def upload() -> None:
 
 
 def zipped(run_dir: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in (CONFIG, WEIGHTS, HISTORY):
-            if (run_dir / name).is_file():
-                archive.write(run_dir / name, arcname=f"{run_dir.name}/{name}")
-    return buffer.getvalue()
+    """The model's files in one .zip, which the upload above takes back (training/archive.py)."""
+    return archive.write({name: (run_dir / name).read_bytes() for name in archive.MEMBERS
+                          if (run_dir / name).is_file()}, run_dir.name)
 
 
 def download() -> None:
     run_dir = state.current_run_path()
+    if is_onnx_folder(run_dir):  # its files travel as one .zip, which the upload above takes back
+        st.caption(_("The current model: {path}").format(path=f"`{run_dir}`"))
+        st.download_button(_("all as .zip"), lambda: zipped(run_dir), file_name=f"{run_dir.name}.zip",
+                           mime="application/zip", on_click="ignore", icon=":material/folder_zip:")
+        return
     if not ((run_dir / WEIGHTS).is_file() and (run_dir / CONFIG).is_file()):
         st.caption(_("The current model {path} has no files to download.").format(path=f"`{run_dir}`"))
         return
