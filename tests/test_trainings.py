@@ -130,7 +130,7 @@ def test_the_queue_is_first_come_first_served_and_cancelling_keeps_the_order(roo
 
 def test_a_diverging_training_fails_with_the_trainers_sentence(root, local):
     config = RunConfig(model={**MODEL, "likelihood": "gaussian", "sigma": 0.001},
-                       train={"dataset": "digits", "epochs": 3, "lr": 10})
+                       train={"dataset": "digits", "epochs": 3, "lr": 10, "lr_schedule": "constant"})  # no warm-up
     status = wait_state(submit(root, "diverge", config, local), FAILED, FINISHED)
     assert status.state == FAILED
     assert status.reason.startswith("Training diverged in epoch 1") and status.reason.count(".") <= 3
