@@ -20,8 +20,8 @@ from training.config import RunConfig
 from training.errors import UserError
 from explorer.i18n import _, error_text
 from training.array_decoder import ArrayDecoder, load_decoder
-from training.run_folder import (ONNX_DECODER, ONNX_ENCODER, RunSummary, list_runs, read_config, read_history,
-                                 weights_path)
+from training.run_folder import (NO_DATASET, ONNX_DECODER, ONNX_ENCODER, RunSummary, is_adapter_folder, is_onnx_folder,
+                                 list_runs, read_config, read_history, weights_path)
 from explorer import DEMOS
 
 if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
@@ -179,9 +179,34 @@ def current_config_and_history() -> tuple[RunConfig, list[dict]]:
     try:
         history_file = path / "history.jsonl"
         mtime = history_file.stat().st_mtime_ns if history_file.exists() else 0
-        return _config_and_history(str(path), weights_digest(path), mtime)
+        config, history = _config_and_history(str(path), weights_digest(path), mtime)
     except (UserError, OSError):
         return current_run().config, current_run().history  # falls back to the demo with a warning
+    if not history and (is_onnx_folder(path) or is_adapter_folder(path)):
+        history = _measured_kl(str(path), weights_digest(path))  # no training history: order dims by measured KL
+    return config, history
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _measured_kl(path: str, digest: str) -> list[dict]:
+    """A model from elsewhere has no history to order its dimensions by: KL_k (E4) of its test images,
+    measured once, as the one record the slider pages read ([] when its data set is not known)."""
+    from training.evaluate import elbo_terms, summarize
+
+    run = load_run_of(path)
+    try:
+        x = current_test_images(run, current_data_quiet(run))
+    except UserError:
+        return []
+    return [{"kl_per_dim": summarize(elbo_terms(run.model, x))["kl_per_dim"]}]
+
+
+def current_data_quiet(run: Run) -> Dataset:
+    """The run's data set, or UserError (no message on the page)."""
+    c, h, _w = run.config.model.image_shape
+    if run.config.train.dataset == NO_DATASET:
+        raise UserError("This model names no data set.")
+    return dataset_for(run.config.train.dataset, c, h, run.config.train.seed)
 
 
 def current_decoder() -> ArrayDecoder | None:
@@ -256,7 +281,12 @@ def test_set_id(run: Run) -> str:
 def current_data(run: Run) -> Dataset:
     """The data set the current model was trained on (cached); if it cannot be loaded (a folder that
     is gone, a download while offline), the page says so in one sentence and stops."""
-    c, h, _ = run.config.model.image_shape
+    c, h, _w = run.config.model.image_shape
+    if run.config.train.dataset == NO_DATASET:  # a model from elsewhere that did not say
+        st.info(_("This model does not name its data set, so this page, which needs its test images, cannot be "
+                  "drawn: add \"dataset\" to its model.json (or, for your own code, a dataset attribute)."),
+                icon=":material/info:")
+        st.stop()
     try:
         return dataset_for(run.config.train.dataset, c, h, run.config.train.seed)
     except UserError as err:

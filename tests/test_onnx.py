@@ -104,12 +104,18 @@ def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs)
     at.session_state["run_path"] = str(folder)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len([s for s in at.slider if s.key and s.key.startswith("z_")]) == Z
+    sliders = [s for s in at.slider if s.key and s.key.startswith("z_")]
+    assert len(sliders) == Z
+    from training.data import load_dataset
+    from training.evaluate import elbo_terms, summarize
+
+    kl = summarize(elbo_terms(load_run(folder).model, load_dataset("digits").x_test))["kl_per_dim"]
+    assert [s.label.split(" · ")[1] for s in sliders] == [f"KL {kl[int(s.key[2:])]:.2f}" for s in sliders]
     for page in ("views/latent_map.py", "views/interpolate.py", "views/samples.py", "views/theory.py", "views/scrub.py",
                  "views/models.py", "views/balance.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
-    assert any("no finished epoch" in i.value for i in at.info)  # Balance: nothing to plot, said in one sentence
+    assert any("without a training history" in i.value for i in at.info)  # Balance: nothing to plot, said so
     at.switch_page("views/scrub.py").run()
     assert any("ONNX decoder uses operations" in i.value for i in at.info)  # convolutions: server-side sliders
     at.switch_page("views/latent_map.py").run()
@@ -169,6 +175,21 @@ def test_a_decoder_with_other_operations_is_not_sent_to_the_browser(theirs):
     with pytest.raises(UserError, match="Conv, LeakyRelu, Resize") as info:
         onnx_model.array_decoder(folder)
     assert str(info.value).endswith(".") and "\n" not in str(info.value)
+
+
+def test_a_model_that_names_no_data_set_still_decodes_and_its_data_pages_say_why(theirs, tmp_path):
+    _, good = theirs
+    folder = tmp_path / "no-dataset"
+    folder.mkdir()
+    for name in ("encoder.onnx", "decoder.onnx"):
+        (folder / name).write_bytes((good / name).read_bytes())
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.session_state["run_path"] = str(folder)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len([s for s in at.slider if s.key and s.key.startswith("z_")]) == Z
+    at.switch_page("views/latent_map.py").run()
+    assert not at.exception and any("does not name its data set" in i.value for i in at.info)
 
 
 # -- hostile files ------------------------------------------------------------------------------------

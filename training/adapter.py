@@ -113,7 +113,10 @@ def config_of(folder: str | Path, dataset: str | None = None) -> RunConfig:
     mu, _ = _as_tensors(obj.encode(torch.zeros(1, *image)), spec)
     model = ModelConfig(image_shape=image, latent_dim=int(mu.shape[-1]), arch="mlp", hidden=(1,),
                         likelihood=getattr(obj, "likelihood", "bernoulli"), sigma=float(getattr(obj, "sigma", 0.1)))
-    return RunConfig(model=model, train={"dataset": dataset or getattr(obj, "dataset", None) or "", "epochs": 1})
+    from training.run_folder import NO_DATASET
+
+    return RunConfig(model=model, train={"dataset": dataset or getattr(obj, "dataset", None) or NO_DATASET,
+                                         "epochs": 1})
 
 
 def _as_tensors(pair, spec: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -380,7 +380,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not 1 <= args.elbo_samples <= 10_000:
         raise UserError("--elbo-samples must be between 1 and 10000, not {elbo_samples}.",
             elbo_samples=args.elbo_samples)
-    from training.run_folder import is_onnx_folder
+    from training.run_folder import NO_DATASET, is_onnx_folder
 
     device = pick_device(_check_device(args.device))
     if (args.run_dir is None) == (args.model is None):
@@ -391,14 +391,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         device = "cpu"
         args.run_dir = str(folder_for(args.model))
         run = load_adapter(args.run_dir, dataset=args.dataset)
-        if not run.config.train.dataset:
+        if run.config.train.dataset == NO_DATASET:
             raise UserError("{spec} names no data set; give one with --dataset.", spec=args.model)
     elif is_onnx_folder(args.run_dir):  # a model trained elsewhere: ONNX Runtime on the CPU
         from training.onnx_model import load_folder
 
         device = "cpu"
         run = load_folder(args.run_dir, dataset=args.dataset)
-        if not run.config.train.dataset:
+        if run.config.train.dataset == NO_DATASET:
             raise UserError("{path} names no data set; give one with --dataset.", path=args.run_dir)
     elif args.dataset:
         raise UserError("--dataset is for ONNX model folders; a run is evaluated on the data set it was trained on.")

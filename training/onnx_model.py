@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from training import costs
 from training.config import MAX_IMAGE_SIDE, MAX_LATENT_DIM, ModelConfig, RunConfig
 from training.errors import UserError
-from training.run_folder import ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_bounded, read_history
+from training.run_folder import NO_DATASET, ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_bounded, read_history
 
 FORMAT = "vae-explorer/onnx"
 ENCODER_IO = (("x",), ("mu", "logvar"))
@@ -206,7 +206,7 @@ def config_of(folder: str | Path, dataset: str | None = None) -> RunConfig:
                         path=folder / ONNX_META, image=meta.image_shape, z=meta.latent_dim, graphs=image, z2=z_dim)
     model = ModelConfig(image_shape=image, latent_dim=z_dim, likelihood=meta.likelihood, sigma=meta.sigma,
                         arch="mlp", hidden=(1,))  # arch and hidden say nothing here: the graphs are the network
-    return RunConfig(model=model, train={"dataset": dataset or meta.dataset or "", "epochs": 1})
+    return RunConfig(model=model, train={"dataset": dataset or meta.dataset or NO_DATASET, "epochs": 1})
 
 
 class OnnxVAE(torch.nn.Module):

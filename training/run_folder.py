@@ -43,6 +43,7 @@ CHECKPOINT = "checkpoint.safetensors"
 # A model trained elsewhere, as two ONNX graphs (training/onnx_model.py): a folder with these files and no
 # config.json is a model too, read through training/onnx_model.py.
 ONNX_ENCODER, ONNX_DECODER, ONNX_META = "encoder.onnx", "decoder.onnx", "model.json"
+NO_DATASET = "(none)"  # the config's data set when a model from elsewhere names none (its data pages say so)
 # A model of one's own Python code (training/adapter.py): a folder with only this file, naming the factory.
 ADAPTER_FILE = "adapter.json"
 STATUS = "status.json"

@@ -11,6 +11,7 @@ from explorer.i18n import _
 from training import latent, latent_space
 from training.disentangle import LABEL_MARGIN, LABEL_MIN_NMI
 from training.objective import loss_formula
+from training.run_folder import is_adapter_folder, is_onnx_folder
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -74,7 +75,11 @@ def main() -> None:
 
     live.follow_training("balance")
     if not run.history:
-        st.info(_("This run has no finished epoch yet, so there is nothing to plot."))
+        if is_onnx_folder(run.path) or is_adapter_folder(run.path):
+            st.info(_("This model came from elsewhere without a training history, so there are no curves per epoch "
+                      "to plot; Theory shows its terms on test images, and python -m training evaluate scores it."))
+        else:
+            st.info(_("This run has no finished epoch yet, so there is nothing to plot."))
         return
     last = run.history[-1]
     kl = latent_space.last_kl_per_dim(run.history, z_dim)
