@@ -20,7 +20,7 @@ from training.config import RunConfig
 from training.errors import UserError
 from explorer.i18n import _, error_text
 from training.array_decoder import ArrayDecoder, load_decoder
-from training.run_folder import (NO_DATASET, ONNX_DECODER, ONNX_ENCODER, RunSummary, is_adapter_folder, is_onnx_folder,
+from training.run_folder import (ADAPTER_ENV, NO_DATASET, ONNX_DECODER, ONNX_ENCODER, RunSummary, is_adapter_folder, is_onnx_folder,
                                  list_runs, read_config, read_history, weights_path)
 from explorer import DEMOS
 
@@ -35,12 +35,10 @@ RUNS_ROOT_ENV = "VAE_EXPLORER_RUNS"
 def own_model_spec() -> str | None:
     """`streamlit run explorer/app.py -- --model package.module:factory` (or $VAE_EXPLORER_MODEL): the person who
     started the app named their own model code (training/adapter.py); it is then the default model."""
-    from training.adapter import ENV
-
     argv = sys.argv[1:]
     if "--model" in argv and argv.index("--model") + 1 < len(argv):
         return argv[argv.index("--model") + 1]
-    return os.environ.get(ENV) or None
+    return os.environ.get(ADAPTER_ENV) or None
 
 
 def own_model_folder() -> Path | None:

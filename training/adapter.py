@@ -31,9 +31,9 @@ import torch
 
 from training.config import ModelConfig, RunConfig
 from training.errors import UserError
-from training.run_folder import ADAPTER_FILE, read_bounded
+from training.run_folder import ADAPTER_ENV, ADAPTER_FILE, read_bounded
 
-ENV = "VAE_EXPLORER_MODEL"
+ENV = ADAPTER_ENV
 SPEC = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 _TRUSTED: set[str] = set()
 

@@ -46,6 +46,7 @@ ONNX_ENCODER, ONNX_DECODER, ONNX_META = "encoder.onnx", "decoder.onnx", "model.j
 NO_DATASET = "(none)"  # the config's data set when a model from elsewhere names none (its data pages say so)
 # A model of one's own Python code (training/adapter.py): a folder with only this file, naming the factory.
 ADAPTER_FILE = "adapter.json"
+ADAPTER_ENV = "VAE_EXPLORER_MODEL"  # the environment's way to name it, beside `-- --model` on the app's command line
 STATUS = "status.json"
 STEPS = "steps.csv"
 STOP = "stop"

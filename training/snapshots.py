@@ -17,14 +17,15 @@ import os
 import re
 from pathlib import Path
 
-import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from typing import TYPE_CHECKING
 
 from training import costs
 from training.config import ModelConfig
 from training.errors import UserError
 from training.run_folder import atomic_write
+
+if TYPE_CHECKING:  # torch is imported where weights are saved or loaded: listing snapshots (the epoch
+    import torch    # scrubber, before a page's first image) must not wait for it
 
 SNAPSHOTS = "snapshots"
 ENV = "VAE_EXPLORER_SNAPSHOT_MB"
@@ -88,6 +89,9 @@ def save(run_dir: str | Path, cfg: ModelConfig, model: torch.nn.Module, epoch: i
         if not drop:
             break
     (Path(run_dir) / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
+    import torch
+    from safetensors.torch import save as st_save
+
     tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
     atomic_write(path_of(run_dir, epoch), st_save(tensors, metadata={"format": "vae-explorer/snapshot",
                                                                        "epoch": str(epoch)}))
@@ -96,6 +100,9 @@ def save(run_dir: str | Path, cfg: ModelConfig, model: torch.nn.Module, epoch: i
 
 def load(run_dir: str | Path, cfg: ModelConfig, epoch: int) -> dict[str, torch.Tensor]:
     """The weights of EPOCH's snapshot as float32 tensors, checked against the config's model."""
+    import torch
+    from safetensors.torch import load as st_load
+
     path = path_of(run_dir, epoch)
     expected = snapshot_bytes(cfg)
     size = path.stat().st_size
