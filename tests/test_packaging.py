@@ -41,3 +41,16 @@ def test_only_the_app_entry_point_patches_sys_path():
     patched = [p.relative_to(ROOT).as_posix() for folder in ("training", "explorer", "benchmarks", "tests")
                for p in (ROOT / folder).rglob("*.py") if re.search(r"sys\.path\.(insert|append)", p.read_text())]
     assert patched == ["explorer/app.py"]
+
+
+def test_what_the_first_image_needs_does_not_import_torch():
+    """Latent sliders draws its first image with numpy while PyTorch would still be importing (about 1.6 s):
+    nothing the page imports before that image may import torch (docs/benchmarks.md, first paint)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, explorer.state, explorer.epochs, explorer.latent_point, explorer.dim_names, "
+            "explorer.traversal, explorer.compare, explorer.run_actions, explorer.view_link, explorer.downloads; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
