@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +155,37 @@ def test_a_corrupt_upload_shows_an_error_message_not_a_traceback(page, server):
     assert "does not match the config" in error.inner_text()
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "upload-error")
+
+
+def test_the_models_zip_downloads_and_uploads_back_as_one_file(page, server):
+    """Issue 16, item 6: "all as .zip" gives a file the upload takes back (and a junk zip is one sentence)."""
+    page.goto(f"{server.url}/models?model=mnist5k-z2&lang=en")
+    button = page.get_by_role("button", name=re.compile("all as .zip"))
+    button.wait_for(timeout=TIMEOUT)
+    with page.expect_download(timeout=TIMEOUT) as download_info:
+        button.click()
+    data = Path(download_info.value.path()).read_bytes()
+    assert data[:2] == b"PK"
+    box = page.locator(".st-key-upload_zip input[type=file]")
+    box.wait_for(state="attached", timeout=TIMEOUT)
+    box.set_input_files(files=[{"name": "junk.zip", "mimeType": "application/zip", "buffer": b"PK not a zip"}])
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name=re.compile("Check, save and use")).click()
+    error = page.locator('[data-testid="stAlertContentError"]').first
+    error.wait_for(timeout=TIMEOUT)
+    assert "not a zip archive" in error.inner_text()
+    box.set_input_files(files=[{"name": "mnist5k-z2.zip", "mimeType": "application/zip", "buffer": data}])
+    page.locator(".st-key-upload_name input").fill("zip-round-trip")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name=re.compile("Check, save and use")).click()
+    page.get_by_text(re.compile(r"Saved as .*zip-round-trip")).first.wait_for(timeout=TIMEOUT)
+    assert (server.runs_root / "zip-round-trip" / "model.safetensors").is_file()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_theory_says_plainly_which_decoder_the_model_uses(page, server):
+    """Issue 16, item 7: the Gaussian equations of a Bernoulli model say so, not "Not this model's decoder"."""
+    page.goto(f"{server.url}/theory?model=mnist5k-z16&lang=en")
+    page.get_by_text(re.compile(r"This model's decoder is Bernoulli")).first.wait_for(timeout=TIMEOUT)
+    assert page.get_by_text(re.compile(r"Not this model's decoder")).count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
