@@ -269,22 +269,15 @@ def load_folder(folder: str | Path, dataset: str | None = None):
 
 
 # -- export -------------------------------------------------------------------------------------------
-class _Encoder(torch.nn.Module):
-    def __init__(self, vae):
+class _Method(torch.nn.Module):
+    """One method of the VAE as the module torch.onnx exports: encode (x -> mu, logvar) or decode_mean."""
+
+    def __init__(self, vae, method: str):
         super().__init__()
-        self.vae = vae
+        self.vae, self.method = vae, method
 
     def forward(self, x):
-        return self.vae.encode(x)
-
-
-class _Decoder(torch.nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        self.vae = vae
-
-    def forward(self, z):
-        return self.vae.decode_mean(z)
+        return getattr(self.vae, self.method)(x)
 
 
 def export_run(run_dir: str | Path, out: str | Path) -> Path:
@@ -304,11 +297,11 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Encoder(run.model).eval(), (torch.rand(2, *cfg.image_shape),), str(tmp / ONNX_ENCODER),
-                              input_names=["x"], output_names=["mu", "logvar"], dynamic_shapes={"x": {0: batch}},
+            torch.onnx.export(_Method(run.model, "encode").eval(), (torch.rand(2, *cfg.image_shape),), str(tmp / ONNX_ENCODER),
+                              input_names=["x"], output_names=["mu", "logvar"], dynamic_shapes=({0: batch},),
                               dynamo=True, external_data=False, verbose=False)
-            torch.onnx.export(_Decoder(run.model).eval(), (torch.randn(2, cfg.latent_dim),), str(tmp / ONNX_DECODER),
-                              input_names=["z"], output_names=["x_mean"], dynamic_shapes={"z": {0: batch}},
+            torch.onnx.export(_Method(run.model, "decode_mean").eval(), (torch.randn(2, cfg.latent_dim),), str(tmp / ONNX_DECODER),
+                              input_names=["z"], output_names=["x_mean"], dynamic_shapes=({0: batch},),
                               dynamo=True, external_data=False, verbose=False)
         likelihood = "gaussian" if cfg.likelihood.startswith("gaussian") else "bernoulli"
         meta = OnnxMeta(dataset=run.config.train.dataset, likelihood=likelihood, sigma=cfg.sigma,
