@@ -89,10 +89,13 @@ def test_a_10000_point_map_shows_hovered_images_finds_filters_and_lists_neighbou
     page.mouse.move(x - 30, y - 30)
     page.mouse.move(x, y, steps=5)
     page.wait_for_function("() => window.mapThumbs.shown !== null", timeout=TIMEOUT)
-    index = page.evaluate("window.mapThumbs.shown")
-    assert page.evaluate("window.mapThumbs.visible") and page.locator(".thumb").first.is_visible()
-    side = page.evaluate("window.mapThumbs.size")
-    pixels = np.array(page.evaluate("Array.from(window.mapThumbs.pixels())"), dtype=np.uint8).reshape(side, side, 4)
+    page.wait_for_timeout(300)  # the pointer has stopped: no further hover replaces the tile
+    # One read of what is shown: which index and its pixels together (another hover could come in between).
+    shot = page.evaluate("() => ({index: window.mapThumbs.shown, side: window.mapThumbs.size, "
+                         "visible: window.mapThumbs.visible, pixels: Array.from(window.mapThumbs.pixels())})")
+    index, side = shot["index"], shot["side"]
+    assert shot["visible"] and page.locator(".thumb").first.is_visible()
+    pixels = np.array(shot["pixels"], dtype=np.uint8).reshape(side, side, 4)
     scale = side // 28
     image = (dataset.x_test[index, 0].numpy() * 255 + 0.5).astype(np.uint8)
     np.testing.assert_array_equal(pixels[scale // 2::scale, scale // 2::scale, 0], image)
