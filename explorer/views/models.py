@@ -146,8 +146,9 @@ def main() -> None:
     st.subheader(_("Demos and saved runs"), anchor=False)
     run_cards()
     st.subheader(_("Upload a run"), anchor=False)
-    st.caption(_("Both files are checked before anything is saved: the config's settings and ranges, then every "
-                 "weight's name, shape and values. Only safetensors files are read (never pickle)."))
+    st.caption(_("Everything is checked before anything is saved: the config's settings and ranges, then every "
+                 "weight's name, shape and values (only safetensors files are read, never pickle); a .zip's "
+                 "entries and sizes before it is unpacked; an ONNX model's graphs as the README lists."))
     upload()
     st.subheader(_("Download the current model"), anchor=False)
     download()
