@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -54,9 +53,10 @@ def trust(spec: str) -> str:
 
 def folder_for(spec: str, cache: str | Path | None = None) -> Path:
     """The picker's folder for SPEC (only adapter.json in it), written if missing."""
+    from training.map_cache import cache_root
+
     spec = trust(spec)
-    root = Path(cache or os.environ.get("VAE_EXPLORER_CACHE") or Path.home() / ".cache" / "vae-explorer")
-    folder = root.expanduser() / "adapters" / re.sub(r"[^\w.-]", "-", spec)
+    folder = (Path(cache).expanduser() if cache else cache_root()) / "adapters" / re.sub(r"[^\w.-]", "-", spec)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ADAPTER_FILE
     text = json.dumps({"spec": spec}) + "\n"

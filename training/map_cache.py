@@ -27,9 +27,13 @@ VERSION = 1
 MAX_FILES = 256
 
 
+def cache_root() -> Path:
+    """$VAE_EXPLORER_CACHE, default ~/.cache/vae-explorer: what the app derives and keeps between restarts."""
+    return Path(os.environ.get(ENV) or Path.home() / ".cache" / "vae-explorer").expanduser()
+
+
 def folder() -> Path:
-    root = os.environ.get(ENV) or Path.home() / ".cache" / "vae-explorer"
-    return Path(root).expanduser() / "maps"
+    return cache_root() / "maps"
 
 
 def key(mu: np.ndarray, method: str, seed: int, perplexity: float) -> str:
