@@ -123,6 +123,18 @@ def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs)
     assert "scattergl" in chart.proto.spec
 
 
+def test_its_models_card_says_where_it_comes_from(theirs, monkeypatch):
+    _, folder = theirs
+    monkeypatch.setenv("VAE_EXPLORER_RUNS", str(folder.parent))
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.session_state["run_path"] = str(folder)
+    at.run()
+    at.switch_page("views/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("A model from elsewhere" in m.value for m in at.markdown)
+    assert not any("epochs 0 of 1" in m.value for m in at.markdown)
+
+
 def test_evaluate_scores_it_with_the_runs_estimators(theirs, capsys):
     _, folder = theirs
     assert main(["evaluate", str(folder), "--iw-samples", "4", "--elbo-samples", "2", "--json"]) == 0

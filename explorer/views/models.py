@@ -11,7 +11,7 @@ from explorer import run_actions, serving, state
 from explorer.i18n import _, error_text
 from explorer.uploads import save_uploaded_run, save_uploaded_zip
 from training import archive
-from training.run_folder import CONFIG, WEIGHTS, RunSummary, is_onnx_folder
+from training.run_folder import CONFIG, WEIGHTS, RunSummary, is_adapter_folder, is_onnx_folder
 from training.errors import UserError
 from training.run_status import ACTIVE
 
@@ -46,6 +46,13 @@ def card(run: RunSummary) -> None:
         badge = " · :blue-badge[" + _("demo") + "]" if run.bundled else (
             f" · {run_actions.badge(run.state)}" if run_actions.badge(run.state) else "")
         st.markdown(f"**{run.name}**{badge}")
+        if is_onnx_folder(run.path) or is_adapter_folder(run.path):  # a model from elsewhere: no training to tell
+            kind = _("ONNX graphs") if is_onnx_folder(run.path) else _("your own code")
+            st.caption(f"{run.dataset} · {kind} · z = {run.latent_dim} · {run.likelihood}")
+            st.markdown(_("A model from elsewhere, without a training history; python -m training evaluate scores it."))
+            with st.container(horizontal=True):
+                run_actions.use_button(run, str(run.path))
+            return
         st.caption(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · β = {run.beta:g}")
         elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
         units = (_("{active} of {z_dim}").format(active=run.active_units, z_dim=run.latent_dim)
