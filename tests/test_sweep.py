@@ -281,6 +281,11 @@ def test_mig_against_beta_for_a_shapes_sweep(tmp_path):
         expected = disentangle.factor_information(mu, data.y_test.numpy(), data.factor_names).mig
         assert 0.0 <= shown <= 1.0 and shown == pytest.approx(expected)
     assert traversal_images(at) == 2 and len(chart(at, "sweep_rd")["data"][0]["x"]) == 2
+    # A run whose history has no MIG (trained before it was recorded) is encoded by the page instead.
+    history = root / "sh-beta4" / "history.jsonl"
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    history.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "mig"}) + "\n" for r in records))
+    assert chart(open_sweep_page(root), "sweep_mig")["data"][0]["y"] == pytest.approx(mig["y"])
 
 
 # -- the Train page ---------------------------------------------------------------------------------------

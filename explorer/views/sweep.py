@@ -159,14 +159,17 @@ def mig_against_beta(sw: sweep.Sweep, done: list[Member]) -> None:
         st.caption(_("The MIG needs a data set whose images come with their true factors (such as shapes); {dataset} "
                      "has none.").format(dataset=first.config.train.dataset))
         return
-    x = state.current_test_images(first, data)
     factors, names = data.y_test.numpy(), tuple(data.factor_names)
-    test_set = state.test_set_id(first)
-    mig = []
-    with st.spinner(_("Encoding the test images with each run...")):
-        for m in done:
-            run = state.load_run_of(m.path)
-            mig.append(_mig(str(m.path), state.weights_digest(m.path), test_set, names, run.model, x, factors))
+    # Each run recorded its last epoch's MIG (training/disentangle.py, same test images, same weights): read it;
+    # only runs from before that record are encoded here.
+    mig = [m.summary.mig for m in done]
+    if any(v is None for v in mig):
+        x, test_set = state.current_test_images(first, data), state.test_set_id(first)
+        with st.spinner(_("Encoding the test images with each run...")):
+            for k, m in enumerate(done):
+                if mig[k] is None:
+                    run = state.load_run_of(m.path)
+                    mig[k] = _mig(str(m.path), state.weights_digest(m.path), test_set, names, run.model, x, factors)
     st.plotly_chart(sweep_figures.mig_curve([m.beta for m in done], mig), key="sweep_mig",
                     config=downloads.chart_config(f"{sw.name}-mig"))
     st.caption(_("The mutual information gap of each run's code mu(x) on the test images, averaged over the factors "
