@@ -7,6 +7,7 @@ Without Chromium the browser tests skip with the reason; with VAE_EXPLORER_REQUI
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,23 @@ def fill_number(page, key: str, value: str) -> None:
     box = page.locator(f".st-key-{key} input")
     box.fill(value)
     box.press("Tab")
+
+
+def settle(page, timeout: int = 60_000) -> None:
+    """Wait until the app has finished running (no status widget) and the page's title is there."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=timeout)
+
+
+def open_z2_at_zero(page, server, timeout: int = 60_000) -> None:
+    """Latent sliders on the 2-D demo, reset to z = 0 (a model starts at a crisp prior sample instead)."""
+    page.goto(f"{server.url}/?lang=en")
+    settle(page, timeout)
+    page.locator(".st-key-model_picker [role='combobox']").click()
+    page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
+    page.locator(".st-key-z_1 input[type=range]").wait_for(timeout=timeout)
+    settle(page, timeout)
+    page.get_by_role("button", name="Reset to zero").click()
+    page.wait_for_function("() => +document.querySelector('.st-key-z_1 input[type=range]').value === 0",
+                           timeout=timeout)
+    settle(page, timeout)

@@ -8,16 +8,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, settle
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60_000
 PAGES = ["", "scrub", "latent_map", "balance", "interpolate", "samples", "train", "sweep", "models", "theory"]
-
-
-def settle(page) -> None:
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
-    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=TIMEOUT)
 
 
 def test_no_request_leaves_the_apps_own_address(page, server):

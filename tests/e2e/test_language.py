@@ -3,19 +3,13 @@ languages at once each keep their own; the browser's own language decides by def
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import open_z2_at_zero, screenshot, settle
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60_000
-
-
-def settle(page) -> None:
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
-    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=TIMEOUT)
 
 
 def title(page) -> str:
@@ -40,17 +34,8 @@ def picked_model(page) -> str:
 
 
 def test_the_sidebar_switch_keeps_the_page_the_model_and_z(page, server):
-    page.goto(f"{server.url}/?lang=en")
-    settle(page)
+    open_z2_at_zero(page, server, TIMEOUT)
     assert title(page) == "Latent sliders"
-    page.locator(".st-key-model_picker [role='combobox']").click()
-    page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
-    page.locator(".st-key-z_1 input[type=range]").wait_for(timeout=TIMEOUT)
-    settle(page)
-    page.get_by_role("button", name="Reset to zero").click()  # from z = 0 (a model starts at a crisp sample)
-    page.wait_for_function("() => +document.querySelector('.st-key-z_1 input[type=range]').value === 0",
-                           timeout=TIMEOUT)
-    settle(page)
     image = page.locator(".st-key-decoded img").first.get_attribute("src")
     page.locator(".st-key-z_1 input[type=range]").focus()
     for _ in range(4):

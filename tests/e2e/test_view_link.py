@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import open_z2_at_zero, screenshot, settle
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60_000
-
-
-def settle(page) -> None:
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
-    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=TIMEOUT)
 
 
 def slider_values(page, z_dim: int) -> list[float]:
@@ -40,16 +34,7 @@ def copied_link(page) -> str:
 
 def test_a_link_reopens_the_same_model_page_and_z_in_a_fresh_browser(page, chromium, server):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.goto(f"{server.url}/?lang=en")
-    settle(page)
-    page.locator(".st-key-model_picker [role='combobox']").click()
-    page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
-    page.locator(".st-key-z_1 input[type=range]").wait_for(timeout=TIMEOUT)
-    settle(page)
-    page.get_by_role("button", name="Reset to zero").click()  # from z = 0 (a model starts at a crisp sample)
-    page.wait_for_function("() => +document.querySelector('.st-key-z_1 input[type=range]').value === 0",
-                           timeout=TIMEOUT)
-    settle(page)
+    open_z2_at_zero(page, server, TIMEOUT)
     before = decoded_src(page)
     page.locator(".st-key-z_1 input[type=range]").focus()
     for _ in range(6):
