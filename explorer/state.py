@@ -192,18 +192,18 @@ def _measured_kl(path: str, digest: str) -> list[dict]:
     from training.evaluate import elbo_terms, summarize
 
     run = load_run_of(path)
+    if run.config.train.dataset == NO_DATASET:
+        return []
     try:
-        x = current_test_images(run, current_data_quiet(run))
+        x = current_test_images(run, data_of(run))
     except UserError:
         return []
     return [{"kl_per_dim": summarize(elbo_terms(run.model, x))["kl_per_dim"]}]
 
 
-def current_data_quiet(run: Run) -> Dataset:
-    """The run's data set, or UserError (no message on the page)."""
+def data_of(run: Run) -> Dataset:
+    """The data set RUN was trained on, as its config names it (cached), or UserError."""
     c, h, _w = run.config.model.image_shape
-    if run.config.train.dataset == NO_DATASET:
-        raise UserError("This model names no data set.")
     return dataset_for(run.config.train.dataset, c, h, run.config.train.seed)
 
 
@@ -279,14 +279,13 @@ def test_set_id(run: Run) -> str:
 def current_data(run: Run) -> Dataset:
     """The data set the current model was trained on (cached); if it cannot be loaded (a folder that
     is gone, a download while offline), the page says so in one sentence and stops."""
-    c, h, _w = run.config.model.image_shape
     if run.config.train.dataset == NO_DATASET:  # a model from elsewhere that did not say
         st.info(_("This model does not name its data set, so this page, which needs its test images, cannot be "
                   "drawn: add \"dataset\" to its model.json (or, for your own code, a dataset attribute)."),
                 icon=":material/info:")
         st.stop()
     try:
-        return dataset_for(run.config.train.dataset, c, h, run.config.train.seed)
+        return data_of(run)
     except UserError as err:
         st.error(_("This page needs the model's data set, which cannot be loaded: {why}").format(why=error_text(err)),
                  icon=":material/error:")

@@ -149,9 +149,8 @@ def rate_distortion(sw: sweep.Sweep, done: list[Member]) -> None:
 def mig_against_beta(sw: sweep.Sweep, done: list[Member]) -> None:
     st.subheader(_("MIG against β"))
     first = state.load_run_of(done[0].path)  # the runs differ only in beta: one data set, one test set
-    c, h, _w = first.config.model.image_shape
     try:
-        data = state.dataset_for(first.config.train.dataset, c, h, first.config.train.seed)
+        data = state.data_of(first)
     except UserError as err:
         st.warning(_("The MIG needs the runs' data set, which cannot be loaded: {why}").format(why=error_text(err)))
         return
