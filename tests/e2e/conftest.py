@@ -87,13 +87,33 @@ def settle(page, timeout: int = 60_000) -> None:
 
 def open_z2_at_zero(page, server, timeout: int = 60_000) -> None:
     """Latent sliders on the 2-D demo, reset to z = 0 (a model starts at a crisp prior sample instead)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(f"{server.url}/?lang=en")
     settle(page, timeout)
-    page.locator(".st-key-model_picker [role='combobox']").click()
-    page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
-    page.locator(".st-key-z_1 input[type=range]").wait_for(timeout=timeout)
+    # The 2-D model shows z_0 and z_1 and no z_2 (the default 16-D one has z_1 too). A pick was seen lost once
+    # in ~10 runs under load (not diagnosed; noted in the closing note): pick again until it shows.
+    two_dims = ("() => document.querySelector('.st-key-z_1 input[type=range]') "
+                "&& !document.querySelector('.st-key-z_2')")
+    for _ in range(3):
+        page.locator(".st-key-model_picker [role='combobox']").click()
+        page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
+        try:
+            page.wait_for_function(two_dims, timeout=timeout // 3)
+            break
+        except PlaywrightTimeout:
+            settle(page, timeout)
+    page.wait_for_function(two_dims, timeout=1_000)
     settle(page, timeout)
-    page.get_by_role("button", name="Reset to zero").click()
-    page.wait_for_function("() => +document.querySelector('.st-key-z_1 input[type=range]').value === 0",
-                           timeout=timeout)
+    # A press that meets a rerun of the page (the model switch's own, the link's) can be dropped with the
+    # button it hit: press again until the sliders show z = 0 (CI once waited 60 s on a single press).
+    at_zero = "() => +document.querySelector('.st-key-z_1 input[type=range]').value === 0"
+    for _ in range(4):
+        page.get_by_role("button", name="Reset to zero").click()
+        try:
+            page.wait_for_function(at_zero, timeout=timeout // 4)
+            break
+        except PlaywrightTimeout:
+            settle(page, timeout)
+    page.wait_for_function(at_zero, timeout=1_000)
     settle(page, timeout)
