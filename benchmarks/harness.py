@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -31,12 +32,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> float:
-    """Block until /_stcore/health answers ok; returns the moment it did (time.perf_counter)."""
+HANG_S = 300.0  # a hang guard, not a budget: a server that is not up by then never will be (tests/waiting.py)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path | None = None, timeout: float = HANG_S) -> float:
+    """Block until /_stcore/health answers ok, however long a busy machine takes to start the server (TIMEOUT is
+    a hang guard); returns the moment it did (time.perf_counter). LOG: where its stderr goes, for the message."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+            said = log.read_text(errors="replace")[-2000:] if log is not None else ""
+            raise RuntimeError(f"streamlit exited with {proc.returncode}: {said}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
                 if r.read().strip() == b"ok":
@@ -58,9 +64,11 @@ class Server:
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         full_env = {**os.environ, "VAE_EXPLORER_RUNS": str(runs_root), **(env or {})}
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self.ready_at = wait_healthy(self.url, self.proc)
+        # stderr to a file, not a pipe: a pipe nobody reads fills up (64 KB) and then blocks the server
+        self.log = Path(tempfile.mkstemp(prefix="vae-server-", suffix=".log")[1])
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=log)
+        self.ready_at = wait_healthy(self.url, self.proc, self.log)
 
     @property
     def pid(self) -> int:
@@ -70,7 +78,7 @@ class Server:
         """SIGKILL the server, as a crash or the OOM killer would: no shutdown code runs."""
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        self.proc.wait()  # SIGKILL cannot be caught: it ends
 
     def restart(self) -> "Server":
         """A new server on the same script, runs folder and port (after ``kill`` or ``stop``)."""
@@ -79,8 +87,10 @@ class Server:
     def stop(self) -> None:
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=10)  # a clean shutdown, else SIGKILL below (nothing waits on this)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        self.log.unlink(missing_ok=True)
 
 

@@ -1,7 +1,6 @@
 """Shared fixtures: small data sets and configs so training tests take seconds."""
 
 import os
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ if "VAE_EXPLORER_CACHE" not in os.environ:
 
     os.environ["VAE_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="vae-explorer-test-cache-")
 
+from tests.waiting import until
 from training.config import RunConfig
 from training.data import load_dataset
 
@@ -36,14 +36,9 @@ def small_config(**train) -> RunConfig:
     return RunConfig(model={"image_shape": (1, 8, 8), "hidden": (64,), "latent_dim": 4}, train=settings)
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; whether it became true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+def wait_for(predicate, what: str = "a condition of the test"):
+    """Poll ``predicate`` until it is true (an event, never an amount of time: tests/waiting.py); its value."""
+    return until(predicate, what)
 
 
 def state_of(run_dir) -> str:
@@ -54,9 +49,29 @@ def state_of(run_dir) -> str:
     return observed_state(run_dir, status) if status is not None else "none"
 
 
-def wait_state(run_dir, *states: str, timeout: float = 60.0):
+def wait_state(run_dir, *states: str):
     """Wait until the run is in one of STATES; its recorded status."""
     from training.run_status import read_status
 
-    assert wait_for(lambda: state_of(run_dir) in states, timeout), f"{run_dir.name} is {state_of(run_dir)}"
+    wait_for(lambda: state_of(run_dir) in states, f"{run_dir.name} in state {' or '.join(states)}")
     return read_status(run_dir)
+
+
+class BytesRead:
+    """``with BytesRead() as io:`` ... ``io.count``: the bytes this process read from files and pipes meanwhile
+    (Linux's /proc/self/io ``rchar``). A check that a large file was refused *without reading it* counts bytes,
+    not seconds, so it holds on a machine of any speed."""
+
+    @staticmethod
+    def _rchar() -> int:
+        for line in open("/proc/self/io"):
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+        raise RuntimeError("/proc/self/io has no rchar")
+
+    def __enter__(self) -> "BytesRead":
+        self.count, self._start = 0, self._rchar()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.count = self._rchar() - self._start

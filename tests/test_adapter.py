@@ -16,6 +16,7 @@ from training import adapter
 from training.checkpoint import load_run
 from training.cli import main
 from training.errors import UserError
+from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
 SPEC = "tests.own_model_example:make"
@@ -38,7 +39,7 @@ def test_the_app_opens_it_by_default_and_its_pages_work(tmp_path, monkeypatch):
     monkeypatch.setenv(adapter.ENV, SPEC)
     for name in [m for m in sys.modules if m.startswith("explorer")]:
         monkeypatch.delitem(sys.modules, name)  # the app reads its command line when it starts
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "own_model_example" in at.selectbox(key="model_picker").value

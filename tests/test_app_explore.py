@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import DEMOS as BUNDLED_DEMOS
+from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 DEMOS = ["mnist5k-z2", "mnist5k-z16"]
@@ -22,7 +23,7 @@ PAGES = {
 
 
 def open_app(demo: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(BUNDLED_DEMOS / demo)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -237,7 +238,7 @@ def tiny_runs(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["collapsed", "learned", "shapes"])
 def test_pages_run_for_other_decoders_and_data(tiny_runs, name):
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(tiny_runs / name)
     at.session_state["runs_root"] = str(tiny_runs)
     at.run()
@@ -380,7 +381,7 @@ def test_the_traversal_grid_is_labelled_and_follows_the_sliders():
 
 
 def test_a_links_z_wins_over_the_landing_point():
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.query_params["model"] = "mnist5k-z2"
     at.query_params["z"] = "0.5,-1.25"
     at.run()

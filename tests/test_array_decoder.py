@@ -14,6 +14,7 @@ from training.config import RunConfig
 from training.errors import UserError
 from training.array_decoder import deconv, load_decoder
 from training.model import VAE
+from tests.waiting import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,5 +83,5 @@ def test_loading_and_decoding_do_not_import_torch():
     code = ("import sys, numpy as np; from training.array_decoder import deconv, load_decoder; "
             "d = load_decoder('explorer/demos/mnist5k-z16'); d.decode_mean(np.zeros((1, 16))); "
             "import training.run_folder; training.run_folder.list_runs('runs'); print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_S)  # a hang guard
     assert out.stdout.strip() == "False", out.stderr

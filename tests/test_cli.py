@@ -9,6 +9,7 @@ import pytest
 
 from training.run_folder import CONFIG, WEIGHTS
 from training.cli import main
+from tests.waiting import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--dataset", "digits", "--hidden", "32", "--latent-dim", "2", "--batch-size", "64", "--quiet"]
@@ -178,7 +179,7 @@ def test_evaluate_missing_folder(tmp_path, capsys):
 
 def test_real_process_exit_code_is_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "training", "fit", "--latent-dim", "-3", "--out", str(tmp_path / "x")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, capture_output=True, text=True, timeout=HANG_S)  # a hang guard
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: --latent-dim -3") and proc.stderr.count("\n") == 1
     assert not (tmp_path / "x").exists()

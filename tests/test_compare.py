@@ -10,6 +10,7 @@ from explorer import DEMOS, compare
 from training.checkpoint import write_views
 from training.config import RunConfig
 from training.model import VAE
+from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 
@@ -27,7 +28,7 @@ def twin(runs: Path) -> Path:
 
 
 def open_app(runs: Path) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(DEMOS / "mnist5k-z16")
     at.session_state["runs_root"] = str(runs)
     at.run()

@@ -4,13 +4,13 @@ a training step's memory (estimate, against measured steps), chunked model passe
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.conftest import BytesRead
 from training import costs
 from training.checkpoint import load_model_from_bytes, load_run
 from training.cli import main
@@ -51,9 +51,11 @@ def test_the_parameter_count_is_exact_for_every_architecture():
     assert checked > 80
 
 
-def test_a_huge_config_beside_a_tiny_weights_file_is_refused_before_anything_is_built(tmp_path, capsys):
+def test_a_huge_config_beside_a_tiny_weights_file_is_refused_before_anything_is_built(tmp_path, capsys, monkeypatch):
     run = huge_run(tmp_path)
-    started = time.perf_counter()
+    built = []  # every layer built: the refusal must come from the config alone, whatever the machine's speed
+    real_init = torch.nn.Linear.__init__
+    monkeypatch.setattr(torch.nn.Linear, "__init__", lambda self, *a, **k: (built.append(a), real_init(self, *a, **k)))
     with pytest.raises(UserError, match=r"3\.\d billion parameters .* more than the 1.0 GB allowed here.*"
                                         r"VAE_EXPLORER_MAX_WEIGHTS_MB"):
         load_run(run)
@@ -61,7 +63,7 @@ def test_a_huge_config_beside_a_tiny_weights_file_is_refused_before_anything_is_
     assert "billion parameters" in capsys.readouterr().err
     with pytest.raises(UserError, match="billion parameters"):  # the Models page's upload
         load_model_from_bytes((run / "config.json").read_bytes(), b"\0" * 68)
-    assert time.perf_counter() - started < 2.0  # building the model alone would take minutes
+    assert built == []  # nothing was built (building it would take minutes and gigabytes)
 
 
 def test_a_weights_file_of_the_wrong_size_is_refused_before_it_is_read(tmp_path):
@@ -81,11 +83,11 @@ def test_a_sparse_3_gb_config_is_refused_from_its_size_without_reading_it(tmp_pa
     run = huge_run(tmp_path)
     with open(run / "config.json", "wb") as f:
         f.truncate(3 * 1024**3)
-    started = time.perf_counter()
-    with pytest.raises(UserError, match=r"is 3,221,225,472 bytes; a run config is at most 1,000,000"):
-        load_run(run)
-    assert list_runs(tmp_path) == []  # not listed, and listing does not read it
-    assert time.perf_counter() - started < 1.0
+    with BytesRead() as io:
+        with pytest.raises(UserError, match=r"is 3,221,225,472 bytes; a run config is at most 1,000,000"):
+            load_run(run)
+        assert list_runs(tmp_path) == []  # not listed, and listing does not read it
+    assert io.count < 1024**2  # refused from its size: not a megabyte of it read
 
 
 def test_a_training_whose_step_would_not_fit_is_refused_before_a_folder_exists(tmp_path, capsys, monkeypatch):

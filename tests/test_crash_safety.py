@@ -15,6 +15,9 @@ import torch
 from training.checkpoint import load_run
 from training.run_folder import CHECKPOINT
 from training.cli import main
+from training.errors import UserError
+from training.run_status import read_status
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parent.parent
 FIT = ["fit", "--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--batch-size", "16", "--quiet"]
@@ -26,12 +29,24 @@ def _start(out: Path, *extra: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while not path.exists():
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    def there() -> bool:
         assert proc.poll() is None, proc.stderr.read().decode()[-1000:]
-        assert time.time() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
+        return path.exists()
+    until(there, f"{path} appears")
+
+
+def _training(out: Path, proc: subprocess.Popen) -> None:
+    """Until PROC owns the run and trains (so that a kill meets training, not Python starting up)."""
+    def training() -> bool:
+        assert proc.poll() is None, proc.stderr.read().decode()[-1000:]
+        try:
+            status = read_status(out)
+        except UserError:  # replaced at this instant: read again
+            return False
+        return status is not None and status.state == "running" and status.owner is not None \
+            and status.owner.pid == proc.pid and status.steps_per_epoch > 0
+    until(training, f"process {proc.pid} trains {out}")
 
 
 def test_sigkill_at_random_moments_never_leaves_a_broken_run(tmp_path):
@@ -41,7 +56,8 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_run(tmp_path):
     _wait_for(out / CHECKPOINT, proc)
     epochs_seen = []
     for attempt in range(6):
-        time.sleep(rng.uniform(0.05, 0.6))
+        _training(out, proc)
+        time.sleep(rng.uniform(0.05, 0.6))  # a random moment of its training to kill it at (not a wait)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         run = load_run(out)  # must load, whatever moment the kill hit
@@ -49,7 +65,7 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_run(tmp_path):
         assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
         epochs_seen.append(run.epoch)
         proc = _start(out, "--resume", "--epochs", "400")
-        time.sleep(0.5)
+    _training(out, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert epochs_seen == sorted(epochs_seen) and epochs_seen[-1] > 0, epochs_seen
@@ -63,8 +79,7 @@ def test_resumed_after_kill_matches_an_uninterrupted_run(tmp_path, schedule):
     out = tmp_path / "killed"
     proc = _start(out, "--epochs", planned, "--lr-schedule", schedule)
     _wait_for(out / "history.jsonl", proc)
-    while not (out / "history.jsonl").read_text().count("\n") >= 2:
-        time.sleep(0.02)
+    until(lambda: (out / "history.jsonl").read_text().count("\n") >= 2, "two epochs recorded")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = load_run(out).epoch

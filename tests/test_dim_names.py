@@ -12,6 +12,7 @@ from training import latent
 from training.config import RunConfig
 from training.data import load_dataset
 from training.trainer import Trainer
+from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
 COPIED_DIM, COPIED_FACTOR = 1, 1  # z_1 copies factor 1, the scale
@@ -44,7 +45,7 @@ def copying_run(tmp_path_factory):
 
 
 def open_page(run_dir: Path, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(run_dir)
     at.run()
     if page:
@@ -89,7 +90,7 @@ def test_the_models_card_shows_the_mig(copying_run, monkeypatch):
 
 
 def test_runs_without_known_factors_have_plain_names():
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.run()
     assert not at.exception
     assert all(s.label.split(" · ")[1].startswith("KL") for s in at.slider if s.key and s.key.startswith("z_"))

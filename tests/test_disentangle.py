@@ -11,6 +11,7 @@ from scipy.stats import entropy as scipy_entropy
 from sklearn.metrics import mutual_info_score
 
 from training import disentangle
+from tests.waiting import HANG_S
 
 NAMES = ["shape", "scale", "pos_x"]
 
@@ -104,12 +105,12 @@ def test_evaluate_reports_mig_and_names_for_a_data_set_with_factors_and_the_hist
     run = tmp_path / "shapes"
     subprocess.run([sys.executable, "-m", "training", "fit", "--dataset", "shapes", "--image-size", "12",
                     "--latent-dim", "3", "--hidden", "32", "--epochs", "1", "--threads", "1", "--quiet",
-                    "--out", str(run)], cwd=root, check=True, timeout=300)
+                    "--out", str(run)], cwd=root, check=True, timeout=HANG_S)  # a hang guard
     record = json.loads((run / "history.jsonl").read_text().splitlines()[-1])
     assert record["factors"] == ["shape", "scale", "rotation", "pos_x", "pos_y"]
     assert len(record["factor_nmi"]) == 3 and all(len(row) == 5 for row in record["factor_nmi"])
     out = subprocess.run([sys.executable, "-m", "training", "evaluate", str(run), "--iw-samples", "2",
-                          "--elbo-samples", "1", "--json"], cwd=root, check=True, timeout=300,
+                          "--elbo-samples", "1", "--json"], cwd=root, check=True, timeout=HANG_S,
                          capture_output=True, text=True).stdout
     d = json.loads(out)["disentanglement"]
     assert 0.0 <= d["mig"] <= 1.0 and len(d["labels"]) == 3

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from tests.waiting import HANG_S
 from training.checkpoint import load_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +21,7 @@ FIT = ["-m", "training", "fit", "--dataset", "digits", "--hidden", "32", "--late
 def torchrun(*args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=HANG_S, env=env)  # a hang guard
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
 
@@ -59,9 +60,9 @@ def test_a_stop_request_stops_every_rank_together(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: (out / "status.json").is_file() and read_status(out).epoch >= 2, 120)
-        assert main(["stop", str(out), "--wait", "30"]) == 0
-        _, err = proc.communicate(timeout=60)
+        wait_for(lambda: (out / "status.json").is_file() and read_status(out).epoch >= 2, "epoch 2 under torchrun")
+        assert main(["stop", str(out), "--wait", str(int(HANG_S))]) == 0
+        _, err = proc.communicate(timeout=HANG_S)  # a hang guard
         assert proc.returncode == 0, err[-3000:]
     finally:
         proc.kill()

@@ -8,6 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer import DEMOS, downloads, images
+from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 
@@ -25,7 +26,7 @@ def test_a_png_repeats_every_pixel_scale_times_and_keeps_grey_or_colour():
 
 
 def test_every_image_page_offers_its_pngs_and_charts_export_at_the_chosen_scale():
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(DEMOS / "mnist5k-z2")
     at.session_state[downloads.SCALE_KEY] = 8
     at.run()

@@ -14,7 +14,6 @@ import pathlib
 import pickle
 import shutil
 import struct
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import torch
 from safetensors.torch import save as st_save
 
 from explorer.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
+from tests.conftest import BytesRead
 from training.checkpoint import load_run
 from training.run_folder import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, check_run_name, list_runs, run_path
 from training.cli import main
@@ -259,35 +259,37 @@ def _edit_checkpoint_tensors(run: Path, edit) -> None:
 def test_a_50_mb_config_is_refused_quickly_with_bounded_memory(run):
     (run / CONFIG).write_bytes(b"[" * (50 * 1024**2))
     tracemalloc.start()
-    t0 = time.perf_counter()
+    try:
+        with BytesRead() as io, pytest.raises(UserError) as caught:
+            load_run(run)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert io.count < 2 * 1024**2  # refused from its size: the 50 MB are not read
+    assert peak < 120 * 1024**2  # the file once, not a parse tree of it
+    assert "52,428,800 bytes" in one_sentence(caught.value)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "[" * 999_000, '{"a":' * 190_000])
+def test_deeply_nested_json_configs_are_refused_with_bounded_memory(run, text):
+    (run / CONFIG).write_text(text)
+    tracemalloc.start()
     try:
         with pytest.raises(UserError) as caught:
             load_run(run)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - t0 < 5
-    assert peak < 120 * 1024**2  # the file once, not a parse tree of it
-    assert "52,428,800 bytes" in one_sentence(caught.value)
-
-
-@pytest.mark.parametrize("text", ["[" * 100_000, "[" * 999_000, '{"a":' * 190_000])
-def test_deeply_nested_json_configs_are_refused_quickly(run, text):
-    (run / CONFIG).write_text(text)
-    t0 = time.perf_counter()
-    with pytest.raises(UserError) as caught:
-        load_run(run)
-    assert time.perf_counter() - t0 < 5
+    assert peak < 64 * 1024**2  # the parser gives up at its depth limit: no tree of a million levels is built
     assert "not valid JSON" in one_sentence(caught.value)
 
 
 def test_a_history_over_its_limit_is_refused_without_reading_it(run):
     with open(run / HISTORY, "wb") as f:
         f.truncate(65 * 1024**2)  # sparse: no disk used
-    t0 = time.perf_counter()
-    with pytest.raises(UserError) as caught:
+    with BytesRead() as io, pytest.raises(UserError) as caught:
         load_run(run)
-    assert time.perf_counter() - t0 < 2
+    assert io.count < 1024**2  # refused from its size, not read
     assert "over 64 MB" in one_sentence(caught.value)
 
 

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import DEMOS, i18n
+from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 PAGES = ["views/sliders.py", "views/scrub.py", "views/latent_map.py", "views/balance.py", "views/interpolate.py",
@@ -40,7 +41,7 @@ def test_the_catalogue_translates_every_marked_string_and_holds_nothing_unused()
 
 
 def open_page(page: str, lang: str | None, demo: str = "mnist5k-z16", runs: Path | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(DEMOS / demo)
     if runs is not None:
         at.session_state["runs_root"] = str(runs)

@@ -15,6 +15,7 @@ from training.config import RunConfig
 from training.array_decoder import ArrayDecoder, Layer, load_decoder
 from training.model import VAE
 from explorer import DEMOS as BUNDLED_DEMOS
+from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 DEMO = BUNDLED_DEMOS / "mnist5k-z16"
@@ -97,7 +98,7 @@ def test_the_latent_point_has_one_home_and_resets_for_another_model():
 
 
 def _open_scrub(run_path) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(run_path)
     at.switch_page("views/scrub.py")
     at.run()
@@ -114,7 +115,7 @@ def test_page_shows_the_component_for_the_bundled_mlp_demo():
 
 
 def test_page_starts_from_the_shared_latent_point():
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(DEMO)
     point = {"run": str(DEMO), "z": [0.5] * 16, "source": ("x", {}), "version": 1}
     at.session_state["latent_point"] = point

@@ -22,6 +22,7 @@ from training.checkpoint import load_run
 from training.cli import main
 from training.errors import UserError
 from training.run_folder import list_runs
+from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
 Z = 5  # not a latent size the library's demos use
@@ -100,7 +101,7 @@ def test_a_model_this_library_did_not_write_decodes_and_encodes_exactly(theirs):
 
 def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs):
     _, folder = theirs
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(folder)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -126,7 +127,7 @@ def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs)
 def test_its_models_card_says_where_it_comes_from(theirs, monkeypatch):
     _, folder = theirs
     monkeypatch.setenv("VAE_EXPLORER_RUNS", str(folder.parent))
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(folder)
     at.run()
     at.switch_page("views/models.py").run()
@@ -175,7 +176,7 @@ def test_an_exported_decoder_runs_in_the_browser_decoder_exactly(tmp_path, arch)
     z = np.random.default_rng(0).standard_normal((11, 3)).astype(np.float32)
     with torch.no_grad():
         np.testing.assert_allclose(decoder.decode_mean(z), vae.decode_mean(torch.from_numpy(z)).numpy(), atol=1e-5)
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(tmp_path / "onnx")
     at.run()
     at.switch_page("views/scrub.py").run()
@@ -195,7 +196,7 @@ def test_a_model_that_names_no_data_set_still_decodes_and_its_data_pages_say_why
     folder.mkdir()
     for name in ("encoder.onnx", "decoder.onnx"):
         (folder / name).write_bytes((good / name).read_bytes())
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(folder)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

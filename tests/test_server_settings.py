@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.harness import free_port, wait_healthy
+from tests.waiting import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "explorer" / "app.py"
@@ -63,11 +64,11 @@ def test_started_from_another_folder_it_listens_on_loopback_only(tmp_path):
         addresses = listening_addresses(port)
         assert addresses and addresses <= LOOPBACK, addresses
         for ip in _own_non_loopback_ips():  # nothing answers on the machine's other addresses
-            with pytest.raises(OSError), socket.create_connection((ip, port), timeout=1):
+            with pytest.raises(OSError), socket.create_connection((ip, port), timeout=1):  # refused (or silent): nobody answers
                 pass
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        server.wait(timeout=HANG_S)  # a hang guard
 
 
 def test_the_operator_opens_it_up_only_by_asking_explicitly(tmp_path):
@@ -77,7 +78,7 @@ def test_the_operator_opens_it_up_only_by_asking_explicitly(tmp_path):
         assert listening_addresses(port) == {"00000000"}  # every IPv4 address, as asked
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        server.wait(timeout=HANG_S)  # a hang guard
 
 
 def _own_non_loopback_ips() -> list[str]:

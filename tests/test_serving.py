@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import serving
 from explorer.train_form import config_from_form
 from training.errors import UserError
+from tests.waiting import HANG_S
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 
@@ -28,7 +29,7 @@ def operator(tmp_path, monkeypatch):
 
 
 def open_page(page: str, typed_root: Path) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
     at.session_state["runs_root"] = str(typed_root)  # what a session might carry: not offered, replaced
     at.run()
     at.switch_page(page).run()

@@ -13,6 +13,7 @@ from explorer import epochs
 from training import snapshots
 from training.config import ModelConfig
 from training.model import VAE
+from tests.waiting import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "explorer" / "app.py"
@@ -64,13 +65,13 @@ def trained(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "snap"
     argv = [sys.executable, "-m", "training", "fit", "--dataset", "digits", "--latent-dim", "2", "--hidden", "32",
             "--epochs", "6", "--batch-size", "32", "--threads", "1", "--quiet", "--out", str(run)]
-    subprocess.run(argv, cwd=ROOT, check=True, timeout=300)
+    subprocess.run(argv, cwd=ROOT, check=True, timeout=HANG_S)  # a hang guard
     return run
 
 
 def test_a_training_keeps_its_snapshots_and_the_scrubber_shows_different_images(trained):
     assert snapshots.kept_epochs(trained) == [1, 2, 3, 4, 6]
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(trained)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

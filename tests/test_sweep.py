@@ -19,6 +19,7 @@ from training.run_folder import read_config
 from training.run_queue import scan
 from training.run_status import ACTIVE, FINISHED, QUEUED, RunStatus, read_status, write_status
 from training.sweep import Sweep, read_sweep, start, sweep_names, sweep_of
+from tests.waiting import HANG_S
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 TINY = ["--dataset", "digits", "--latent-dim", "2", "--hidden", "32", "--epochs", "1", "--threads", "1", "--nice", "0"]
@@ -170,7 +171,7 @@ def test_a_missing_or_damaged_manifest_is_one_sentence(tmp_path, text, phrase):
 
 # -- the Sweep page ---------------------------------------------------------------------------------------
 def open_sweep_page(runs: Path, run_path: Path | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
     at.session_state["runs_root"] = str(runs)
     if run_path is not None:
         at.session_state["run_path"] = str(run_path)
@@ -309,7 +310,7 @@ def runs(tmp_path, monkeypatch, launched):
 
 
 def open_train_page(root: Path) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
     at.session_state["runs_root"] = str(root)
     at.run()
     at.switch_page("views/train.py").run()

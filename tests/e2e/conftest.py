@@ -7,12 +7,12 @@ Without Chromium the browser tests skip with the reason; with VAE_EXPLORER_REQUI
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
 
 from benchmarks.harness import CHROMIUM_ARGS, ROOT, Server, chromium_path
+from tests.waiting import HANG_MS
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
@@ -50,9 +50,18 @@ def server(tmp_path_factory):
     server.stop()
 
 
+def new_context(browser, **options):
+    """A browser context (a visitor) whose every wait is for an event: Playwright's default ceiling becomes the
+    hang guard of tests/waiting.py, so no wait below gives the page a budget of seconds."""
+    context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, **options})
+    context.set_default_timeout(HANG_MS)
+    context.set_default_navigation_timeout(HANG_MS)
+    return context
+
+
 @pytest.fixture
 def page(chromium, server):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_context(chromium)
     page = context.new_page()
     yield page
     context.close()
@@ -61,7 +70,7 @@ def page(chromium, server):
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
     page.screenshot(path=str(path), full_page=True)
     return path
 
@@ -79,41 +88,69 @@ def fill_number(page, key: str, value: str) -> None:
     box.press("Tab")
 
 
-def settle(page, timeout: int = 60_000) -> None:
-    """Wait until the app has finished running (no status widget) and the page's title is there."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
-    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=timeout)
+IDLE = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+        " return !!app && app.dataset.testScriptState === 'notRunning'"
+        " && app.dataset.testConnectionState === 'CONNECTED'"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }")
 
 
-def open_z2_at_zero(page, server, timeout: int = 60_000) -> None:
+def idle(page) -> None:
+    """Until Streamlit says its script run is over ("notRunning", connected): the event Streamlit's own browser
+    tests wait for, never an amount of time."""
+    page.wait_for_function(IDLE)
+
+
+def settle(page) -> None:
+    """Wait until the app has finished running and the page's title is there."""
+    idle(page)
+    page.locator('[data-testid="stMain"] h1').first.wait_for()
+    idle(page)
+
+
+def next_frame(page_or_frame) -> None:
+    """Until the browser has drawn two more animation frames (what a person would see next)."""
+    page_or_frame.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def uploaded(page, key: str, name: str) -> None:
+    """Until the file uploader KEY lists NAME (its upload done) and the rerun it caused is over."""
+    page.locator(f".st-key-{key} [data-testid='stFileUploaderFile']", has_text=name).first.wait_for()
+    idle(page)
+
+
+def open_z2_at_zero(page, server) -> None:
     """Latent sliders on the 2-D demo, reset to z = 0 (a model starts at a crisp prior sample instead)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    page.goto(f"{server.url}/?lang=en")
-    settle(page, timeout)
-    # The 2-D model shows z_0 and z_1 and no z_2 (the default 16-D one has z_1 too). A pick was seen lost once
-    # in ~10 runs under load (not diagnosed; noted in the closing note): pick again until it shows.
-    two_dims = ("() => document.querySelector('.st-key-z_1 input[type=range]') "
-                "&& !document.querySelector('.st-key-z_2')")
-    for _ in range(3):
-        page.locator(".st-key-model_picker [role='combobox']").click()
-        page.get_by_role("option", name=re.compile(r"^mnist5k-z2 ")).click()
-        try:
-            page.wait_for_function(two_dims, timeout=timeout // 3)
-            break
-        except PlaywrightTimeout:
-            settle(page, timeout)
-    page.wait_for_function(two_dims, timeout=1_000)
-    settle(page, timeout)
-    # A press that meets a rerun of the page (the model switch's own, the link's) can be dropped with the
-    # button it hit: press again until the sliders show z = 0 (CI once waited 60 s on a single press).
+    page.goto(f"{server.url}/?lang=en&model=mnist5k-z2")  # the link picks the model: no click to lose
+    settle(page)
+    page.wait_for_function("() => document.querySelector('.st-key-z_1 input[type=range]') "
+                           "&& !document.querySelector('.st-key-z_2')")  # the 2-D model: z_0, z_1 and no z_2
     at_zero = "() => +document.querySelector('.st-key-z_1 input[type=range]').value === 0"
-    for _ in range(4):
+    # A press that meets a rerun of the page can be dropped with the button it hit; after each press the run it
+    # caused is over (an event), and the sliders show z = 0 or the press was lost and is made again.
+    for _ in range(5):
         page.get_by_role("button", name="Reset to zero").click()
-        try:
-            page.wait_for_function(at_zero, timeout=timeout // 4)
+        idle(page)
+        if page.evaluate(at_zero):
             break
-        except PlaywrightTimeout:
-            settle(page, timeout)
-    page.wait_for_function(at_zero, timeout=1_000)
-    settle(page, timeout)
+    page.wait_for_function(at_zero)
+    settle(page)
+
+
+_COUNT_RUNS = """() => {
+  if (window.__scriptRuns) return window.__scriptRuns.n;
+  const app = document.querySelector('[data-testid="stApp"]');
+  const runs = window.__scriptRuns = {n: 0, last: app.dataset.testScriptState};
+  new MutationObserver(() => {
+    const now = app.dataset.testScriptState;
+    if (now === 'notRunning' && runs.last !== 'notRunning') runs.n++;  // a run (the page's or a fragment's) ended
+    runs.last = now;
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  return 0;
+}"""
+
+
+def after_reruns(page, n: int) -> None:
+    """Until N more script runs (the page's or a fragment's, such as a card list refreshing itself) have ended:
+    for checks that something survives the page's own refreshes, counted in refreshes, not in seconds."""
+    start = page.evaluate(_COUNT_RUNS)
+    page.wait_for_function("k => window.__scriptRuns.n >= k", arg=start + n)

@@ -16,10 +16,11 @@ import pytest
 
 from benchmarks import standin_mnist
 from benchmarks.harness import ROOT, Server
-from tests.e2e.conftest import require_browser, screenshot
+from tests.e2e.conftest import idle, new_context, next_frame, require_browser, screenshot
+from tests.waiting import HANG_MS, HANG_S
 
 pytestmark = pytest.mark.e2e
-TIMEOUT = 90_000
+TIMEOUT = HANG_MS  # every wait is for an event; this is only the hang guard (tests/waiting.py)
 N = 10_000
 
 POINTS = """() => { const g = document.querySelector('.st-key-latent_map_scatter .js-plotly-plot');
@@ -44,7 +45,7 @@ def big(tmp_path_factory):
     run = work / "runs" / "mnist10k"
     subprocess.run([sys.executable, "-m", "training", "fit", "--dataset", "mnist", "--latent-dim", "8", "--hidden", "64",
                     "--epochs", "3", "--threads", "1", "--quiet", "--out", str(run)],
-                   cwd=ROOT, check=True, timeout=300, env={**os.environ, **env})
+                   cwd=ROOT, check=True, timeout=HANG_S, env={**os.environ, **env})
     server = Server(ROOT / "explorer" / "app.py", work / "runs", env=env)
     yield server, run, data
     server.stop()
@@ -52,7 +53,7 @@ def big(tmp_path_factory):
 
 @pytest.fixture
 def big_page(chromium, big):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_context(chromium)
     yield context.new_page()
     context.close()
 
@@ -89,7 +90,7 @@ def test_a_10000_point_map_shows_hovered_images_finds_filters_and_lists_neighbou
     page.mouse.move(x - 30, y - 30)
     page.mouse.move(x, y, steps=5)
     page.wait_for_function("() => window.mapThumbs.shown !== null", timeout=TIMEOUT)
-    page.wait_for_timeout(300)  # the pointer has stopped: no further hover replaces the tile
+    next_frame(page)  # the tile of the last hover is drawn (index and pixels are read together below)
     # One read of what is shown: which index and its pixels together (another hover could come in between).
     shot = page.evaluate("() => ({index: window.mapThumbs.shown, side: window.mapThumbs.size, "
                          "visible: window.mapThumbs.visible, pixels: Array.from(window.mapThumbs.pixels())})")
@@ -130,20 +131,24 @@ def test_play_steps_through_the_kept_epochs(big_page, big):
     page.goto(f"{server.url}/?model=mnist10k&lang=en")
     page.locator(".st-key-decoded img").first.wait_for(timeout=TIMEOUT)
     page.locator(".st-key-epoch_play").wait_for(timeout=TIMEOUT)
-    seen_epochs, seen_images = set(), set()
     page.locator(".st-key-epoch_play label").click()
-    for _ in range(80):  # about a second per step; 3 kept epochs and "latest"
-        text = page.locator(".st-key-epoch_shown_sliders [data-testid='stSliderThumbValue']").first.inner_text()
-        seen_epochs.add(text.strip())
-        src = page.locator(".st-key-decoded img").first.get_attribute("src")
-        seen_images.add(src)
-        if {"1", "2"} <= seen_epochs and len(seen_images) >= 3:
-            break
-        page.wait_for_timeout(250)
-    assert {"1", "2"} <= seen_epochs, seen_epochs
-    assert len(seen_images) >= 3, "epochs 1, 2 and the last decode z differently"
+    # Every frame the browser draws, note the epoch shown and the decoded image, until epochs 1 and 2 and three
+    # different images have been on screen (however long each step takes on this machine).
+    seen = page.wait_for_function("""() => {
+        const w = window.__played = window.__played || {epochs: new Set(), images: new Set()};
+        const thumb = document.querySelector(".st-key-epoch_shown_sliders [data-testid='stSliderThumbValue']");
+        const img = document.querySelector(".st-key-decoded img");
+        if (thumb) w.epochs.add(thumb.innerText.trim());
+        if (img && img.src) w.images.add(img.src);
+        return w.epochs.has("1") && w.epochs.has("2") && w.images.size >= 3 && [...w.epochs];
+    }""", timeout=TIMEOUT).json_value()
+    assert {"1", "2"} <= set(seen), seen  # epochs 1, 2 and the last decode z differently (three images)
     page.locator(".st-key-epoch_play label").click()  # pause: the epoch stays
-    page.wait_for_timeout(1500)
+    page.wait_for_function("() => !document.querySelector('.st-key-epoch_play input').checked", timeout=TIMEOUT)
+    idle(page)
     paused = page.locator(".st-key-epoch_shown_sliders [data-testid='stSliderThumbValue']").first.inner_text()
-    page.wait_for_timeout(2500)
+    # Not a wait for work: a window of the player's own period, three times over, in which a paused player must
+    # not step (a slower machine only makes the window easier to pass, never a false failure).
+    page.wait_for_timeout(3 * 1000)
+    idle(page)
     assert page.locator(".st-key-epoch_shown_sliders [data-testid='stSliderThumbValue']").first.inner_text() == paused

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import open_z2_at_zero, screenshot, settle
+from tests.e2e.conftest import new_context, open_z2_at_zero, screenshot, settle
+from tests.waiting import HANG_MS
 
 pytestmark = pytest.mark.e2e
-TIMEOUT = 60_000
+TIMEOUT = HANG_MS  # every wait is for an event; this is only the hang guard (tests/waiting.py)
 
 
 def title(page) -> str:
@@ -34,7 +35,7 @@ def picked_model(page) -> str:
 
 
 def test_the_sidebar_switch_keeps_the_page_the_model_and_z(page, server):
-    open_z2_at_zero(page, server, TIMEOUT)
+    open_z2_at_zero(page, server)
     assert title(page) == "Latent sliders"
     image = page.locator(".st-key-decoded img").first.get_attribute("src")
     page.locator(".st-key-z_1 input[type=range]").focus()
@@ -64,8 +65,8 @@ def test_the_sidebar_switch_keeps_the_page_the_model_and_z(page, server):
 
 
 def test_two_visitors_in_two_languages_at_once_each_keep_their_own(chromium, server):
-    zh_ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    en_ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    zh_ctx = new_context(chromium, locale="en-US")
+    en_ctx = new_context(chromium, locale="zh-CN")
     try:
         zh, en = zh_ctx.new_page(), en_ctx.new_page()
         zh.goto(f"{server.url}/balance?lang=zh")  # the link wins over each browser's own language
@@ -90,7 +91,7 @@ def test_two_visitors_in_two_languages_at_once_each_keep_their_own(chromium, ser
 
 
 def test_the_browsers_language_decides_when_the_link_does_not(chromium, server):
-    ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    ctx = new_context(chromium, locale="zh-CN")
     try:
         page = ctx.new_page()
         page.goto(f"{server.url}/train")

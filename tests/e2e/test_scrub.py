@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import idle, next_frame, screenshot
 from training.array_decoder import load_decoder
 from explorer import DEMOS as BUNDLED_DEMOS
+from tests.waiting import HANG_MS
 
 pytestmark = pytest.mark.e2e
-TIMEOUT = 60_000
+TIMEOUT = HANG_MS  # every wait is for an event; this is only the hang guard (tests/waiting.py)
 DEMO = BUNDLED_DEMOS / "mnist5k-z16"
 CANVAS = "() => latentPad.image()"
 READY = "() => window.latentPad && latentPad.modelId && latentPad.frames > 0"
@@ -23,7 +24,7 @@ def open_scrub(page, server):
     """The Real-time sliders page with the component ready (components v2: no iframe, in the page itself)."""
     page.goto(f"{server.url}/scrub")
     page.wait_for_function(READY, timeout=TIMEOUT)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+    idle(page)
     assert page.locator("iframe").count() == 0
     return page
 
@@ -72,7 +73,7 @@ def test_dragging_a_slider_redraws_during_the_drag_and_sends_z_on_release(page, 
         count = frame.evaluate("latentPad.decodes")
         page.mouse.move(x + 5 * step, y)
         frame.wait_for_function("n => latentPad.decodes > n", arg=count, timeout=TIMEOUT)  # decoded, next frame
-        page.wait_for_timeout(40)  # a frame or two
+        next_frame(page)  # what is on the canvas now
         seen.append(frame.evaluate(CANVAS))
         # no server round trip while dragging: the Python side still has no value
         assert "none yet" in last_release(page)
@@ -111,8 +112,7 @@ def test_dragging_the_pad_moves_its_two_dimensions(page, server):
     page.mouse.down()
     for step in range(1, 6):
         page.mouse.move(cx + 12 * step, cy - 8 * step)
-    page.wait_for_timeout(100)
-    assert frame.evaluate(CANVAS) != before
+    page.wait_for_function("old => latentPad.image() !== old", arg=before, timeout=TIMEOUT)  # redrawn while held
     z = frame.evaluate("latentPad.z")
     assert z[pair[0]] > 0 and z[pair[1]] > 0
     assert "none yet" in last_release(page)
@@ -127,14 +127,16 @@ def test_weights_cross_the_websocket_once_and_again_after_a_remount(page, server
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(len(f) if f else 0)))
     frame = open_scrub(page, server)
     assert max(frames) > 1_000_000  # the first render carried the weights
-    page.wait_for_timeout(1500)  # the "loaded" handshake and its rerun
+    # the "has" handshake: Python has rendered the component without the weights, and that run is over
+    page.wait_for_function("() => latentPad.lightRenders > 0", timeout=TIMEOUT)
+    idle(page)
     frames.clear()
     box = frame.locator("#sliders input[type=range]").first
     box.focus()
     box.press("ArrowRight")  # keyboard moves fire input and change: a release
     page.wait_for_function("() => /z = \\[/.test(document.querySelector('.st-key-scrub_value').innerText)",
                            timeout=TIMEOUT)
-    page.wait_for_timeout(500)
+    idle(page)  # the release's rerun is over: every frame it sent has arrived
     assert frames and max(frames) < 100_000, max(frames)  # a release no longer re-sends 1.7 MB
     # Leave and come back: the new instance lacks the weights, asks for them, and draws again.
     page.goto(f"{server.url}/samples")
@@ -158,9 +160,12 @@ def test_the_latent_point_is_shared_both_ways_between_the_slider_pages(page, ser
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         page.mouse.move(x, y)
         page.mouse.down()
+        shown = last_release(page)
         page.mouse.move(x + 5 * moves, y, steps=4)
         page.mouse.up()
-        page.wait_for_timeout(300)
+        page.wait_for_function("old => document.querySelector('.st-key-scrub_value').innerText !== old", arg=shown,
+                               timeout=TIMEOUT)  # Python has this release
+        idle(page)
     page.wait_for_function("() => !document.querySelector('.st-key-scrub_value').innerText.includes('none yet')",
                            timeout=TIMEOUT)
     released = np.array(frame.evaluate("latentPad.z"), dtype=np.float64)
@@ -168,7 +173,7 @@ def test_the_latent_point_is_shared_both_ways_between_the_slider_pages(page, ser
 
     page.locator('[data-testid="stSidebarNav"] a', has_text="Latent sliders").click()
     page.locator('.st-key-z_15 input[type="range"]').wait_for(timeout=TIMEOUT)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT)
+    idle(page)
     np.testing.assert_allclose(slider_values(page), released, atol=1e-6)
 
     other = next(i for i in range(16) if i not in (first, second))
@@ -220,8 +225,7 @@ def test_a_conv_decoder_runs_in_the_browser_exactly(page, server):
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2, steps=4)
-    page.wait_for_timeout(100)
-    assert page.evaluate(CANVAS) != before
+    page.wait_for_function("old => latentPad.image() !== old", arg=before, timeout=TIMEOUT)  # redrawn while held
     page.mouse.up()
     page.wait_for_function("() => /z = \\[/.test(document.querySelector('.st-key-scrub_value').innerText)",
                            timeout=TIMEOUT)

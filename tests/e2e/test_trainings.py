@@ -19,19 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import choose, fill_number, require_browser, screenshot
+from tests.e2e.conftest import after_reruns, choose, fill_number, new_context, require_browser, screenshot
+from tests.waiting import HANG_MS, exited, until
 from benchmarks.harness import ROOT, Server
 from training.run_lock import owner_alive
 from training.run_status import read_status, request_stop
 
-try:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-except ImportError:  # the browser fixtures skip (or fail, in CI) with the reason
-    PlaywrightTimeout = TimeoutError
-
 pytestmark = pytest.mark.e2e
-TIMEOUT = 30_000
-LONG = 120_000
+TIMEOUT = HANG_MS  # every wait is for an event; this is only the hang guard (tests/waiting.py)
 # digits (8x8), hidden 32, batch 8: 180 steps, about 0.15-0.3 s an epoch on 2 cores
 BATCH = "8"
 
@@ -66,21 +61,21 @@ def epoch_shown(page, epochs: int) -> int:
     return int(found[0])
 
 
-def wait_epoch_above(page, epochs: int, above: int, timeout: float = LONG) -> int:
+def wait_epoch_above(page, epochs: int, above: int) -> int:
     """Until the page's progress text shows an epoch greater than ``above``; that epoch."""
     page.wait_for_function(
         """([epochs, above]) => {
              const m = document.querySelector('[data-testid="stMain"]')?.innerText
                          .match(new RegExp('Epoch (\\\\d+) of ' + epochs + '\\\\b'));
              return m && parseInt(m[1]) > above;
-           }""", arg=[epochs, above], timeout=timeout)
+           }""", arg=[epochs, above], timeout=TIMEOUT)
     return epoch_shown(page, epochs)
 
 
 def shows_live_run(page, name: str, epochs: int) -> int:
     """The Train page shows ``name`` in detail, with its progress and its Stop button; the epoch shown."""
     run_heading(page, name).first.wait_for(timeout=TIMEOUT)
-    page.get_by_text(re.compile(rf"Epoch \d+ of {epochs}\b")).first.wait_for(timeout=LONG)
+    page.get_by_text(re.compile(rf"Epoch \d+ of {epochs}\b")).first.wait_for(timeout=TIMEOUT)
     stop = page.locator(key_class(f"stop_{name}")).get_by_role("button", name="Stop")
     from playwright.sync_api import expect  # imported here: without playwright the tests skip, not error
 
@@ -92,11 +87,9 @@ def shot(page, name: str, anchor) -> None:
     """A screenshot with ``anchor`` (a locator) at the top: Streamlit's main area scrolls by itself,
     so a full-page screenshot shows only its first screen."""
     anchor.first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    try:  # a moment when every element is fresh (none faded, waiting for the running rerun)
-        page.wait_for_function("() => !document.querySelector('[data-testid=\"stMain\"] [data-stale=\"true\"]')",
-                               timeout=10_000)
-    except PlaywrightTimeout:
-        pass
+    # a moment when every element is fresh (none faded, waiting for the running rerun)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stMain\"] [data-stale=\"true\"]')",
+                           timeout=TIMEOUT)
     screenshot(page, name)
 
 
@@ -108,14 +101,14 @@ def status_of(run_dir: Path) -> dict:
     return json.loads((run_dir / "status.json").read_text())
 
 
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
+def shorten_plan(run_dir: Path, epochs: int) -> None:
+    """Plan EPOCHS in all for a run nobody writes now (its config.json, validated and written whole): a test's
+    training is started too long to end by itself, and given its end only once it has shown what it must."""
+    from training.run_folder import CONFIG, atomic_write, read_config
+
+    config = read_config(run_dir)
+    shorter = config.model_copy(update={"train": config.train.model_copy(update={"epochs": epochs})})
+    atomic_write(run_dir / CONFIG, type(config).model_validate(shorter.model_dump()).to_json().encode())
 
 
 def process_alive(pid: int) -> bool:
@@ -130,7 +123,7 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-def running_owner(run_dir: Path, timeout: float = 60.0) -> int:
+def running_owner(run_dir: Path) -> int:
     """Until the run's status says running with an owner whose lock is held; the owner's pid."""
     def check():
         try:
@@ -140,7 +133,7 @@ def running_owner(run_dir: Path, timeout: float = 60.0) -> int:
         if status["state"] == "running" and status["owner"] and status["steps_per_epoch"] and owner_alive(run_dir):
             return status["owner"]["pid"]
         return None
-    return wait_until(check, timeout, f"{run_dir.name} running with a live owner")
+    return until(check, f"{run_dir.name} running with a live owner")
 
 
 def kill_trainings(root: Path) -> None:
@@ -150,7 +143,7 @@ def kill_trainings(root: Path) -> None:
     live = [d for d in root.iterdir() if d.is_dir() and owner_alive(d)]
     for run_dir in live:
         request_stop(run_dir)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 5  # cleanup's grace period before SIGKILL, not a wait any test depends on
     while time.monotonic() < deadline and any(owner_alive(d) for d in live):
         time.sleep(0.1)
     for run_dir in live:
@@ -204,7 +197,7 @@ def test_a_reload_and_other_tabs_show_the_same_live_training_and_stop_it(chromiu
     after_reload = shows_live_run(page, name, epochs)
     wait_epoch_above(page, epochs, max(first, after_reload))  # still advancing in the reloaded tab
 
-    other_visitor = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    other_visitor = new_context(chromium)
     try:
         second = other_visitor.new_page()
         second.goto(f"{server.url}/train")
@@ -216,7 +209,7 @@ def test_a_reload_and_other_tabs_show_the_same_live_training_and_stop_it(chromiu
 
         second.locator(key_class(f"stop_{name}")).get_by_role("button", name="Stop").click()
         for tab in (page, third, second):  # the detail's box (rows of other stopped runs say it too)
-            stopped_box(tab).wait_for(timeout=10_000)
+            stopped_box(tab).wait_for(timeout=TIMEOUT)
             run_heading(tab, name).first.wait_for(timeout=TIMEOUT)
             # no Stop once stopped (detached, or kept hidden by Streamlit as a retained element of an earlier run)
             tab.locator(key_class(f"stop_{name}")).wait_for(state="hidden", timeout=TIMEOUT)
@@ -225,19 +218,19 @@ def test_a_reload_and_other_tabs_show_the_same_live_training_and_stop_it(chromiu
         shot(page, "trainings-stopped", run_heading(page, name))
     finally:
         other_visitor.close()
-    status = wait_until(lambda: (s := status_of(run_dir))["state"] == "stopped" and s, 10, "status.json: stopped")
+    status = until(lambda: (s := status_of(run_dir))["state"] == "stopped" and s, "status.json: stopped")
     kept = re.search(r"checkpoint of epoch (\d+)", stopped_box(page).inner_text()).group(1)
     assert status["reason"] == f"Stopped; the checkpoint of epoch {kept} is kept."
     assert 0 < int(kept) < epochs
-    wait_until(lambda: not owner_alive(run_dir), 10, "the stopped training's process exits")
+    until(lambda: not owner_alive(run_dir), "the stopped training's process exits")
 
 
 # -- 2. SIGKILL of the server, then of the training ---------------------------------------------
 def test_a_training_outlives_a_killed_server_and_a_killed_training_resumes_to_the_end(chromium, own_server):
-    name, epochs = "e2e-kill", 160
+    name, epochs = "e2e-kill", 100_000  # more than it can train before the test ends it (shorten_plan)
     server = own_server[0]
     run_dir = server.runs_root / name
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_context(chromium)
     try:
         page = context.new_page()
         start_training(page, server.url, name, epochs)
@@ -247,13 +240,13 @@ def test_a_training_outlives_a_killed_server_and_a_killed_training_resumes_to_th
         server.kill()  # SIGKILL: no shutdown code runs
         assert server.proc.returncode == -signal.SIGKILL
         before = status_of(run_dir)["global_step"]
-        wait_until(lambda: status_of(run_dir)["global_step"] > before, 10, "training advances without a server")
+        until(lambda: status_of(run_dir)["global_step"] > before, "training advances without a server")
         assert process_alive(pid) and owner_alive(run_dir) and status_of(run_dir)["state"] == "running"
         assert status_of(run_dir)["owner"]["pid"] == pid
 
         server = server.restart()  # same runs folder, same port: the open tab reconnects by itself
         own_server.append(server)
-        run_heading(page, name).first.wait_for(timeout=LONG)
+        run_heading(page, name).first.wait_for(timeout=TIMEOUT)
         live = shows_live_run(page, name, epochs)
         wait_epoch_above(page, epochs, live)  # shown live by the new server
         assert epoch_shown(page, epochs) < epochs and process_alive(pid)
@@ -265,7 +258,7 @@ def test_a_training_outlives_a_killed_server_and_a_killed_training_resumes_to_th
 
         os.kill(pid, signal.SIGKILL)
         alert = page.locator('[data-testid="stAlertContentError"]', has_text="Interrupted at epoch")
-        alert.first.wait_for(timeout=15_000)
+        alert.first.wait_for(timeout=TIMEOUT)
         said = alert.first.locator('[data-testid="stMarkdownContainer"]').inner_text().strip()
         match = re.match(r"Interrupted at epoch (\d+) of (\d+)", said)  # the sentence starts so
         assert match and int(match.group(2)) == epochs, said
@@ -276,11 +269,13 @@ def test_a_training_outlives_a_killed_server_and_a_killed_training_resumes_to_th
         resume.wait_for(timeout=TIMEOUT)
         shot(page, "trainings-interrupted", run_heading(page, name))
 
+        epochs = at + 2  # the run's end, now that it has outlived both: two epochs after the one it was killed in
+        shorten_plan(run_dir, epochs)
         resume.click()
         assert running_owner(run_dir) != pid  # a new process trains it
         # The tab that pressed Resume follows the resumed run live, without a reload.
-        page.get_by_text(re.compile(rf"Epoch \d+ of {epochs}\b")).first.wait_for(timeout=15_000)
-        page.get_by_text(re.compile(rf"Finished {epochs} epochs")).first.wait_for(timeout=180_000)
+        page.get_by_text(re.compile(rf"Epoch \d+ of {epochs}\b")).first.wait_for(timeout=TIMEOUT)
+        page.get_by_text(re.compile(rf"Finished {epochs} epochs")).first.wait_for(timeout=TIMEOUT)
         assert page.locator('[data-testid="stException"]').count() == 0
         shot(page, "trainings-resumed-finished", run_heading(page, name))
     finally:
@@ -310,7 +305,7 @@ def card_button(page, kind: str, run_dir: Path):
 def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trainings):
     done, busy = trainings / "e2e-delete-done", trainings / "e2e-delete-busy"
     finished = cli_training(done, 2)
-    assert finished.wait(timeout=120) == 0, finished.stderr.read()
+    assert exited(finished) == 0, finished.stderr.read()
     assert status_of(done)["state"] == "finished"
     running = cli_training(busy, 5000)
     try:
@@ -327,7 +322,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         dialog.get_by_text("Delete this run?").wait_for(timeout=TIMEOUT)
         assert "e2e-delete-done" in dialog.inner_text()
         screenshot(page, "trainings-delete-dialog")
-        page.wait_for_timeout(2500)  # the cards refresh every second while a training runs
+        after_reruns(page, 2)  # the cards refresh every second while a training runs: two of those refreshes
         assert dialog.is_visible(), "the confirmation dialog closed by itself"
         dialog.get_by_role("button", name="Keep it").click()
         dialog.wait_for(state="detached", timeout=TIMEOUT)
@@ -338,7 +333,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         page.get_by_role("dialog").get_by_text("Delete this run?").wait_for(timeout=TIMEOUT)
         page.keyboard.press("Escape")
         page.get_by_role("dialog").wait_for(state="detached", timeout=TIMEOUT)
-        page.wait_for_timeout(2500)
+        after_reruns(page, 2)
         assert page.get_by_role("dialog").count() == 0, "a dismissed dialog came back"
 
         delete.click()
@@ -356,10 +351,10 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         card_button(page, "delete", busy).get_by_role("button", name="Delete").wait_for(timeout=TIMEOUT)
         card_title(page, busy, "stopped").wait_for(timeout=TIMEOUT)
         card_button(page, "stop", busy).wait_for(state="hidden", timeout=TIMEOUT)
-        assert running.wait(timeout=30) == 0 and status_of(busy)["state"] == "stopped"
+        assert exited(running) == 0 and status_of(busy)["state"] == "stopped"
     finally:
         running.terminate()  # SIGTERM stops a training like a stop request
-        running.wait(timeout=30)
+        exited(running)
 
 
 # -- 4. The Latent map and Balance follow a run while it trains ---------------------------------------
@@ -368,8 +363,8 @@ def test_the_latent_map_of_a_training_run_redraws_after_each_epoch_without_a_cli
     running = cli_training(run_dir, 5000)
     try:
         running_owner(run_dir)
-        wait_until(lambda: (run_dir / "model.safetensors").is_file() and status_of(run_dir)["epoch"] >= 2, 120,
-                   "a first epoch written")
+        until(lambda: (run_dir / "model.safetensors").is_file() and status_of(run_dir)["epoch"] >= 2,
+              "a first epoch written")
         page.goto(f"{server.url}/latent_map?lang=en")
         page.locator(".st-key-model_picker [role='combobox']").click()
         page.get_by_role("option", name=re.compile(r"^e2e-live-map ")).click()
@@ -387,4 +382,4 @@ def test_the_latent_map_of_a_training_run_redraws_after_each_epoch_without_a_cli
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         running.terminate()
-        running.wait(timeout=30)
+        exited(running)

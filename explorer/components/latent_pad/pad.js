@@ -92,7 +92,7 @@ function createPad(root) {
   const small = document.createElement("canvas");
   const smallCtx = small.getContext("2d");
 
-  const stats = {decodes: 0, frames: 0, events: 0, lastMs: 0};
+  const stats = {decodes: 0, frames: 0, events: 0, lastMs: 0, light: 0};  // light: renders without weights
   let decoder = null, modelId = null, pixels = null, imageData = null;
   let z = new Float32Array(0), zDim = 0;
   let limit = 4, step = 0.05, pair = [0, 1], order = [];
@@ -255,6 +255,7 @@ function createPad(root) {
     applyTexts(data.texts || {});
     limit = data.limit; step = data.step;
     let rebuilt = false;
+    if (!data.model) stats.light++;
     if (data.model_id !== modelId) {   // parse the weights only for a new model
       if (!data.model) {                // Python believes we hold them (e.g. this instance was remounted)
         send.state("has", null);
@@ -292,6 +293,7 @@ function createPad(root) {
     get decodes() { return stats.decodes; },
     get frames() { return stats.frames; },
     get events() { return stats.events; },
+    get lightRenders() { return stats.light; },  // Python has heard "has": it renders without the weights
     get modelId() { return modelId; },
     get z() { return Array.from(z); },
     get dims() { return [...slidersEl.querySelectorAll(".row")].map(r => +r.dataset.dim); },  // display order
