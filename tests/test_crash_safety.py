@@ -23,10 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIT = ["fit", "--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--batch-size", "16", "--quiet"]
 
 
-def _start(out: Path, *extra: str) -> subprocess.Popen:
+def _start(out: Path, *extra: str, args: list[str] = FIT) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "training", *FIT, "--out", str(out), *extra], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "training", *args, "--out", str(out), *extra], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _resume(out: Path, epochs: str) -> subprocess.Popen:
+    """`fit --resume`: the run's own settings, only the planned epochs given (other settings are refused)."""
+    return _start(out, "--epochs", epochs, args=["fit", "--resume", "--quiet"])
 
 
 def _wait_for(path: Path, proc: subprocess.Popen) -> None:
@@ -64,7 +69,7 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_run(tmp_path):
         history = [json.loads(l) for l in (out / "history.jsonl").read_text().splitlines()]
         assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
         epochs_seen.append(run.epoch)
-        proc = _start(out, "--resume", "--epochs", "400")
+        proc = _resume(out, "400")
     _training(out, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

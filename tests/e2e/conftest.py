@@ -6,6 +6,7 @@ Without Chromium the browser tests skip with the reason; with VAE_EXPLORER_REQUI
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -75,6 +76,15 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+_SERIAL = itertools.count(1)
+
+
+def fresh_name(base: str) -> str:
+    """A run name no earlier test of this session used: the session's server and runs folder are shared, and
+    `make test-repeat` runs each test several times over them."""
+    return f"{base}-{os.getpid()}-{next(_SERIAL)}"
+
+
 def choose(page, key: str, option: str) -> None:
     """Pick an option of the selectbox with the given key."""
     page.locator(f".st-key-{key} [role='combobox']").click()
@@ -113,8 +123,11 @@ def next_frame(page_or_frame) -> None:
 
 
 def uploaded(page, key: str, name: str) -> None:
-    """Until the file uploader KEY lists NAME (its upload done) and the rerun it caused is over."""
-    page.locator(f".st-key-{key} [data-testid='stFileUploaderFile']", has_text=name).first.wait_for()
+    """Until the file uploader KEY lists NAME as uploaded and the rerun it caused is over.
+
+    While a file uploads its chip offers "Cancel upload of NAME"; once it is on the server, "Remove NAME".
+    """
+    page.locator(f".st-key-{key} [data-testid='stFileChip'] button[aria-label='Remove {name}']").first.wait_for()
     idle(page)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import choose, fill_number, idle, screenshot, uploaded
+from tests.e2e.conftest import choose, fill_number, fresh_name, idle, screenshot, uploaded
 from benchmarks.harness import ROOT
 from tests.waiting import HANG_MS
 
@@ -117,7 +117,8 @@ def start_training(page, server, name: str, dataset: str, epochs: str) -> None:
 
 
 def test_training_from_the_train_page_runs_to_the_end_and_joins_the_model_list(page, server):
-    start_training(page, server, "e2e-tiny", "digits", "3")
+    name = fresh_name("e2e-tiny")
+    start_training(page, server, name, "digits", "3")
     page.get_by_text(re.compile(r"Finished 3 epochs")).wait_for(timeout=TIMEOUT)
     # The caption can stream in before the charts below it, and Plotly draws asynchronously after the
     # page's last redraw: wait until the three charts (recon, KL, beta) are there, each with its traces.
@@ -127,11 +128,11 @@ def test_training_from_the_train_page_runs_to_the_end_and_joins_the_model_list(p
     assert page.locator(".js-plotly-plot").count() >= 3
     screenshot(page, "train-finished")
     page.goto(f"{server.url}/models")
-    page.get_by_text("e2e-tiny").first.wait_for(timeout=TIMEOUT)
+    page.get_by_text(name).first.wait_for(timeout=TIMEOUT)
 
 
 def test_stop_ends_a_training_from_its_page(page, server):
-    start_training(page, server, "e2e-stop", "mnist5k", "500")
+    start_training(page, server, fresh_name("e2e-stop"), "mnist5k", "500")
     page.get_by_text(re.compile(r"Epoch \d+ of 500")).first.wait_for(timeout=TIMEOUT)
     page.get_by_role("button", name=re.compile(r"^(stop\s*)?Stop$", re.I)).first.click()
     page.get_by_text(re.compile(r"Stopped")).first.wait_for(timeout=TIMEOUT)
@@ -175,13 +176,14 @@ def test_the_models_zip_downloads_and_uploads_back_as_one_file(page, server):
     assert "not a zip archive" in error.inner_text()
     box.set_input_files(files=[{"name": "mnist5k-z2.zip", "mimeType": "application/zip", "buffer": data}])
     uploaded(page, "upload_zip", "mnist5k-z2.zip")
+    run_name = fresh_name("zip-round-trip")
     name = page.locator(".st-key-upload_name input")
-    name.fill("zip-round-trip")
+    name.fill(run_name)
     name.press("Tab")  # the text input sends its value when it loses focus
     idle(page)
     page.get_by_role("button", name=re.compile("Check, save and use")).click()
-    page.get_by_text(re.compile(r"Saved as .*zip-round-trip")).first.wait_for(timeout=TIMEOUT)
-    assert (server.runs_root / "zip-round-trip" / "model.safetensors").is_file()
+    page.get_by_text(re.compile(rf"Saved as .*{run_name}")).first.wait_for(timeout=TIMEOUT)
+    assert (server.runs_root / run_name / "model.safetensors").is_file()
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

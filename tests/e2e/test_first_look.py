@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import screenshot, settle
+from tests.e2e.conftest import idle, screenshot, settle
 from tests.waiting import HANG_MS
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +43,8 @@ def test_the_first_look_is_a_crisp_figure_and_a_labelled_traversal_that_follows_
     assert len(rows) == 16 and all(r.startswith("z_") and "KL" in r for r in rows)
     assert grid.locator("thead th.v").all_inner_texts() == ["\u22123", "\u22122.25", "\u22121.5", "\u22120.75", "0",
                                                             "+0.75", "+1.5", "+2.25", "+3"]
+    page.get_by_role("button", name="Reset to zero").first.wait_for(timeout=TIMEOUT)  # drawn above the sliders
+    idle(page)
     assert page.get_by_role("button", name="Redraw").count() == 0
     assert page.get_by_role("button", name="Reset to zero").count() == 1
     assert page.get_by_role("button", name="Sample from the prior").count() == 1

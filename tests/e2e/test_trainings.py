@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import after_reruns, choose, fill_number, new_context, require_browser, screenshot
+from tests.e2e.conftest import after_reruns, choose, fill_number, fresh_name, new_context, require_browser, screenshot
 from tests.waiting import HANG_MS, exited, until
 from benchmarks.harness import ROOT, Server
 from training.run_lock import owner_alive
@@ -184,7 +184,7 @@ def stopped_box(page):
 
 # -- 1. reload and second tabs ------------------------------------------------------------------
 def test_a_reload_and_other_tabs_show_the_same_live_training_and_stop_it(chromium, page, server, trainings):
-    name, epochs = "e2e-reload", 1997
+    name, epochs = fresh_name("e2e-reload"), 1997
     run_dir = trainings / name
     start_training(page, server.url, name, epochs)
     first = shows_live_run(page, name, epochs)
@@ -303,7 +303,7 @@ def card_button(page, kind: str, run_dir: Path):
 
 
 def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trainings):
-    done, busy = trainings / "e2e-delete-done", trainings / "e2e-delete-busy"
+    done, busy = trainings / fresh_name("e2e-delete-done"), trainings / fresh_name("e2e-delete-busy")
     finished = cli_training(done, 2)
     assert exited(finished) == 0, finished.stderr.read()
     assert status_of(done)["state"] == "finished"
@@ -320,7 +320,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         delete.click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Delete this run?").wait_for(timeout=TIMEOUT)
-        assert "e2e-delete-done" in dialog.inner_text()
+        assert done.name in dialog.inner_text()
         screenshot(page, "trainings-delete-dialog")
         after_reruns(page, 2)  # the cards refresh every second while a training runs: two of those refreshes
         assert dialog.is_visible(), "the confirmation dialog closed by itself"
@@ -342,7 +342,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         card_button(page, "use", done).wait_for(state="detached", timeout=TIMEOUT)
         assert card_button(page, "delete", done).count() == 0
         assert not done.exists()
-        assert page.get_by_text("e2e-delete-done").count() == 0
+        assert page.get_by_text(done.name).count() == 0
         assert busy.is_dir() and owner_alive(busy)  # the other run is untouched
         assert page.locator('[data-testid="stException"]').count() == 0
         shot(page, "trainings-after-delete", page.get_by_text("Demos and saved runs"))
@@ -359,7 +359,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
 
 # -- 4. The Latent map and Balance follow a run while it trains ---------------------------------------
 def test_the_latent_map_of_a_training_run_redraws_after_each_epoch_without_a_click(page, server, trainings):
-    run_dir = trainings / "e2e-live-map"
+    run_dir = trainings / fresh_name("e2e-live-map")
     running = cli_training(run_dir, 5000)
     try:
         running_owner(run_dir)
@@ -367,7 +367,7 @@ def test_the_latent_map_of_a_training_run_redraws_after_each_epoch_without_a_cli
               "a first epoch written")
         page.goto(f"{server.url}/latent_map?lang=en")
         page.locator(".st-key-model_picker [role='combobox']").click()
-        page.get_by_role("option", name=re.compile(r"^e2e-live-map ")).click()
+        page.get_by_role("option", name=re.compile(rf"^{re.escape(run_dir.name)} ")).click()
         page.get_by_text("This run is training: the page redraws after each epoch.").wait_for(timeout=TIMEOUT)
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 0", timeout=TIMEOUT)
 
