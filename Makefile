@@ -4,7 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test bench demos clean
+# Test workers: more than the cores, since many tests wait on a subprocess, a server or a browser (each test
+# process runs torch on one thread, tests/conftest.py). Tests wait for events, so any number is correct.
+WORKERS ?= 4
+# `make test-repeat`: how many times each browser and training test runs (flaky tests are found, not hoped away)
+COUNT ?= 5
+
+.PHONY: run test test-fast test-repeat bench load demos clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +31,16 @@ run: $(VENV)/.runtime  ## install and start the app on the bundled demo model
 	$(VENV)/bin/streamlit run explorer/app.py --server.port $(PORT)
 
 test: $(VENV)/.testtools  ## install the test tools and run every test
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile --durations=15
+
+test-fast: $(VENV)/.testtools  ## the quick loop while developing: no browser, no Ray, no slow trainings (about a minute)
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not e2e and not ray and not slow" --durations=5
+
+test-repeat: $(VENV)/.testtools  ## every browser and training test COUNT times over, to find the flaky ones
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile --count $(COUNT) -m "e2e or slow" --durations=15
+
+load: $(VENV)/.testtools  ## `make test` three times in a row with two CPU hogs on the machine (benchmarks/under_load.py)
+	$(PY) benchmarks/under_load.py --hogs 2 --runs 3 --command "$(MAKE) test"
 
 bench: $(VENV)/.testtools  ## the benchmarks (figures go into docs/benchmarks.md by hand)
 	$(PY) benchmarks/throughput.py

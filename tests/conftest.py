@@ -4,6 +4,13 @@ import os
 
 import pytest
 
+# One thread per torch in each test process: the suite runs several workers on few cores, and torch's OpenMP
+# threads slow down badly when they outnumber the cores (trainings set their own count from their config).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Trainings the app starts run at the test workers' own priority: niced (the app's default, 10) below a
+# worker that computes, a test's training would get almost no CPU while the other workers run. The tests of
+# the priority itself set it explicitly (tests/test_trainings.py).
+os.environ.setdefault("VAE_EXPLORER_TRAINING_NICE", "0")
 # The app under AppTest has no server address, which explorer/serving.py reads as "served to others"
 # (Streamlit's default listens everywhere). The tests drive it as it runs on one's own machine; the
 # served mode has its own tests (tests/test_serving.py), which set this explicitly.

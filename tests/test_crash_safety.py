@@ -6,7 +6,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -54,15 +53,30 @@ def _training(out: Path, proc: subprocess.Popen) -> None:
     until(training, f"process {proc.pid} trains {out}")
 
 
+def _global_step(out: Path, proc: subprocess.Popen) -> int:
+    assert proc.poll() is None, proc.stderr.read().decode()[-1000:]
+    try:
+        status = read_status(out)
+    except UserError:  # replaced at this instant: read again
+        return -1
+    return status.global_step if status is not None else -1
+
+
 def test_sigkill_at_random_moments_never_leaves_a_broken_run(tmp_path):
+    """Killed at a random step of its training (counted in steps, so the moments are the same on any machine),
+    four times over; the last kill comes after an epoch's end, so that the run has moved on."""
     rng = random.Random(1234)
     out = tmp_path / "run"
     proc = _start(out, "--epochs", "400")
     _wait_for(out / CHECKPOINT, proc)
     epochs_seen = []
-    for attempt in range(6):
+    for attempt in range(4):
         _training(out, proc)
-        time.sleep(rng.uniform(0.05, 0.6))  # a random moment of its training to kill it at (not a wait)
+        status = read_status(out)
+        per_epoch, start = status.steps_per_epoch, status.global_step
+        last = attempt == 3
+        target = start + rng.randint(per_epoch + 1 if last else 1, 2 * per_epoch)
+        until(lambda: _global_step(out, proc) >= target, f"step {target} of {out}")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         run = load_run(out)  # must load, whatever moment the kill hit

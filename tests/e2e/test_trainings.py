@@ -273,8 +273,9 @@ def test_a_training_outlives_a_killed_server_and_a_killed_training_resumes_to_th
         shorten_plan(run_dir, epochs)
         resume.click()
         assert running_owner(run_dir) != pid  # a new process trains it
-        # The tab that pressed Resume follows the resumed run live, without a reload.
-        page.get_by_text(re.compile(rf"Epoch \d+ of {epochs}\b")).first.wait_for(timeout=TIMEOUT)
+        # The tab that pressed Resume follows the resumed run to its end without a reload (whether it also
+        # catches an epoch in progress depends on how fast two epochs train: the live view of a run is shown
+        # above, after the server's restart).
         page.get_by_text(re.compile(rf"Finished {epochs} epochs")).first.wait_for(timeout=TIMEOUT)
         assert page.locator('[data-testid="stException"]').count() == 0
         shot(page, "trainings-resumed-finished", run_heading(page, name))
