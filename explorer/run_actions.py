@@ -114,33 +114,39 @@ def _forget_delete() -> None:
     st.session_state.pop(DELETE_PENDING, None)
 
 
+def _delete_for_good(path: str) -> None:
+    _forget_delete()
+    try:
+        delete_run(path, bundled=DEMOS)
+    except UserError as err:
+        st.session_state["run_action_error"] = error_text(err)
+    else:
+        if state.same_run(path, state.current_run_path()):
+            state.select_run(state.DEFAULT_RUN)
+
+
 def _confirm_delete(run: RunSummary) -> None:
-    """The dialog's body (its title, in the visitor's language, is given where it opens)."""
+    """The dialog's body (its title, in the visitor's language, is given where it opens). Its answers act in
+    callbacks, which run before any rerun: a refresh of the card list that meets the press cannot lose it."""
     st.write(_("**{name}** and everything in its folder (weights, checkpoint, history) will be removed for good.").format(
         name=run.name))
     st.caption(f"`{run.path}`")
     left, right = st.columns(2)
-    if left.button(_("Delete for good"), type="primary", icon=":material/delete:", key="confirm_delete"):
-        _forget_delete()
-        try:
-            delete_run(run.path, bundled=DEMOS)
-        except UserError as err:
-            st.session_state["run_action_error"] = error_text(err)
-        else:
-            if state.same_run(run.path, state.current_run_path()):
-                state.select_run(state.DEFAULT_RUN)
-        st.rerun()
-    if right.button(_("Keep it"), key="keep_run"):
-        _forget_delete()
-        st.rerun()
+    deleted = left.button(_("Delete for good"), type="primary", icon=":material/delete:", key="confirm_delete",
+                          on_click=_delete_for_good, args=(str(run.path),))
+    kept = right.button(_("Keep it"), key="keep_run", on_click=_forget_delete)
+    if deleted or kept:
+        st.rerun()  # the whole page: the dialog closes, the card list is drawn anew
 
 
 def delete_button(run: RunSummary, key: str) -> None:
     """Delete asks first. The press is recorded by a callback, before any rerun, so a card list that
     refreshes every second while a training runs cannot lose it; the dialog is drawn on every refresh
-    until it is answered or dismissed."""
+    until it is answered."""
     if run.bundled or run.state in ACTIVE:
         return
     st.button(_("Delete"), key=f"delete_{key}", icon=":material/delete:", on_click=_ask_delete, args=(str(run.path),))
     if st.session_state.get(DELETE_PENDING) == str(run.path):
-        st.dialog(_("Delete this run?"), on_dismiss=_forget_delete)(_confirm_delete)(run)
+        # Not dismissible: it closes only through its own two buttons. A dismissal (Escape, a click outside) is a
+        # rerun of its own, and one that met the card list's refresh could be lost and the dialog come back.
+        st.dialog(_("Delete this run?"), dismissible=False)(_confirm_delete)(run)

@@ -18,6 +18,8 @@ from training.errors import UserError
 from training.run_status import read_status
 from tests.waiting import until
 
+pytestmark = pytest.mark.slow  # kills and resumes trainings in processes of their own
+
 ROOT = Path(__file__).resolve().parent.parent
 FIT = ["fit", "--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--batch-size", "16", "--quiet"]
 

@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.waiting import HANG_S
 from training.checkpoint import load_run
+
+pytestmark = pytest.mark.slow  # torchrun trainings of several processes
 
 ROOT = Path(__file__).resolve().parent.parent
 # A constant learning rate: a decaying schedule depends on the planned epochs, so a run extended by --resume

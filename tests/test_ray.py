@@ -35,6 +35,8 @@ from training.launch import CANCELLED, RAY_ADDRESS_ENV, ROOT, stop_run, submit
 from training.run_folder import LOG
 from training.run_status import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunStatus, observed_state, read_status
 
+pytestmark = pytest.mark.ray  # make test-fast leaves Ray out
+
 MODEL = {"image_shape": (1, 8, 8), "hidden": (32,), "latent_dim": 2}
 CLUSTER_CPUS = 2
 # what a client of the instance needs: its token (kept out of ~/.ray) and loopback-only addresses
@@ -299,15 +301,34 @@ def test_local_starts_a_ray_instance_of_the_app_on_loopback_only(cluster, root):
     env = {**os.environ, RAY_ADDRESS_ENV: "local", "PYTHONPATH": str(ROOT), "RAY_TMPDIR": temp}
     env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")  # the launcher itself must keep Ray on loopback
     try:
-        done = subprocess.run([sys.executable, "-c", driver], env=env, cwd=ROOT, capture_output=True, text=True,
-                              timeout=HANG_S)  # a hang guard
+        try:  # the driver's own wait ends first (HANG_S) and says what it awaited; this is its hang guard
+            done = subprocess.run([sys.executable, "-c", driver], env=env, cwd=ROOT, capture_output=True, text=True,
+                                  timeout=2 * HANG_S)
+        except subprocess.TimeoutExpired as err:
+            raise AssertionError(f"the driver hung; {ray_diagnosis(root / 'here', Path(temp))}") from err
+        assert done.returncode == 0, f"{done.stderr[-3000:]}\n{ray_diagnosis(root / 'here', Path(temp))}"
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-    assert done.returncode == 0, done.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
     assert lines["gcs"].startswith("127.0.0.1:")
     assert lines["nodes"] == "['127.0.0.1']"
     assert lines["state"] == FINISHED
+
+
+def ray_diagnosis(run_dir: Path, temp: Path) -> str:
+    """What a failed Ray test leaves to read: the run's status and log, and the lines of Ray's own logs that
+    name an error or a time-out (a worker that never started, a runtime environment that failed)."""
+    parts = []
+    for name in ("status.json", LOG):
+        path = run_dir / name
+        parts.append(f"{name}: {path.read_text(errors='replace')[-2000:] if path.is_file() else '(none)'}")
+    for log in sorted(temp.glob("**/logs/*")):
+        if log.is_file() and log.suffix in (".out", ".err", ".log"):
+            hits = [line for line in log.read_text(errors="replace").splitlines()
+                    if any(word in line.lower() for word in ("error", "timeout", "timed out", "fail", "dead"))]
+            if hits:
+                parts.append(f"{log.name}: " + "\n".join(hits[-15:]))
+    return "\n".join(parts)[-8000:]
 
 
 # -- without an instance ------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from training.config import ModelConfig
 from training.model import VAE
 from tests.waiting import HANG_S
 
+pytestmark = pytest.mark.slow  # a training in a process of its own
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "explorer" / "app.py"
 

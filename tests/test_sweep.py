@@ -21,6 +21,8 @@ from training.run_status import ACTIVE, FINISHED, QUEUED, RunStatus, read_status
 from training.sweep import Sweep, read_sweep, start, sweep_names, sweep_of
 from tests.waiting import HANG_S
 
+pytestmark = pytest.mark.slow  # queues sweeps of trainings in processes of their own
+
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 TINY = ["--dataset", "digits", "--latent-dim", "2", "--hidden", "32", "--epochs", "1", "--threads", "1", "--nice", "0"]
 
