@@ -168,7 +168,7 @@ def test_nested_phrases_of_a_library_error_translate_in_a_visitors_session():
 
     err = as_user_error(OSError(errno.ENOSPC, "No space left on device", "/runs/x/model.safetensors"))
     assert str(err) == "Cannot use /runs/x/model.safetensors: the disk is full."
-    at = AppTest.from_function(script, args=())
+    at = AppTest.from_function(script, args=(), default_timeout=HANG_S)
     at.query_params["lang"] = "zh"
     at.session_state["lang"] = "zh"
     at.run()
@@ -191,7 +191,7 @@ def test_an_upload_refused_in_chinese_names_the_upload_in_chinese():
         except UserError as err:
             st.session_state["en"], st.session_state["zh"] = str(err), error_text(err)
 
-    at = AppTest.from_function(script)
+    at = AppTest.from_function(script, default_timeout=HANG_S)
     at.session_state["lang"] = "zh"
     at.query_params["lang"] = "zh"
     at.run()
@@ -212,7 +212,7 @@ def test_an_invalid_uploaded_config_is_explained_in_chinese_down_to_the_bound():
         except UserError as err:
             st.session_state["en"], st.session_state["zh"] = str(err), error_text(err)
 
-    at = AppTest.from_function(script)
+    at = AppTest.from_function(script, default_timeout=HANG_S)
     at.session_state["lang"] = "zh"
     at.run()
     assert at.session_state["en"] == "The uploaded config is invalid: model.latent_dim = 0: it must be at least 1."

@@ -1,5 +1,7 @@
 """training/latent.py: projections and their inverses, paths, samples, decoding, the live theory terms."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -192,3 +194,14 @@ def test_nearest_neighbours_in_z_leave_the_point_out_and_come_nearest_first():
     mu = np.array([[0.0, 0.0], [3.0, 0.0], [1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]])
     assert latent_space.nearest(mu, 0, 3).tolist() == [2, 4, 3]  # 1 and 1 tie: by index; then 2
     assert latent_space.nearest(mu, 1, 10).tolist() == [2, 0, 3, 4]  # at most the others
+
+
+def test_neighbour_embeddings_use_no_more_threads_than_the_operator_allows(monkeypatch):
+    from training import embedding
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert embedding.threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert embedding.threads() == max(1, min(4, os.cpu_count() or 1))
+    monkeypatch.setenv("OMP_NUM_THREADS", "many")  # not a count: the default cap
+    assert embedding.threads() == max(1, min(4, os.cpu_count() or 1))

@@ -83,7 +83,7 @@ def _point_script():
 
 
 def test_the_latent_point_has_one_home_and_resets_for_another_model():
-    at = AppTest.from_function(_point_script)
+    at = AppTest.from_function(_point_script, default_timeout=HANG_S)
     at.session_state["latent_point"] = {"run": "runs/old", "z": [1.0, 1.0, 1.0], "source": ("x", {}), "version": 4}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
