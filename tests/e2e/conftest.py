@@ -167,3 +167,21 @@ def after_reruns(page, n: int) -> None:
     for checks that something survives the page's own refreshes, counted in refreshes, not in seconds."""
     start = page.evaluate(_COUNT_RUNS)
     page.wait_for_function("k => window.__scriptRuns.n >= k", arg=start + n)
+
+
+def press(page, button, appears: str, tries: int = 3) -> None:
+    """Click BUTTON (a locator) until the element of CSS selector APPEARS is on the page.
+
+    A click that meets a fragment's own refresh (the Models cards redraw themselves every second while a
+    training runs) is now and then dropped before any callback sees it: 1 press in 20 over 5 repeated runs of
+    the suite. A person clicks again, and so does this, at most TRIES times; each try is waited for in script
+    runs (three refreshes), not in seconds, and the last one with the hang guard alone."""
+    for _ in range(tries - 1):
+        start = page.evaluate(_COUNT_RUNS)
+        button.click()
+        page.wait_for_function("([k, sel]) => document.querySelector(sel) || window.__scriptRuns.n >= k",
+                               arg=[start + 3, appears])
+        if page.locator(appears).count():
+            return
+    button.click()
+    page.locator(appears).first.wait_for()

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import after_reruns, choose, fill_number, fresh_name, new_context, require_browser, screenshot
+from tests.e2e.conftest import (after_reruns, choose, fill_number, fresh_name, new_context, press, require_browser,
+                                screenshot)
 from tests.waiting import HANG_MS, exited, until
 from benchmarks.harness import ROOT, Server
 from training.run_lock import owner_alive
@@ -121,6 +122,15 @@ def process_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def owner_of(run_dir: Path) -> int | None:
+    """The pid in the run's status, if it names one (None while the file is replaced)."""
+    try:
+        owner = status_of(run_dir)["owner"]
+    except (OSError, ValueError):
+        return None
+    return owner["pid"] if owner else None
 
 
 def running_owner(run_dir: Path) -> int:
@@ -272,7 +282,9 @@ def test_a_training_outlives_a_killed_server_and_a_killed_training_resumes_to_th
         epochs = at + 2  # the run's end, now that it has outlived both: two epochs after the one it was killed in
         shorten_plan(run_dir, epochs)
         resume.click()
-        assert running_owner(run_dir) != pid  # a new process trains it
+        # A new process claims the run (it may train its two epochs before a look sees it running): the app
+        # holds the lock for a moment while it queues the resume, with the killed owner still in the status.
+        until(lambda: (owner_of(run_dir) or pid) != pid, "a new process claims the resumed run")
         # The tab that pressed Resume follows the resumed run to its end without a reload (whether it also
         # catches an epoch in progress depends on how fast two epochs train: the live view of a run is shown
         # above, after the server's restart).
@@ -318,7 +330,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         assert card_button(page, "delete", busy).count() == 0  # a running run cannot be deleted
         card_title(page, busy, "running").wait_for(timeout=TIMEOUT)
 
-        delete.click()
+        press(page, delete, '[role="dialog"]')  # the cards refresh themselves meanwhile: a dropped click is pressed again
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Delete this run?").wait_for(timeout=TIMEOUT)
         assert done.name in dialog.inner_text()
@@ -333,7 +345,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         assert page.get_by_role("dialog").count() == 0, "an answered dialog came back"
         assert done.is_dir()
 
-        delete.click()
+        press(page, delete, '[role="dialog"]')
         page.get_by_role("dialog").get_by_role("button", name="Delete for good").click()
         page.get_by_role("dialog").wait_for(state="detached", timeout=TIMEOUT)
         card_button(page, "use", done).wait_for(state="detached", timeout=TIMEOUT)
