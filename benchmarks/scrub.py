@@ -154,7 +154,7 @@ def main() -> None:
         sys.exit("Chromium is not installed (apt-get install -y chromium).")
     from playwright.sync_api import sync_playwright
 
-    from training.array_decoder import load_decoder
+    from training.models.open import load_decoder
 
     mlp = load_decoder(ROOT / "explorer" / "demos" / "mnist5k-z16")
     with tempfile.TemporaryDirectory() as scratch, sync_playwright() as p:

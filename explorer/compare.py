@@ -14,7 +14,7 @@ import streamlit as st
 
 from explorer import run_actions, state, view_link
 from explorer.i18n import _
-from training.run_folder import RunSummary
+from training.models.catalogue import RunSummary
 
 KEY = "compare_runs"
 MAX_OTHERS = 3  # 2 to 4 runs in all

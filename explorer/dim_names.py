@@ -1,5 +1,5 @@
 """What the app calls a latent dimension: z_k, followed by the known factor it tracks when the run's data
-set has known factors and the rule of training/disentangle.py names one ("z_3 (x position)").
+set has known factors and the rule of training/analysis/disentangle.py names one ("z_3 (x position)").
 
 The names come from the run's last recorded epoch (history.jsonl: ``factor_nmi``, ``factors``), so every
 page reads the same names without encoding anything.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from explorer.i18n import N_, _
-from training.disentangle import labels_of_record
+from training.analysis.disentangle import labels_of_record
 
 FACTOR_TITLES = {"shape": N_("shape"), "scale": N_("scale"), "rotation": N_("rotation"),
                  "pos_x": N_("x position"), "pos_y": N_("y position")}

@@ -1,6 +1,6 @@
 """The epoch scrubber: Latent map, Latent sliders and Samples show the model as it was at any kept epoch.
 
-A run keeps snapshots of its weights at a schedule of epochs (training/snapshots.py). When the current run
+A run keeps snapshots of its weights at a schedule of epochs (training/runs/snapshots.py). When the current run
 has two or more, these pages draw a slider over the kept epochs ("latest" is the run's own weights) and a
 Play toggle that steps through them about once a second. ``shown(run)`` is the run as the visitor chose to
 see it: the same config and history, the snapshot's weights, and a digest that names the epoch, so that
@@ -17,8 +17,8 @@ import streamlit as st
 
 from explorer import state
 from explorer.i18n import _
-from training import snapshots
-from training.run_folder import file_stamp
+from training.runs import snapshots
+from training.runs.layout import file_stamp
 
 KEY, PLAY, PLAY_AT = "epoch_shown", "epoch_play", "epoch_play_at"
 LATEST = -1
@@ -72,7 +72,7 @@ def scrubber(page: str) -> None:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _model_at(path: str, epoch: int, stamp: tuple):
-    from training.model import VAE
+    from training.vae.model import VAE
 
     run = state.load_run_of(path)
     model = VAE(run.config.model)
@@ -104,7 +104,7 @@ def decoder(path: Path):
     epoch = chosen(path)
     if epoch is None:
         return state.current_decoder()
-    from training.array_decoder import decoder_from_arrays
+    from training.vae.array_decoder import decoder_from_arrays
 
     run = state.load_run_of(path)
     arrays = {k: v.numpy() for k, v in _model_at(str(path), epoch, _stamp(path, epoch)).state_dict().items()}

@@ -143,7 +143,7 @@ def _series(history: Sequence[Mapping[str, Any]], key: str) -> list[float | None
 def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
                 train_loss: str = "recon + β·KL") -> go.Figure:
     """Per epoch: reconstruction -ln q(x|z), KL (E4) and beta*KL, and the total, train and test.
-    ``train_loss`` names what the train loss really was (``training.objective.loss_formula``)."""
+    ``train_loss`` names what the train loss really was (``training.vae.objective.loss_formula``)."""
     epochs = _series(history, "epoch")
     fig = make_subplots(rows=1, cols=3, subplot_titles=(
         _("Reconstruction −ln q(x|z)"), "KL(p(z|x) ‖ q(z))", _("Total (train loss, test −ELBO)")))
@@ -170,8 +170,8 @@ def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
 
 def loss_note(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
     """One sentence on how the training loss differs from the bound recon + KL (E1): the weight beta,
-    its schedule, free bits (the formula itself is ``training.objective.loss_formula``)."""
-    from training.objective import loss_formula
+    its schedule, free bits (the formula itself is ``training.vae.objective.loss_formula``)."""
+    from training.vae.objective import loss_formula
 
     if cycles:
         parts = [_("β(t) rose from 0 to {beta} over the first half of each of {cycles} cycles, then held").format(
@@ -230,7 +230,7 @@ def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int
     """One point per saved run: rate = test KL (x), distortion = test recon (y), labelled by beta; the
     current run outlined in black, runs picked for comparison in orange.
 
-    ``runs`` are ``training.run_folder.RunSummary`` (or anything with path, name, beta, likelihood,
+    ``runs`` are ``training.models.catalogue.RunSummary`` (or anything with path, name, beta, likelihood,
     dataset, test_kl, test_recon). One trace per likelihood: their recon nats are not comparable.
     """
     fig = go.Figure()
@@ -260,7 +260,7 @@ def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int
     return fig
 
 
-# ---------------------------------------------------------------- known factors (training/disentangle.py)
+# ---------------------------------------------------------------- known factors (training/analysis/disentangle.py)
 
 def factor_matrix(nmi: np.ndarray, dim_titles: Sequence[str], factor_titles: Sequence[str],
                   height: int | None = None) -> go.Figure:

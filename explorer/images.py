@@ -1,6 +1,6 @@
 """The one place that turns arrays into displayable images.
 
-Input images are float (H, W, C) or (N, H, W, C) in [0, 1] (what ``training.latent.decode_images``
+Input images are float (H, W, C) or (N, H, W, C) in [0, 1] (what ``training.analysis.latent.decode_images``
 returns) or uint8. Output for ``st.image`` is uint8, upscaled by whole-pixel repetition so digits
 stay crisp instead of being blurred by the browser; one channel stays grayscale (H, W).
 """

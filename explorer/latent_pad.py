@@ -4,7 +4,7 @@ Streamlit sliders send their value on release and every change is a server round
 component gets the decoder's weights once (base64 float32 strings, encoded once per model with
 st.cache_resource) and runs the decoder in JavaScript on every ``input`` and ``pointermove`` event,
 at most once per animation frame: the Linear/ReLU stack of an MLP, or the Linear and transposed
-convolutions of a conv model (training/array_decoder.py is the same computation in numpy). It sends
+convolutions of a conv model (training/vae/array_decoder.py is the same computation in numpy). It sends
 z back only on release.
 
 It is a Streamlit components v2 component (``st.components.v2.component``: no iframe, automatic
@@ -26,7 +26,7 @@ import streamlit as st
 
 from explorer import latent_point
 from explorer.i18n import _
-from training.array_decoder import ArrayDecoder
+from training.vae.array_decoder import ArrayDecoder
 
 FRONTEND = Path(__file__).resolve().parent / "components" / "latent_pad"
 MAX_BROWSER_PARAMS = 8_000_000  # 32 MB of float32, ~43 MB of base64

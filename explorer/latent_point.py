@@ -25,7 +25,7 @@ import streamlit as st
 
 from explorer import view_link
 from explorer.i18n import N_, _
-from training import latent_space
+from training.vae import latent_space
 
 LIMIT = 4.0  # each coordinate's range -LIMIT..LIMIT: the prior puts 99.99% of every z_k within +-4
 STEP = 0.05
@@ -69,7 +69,7 @@ def _landing(path: str, digest: str, z_dim: int) -> list[float] | None:
 def landing(path: str, z_dim: int) -> tuple[list[float], tuple[str, dict]]:
     """Where a model's latent point starts, and its source; z = 0 if its decoder cannot be read."""
     from explorer import state
-    from training.errors import UserError
+    from training.core.errors import UserError
 
     try:
         z = _landing(path, state.weights_digest(Path(path)), z_dim)

@@ -1,6 +1,6 @@
 """Pages that follow a training: while the current run trains, redraw when its files change.
 
-The run folder is the truth (training/run_folder.py): each finished epoch rewrites ``model.safetensors``
+The run folder is the truth (training/runs/layout.py): each finished epoch rewrites ``model.safetensors``
 and appends to ``history.jsonl``. A page calls ``follow_training()`` once; while the current run is active
 a small fragment looks at those two files once a second (their size and time, no reading) and redraws
 the whole page when either changed, so the Latent map and Balance show the model as it forms without the
@@ -15,8 +15,8 @@ import streamlit as st
 
 from explorer import state
 from explorer.i18n import _
-from training.run_folder import HISTORY, WEIGHTS, file_stamp
-from training.run_status import ACTIVE, observed_state, read_status
+from training.runs.layout import HISTORY, WEIGHTS, file_stamp
+from training.runs.status import ACTIVE, observed_state, read_status
 
 EVERY_S = 1.0
 

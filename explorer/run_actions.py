@@ -1,6 +1,6 @@
 """The buttons that act on a run, shared by the Train and Models pages: Stop, Resume, Use, Delete.
 
-Each acts on the run folder through training/launch.py (which takes the run's lock) and then shows
+Each acts on the run folder through training/jobs/control.py (which takes the run's lock) and then shows
 what the folder says; none keeps state of its own.
 """
 
@@ -10,10 +10,10 @@ import streamlit as st
 
 from explorer import DEMOS, state, trainings
 from explorer.i18n import N_, _, error_text, words
-from training.errors import UserError
-from training.launch import delete_run, resume, stop_run
-from training.run_status import ACTIVE, QUEUED
-from training.run_folder import RunSummary
+from training.core.errors import UserError
+from training.jobs.control import delete_run, resume, stop_run
+from training.models.catalogue import RunSummary
+from training.runs.status import ACTIVE, QUEUED
 
 STATE_ICONS = {"queued": ":material/hourglass_top:", "running": ":material/play_circle:",
                "finished": ":material/check_circle:", "stopped": ":material/stop_circle:",

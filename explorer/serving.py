@@ -18,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from training.errors import UserError
+from training.core.errors import UserError
 
 SERVED_ENV = "VAE_EXPLORER_SERVED"
 RUNS_ENV = "VAE_EXPLORER_RUNS"

@@ -16,17 +16,20 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from explorer import serving
-from training.config import RunConfig
-from training.errors import UserError
+from training.core.config import RunConfig
+from training.core.errors import UserError
 from explorer.i18n import _, error_text
-from training.array_decoder import ArrayDecoder, load_decoder
-from training.run_folder import (ADAPTER_ENV, NO_DATASET, ONNX_DECODER, ONNX_ENCODER, RunSummary, is_adapter_folder, is_onnx_folder,
-                                 list_runs, read_config, read_history, weights_path)
+from training.core.environment import ADAPTER_ENV
+from training.models.base import NO_DATASET
+from training.models.catalogue import RunSummary, list_runs
+from training.models.open import load_decoder, is_adapter_folder, is_onnx_folder, read_config, weights_path
+from training.runs.layout import ONNX_DECODER, ONNX_ENCODER, read_history
+from training.vae.array_decoder import ArrayDecoder
 from explorer import DEMOS
 
 if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
-    from training.checkpoint import Run
     from training.data import Dataset
+    from training.models.base import Run
 
 DEFAULT_RUN = DEMOS / "mnist5k-z16"
 RUNS_ROOT_ENV = "VAE_EXPLORER_RUNS"
@@ -34,7 +37,7 @@ RUNS_ROOT_ENV = "VAE_EXPLORER_RUNS"
 
 def own_model_spec() -> str | None:
     """`streamlit run explorer/app.py -- --model package.module:factory` (or $VAE_EXPLORER_MODEL): the person who
-    started the app named their own model code (training/adapter.py); it is then the default model."""
+    started the app named their own model code (training/models/adapter.py); it is then the default model."""
     argv = sys.argv[1:]
     if "--model" in argv and argv.index("--model") + 1 < len(argv):
         return argv[argv.index("--model") + 1]
@@ -46,7 +49,7 @@ def own_model_folder() -> Path | None:
     spec = own_model_spec()
     if spec is None:
         return None
-    from training.adapter import folder_for
+    from training.models.adapter import folder_for
 
     try:
         return folder_for(spec)
@@ -57,7 +60,7 @@ def own_model_folder() -> Path | None:
 
 if own_model_spec() is not None:
     try:
-        from training.adapter import folder_for as _folder_for
+        from training.models.adapter import folder_for as _folder_for
 
         DEFAULT_RUN = _folder_for(own_model_spec())
     except UserError:
@@ -88,7 +91,7 @@ def all_runs() -> list[RunSummary]:
     own = own_model_folder()
     runs = list_runs(runs_root(), bundled=DEMOS)
     if own is not None:
-        from training.run_folder import summarize_run
+        from training.models.catalogue import summarize_run
 
         try:
             runs = [summarize_run(own, False)] + runs
@@ -156,7 +159,7 @@ def weights_digest(run_dir: Path) -> str:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _load_run(path: str, digest: str) -> Run:
-    from training.checkpoint import load_run
+    from training.models.open import load_run
 
     return load_run(path)
 
@@ -189,7 +192,7 @@ def current_config_and_history() -> tuple[RunConfig, list[dict]]:
 def _measured_kl(path: str, digest: str) -> list[dict]:
     """A model from elsewhere has no history to order its dimensions by: KL_k (E4) of its test images,
     measured once, as the one record the slider pages read ([] when its data set is not known)."""
-    from training.evaluate import elbo_terms, summarize
+    from training.vae.evaluate import elbo_terms, summarize
 
     run = load_run_of(path)
     if run.config.train.dataset == NO_DATASET:
@@ -262,7 +265,7 @@ def on_new_model(page: str, reset: Callable[[], None]) -> None:
 def current_test_images(run: Run, data: Dataset):
     """The test images as the current model is scored on them (binarised once, with a fixed seed, for
     a --binarize run): every page shows and encodes these, so all pages agree."""
-    from training.evaluate import test_images
+    from training.vae.evaluate import test_images
 
     return test_images(run.config, data)
 

@@ -1,7 +1,7 @@
 """Plotly figures for the Train page: functions of a job's steps and epoch records (words in the
 visitor's language, through explorer/i18n.py).
 
-``steps`` are ``(global_step, recon, kl, beta, ...)`` rows (``training.step_log.StepRow`` or plain tuples);
+``steps`` are ``(global_step, recon, kl, beta, ...)`` rows (``training.runs.step_log.StepRow`` or plain tuples);
 ``records`` are the trainer's per-epoch history dicts (``train_recon``, ``test_kl``, ...).
 Step curves are drawn against fractional epochs so they share an x axis with the epoch points.
 """

@@ -13,11 +13,11 @@ import streamlit as st
 
 from explorer import serving, state
 from explorer.i18n import N_, _
-from training.config import ARCHS, DECODER_STARTS, LIKELIHOODS, LR_SCHEDULES, ModelConfig, RunConfig, TrainConfig
+from training.core.config import ARCHS, DECODER_STARTS, LIKELIHOODS, LR_SCHEDULES, ModelConfig, RunConfig, TrainConfig
+from training.core.errors import UserError
+from training.core.settings import DEFAULT_HIDDEN, build_run_config, title_of
 from training.data import DATASET_NAMES, list_datasets
 from training.data.registry import FOLDER_PREFIX, image_size_range
-from training.errors import UserError
-from training.settings import DEFAULT_HIDDEN, build_run_config, title_of
 
 FOLDER_CHOICE = "folder:PATH"
 MAX_JS_INT = 2**53 - 1  # number inputs travel through JavaScript numbers
@@ -126,7 +126,7 @@ def sweep_name_of(key: str) -> str:
 
 def betas_from_form(f: dict) -> tuple[float, ...] | None:
     """The betas of a sweep typed in 'β sweep', or None when it is empty (one training)."""
-    from training.sweep import parse_betas
+    from training.runs.sweep import parse_betas
 
     text = f.get("beta_sweep", "").strip()
     return parse_betas(text, form_name_of("beta_sweep")) if text else None

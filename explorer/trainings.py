@@ -1,7 +1,7 @@
 """The app's side of trainings: which launcher starts them, who the visitor is, and the visitors who left.
 
 Trainings are processes (or Ray tasks) that write their run folders; every page reads those folders
-(training/run_status.py) and nothing here keeps a training's state. What this module keeps in the
+(training/runs/status.py) and nothing here keeps a training's state. What this module keeps in the
 server's memory is only what the server alone can know: which browser sessions belong to which
 visitor, so that the queued trainings of a visitor who has left can be cancelled.
 
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from training.errors import UserError
-from training.launch import Launcher, adopt_queued, launcher_from_env, stop_run
-from training.run_queue import scan
-from training.run_status import QUEUED
+from training.core.errors import UserError
+from training.jobs.control import adopt_queued, launcher_from_env, stop_run
+from training.jobs.launcher import Launcher
+from training.runs.queue import scan
+from training.runs.status import QUEUED
 
 MAX_ACTIVE_PER_VISITOR = 4  # queued + running, so one visitor cannot fill the queue
 XSRF_COOKIE = "_streamlit_xsrf"

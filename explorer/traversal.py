@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from explorer import images
-from training import latent_space
+from training.vae import latent_space
 
 SPAN = 3.0  # the coordinate runs from -SPAN to +SPAN: the prior's +-3 sigma
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training import archive
-from training.checkpoint import load_model_from_bytes, weights_bytes
-from training.errors import UserError
-from training.run_folder import CONFIG, HISTORY, ONNX_DECODER, ONNX_ENCODER, ONNX_META, WEIGHTS, publish_run, run_path
+from training.core.errors import UserError
+from training.runs import archive
+from training.runs.checkpoint import load_model_from_bytes, weights_bytes
+from training.runs.layout import (CONFIG, HISTORY, ONNX_DECODER, ONNX_ENCODER, ONNX_META, WEIGHTS, publish_run,
+                                  run_path)
 
 MAX_UPLOAD_MB = 64  # as server.maxUploadSize in explorer/.streamlit/config.toml, which guards the server itself
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024**2
@@ -43,7 +44,7 @@ def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, nam
 
 def save_uploaded_zip(data: bytes, root: str | Path, name: str) -> Path:
     """A .zip as the Models page downloads it (a run), or an ONNX model's: read with every check of
-    training/archive.py, then validated like the separate files and saved as ROOT/NAME."""
+    training/runs/archive.py, then validated like the separate files and saved as ROOT/NAME."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise UserError("The uploaded file is {size} MB; the limit is {limit} MB.",
                         size=f"{len(data) / 1024**2:.1f}", limit=MAX_UPLOAD_MB)
@@ -51,7 +52,7 @@ def save_uploaded_zip(data: bytes, root: str | Path, name: str) -> Path:
     if CONFIG in files and WEIGHTS in files:
         return save_uploaded_run(files[CONFIG], files[WEIGHTS], root, name)
     if ONNX_ENCODER in files and ONNX_DECODER in files:
-        from training.onnx_model import check_upload
+        from training.models.onnx_runtime import check_upload
 
         target = run_path(root, name)
         if target.exists():

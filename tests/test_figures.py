@@ -129,7 +129,7 @@ def test_loss_curves_train_test_beta_kl_and_total():
 
 
 def test_rate_distortion_one_point_per_scored_run():
-    from training.run_folder import RunSummary
+    from training.models.catalogue import RunSummary
 
     def run(name, beta, lik, kl, recon):
         return RunSummary(path=Path("/r") / name, name=name, bundled=False, dataset="mnist5k", arch="mlp",

@@ -10,10 +10,11 @@ from streamlit.testing.v1 import AppTest
 from explorer import latent_pad as latent_pad_module
 from explorer.latent_pad import FRONTEND, decode_array, encode_array, encode_decoder, payload_bytes
 from explorer.latent_point import clip_round
-from training.checkpoint import write_views
-from training.config import RunConfig
-from training.array_decoder import ArrayDecoder, Layer, load_decoder
-from training.model import VAE
+from training.core.config import RunConfig
+from training.models.open import load_decoder
+from training.runs.checkpoint import write_views
+from training.vae.array_decoder import ArrayDecoder, Layer
+from training.vae.model import VAE
 from explorer import DEMOS as BUNDLED_DEMOS
 from tests.waiting import HANG_S
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import serving
 from explorer.train_form import config_from_form
-from training.errors import UserError
+from training.core.errors import UserError
 from tests.waiting import HANG_S
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from training.step_log import StepRow
+from training.runs.step_log import StepRow
 from explorer.train_figures import MAX_POINTS, beta_figure, ema, loss_figure, thin
 
 

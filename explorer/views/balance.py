@@ -8,10 +8,11 @@ import streamlit as st
 
 from explorer import compare, dim_names, downloads, figures, live, state
 from explorer.i18n import _
-from training import latent, latent_space
-from training.disentangle import LABEL_MARGIN, LABEL_MIN_NMI
-from training.objective import loss_formula
-from training.run_folder import is_adapter_folder, is_onnx_folder
+from training.analysis import latent
+from training.analysis.disentangle import LABEL_MARGIN, LABEL_MIN_NMI
+from training.models.open import is_adapter_folder, is_onnx_folder
+from training.vae import latent_space
+from training.vae.objective import loss_formula
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -40,7 +41,7 @@ def collapse_advice(config) -> list[str]:
 
 
 def factor_section(run, kl: np.ndarray) -> None:
-    """For data with known factors: which dimension tracks which factor, and the MIG (training/disentangle.py)."""
+    """For data with known factors: which dimension tracks which factor, and the MIG (training/analysis/disentangle.py)."""
     last = run.history[-1]
     if last.get("factor_nmi") is None:
         return

@@ -8,7 +8,8 @@ import streamlit as st
 
 from explorer import downloads, images, latent_point, state, view_link
 from explorer.i18n import N_, _
-from training import latent, latent_space
+from training.analysis import latent
+from training.vae import latent_space
 
 KEY_A, KEY_B = "interp_a", "interp_b"
 

@@ -10,8 +10,9 @@ import streamlit as st
 
 from explorer import dim_names, downloads, epochs, figures, images, latent_point, live, map_thumbs, state, view_link
 from explorer.i18n import N_, _
-from training import latent, latent_space, map_cache
-from training.embedding import MAX_POINTS as EMBED_MAX_POINTS
+from training.analysis import latent, map_cache
+from training.analysis.embedding import MAX_POINTS as EMBED_MAX_POINTS
+from training.vae import latent_space
 
 NEIGHBOURS = 8
 METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two latent dims")}
@@ -28,7 +29,7 @@ def _encode_test(path: str, digest: str, _model, _x) -> np.ndarray:
 def _projection(path: str, digest: str, method: str, dims: tuple[int, int], seed: int, max_points: int,
                 _mu: np.ndarray) -> tuple[latent.Projection, np.ndarray]:
     """The projection of (a subsample of) mu and the test indices of its points. A neighbour embedding
-    (t-SNE, UMAP) is read from the disk cache when this model's mu has had one (training/map_cache.py)."""
+    (t-SNE, UMAP) is read from the disk cache when this model's mu has had one (training/analysis/map_cache.py)."""
     if method not in EMBEDDINGS:
         return latent.project(_mu, method, dims=dims, seed=seed), np.arange(len(_mu))
     idx = latent.subsample(len(_mu), max_points, seed)

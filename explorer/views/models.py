@@ -10,10 +10,12 @@ import streamlit as st
 from explorer import run_actions, serving, state
 from explorer.i18n import _, error_text
 from explorer.uploads import save_uploaded_run, save_uploaded_zip
-from training import archive
-from training.run_folder import CONFIG, WEIGHTS, RunSummary, is_adapter_folder, is_onnx_folder
-from training.errors import UserError
-from training.run_status import ACTIVE
+from training.core.errors import UserError
+from training.models.catalogue import RunSummary
+from training.models.open import is_adapter_folder, is_onnx_folder
+from training.runs import archive
+from training.runs.layout import CONFIG, WEIGHTS
+from training.runs.status import ACTIVE
 
 CARDS_PER_ROW = 3
 
@@ -122,7 +124,7 @@ def upload() -> None:
 
 
 def zipped(run_dir: Path) -> bytes:
-    """The model's files in one .zip, which the upload above takes back (training/archive.py)."""
+    """The model's files in one .zip, which the upload above takes back (training/runs/archive.py)."""
     return archive.write({name: (run_dir / name).read_bytes() for name in archive.MEMBERS
                           if (run_dir / name).is_file()}, run_dir.name)
 

@@ -7,7 +7,8 @@ import streamlit as st
 
 from explorer import downloads, epochs, images, state
 from explorer.i18n import _
-from training import latent, latent_space
+from training.analysis import latent
+from training.vae import latent_space
 
 SEED_KEY = "samples_seed"
 

@@ -12,10 +12,10 @@ import numpy as np
 import streamlit as st
 
 from explorer import dim_names, latent_point, state
-from training.run_folder import is_adapter_folder, is_onnx_folder
+from training.models.open import is_adapter_folder, is_onnx_folder
 from explorer.i18n import N_, _
 from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
-from training import latent_space
+from training.vae import latent_space
 
 KEY = "latent_pad"
 

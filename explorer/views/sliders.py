@@ -13,7 +13,7 @@ import streamlit as st
 
 from explorer import compare, dim_names, downloads, epochs, images, latent_point, state, traversal
 from explorer.i18n import N_, _
-from training import latent_space
+from training.vae import latent_space
 
 IMAGE_WIDTH = 320
 INDEX_KEY = "sliders_image_index"
@@ -31,7 +31,7 @@ def _on_prior(path: str, z_dim: int) -> None:
 
 
 def _on_encode(run, x_test, random: bool) -> None:
-    from training import latent
+    from training.analysis import latent
 
     if random:
         st.session_state[INDEX_KEY] = int(np.random.default_rng().integers(len(x_test)))
@@ -47,7 +47,7 @@ def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
     """mu~(z) as (H, W, C) in [0, 1]: numpy (no torch needed), else the torch model."""
     if decoder is not None:
         return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
-    from training import latent
+    from training.analysis import latent
 
     return latent.decode_images(epochs.shown(state.current_run()).model, z)[0]
 
@@ -58,7 +58,7 @@ def decode_batch(decoder):
         return decoder.decode_mean
 
     def torch_decode(z: np.ndarray) -> np.ndarray:
-        from training import latent
+        from training.analysis import latent
 
         return latent.decode_images(epochs.shown(state.current_run()).model, z).transpose(0, 3, 1, 2)
     return torch_decode
@@ -135,7 +135,7 @@ def test_image_panel(run, x_test) -> None:
     c_img.image(images.display(original, 112), width=112, caption=_("test image {index}").format(index=index))
     others = compare.picked()
     if others:
-        from training import latent
+        from training.analysis import latent
 
         st.markdown("**" + _("This test image reconstructed by each run") + "**")
         x = x_test[index:index + 1]

@@ -1,8 +1,8 @@
-"""Sweep: the runs of one beta sweep (training/sweep.py) side by side.
+"""Sweep: the runs of one beta sweep (training/runs/sweep.py) side by side.
 
 Every run of a sweep has the same settings but beta, so what differs between them is what beta did:
 where each lands on the rate-distortion plane (rate = test KL, distortion = test -ln q(x|z), E1), how
-well its code separates the data's known factors (MIG, training/disentangle.py), and what each of its
+well its code separates the data's known factors (MIG, training/analysis/disentangle.py), and what each of its
 dimensions draws (the same traversal from z = 0 for each run). Only finished runs are drawn; the others
 are listed with the state their run folder records, and the page redraws while any of them is active.
 """
@@ -17,10 +17,12 @@ import streamlit as st
 
 from explorer import dim_names, downloads, images, run_actions, state, sweep_figures
 from explorer.i18n import _, error_text
-from training import latent_space, sweep
-from training.errors import UserError
-from training.run_folder import CONFIG, HISTORY, RunSummary, file_stamp, summarize_run
-from training.run_status import ACTIVE, FINISHED, RUNNING
+from training.core.errors import UserError
+from training.models.catalogue import RunSummary, summarize_run
+from training.runs import sweep
+from training.runs.layout import CONFIG, HISTORY, file_stamp
+from training.runs.status import ACTIVE, FINISHED, RUNNING
+from training.vae import latent_space
 
 PICK_KEY = "sweep_pick"
 LIVE_KEY = "sweep_live"
@@ -119,7 +121,7 @@ def follow(root: Path, sw: sweep.Sweep, ms: list[Member]) -> None:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _mig(path: str, digest: str, test_set: str, factor_names: tuple[str, ...], _model, _x, _factors) -> float:
     """MIG of the run's code mu(x) on the test images (cached per weights file and test set)."""
-    from training import disentangle, latent
+    from training.analysis import disentangle, latent
 
     mu = latent.encode_dataset(_model, _x)
     return disentangle.factor_information(mu, _factors, list(factor_names)).mig
@@ -128,7 +130,7 @@ def _mig(path: str, digest: str, test_set: str, factor_names: tuple[str, ...], _
 @st.cache_data(max_entries=32, show_spinner=False)
 def _traversal_grid(path: str, digest: str, dims: tuple[int, ...], n: int, _model) -> np.ndarray:
     """From z = 0, each dimension of DIMS in turn from -3 to +3: one row each, tiled into one image."""
-    from training import latent
+    from training.analysis import latent
 
     z0 = np.zeros(_model.latent_dim, np.float32)
     z = latent_space.traversal_latents(z0, list(dims), np.linspace(-3.0, 3.0, n))
@@ -159,7 +161,7 @@ def mig_against_beta(sw: sweep.Sweep, done: list[Member]) -> None:
                      "has none.").format(dataset=first.config.train.dataset))
         return
     factors, names = data.y_test.numpy(), tuple(data.factor_names)
-    # Each run recorded its last epoch's MIG (training/disentangle.py, same test images, same weights): read it;
+    # Each run recorded its last epoch's MIG (training/analysis/disentangle.py, same test images, same weights): read it;
     # only runs from before that record are encoded here.
     mig = [m.summary.mig for m in done]
     if any(v is None for v in mig):

@@ -9,8 +9,8 @@ import streamlit as st
 
 from explorer import figures, state
 from explorer.i18n import _
-from training import latent
-from training.likelihoods import LOG_2PI
+from training.analysis import latent
+from training.vae.likelihoods import LOG_2PI
 
 SIGMAS = (0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 BATCH_SIZES = (64, 128, 256, 512)
@@ -23,13 +23,13 @@ def _terms(path: str, digest: str, n_images: int, n_mc: int, seed: int, _model, 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _factor_info(path: str, digest: str, _model, _x, _factors, factor_names: tuple[str, ...]):
-    from training import disentangle
+    from training.analysis import disentangle
 
     return disentangle.of_model(_model, _x, _factors, list(factor_names))
 
 
 def _mig_row(run, data) -> None:
-    """Beyond E1..E7: how well the code separates the data's known factors (training/disentangle.py)."""
+    """Beyond E1..E7: how well the code separates the data's known factors (training/analysis/disentangle.py)."""
     info = _factor_info(str(run.path), state.weights_digest(run.path), run.model,
                         state.current_test_images(run, data), data.y_test.numpy(), tuple(data.factor_names))
     left, right = _row(_("Disentanglement · the mutual information gap"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
-from ..errors import UserError
+from training.core.errors import UserError
 from .cache import data_root
 from .dataset import Dataset
 from .offline import load_digits, load_mnist5k, mnist5k_path
@@ -25,6 +25,12 @@ _DESCRIPTIONS = {
     "digits": "1,797 8x8 handwritten digits from scikit-learn",
     "shapes": "generated squares, ellipses and hearts with known factors (scale, rotation, position)",
 } | {name: spec.description for name, spec in TORCHVISION_SETS.items()}
+
+
+def native_shape(name: str) -> tuple[int, int, int] | None:
+    """The (C, H, W) of a data set whose images have one fixed size (mnist5k, digits, the torchvision sets);
+    None for the resizable ones (shapes, folder:PATH) and for unknown names."""
+    return _NATIVE_SHAPES.get(name)
 
 
 @dataclass
