@@ -18,8 +18,7 @@ from torch import Tensor
 from training.core.costs import images_per_chunk
 from training.vae.likelihoods import LOG_2PI, GaussianFixed, GaussianLearned
 from training.vae.model import VAE, reparameterize
-from training.vae.objective import kl_per_dim as kl_per_dim_of
-from training.vae.objective import log_normal_diag_at_eps, log_normal_std
+from training.vae.objective import kl_per_dim as kl_per_dim_of, log_normal_diag_at_eps, log_normal_std
 
 PROJECTIONS = ("pca", "tsne", "umap", "dims")
 NEIGHBOUR_EMBEDDINGS = ("tsne", "umap")  # no map back from the plane to z

@@ -6,8 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from training.core.environment import DATA_ENV as ROOT_ENV_VAR
-from training.core.environment import data_root
+from training.core.environment import DATA_ENV as ROOT_ENV_VAR, data_root
 
 from .dataset import Dataset
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from training.core.config import RunConfig
 from training.core.errors import UserError, as_user_error, reason, reason_of
 from training.runs.layout import CHECKPOINT, LOCK
 from training.runs.lock import RunLock
@@ -36,7 +37,7 @@ class Plan:
     """What to train and how; built by the fit use case (training/jobs/fit.py)."""
 
     run_dir: Path
-    config: object                        # RunConfig (imported lazily: pydantic, not torch)
+    config: RunConfig
     load_data: Callable[[], object]       # -> Dataset; called once the queue lets the run start
     resume: bool = False                  # continue the folder's checkpoint (or start it, if it has none)
     created: bool = False                 # this process made the folder: remove it if nothing was trained

@@ -20,12 +20,12 @@ import torch
 import torch.distributed as dist
 
 from training.analysis import disentangle
+from training.core.config import RunConfig
+from training.core.errors import UserError
+from training.data import Dataset, load_dataset
 from training.runs import snapshots
 from training.runs.checkpoint import load_resume_state, save_checkpoint, write_views
 from training.runs.layout import CHECKPOINT
-from training.core.config import RunConfig
-from training.data import Dataset, load_dataset
-from training.core.errors import UserError
 from training.vae.evaluate import elbo_terms, summarize, test_images
 from training.vae.model import VAE, pick_device
 from training.vae.objective import beta_at, lr_at, vae_loss
