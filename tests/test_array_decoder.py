@@ -81,7 +81,8 @@ def test_bad_weights_are_refused(tmp_path):
 
 
 def test_loading_and_decoding_do_not_import_torch():
-    code = ("import sys, numpy as np; from training.vae.array_decoder import deconv; from training.models.open import load_decoder; "
+    code = ("import sys, numpy as np; from training.vae.array_decoder import deconv; "
+            "from training.models.open import load_decoder; "
             "d = load_decoder('explorer/demos/mnist5k-z16'); d.decode_mean(np.zeros((1, 16))); "
             "import training.models.catalogue; training.models.catalogue.list_runs('runs'); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_S)  # a hang guard

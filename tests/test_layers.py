@@ -79,6 +79,10 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> list[tuple[in
     return found
 
 
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
 def group_of(name: str) -> str | None:
     matches = [g for g in LAYERS if name == g or name.startswith(g + ".")]
     return max(matches, key=len) if matches else None
@@ -128,7 +132,7 @@ def test_forbidden_imports():
     wrong = [f"{where(module, line, known)} imports {target}: {why}"
              for module, line, target in found
              for (group, prefix), why in FORBIDDEN.items()
-             if (module == group or module.startswith(group + ".")) and (target == prefix or target.startswith(prefix + "."))]
+             if _within(module, group) and _within(target, prefix)]
     assert not wrong, "forbidden imports:\n" + "\n".join(wrong)
 
 

@@ -41,7 +41,8 @@ def collapse_advice(config) -> list[str]:
 
 
 def factor_section(run, kl: np.ndarray) -> None:
-    """For data with known factors: which dimension tracks which factor, and the MIG (training/analysis/disentangle.py)."""
+    """For data with known factors: which dimension tracks which factor, and the MIG
+    (training/analysis/disentangle.py)."""
     last = run.history[-1]
     if last.get("factor_nmi") is None:
         return

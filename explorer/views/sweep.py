@@ -161,8 +161,8 @@ def mig_against_beta(sw: sweep.Sweep, done: list[Member]) -> None:
                      "has none.").format(dataset=first.config.train.dataset))
         return
     factors, names = data.y_test.numpy(), tuple(data.factor_names)
-    # Each run recorded its last epoch's MIG (training/analysis/disentangle.py, same test images, same weights): read it;
-    # only runs from before that record are encoded here.
+    # Each run recorded its last epoch's MIG (training/analysis/disentangle.py, same test images, same
+    # weights): read it; only runs from before that record are encoded here.
     mig = [m.summary.mig for m in done]
     if any(v is None for v in mig):
         x, test_set = state.current_test_images(first, data), state.test_set_id(first)

@@ -2,9 +2,9 @@
 (docs/theory.md E1..E7). What needs no model (ordering and marking dimensions, traversals,
 interpolation paths, prior samples) is in training/vae/latent_space.py, which imports no torch.
 
-Pure torch/numpy (t-SNE and UMAP from training/analysis/embedding.py, imported when asked for). The explorer's pages only
-arrange what these functions return. Latents are numpy float32 arrays ``(..., Z)``; images come back
-as numpy float32 ``(N, H, W, C)`` in [0, 1].
+Pure torch/numpy (t-SNE and UMAP from training/analysis/embedding.py, imported when asked for). The
+explorer's pages only arrange what these functions return. Latents are numpy float32 arrays ``(..., Z)``;
+images come back as numpy float32 ``(N, H, W, C)`` in [0, 1].
 """
 
 from __future__ import annotations
