@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-# Test workers: more than the cores, since many tests wait on a subprocess, a server or a browser (each test
-# process runs torch on one thread, tests/conftest.py). Tests wait for events, so any number is correct.
-WORKERS ?= 4
+# Test workers: one per core. Many tests wait on a subprocess, a server or a browser, but 4 workers on 2 cores
+# measured no faster than 2 (458 s both, quiet) and crowd the machine more. Tests wait for events, so any
+# number is correct (each test process runs torch on one thread, tests/conftest.py).
+WORKERS ?= 2
 # `make test-repeat`: how many times each browser and training test runs (flaky tests are found, not hoped away)
 COUNT ?= 5
 

@@ -320,7 +320,7 @@ def array_length(values) -> int:
     return len(values)
 
 
-@pytest.mark.parametrize("method, title", [("tsne", "t-SNE 1"), ("umap", "UMAP 1")])
+@pytest.mark.parametrize("method, title", [("tsne", "t-SNE 1"), pytest.param("umap", "UMAP 1", marks=pytest.mark.slow)])
 def test_the_map_draws_neighbour_embeddings_of_every_test_image_and_keeps_them_on_disk(method, title):
     from training.analysis import latent, map_cache
     from training.data import load_dataset

@@ -117,6 +117,7 @@ def test_number_inputs_are_labelled_and_explained_by_the_configs_fields(runs):
     assert "from 1 to 100,000" in at.number_input(key="train_epochs").help
 
 
+@pytest.mark.slow  # a training in a process of its own
 def test_a_tiny_training_from_the_train_page_completes_and_can_be_used(runs):
     at = open_page("views/train.py", runs)
     fill_tiny_form(at, "tiny-ui")
@@ -129,6 +130,7 @@ def test_a_tiny_training_from_the_train_page_completes_and_can_be_used(runs):
     assert load_run(runs / "tiny-ui").epoch == 2
 
 
+@pytest.mark.slow  # a training in a process of its own
 def test_stop_on_the_train_page_keeps_the_last_checkpoint(runs):
     at = open_page("views/train.py", runs)
     fill_tiny_form(at, "long-ui", epochs=100_000, batch_size=16)

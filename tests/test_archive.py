@@ -34,6 +34,7 @@ def test_a_downloaded_run_zip_uploads_back_as_the_same_model(tmp_path):
         assert torch.equal(back.model.decode_mean(z), ours.model.decode_mean(z))
 
 
+@pytest.mark.slow  # exports, zips and opens ONNX graphs (about 8 s)
 def test_an_onnx_zip_uploads_as_an_onnx_model(tmp_path):
     assert main(["export", str(DEMOS / "mnist5k-z2"), "--out", str(tmp_path / "exported")]) == 0
     path = save_uploaded_zip(run_zip(tmp_path / "exported"), tmp_path / "runs", "from-onnx")

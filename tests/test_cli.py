@@ -177,6 +177,7 @@ def test_evaluate_missing_folder(tmp_path, capsys):
     assert "no run folder" in _error_line(capsys)
 
 
+@pytest.mark.slow  # starts real python processes (about 7 s)
 def test_real_process_exit_code_is_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "training", "fit", "--latent-dim", "-3", "--out", str(tmp_path / "x")],
                           cwd=ROOT, capture_output=True, text=True, timeout=HANG_S)  # a hang guard

@@ -95,6 +95,7 @@ def test_codes_and_factors_must_match():
         disentangle.factor_information(np.zeros((10, 2)), np.zeros((9, 3)), NAMES)
 
 
+@pytest.mark.slow  # trains on shapes and measures MIG (about 15 s)
 def test_evaluate_reports_mig_and_names_for_a_data_set_with_factors_and_the_history_has_them(tmp_path):
     import json
     import subprocess

@@ -75,6 +75,7 @@ def test_every_page_shows_only_catalogue_strings(demo, tmp_path, monkeypatch):
         assert loose == [], (page, loose)
 
 
+@pytest.mark.slow  # every page of the app twice per demo (about 8 s each)
 @pytest.mark.parametrize("demo", DEMO_NAMES)
 def test_every_page_in_chinese_and_in_english(demo, tmp_path):
     for page in PAGES:

@@ -13,6 +13,9 @@ from training.vae import latent_space
 from training.vae.model import VAE
 from explorer import DEMOS as BUNDLED_DEMOS
 
+# numba compiles UMAP's functions afresh in every test process (8-12 s): slow, once (make test-fast leaves it out)
+UMAP = pytest.param("umap", marks=pytest.mark.slow)
+
 
 @pytest.fixture(scope="module")
 def small_model():
@@ -58,7 +61,7 @@ def test_raw_dims_projection_and_inverse_put_zeros_elsewhere():
         latent.project(mu, "dims", dims=(0, 4))
 
 
-@pytest.mark.parametrize("method", ["tsne", "umap"])
+@pytest.mark.parametrize("method", ["tsne", UMAP])
 def test_neighbour_embeddings_have_no_inverse_and_fit_small_sets(method):
     mu = np.random.default_rng(2).standard_normal((12, 3)).astype(np.float32)
     proj = latent.project(mu, method, seed=0, perplexity=30.0)  # perplexity 30 and 15 neighbours > n: clipped
