@@ -122,7 +122,7 @@ def macs(decoder) -> int:
 
 
 def report(title: str, decoder, r: dict) -> bool:
-    from explorer.latent_pad import payload_bytes
+    from explorer.widgets.latent_pad import payload_bytes
 
     raw, syn, mouse = r["raw"], r["synthetic"], r["mouse"]
     raw_rate = raw["n"] / raw["ms"] * 1000

@@ -11,7 +11,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # worker that computes, a test's training would get almost no CPU while the other workers run. The tests of
 # the priority itself set it explicitly (tests/test_trainings.py).
 os.environ.setdefault("VAE_EXPLORER_TRAINING_NICE", "0")
-# The app under AppTest has no server address, which explorer/serving.py reads as "served to others"
+# The app under AppTest has no server address, which explorer/state/serving.py reads as "served to others"
 # (Streamlit's default listens everywhere). The tests drive it as it runs on one's own machine; the
 # served mode has its own tests (tests/test_serving.py), which set this explicitly.
 os.environ.setdefault("VAE_EXPLORER_SERVED", "0")

@@ -1,4 +1,4 @@
-"""A model as one .zip (training/runs/archive.py, explorer/uploads.py): what the Models page downloads it takes back;
+"""A model as one .zip (training/runs/archive.py, explorer/state/uploads.py): what the Models page downloads it takes back;
 an ONNX model's zip becomes an ONNX folder; every hostile archive is one sentence and writes nothing."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from explorer import DEMOS
-from explorer.uploads import save_uploaded_zip
+from explorer.state.uploads import save_uploaded_zip
 from training.cli import main
 from training.core.errors import UserError
 from training.models.open import load_run

@@ -6,7 +6,8 @@ from pathlib import Path
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import DEMOS, compare
+from explorer import DEMOS
+from explorer.widgets import compare
 from training.core.config import RunConfig
 from training.runs.checkpoint import write_views
 from training.vae.model import VAE

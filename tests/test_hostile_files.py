@@ -21,7 +21,7 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
-from explorer.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
+from explorer.state.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
 from tests.conftest import BytesRead
 from training.cli import main
 from training.core.config import RunConfig

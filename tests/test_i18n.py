@@ -182,7 +182,7 @@ def test_an_upload_refused_in_chinese_names_the_upload_in_chinese():
         import streamlit as st
 
         from explorer.i18n import error_text
-        from explorer.uploads import save_uploaded_run
+        from explorer.state.uploads import save_uploaded_run
         from training.core.config import RunConfig
         from training.core.errors import UserError
 
@@ -206,7 +206,7 @@ def test_an_invalid_uploaded_config_is_explained_in_chinese_down_to_the_bound():
         import streamlit as st
 
         from explorer.i18n import error_text
-        from explorer.uploads import save_uploaded_run
+        from explorer.state.uploads import save_uploaded_run
         from training.core.errors import UserError
 
         try:

@@ -1,5 +1,6 @@
-"""The import contract (docs/architecture.md): ``training/`` is layered and every import goes down, never up and
-never sideways; ``training/`` never imports Streamlit; and no import circle anywhere in the project.
+"""The import contract (docs/architecture.md): ``training/`` and ``explorer/`` are layered and every import goes
+down, never up and never sideways; ``training/`` never imports Streamlit; ``explorer/`` uses only ``training``'s
+public names; and no import circle anywhere in the project.
 
 Read from the source with ``ast`` (nothing is imported), counting every import: at the top of a module, inside
 a function, under ``if TYPE_CHECKING``, and ``importlib.import_module("...")`` of a literal name. An import
@@ -27,8 +28,14 @@ LAYERS = {
     "training.cli": 5,         # the command line
     "training": 5,             # the package's lazy exports (training/__init__.py)
     "training.__main__": 6,    # python -m training
-    "explorer": 7,             # the Streamlit app, on top of the library
-    "benchmarks": 8,           # measures the app and the library
+    "explorer": 7,             # the Streamlit app, on top of the library (explorer/__init__.py: where the demos are)
+    "explorer.i18n": 8,        # the visitor's language: every sentence the app shows goes through it
+    "explorer.state": 9,       # the app's state: the chosen model, the latent point, the view as a link, visitors
+    "explorer.figures": 9,     # charts and images: functions of arrays, no session state
+    "explorer.widgets": 10,    # controls shared by pages, and the custom components beside their JavaScript
+    "explorer.views": 11,      # the pages (their file names are the URL paths)
+    "explorer.app": 12,        # streamlit run explorer/app.py: the navigation and the sidebar
+    "benchmarks": 13,          # measures the app and the library
 }
 
 # Imports no module of a group may make, whatever the layers say: (group, imported name prefix) -> why.
@@ -211,3 +218,32 @@ def _a_cycle(component: list[str], graph: dict[str, set[str]]) -> list[str]:
                     nxt.append(child)
         frontier = nxt
     return component + [start]
+
+
+def test_explorer_uses_only_public_names_of_training():
+    """The app may import training's modules and their names, never a private one (``_NATIVE_SHAPES``, ``_fit``):
+    what starts with an underscore may change without notice, and a page that leans on it breaks unseen."""
+    wrong = []
+    for module, path in project_modules().items():
+        if not _within(module, "explorer"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        aliases = {}  # local name -> the training module it stands for
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and _within(node.module or "", "training"):
+                named = [f"{node.module}.{alias.name}" for alias in node.names]
+                aliases.update({(a.asname or a.name): n for a, n in zip(node.names, named)})
+            elif isinstance(node, ast.Import):
+                named = [a.name for a in node.names if _within(a.name, "training")]
+                aliases.update({(a.asname or a.name.split(".")[0]): (a.name if a.asname else "training")
+                                for a in node.names if _within(a.name, "training")})
+            else:
+                continue
+            wrong += [f"{path.relative_to(ROOT).as_posix()}:{node.lineno} imports {name}" for name in named
+                      if any(part.startswith("_") for part in name.split("."))]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases \
+                    and node.attr.startswith("_"):
+                wrong.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno} uses "
+                             f"{aliases[node.value.id]}.{node.attr}")
+    assert not wrong, "explorer/ reaches into training's private names:\n" + "\n".join(wrong)

@@ -216,7 +216,7 @@ def test_iwae_stays_exact_and_below_the_elbo_for_very_confident_encoders(logvar_
 
 
 def test_labels_name_the_loss_that_was_really_minimised():
-    from explorer.figures import loss_note
+    from explorer.figures.charts import loss_note
     from training.vae.objective import loss_formula
     assert loss_formula(1.0) == "recon + KL"
     assert loss_formula(4.0) == "recon + β·KL"

@@ -9,8 +9,8 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from explorer import serving
-from explorer.train_form import config_from_form
+from explorer.state import serving
+from explorer.widgets.train_form import config_from_form
 from training.core.errors import UserError
 from tests.waiting import HANG_S
 

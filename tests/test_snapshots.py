@@ -9,7 +9,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import epochs
+from explorer.widgets import epochs
 from training.core.config import ModelConfig
 from training.runs import snapshots
 from training.vae.model import VAE

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from training.runs.step_log import StepRow
-from explorer.train_figures import MAX_POINTS, beta_figure, ema, loss_figure, thin
+from explorer.figures.train_figures import MAX_POINTS, beta_figure, ema, loss_figure, thin
 
 
 def steps(n):

@@ -4,7 +4,8 @@ import re
 
 import numpy as np
 
-from explorer import DEMOS, traversal
+from explorer import DEMOS
+from explorer.figures import traversal
 from training.models.open import load_decoder
 from training.vae.latent_space import clearest_prior_sample, prior_samples
 

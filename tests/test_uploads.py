@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from explorer.uploads import save_uploaded_run
+from explorer.state.uploads import save_uploaded_run
 from training.core.config import RunConfig
 from training.core.errors import UserError
 from training.models.open import load_run

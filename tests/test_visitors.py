@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from explorer import trainings
+from explorer.state import trainings
 from training.core.config import RunConfig
 from training.jobs.control import submit
 from training.runs.lock import RunLock

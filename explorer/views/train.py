@@ -14,10 +14,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import downloads, run_actions, state, trainings
+from explorer.figures.train_figures import beta_figure, loss_figure
 from explorer.i18n import _, error_text
-from explorer.train_figures import beta_figure, loss_figure
-from explorer.train_form import betas_from_form, config_from_form, sweep_name_of, training_form
+from explorer.state import shared, trainings
+from explorer.widgets import downloads, run_actions
+from explorer.widgets.train_form import betas_from_form, config_from_form, sweep_name_of, training_form
 from training.core.errors import UserError
 from training.core.settings import default_run_name
 from training.jobs.control import submit, start_sweep
@@ -239,7 +240,7 @@ def main() -> None:
     st.caption(_("Each training runs in a process of its own: other pages stay quick, and neither leaving this page, "
                  "reloading it nor restarting the app stops it. Each epoch's checkpoint is saved, so Stop keeps the "
                  "last complete epoch and Resume continues from it."))
-    root, visitor = state.runs_root(), trainings.visitor_id()
+    root, visitor = shared.runs_root(), trainings.visitor_id()
     try:
         launcher = trainings.launcher(root)
     except UserError as err:

@@ -62,7 +62,7 @@ def test_dragging_a_slider_redraws_during_the_drag_and_sends_z_on_release(page, 
     assert "none yet" in last_release(page)
     screenshot(page, "scrub")
     before, decodes0 = frame.evaluate(CANVAS), frame.evaluate("latentPad.decodes")
-    start = frame.evaluate("latentPad.z")  # the landing point (explorer/latent_point.py)
+    start = frame.evaluate("latentPad.z")  # the landing point (explorer/state/latent_point.py)
 
     box = frame.locator(f"#z-{dim}").bounding_box()  # main-page coordinates
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the middle of the track: 0

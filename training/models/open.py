@@ -64,6 +64,13 @@ def weights_path(run_dir: str | Path) -> Path:
     return run_dir / ONNX_DECODER if kind == ONNX else run_dir / WEIGHTS
 
 
+def model_files(run_dir: str | Path) -> list[Path]:
+    """The files whose bytes are the model (what a cache of it is keyed by): ``weights_path``, and an ONNX
+    folder's encoder.onnx too."""
+    run_dir = Path(run_dir)
+    return [weights_path(run_dir)] + ([run_dir / ONNX_ENCODER] if model_kind(run_dir) == ONNX else [])
+
+
 def read_config(run_dir: str | Path) -> RunConfig:
     """The config a model folder stands for: a run's config.json, validated, its size checked before it is
     read; for an ONNX folder, shapes from its graphs; for an adapter, what its model says (it runs it)."""

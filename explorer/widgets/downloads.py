@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import images
+from explorer.figures import images
 from explorer.i18n import _
 
 SCALES = (1, 2, 4, 8, 16)

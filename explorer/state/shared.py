@@ -15,23 +15,23 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from explorer import serving
-from training.core.config import RunConfig
-from training.core.errors import UserError
+from explorer import DEMOS
 from explorer.i18n import _, error_text
+from explorer.state import serving
+from training.core.config import RunConfig
 from training.core.environment import ADAPTER_ENV
+from training.core.errors import UserError
 from training.models.base import NO_DATASET
 from training.models.catalogue import RunSummary, list_runs
-from training.models.open import load_decoder, is_adapter_folder, is_onnx_folder, read_config, weights_path
-from training.runs.layout import ONNX_DECODER, ONNX_ENCODER, read_history
+from training.models.open import RUN, load_decoder, model_files, model_kind, read_config
+from training.runs.layout import HISTORY, read_history
 from training.vae.array_decoder import ArrayDecoder
-from explorer import DEMOS
 
 if TYPE_CHECKING:  # torch-backed; imported on first use so the first image need not wait for torch
     from training.data import Dataset
     from training.models.base import Run
 
-DEFAULT_RUN = DEMOS / "mnist5k-z16"
+DEMO_RUN = DEMOS / "mnist5k-z16"  # the default model, unless one's own model was named (default_run)
 RUNS_ROOT_ENV = "VAE_EXPLORER_RUNS"
 
 
@@ -58,18 +58,23 @@ def own_model_folder() -> Path | None:
         return None
 
 
-if own_model_spec() is not None:
-    try:
-        from training.models.adapter import folder_for as _folder_for
+def default_run() -> Path:
+    """The model shown until the visitor picks one: one's own model when the command line named a usable one,
+    else the bundled demo. Its folder is written here, when first asked for, never on import."""
+    spec = own_model_spec()
+    if spec is not None:
+        from training.models.adapter import folder_for
 
-        DEFAULT_RUN = _folder_for(own_model_spec())
-    except UserError:
-        pass
+        try:
+            return folder_for(spec)
+        except UserError:
+            pass
+    return DEMO_RUN
 
 
 def runs_root() -> Path:
     """The folder where trainings are saved and runs are listed (Models page can change it; served to
-    others, only to one of the folders the operator lists: explorer/serving.py)."""
+    others, only to one of the folders the operator lists: explorer/state/serving.py)."""
     chosen = st.session_state.get("runs_root")
     if serving.served():
         allowed = serving.runs_folders()
@@ -114,7 +119,9 @@ def canonical(path: str | Path) -> str:
 
 
 def current_run_path() -> Path:
-    return Path(st.session_state.get("run_path", canonical(DEFAULT_RUN)))
+    if "run_path" in st.session_state:
+        return Path(st.session_state["run_path"])
+    return Path(canonical(default_run()))
 
 
 def select_run(path: str | Path) -> None:
@@ -147,13 +154,10 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
 
 
 def weights_digest(run_dir: Path) -> str:
-    weights = weights_path(run_dir)
-    stat = weights.stat()
-    digest = _file_digest(str(weights), stat.st_mtime_ns, stat.st_size)
-    if weights.name == ONNX_DECODER:  # an ONNX folder: the encoder's bytes count too
-        encoder = weights.with_name(ONNX_ENCODER)
-        stat = encoder.stat()
-        digest += _file_digest(str(encoder), stat.st_mtime_ns, stat.st_size)
+    digest = ""
+    for file in model_files(run_dir):  # an ONNX folder: the encoder's bytes count too
+        stat = file.stat()
+        digest += _file_digest(str(file), stat.st_mtime_ns, stat.st_size)
     return digest
 
 
@@ -178,12 +182,12 @@ def current_config_and_history() -> tuple[RunConfig, list[dict]]:
     """The chosen run's config and history, without loading the model (no torch)."""
     path = current_run_path()
     try:
-        history_file = path / "history.jsonl"
+        history_file = path / HISTORY
         mtime = history_file.stat().st_mtime_ns if history_file.exists() else 0
         config, history = _config_and_history(str(path), weights_digest(path), mtime)
     except (UserError, OSError):
         return current_run().config, current_run().history  # falls back to the demo with a warning
-    if not history and (is_onnx_folder(path) or is_adapter_folder(path)):
+    if not history and model_kind(path) != RUN:  # a model from elsewhere
         history = _measured_kl(str(path), weights_digest(path))  # no training history: order dims by measured KL
     return config, history
 
@@ -237,10 +241,11 @@ def current_run() -> Run:
     try:
         return load_run_of(path)
     except (UserError, OSError):
-        if path != DEFAULT_RUN:
+        fallback = default_run()
+        if path != fallback:
             st.warning(_("The run {path} could not be loaded; showing the bundled demo instead.").format(path=path))
-            select_run(DEFAULT_RUN)
-            return load_run_of(DEFAULT_RUN)
+            select_run(fallback)
+            return load_run_of(fallback)
         raise
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import view_link
 from explorer.i18n import N_, _
+from explorer.state import view_link
 from training.vae import latent_space
 
 LIMIT = 4.0  # each coordinate's range -LIMIT..LIMIT: the prior puts 99.99% of every z_k within +-4
@@ -48,7 +48,7 @@ def slider_keys(z_dim: int) -> list[str]:
 
 
 def label(i: int, kl: float, active: bool, name: str | None = None) -> str:
-    """A dimension's name on every control: index, the factor it tracks (explorer/dim_names.py), its KL to
+    """A dimension's name on every control: index, the factor it tracks (explorer/state/dim_names.py), its KL to
     the prior (E4), unused if below 0.01."""
     return f"z_{i}" + (f" · {name}" if name else "") + f" · KL {kl:.2f}" + ("" if active else " · " + _("unused: KL < 0.01"))
 
@@ -57,9 +57,9 @@ def label(i: int, kl: float, active: bool, name: str | None = None) -> str:
 def _landing(path: str, digest: str, z_dim: int) -> list[float] | None:
     """The first point of a model: the clearest of LANDING_SAMPLES prior samples (z = 0 decodes to a grey
     average of every figure, a poor first look). Decoded in numpy: about 20 ms, no torch."""
-    from explorer import state
+    from explorer.state import shared
 
-    decoder = state.load_decoder_of(path)
+    decoder = shared.load_decoder_of(path)
     if decoder.latent_dim != z_dim:
         return None
     z, _index = latent_space.clearest_prior_sample(decoder.decode_mean, z_dim, LANDING_SAMPLES, LANDING_SEED)
@@ -68,11 +68,11 @@ def _landing(path: str, digest: str, z_dim: int) -> list[float] | None:
 
 def landing(path: str, z_dim: int) -> tuple[list[float], tuple[str, dict]]:
     """Where a model's latent point starts, and its source; z = 0 if its decoder cannot be read."""
-    from explorer import state
+    from explorer.state import shared
     from training.core.errors import UserError
 
     try:
-        z = _landing(path, state.weights_digest(Path(path)), z_dim)
+        z = _landing(path, shared.weights_digest(Path(path)), z_dim)
     except (UserError, OSError, ValueError):
         z = None
     if z is None:

@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from explorer.figures.images import pil_image
 from explorer.i18n import _
-from explorer.images import pil_image
 
 PALETTE = qualitative.D3 + qualitative.Pastel  # >= 10 distinct classes
 ACTIVE_COLOR = "#1f77b4"

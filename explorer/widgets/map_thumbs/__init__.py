@@ -5,7 +5,7 @@ the browser gets every test image once, as one PNG atlas (tiles in rows of ``col
 index), and a components v2 component draws the hovered dot's tile from it. It listens to the latent
 map's own ``plotly_hover`` / ``plotly_unhover`` events (Plotly's public event API on the chart's
 element, found by the chart's Streamlit key); every dot's ``customdata`` is its test index
-(explorer/figures.py).
+(explorer/figures/charts.py).
 
 Costs are checked before they are paid: the atlas's raw size is N * side^2 * C bytes, and the tile side
 is chosen from that budget (``ATLAS_MAX_BYTES``) before any image is resized or encoded; 10,000 MNIST
@@ -26,7 +26,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-FRONTEND = Path(__file__).resolve().parent / "components" / "map_thumbs"
+FRONTEND = Path(__file__).resolve().parent  # its front end lies beside it
 ATLAS_MAX_BYTES = 16_000_000  # raw pixels of one atlas
 SCALE_PX = 96                 # the hovered image is shown about this wide
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import DEMOS, state, trainings
+from explorer import DEMOS
 from explorer.i18n import N_, _, error_text, words
+from explorer.state import shared, trainings
 from training.core.errors import UserError
 from training.jobs.control import delete_run, resume, stop_run
 from training.models.catalogue import RunSummary
@@ -98,9 +99,9 @@ def resume_button(run: RunSummary, key: str) -> None:
 def use_button(run: RunSummary, key: str) -> None:
     if not run.ready:
         return
-    in_use = state.same_run(run.path, state.current_run_path())
+    in_use = shared.same_run(run.path, shared.current_run_path())
     if st.button(_("In use") if in_use else _("Use"), key=f"use_{key}", disabled=in_use, icon=":material/check:"):
-        state.choose_run(run.path)  # the whole app redraws: the button may sit in a fragment
+        shared.choose_run(run.path)  # the whole app redraws: the button may sit in a fragment
 
 
 DELETE_PENDING = "delete_pending"  # the run whose Delete was pressed: its dialog stays open until answered
@@ -121,8 +122,8 @@ def _delete_for_good(path: str) -> None:
     except UserError as err:
         st.session_state["run_action_error"] = error_text(err)
     else:
-        if state.same_run(path, state.current_run_path()):
-            state.select_run(state.DEFAULT_RUN)
+        if shared.same_run(path, shared.current_run_path()):
+            shared.select_run(shared.default_run())
 
 
 def _confirm_delete(run: RunSummary) -> None:

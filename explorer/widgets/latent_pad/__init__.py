@@ -9,7 +9,7 @@ z back only on release.
 
 It is a Streamlit components v2 component (``st.components.v2.component``: no iframe, automatic
 height, the theme as ``--st-*`` CSS variables). Its front end is three hand-written files in
-explorer/components/latent_pad/ (pad.html, style.css, pad.js), read here and registered inline: no
+this folder (pad.html, style.css, pad.js), read here and registered inline: no
 build step, no CDN. It speaks two values: the state ``has`` (the model whose weights the browser
 holds) and the trigger ``release`` (z when a slider or the pad is let go).
 """
@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import latent_point
 from explorer.i18n import _
+from explorer.state import latent_point
 from training.vae.array_decoder import ArrayDecoder
 
-FRONTEND = Path(__file__).resolve().parent / "components" / "latent_pad"
+FRONTEND = Path(__file__).resolve().parent  # its front end lies beside it
 MAX_BROWSER_PARAMS = 8_000_000  # 32 MB of float32, ~43 MB of base64
 
 _component = st.components.v2.component(

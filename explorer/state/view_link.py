@@ -8,8 +8,8 @@ the visitor moves (``st.query_params`` rewrites the address bar without a reload
     &a=3&b=41                                        Interpolate: the two test images
 
 Opening such a link in a new browser restores the view: ``restore()`` runs once per session, before the
-page, and hands the values to their homes (the chosen model in explorer/state.py, z in
-explorer/latent_point.py, a page's choices through ``wanted``). A model is looked up by name among the
+page, and hands the values to their homes (the chosen model in explorer/state/shared.py, z in
+explorer/state/latent_point.py, a page's choices through ``wanted``). A model is looked up by name among the
 runs this server offers (never a path: a served app must not open other folders); a value that does not
 fit (an unknown model, a z of the wrong length, an index out of range) is ignored with one sentence.
 """
@@ -17,7 +17,6 @@ fit (an unknown model, a z of the wrong length, an index out of range) is ignore
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import streamlit as st
 
@@ -87,21 +86,3 @@ def write(**values) -> None:
 
 def write_z(z) -> None:
     write(**{Z: ",".join(f"{v:.{Z_DIGITS}f}".rstrip("0").rstrip(".") if v else "0" for v in z)})
-
-
-FRONTEND = Path(__file__).resolve().parent / "components" / "copy_link"
-_copy_link = st.components.v2.component(
-    "copy_link", html=(FRONTEND / "copy.html").read_text(encoding="utf-8"),
-    css=(FRONTEND / "copy.css").read_text(encoding="utf-8"), js=(FRONTEND / "copy.js").read_text(encoding="utf-8"))
-
-
-def share_box() -> None:
-    """The sidebar's "copy link" control: the live address of this view and a Copy button. It reads the
-    browser's address bar, which every move keeps up to date, even moves that rerun only a fragment."""
-    with st.sidebar.expander(_("Share this view"), icon=":material/link:"):
-        st.caption(_("This link opens the same page, model and z (and the page's choices) in any browser."))
-        with st.container(key="share_link"):
-            _copy_link(key="copy_link", data={"copy": _("Copy link"), "copied": _("Copied")})
-        from explorer import downloads
-
-        downloads.settings()

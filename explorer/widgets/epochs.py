@@ -15,8 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import state
 from explorer.i18n import _
+from explorer.state import shared
 from training.runs import snapshots
 from training.runs.layout import file_stamp
 
@@ -37,9 +37,9 @@ def chosen(run_dir: Path) -> int | None:
 
 def scrubber(page: str) -> None:
     """The slider over kept epochs and the Play toggle (nothing when the run has fewer than two)."""
-    run_dir = state.current_run_path()
+    run_dir = shared.current_run_path()
     epochs = kept(run_dir)
-    state.on_new_model("epochs", lambda: st.session_state.update({KEY: LATEST, PLAY: False}))  # all pages: one epoch
+    shared.on_new_model("epochs", lambda: st.session_state.update({KEY: LATEST, PLAY: False}))  # all pages: one epoch
     if len(epochs) < 2:
         return
     options = [*epochs, LATEST]
@@ -74,7 +74,7 @@ def scrubber(page: str) -> None:
 def _model_at(path: str, epoch: int, stamp: tuple):
     from training.vae.model import VAE
 
-    run = state.load_run_of(path)
+    run = shared.load_run_of(path)
     model = VAE(run.config.model)
     model.load_state_dict(snapshots.load(path, run.config.model, epoch), strict=True)
     return model.eval()
@@ -95,7 +95,7 @@ def shown(run):
 def digest(run) -> str:
     """The cache key of the weights RUN is shown with: the weights file's digest, and the epoch if any."""
     epoch = chosen(Path(run.path))
-    base = state.weights_digest(Path(run.path))
+    base = shared.weights_digest(Path(run.path))
     return base if epoch is None else f"{base}@{epoch}"
 
 
@@ -103,9 +103,9 @@ def decoder(path: Path):
     """The numpy decoder of the shown weights (Latent sliders' first image needs no torch otherwise)."""
     epoch = chosen(path)
     if epoch is None:
-        return state.current_decoder()
+        return shared.current_decoder()
     from training.vae.array_decoder import decoder_from_arrays
 
-    run = state.load_run_of(path)
+    run = shared.load_run_of(path)
     arrays = {k: v.numpy() for k, v in _model_at(str(path), epoch, _stamp(path, epoch)).state_dict().items()}
     return decoder_from_arrays(run.config.model, arrays, f"epoch {epoch}")

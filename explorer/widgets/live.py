@@ -13,8 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import state
 from explorer.i18n import _
+from explorer.state import shared
 from training.runs.layout import HISTORY, WEIGHTS, file_stamp
 from training.runs.status import ACTIVE, observed_state, read_status
 
@@ -36,7 +36,7 @@ def training(run_dir: Path) -> bool:
 
 def follow_training(page: str) -> None:
     """While the current run trains: a note, and a redraw of the page whenever an epoch is written."""
-    run_dir = state.current_run_path()
+    run_dir = shared.current_run_path()
     if not training(run_dir):
         return
     key = f"live_{page}"

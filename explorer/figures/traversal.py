@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from explorer import images
+from explorer.figures import images
 from training.vae import latent_space
 
 SPAN = 3.0  # the coordinate runs from -SPAN to +SPAN: the prior's +-3 sigma

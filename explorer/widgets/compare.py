@@ -12,8 +12,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import run_actions, state, view_link
 from explorer.i18n import _
+from explorer.state import shared, view_link
+from explorer.widgets import run_actions
 from training.models.catalogue import RunSummary
 
 KEY = "compare_runs"
@@ -22,17 +23,17 @@ MAX_OTHERS = 3  # 2 to 4 runs in all
 
 def candidates() -> list[RunSummary]:
     """Runs that can stand beside the current one: offered, other, on the same data set."""
-    current = state.canonical(state.current_run_path())
-    runs = state.available_runs()
-    mine = next((r for r in runs if state.canonical(r.path) == current), None)
+    current = shared.canonical(shared.current_run_path())
+    runs = shared.available_runs()
+    mine = next((r for r in runs if shared.canonical(r.path) == current), None)
     if mine is None:
         return []
-    return [r for r in runs if state.canonical(r.path) != current and r.dataset == mine.dataset]
+    return [r for r in runs if shared.canonical(r.path) != current and r.dataset == mine.dataset]
 
 
 def picker() -> None:
     """The sidebar's choice of runs to compare (after the model picker)."""
-    options = {state.canonical(r.path): r for r in candidates()}
+    options = {shared.canonical(r.path): r for r in candidates()}
     asked = view_link.wanted("compare")
     if asked is not None:  # a link names them
         names = asked.split(",")
@@ -50,14 +51,14 @@ def picker() -> None:
 
 def picked() -> list[RunSummary]:
     """The runs picked for comparison that still fit the current model (same data set)."""
-    options = {state.canonical(r.path): r for r in candidates()}
+    options = {shared.canonical(r.path): r for r in candidates()}
     return [options[p] for p in st.session_state.get(KEY, []) if p in options]
 
 
 def decoder_of(run: RunSummary):
     """The numpy decoder of a compared run (cached like the current one's), None if it cannot be read."""
     try:
-        return state.load_decoder_of(run.path)
+        return shared.load_decoder_of(run.path)
     except Exception:  # noqa: BLE001 - a run deleted or damaged meanwhile is left out, not an error
         return None
 
@@ -65,6 +66,6 @@ def decoder_of(run: RunSummary):
 def model_of(run: RunSummary):
     """The torch model of a compared run, None if it cannot be loaded."""
     try:
-        return state.load_run_of(run.path).model
+        return shared.load_run_of(run.path).model
     except Exception:  # noqa: BLE001 - as above
         return None

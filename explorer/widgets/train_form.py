@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import serving, state
 from explorer.i18n import N_, _
+from explorer.state import serving, shared
 from training.core.config import ARCHS, DECODER_STARTS, LIKELIHOODS, LR_SCHEDULES, ModelConfig, RunConfig, TrainConfig
 from training.core.errors import UserError
 from training.core.settings import DEFAULT_HIDDEN, build_run_config, title_of
@@ -160,7 +160,7 @@ def training_form() -> dict | None:
             channels = st.radio(_("Channels (folders)"), (1, 3), horizontal=True, key="train_channels", **KEEP,
                                 format_func={1: _("grey"), 3: _("colour")}.get)
             name = st.text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
-                                 help=_("Saved as a folder under {root}.").format(root=state.runs_root()))
+                                 help=_("Saved as a folder under {root}.").format(root=shared.runs_root()))
         with model_col:
             st.markdown("**" + _("Model") + "**")
             arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP)
