@@ -19,7 +19,7 @@ _EXPORTS = {
     "evaluate_model": "vae.evaluate",
     "VAE": "vae.model", "pick_device": "vae.model",
     "iwae_bound": "vae.objective", "kl_per_dim": "vae.objective", "vae_loss": "vae.objective",
-    "Progress": "jobs.trainer", "Trainer": "jobs.trainer", "TrainingDiverged": "jobs.trainer",
+    "Progress": "jobs.progress", "Trainer": "jobs.trainer", "TrainingDiverged": "jobs.progress",
 }
 __all__ = sorted(_EXPORTS)
 

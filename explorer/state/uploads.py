@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.core.errors import UserError
+from training.core.config import FOLDER_PREFIX
+from training.core.errors import UserError, run_exists
 from training.runs import archive
 from training.runs.checkpoint import load_model_from_bytes, weights_bytes
 from training.runs.layout import (CONFIG, HISTORY, ONNX_DECODER, ONNX_ENCODER, ONNX_META, WEIGHTS, publish_run,
@@ -30,10 +31,9 @@ def save_uploaded_run(config_bytes: bytes, weights: bytes, root: str | Path, nam
                         size=f"{len(config_bytes) / 1024**2:.1f}", limit=MAX_UPLOAD_MB)
     target = run_path(root, name)
     if target.exists():
-        raise UserError("A run named {name!r} already exists in {folder}; choose another name.", name=name,
-                        folder=target.parent)
+        raise run_exists(name, target.parent)
     config, model = load_model_from_bytes(config_bytes, weights, source="uploaded")
-    if config.train.dataset.startswith("folder:"):  # else opening it would make the server read that folder
+    if config.train.dataset.startswith(FOLDER_PREFIX):  # else opening it would make the server read that folder
         raise UserError("Uploaded runs must name a built-in data set; a folder: data set would make the server "
                         "read one of its own folders (train such a model on the Train page instead).")
     publish_run(target, {CONFIG: config.to_json().encode(),
@@ -56,8 +56,7 @@ def save_uploaded_zip(data: bytes, root: str | Path, name: str) -> Path:
 
         target = run_path(root, name)
         if target.exists():
-            raise UserError("A run named {name!r} already exists in {folder}; choose another name.", name=name,
-                            folder=target.parent)
+            raise run_exists(name, target.parent)
         return publish_run(target, check_upload(files[ONNX_ENCODER], files[ONNX_DECODER], files.get(ONNX_META)))
     raise UserError("The zip holds neither a run (config.json and model.safetensors) nor an ONNX model "
                     "(encoder.onnx and decoder.onnx).")

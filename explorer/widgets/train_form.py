@@ -17,9 +17,10 @@ from training.core.config import ARCHS, DECODER_STARTS, LIKELIHOODS, LR_SCHEDULE
 from training.core.errors import UserError
 from training.core.settings import DEFAULT_HIDDEN, build_run_config, title_of
 from training.data import DATASET_NAMES, list_datasets
-from training.data.registry import FOLDER_PREFIX, image_size_range
+from training.core.config import FOLDER_PREFIX
+from training.data.registry import image_size_range
 
-FOLDER_CHOICE = "folder:PATH"
+FOLDER_CHOICE = f"{FOLDER_PREFIX}PATH"
 MAX_JS_INT = 2**53 - 1  # number inputs travel through JavaScript numbers
 KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page and comes back
 

@@ -15,14 +15,15 @@ Folder: ``$VAE_EXPLORER_CACHE/maps``, default ``~/.cache/vae-explorer/maps``.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from training.core.environment import CACHE_ENV, cache_root
+from training.core.files import atomic_write
 
 ENV = CACHE_ENV  # read by training/core/environment.py
 VERSION = 1
@@ -65,20 +66,15 @@ def load(name: str, n: int) -> np.ndarray | None:
 
 def save(name: str, coords: np.ndarray) -> None:
     """Write whole or not at all; a folder that cannot be written is no error (only no cache)."""
-    target, tmp = folder(), None
+    target = folder()
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(coords, dtype="<f4"), allow_pickle=False)
     try:
         target.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.ascontiguousarray(coords, dtype="<f4"), allow_pickle=False)
-        os.replace(tmp, target / f"{name}.npy")
-        tmp = None
+        atomic_write(target / f"{name}.npy", buffer.getvalue(), durable=False)
         _prune(target)
     except OSError:
         pass
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def cached(mu: np.ndarray, method: str, seed: int, perplexity: float,

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from training.cli.fit import check_device
+from training.core.config import FOLDER_PREFIX
 from training.core.errors import UserError
 from training.models.base import NO_DATASET
 from training.models.open import ONNX, load_run, model_kind
@@ -101,5 +102,5 @@ def run_datasets() -> int:
         shape = "x".join(map(str, i.image_shape)) if i.image_shape else "any"
         state = "available" if i.available else "not available"
         print(f"{i.name:<{width}}  {shape:<9} {state:<14} {i.description} ({i.detail})")
-    print(f"{'folder:PATH':<{width}}  {'any':<9} {'-':<14} a folder of images (class sub-folders or flat)")
+    print(f"{FOLDER_PREFIX + 'PATH':<{width}}  {'any':<9} {'-':<14} a folder of images (class sub-folders or flat)")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from training.core.config import DATASET_NAMES, FOLDER_PREFIX, TrainConfig
 from training.core.errors import UserError
 from training.core.settings import add_flags
 
@@ -13,6 +14,19 @@ from training.core.settings import add_flags
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + error
         raise UserError("{message} (see '{prog} --help').", message=message[:1].upper() + message[1:], prog=self.prog)
+
+
+def _data_flags(parser: argparse.ArgumentParser) -> None:
+    """The data set flags of fit and sweep; the names come from the data registry's list."""
+    default = TrainConfig.model_fields["dataset"].default
+    names = [f"{n} (default)" if n == default else n for n in DATASET_NAMES]
+    parser.add_argument("--dataset", help=f"{', '.join(names)} or {FOLDER_PREFIX}PATH")
+    parser.add_argument("--image-size", type=int, help=f"side length for shapes and {FOLDER_PREFIX} data sets")
+    parser.add_argument("--channels", type=int, choices=(1, 3), help=f"1 (grey) or 3 (RGB) for {FOLDER_PREFIX} data sets")
+
+
+def _device_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,12 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a VAE; the run folder gets config.json, model.safetensors, "
                                    "history.jsonl and checkpoint.safetensors (for --resume).")
     # defaults are None so that --resume can tell what the user typed; real defaults in config_from_flags
-    f.add_argument("--dataset", help="mnist5k (default), digits, shapes, mnist, fashion-mnist, kmnist, "
-                                     "cifar10 or folder:PATH")
-    f.add_argument("--image-size", type=int, help="side length for shapes and folder: data sets")
-    f.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB) for folder: data sets")
+    _data_flags(f)
     add_flags(f, extra_help={"epochs": "with --resume: the new total", "sigma": "with --likelihood gaussian"})
-    f.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    _device_flag(f)
     f.add_argument("--out", help="run folder (default runs/<dataset>-<arch>-z<dims>-<time>)")
     f.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
                                                          "(or start a run queued there that has not trained yet)")
@@ -44,12 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "manifest RUNS_DIR/NAME.sweep.json; they wait in the runs folder's queue like "
                                    "the app's trainings, and the app's Sweep page shows them side by side.")
     w.add_argument("--beta", required=True, help="comma-separated values of beta, one run each, e.g. 0.5,1,2,4,8")
-    w.add_argument("--dataset", help="mnist5k (default), digits, shapes, mnist, fashion-mnist, kmnist, "
-                                     "cifar10 or folder:PATH")
-    w.add_argument("--image-size", type=int, help="side length for shapes and folder: data sets")
-    w.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB) for folder: data sets")
+    _data_flags(w)
     add_flags(w, extra_help={"sigma": "with --likelihood gaussian"}, skip=("beta",))
-    w.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    _device_flag(w)
     w.add_argument("--out", help="RUNS_DIR/NAME: the sweep's name and its runs folder "
                                  "(default runs/<dataset>-<arch>-z<dims>-<time>)")
     w.add_argument("--max-running", type=int, help="trainings at once in the runs folder (default: one per core, "

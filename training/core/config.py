@@ -101,6 +101,11 @@ class ModelConfig(_Strict):
         return c * h * w
 
 
+# The data sets by name (training/data/registry.py loads them; kept here, torch-free, for the command line's help).
+DATASET_NAMES: tuple[str, ...] = ("mnist5k", "digits", "shapes", "mnist", "fashion-mnist", "kmnist", "cifar10")
+FOLDER_PREFIX = "folder:"  # a data set named "folder:PATH" is the images of that folder (training/data/folder.py)
+
+
 class TrainConfig(_Strict):
     """How the model is trained: objective options (E1/E7 with beta) and the optimiser."""
 

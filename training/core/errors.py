@@ -123,6 +123,24 @@ def as_user_error(err: BaseException) -> UserError | None:
     return None
 
 
+def run_exists(name: str, parent) -> UserError:
+    """The one sentence for a run name that is taken (a new training, a sweep's member, an upload)."""
+    return UserError("A run named {name!r} already exists in {parent}; choose another name.", name=name,
+                     parent=parent)
+
+
+def sweep_exists(name: str, parent) -> UserError:
+    """The one sentence for a sweep name that is taken."""
+    return UserError("A sweep named {name!r} already exists in {parent}; choose another name.", name=name,
+                     parent=parent)
+
+
+def out_not_empty(run_dir) -> UserError:
+    """The one sentence for a new training whose folder already holds something (--out of the command line)."""
+    return UserError("{run_dir} already exists and is not empty; pass --resume to continue it or choose "
+                     "another --out.", run_dir=run_dir)
+
+
 def reason(template: str, **values) -> dict:
     """A kept sentence (a run status's reason, a data set's note) as English text plus its template and values
     (for ``RunStatus.changed``)."""

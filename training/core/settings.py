@@ -21,14 +21,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from training.core.config import ModelConfig, RunConfig, TrainConfig
+from training.core.config import FOLDER_PREFIX, ModelConfig, RunConfig, TrainConfig
 from training.core.errors import UserError, bound_phrase
 
 DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
 MODEL_KEYS = ("latent_dim", "likelihood", "sigma", "min_sigma")
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "lr_schedule", "decoder_start", "beta", "warmup_epochs", "cycles",
               "free_bits", "samples", "binarize", "seed")
-FOLDER_PREFIX = "folder:"
 
 NameOf = Callable[[str], str]  # how a caller names a setting in its sentences: flag_name, title_of
 

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
+from training.core.config import DATASET_NAMES, FOLDER_PREFIX
 from training.core.errors import UserError
 from .cache import data_root
 from .dataset import Dataset
 from .offline import load_digits, load_mnist5k, mnist5k_path
 from .torchvision_sets import TORCHVISION_SETS, load_torchvision
 
-DATASET_NAMES: tuple[str, ...] = ("mnist5k", "digits", "shapes", "mnist", "fashion-mnist", "kmnist", "cifar10")
-FOLDER_PREFIX = "folder:"
 IMAGE_SIZE_RANGE = (8, 256)
 SHAPES_MAX_SIZE = 128
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from training.core.costs import check_training
 from training.core.environment import RAY_ADDRESS_ENV
-from training.core.errors import UserError, reason
+from training.core.errors import UserError, reason, run_exists, sweep_exists
 from training.core.settings import NameOf
 from training.jobs.launcher import Launcher, LocalLauncher
 from training.jobs.ray_launcher import RayLauncher
@@ -57,8 +57,7 @@ def submit(root: str | Path, name: str, config, launcher: Launcher, requested_by
     check_training(config)  # its memory from the config, before a folder or a process exists
     run_dir = run_path(root, name)
     if run_dir.exists():
-        raise UserError("A run named {name!r} already exists in {parent}; choose another name.",
-            name=name, parent=run_dir.parent)
+        raise run_exists(name, run_dir.parent)
     if max_per_visitor is not None and requested_by is not None:
         mine = active_runs_of(run_dir.parent, requested_by)
         if mine >= max_per_visitor:
@@ -192,12 +191,10 @@ def start_sweep(root: str | Path, name: str, config, betas: tuple[float, ...], l
     runs = [sweep_run_name(name, b) for b in betas]
     per_beta = configs(config, betas, name_of)
     if manifest.exists():
-        raise UserError("A sweep named {name!r} already exists in {parent}; choose another name.", name=name,
-                        parent=manifest.parent)
+        raise sweep_exists(name, manifest.parent)
     taken = next((r for r in runs if run_path(root, r).exists()), None)
     if taken is not None:
-        raise UserError("A run named {name!r} already exists in {parent}; choose another name.", name=taken,
-                        parent=manifest.parent)
+        raise run_exists(taken, manifest.parent)
     if max_per_visitor is not None and requested_by is not None:
         mine = active_runs_of(manifest.parent, requested_by)
         if mine + len(runs) > max_per_visitor:

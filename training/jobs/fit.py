@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from training.core.config import RunConfig
 from training.core.costs import check_training
-from training.core.errors import UserError
+from training.core.errors import UserError, out_not_empty
 from training.core.settings import NameOf, flag_name, setting_sentence
 from training.jobs.distributed import agree, is_rank0
 from training.jobs.job import Plan, claim, run, run_follower
@@ -52,9 +52,7 @@ def resume_config(out: Path, epochs: int | None = None, name_of: NameOf = flag_n
 def check_new_out(out: Path) -> None:
     """A new run's folder is absent or empty."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError("{run_dir} already exists and is not empty; pass --resume to continue it or choose "
-            "another --out.",
-            run_dir=out)
+        raise out_not_empty(out)
 
 
 def data_of(config: RunConfig, note: Note | None = None) -> Callable[[], object]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from training.core.config import RunConfig
-from training.core.errors import UserError, as_user_error, reason, reason_of
+from training.core.errors import UserError, as_user_error, out_not_empty, reason, reason_of
 from training.runs.layout import CHECKPOINT, LOCK
 from training.runs.lock import RunLock
 from training.runs.queue import wait_for_slot
@@ -60,9 +60,7 @@ def claim(run_dir: Path, resume: bool) -> tuple[RunLock, bool]:
     lock.acquire(lambda: busy_message(run_dir))
     if not resume and any(p.name != LOCK for p in run_dir.iterdir()):
         lock.release()
-        raise UserError("{run_dir} already exists and is not empty; pass --resume to continue it or choose "
-            "another --out.",
-            run_dir=run_dir)
+        raise out_not_empty(run_dir)
     return lock, created
 
 

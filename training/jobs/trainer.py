@@ -11,7 +11,6 @@ import hashlib
 import math
 import threading
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -23,6 +22,7 @@ from training.analysis import disentangle
 from training.core.config import RunConfig
 from training.core.errors import UserError
 from training.data import Dataset, load_dataset
+from training.jobs.progress import Callback, Progress, TrainingDiverged  # noqa: F401 (also exported from here)
 from training.runs import snapshots
 from training.runs.checkpoint import load_resume_state, save_checkpoint, write_views
 from training.runs.layout import CHECKPOINT
@@ -40,30 +40,6 @@ def derived_seed(*parts: object) -> int:
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
 
-
-class TrainingDiverged(UserError):
-    """The loss or the weights stopped being finite."""
-
-
-@dataclass
-class Progress:
-    """What the callback receives: after every step ("step"), epoch ("epoch"), and at the end."""
-
-    kind: str                 # "step" | "epoch" | "done" | "stopped"
-    epoch: int                # the epoch in progress (1-based), or the last finished one
-    epochs: int
-    step: int                 # steps done in this epoch
-    steps_per_epoch: int
-    global_step: int
-    beta: float
-    recon: float | None = None    # this step's batch mean, nats per image
-    kl: float | None = None
-    loss: float | None = None
-    elapsed: float = 0.0          # seconds since fit() started
-    record: dict | None = None    # the epoch's history record (kind == "epoch")
-
-
-Callback = Callable[[Progress], None]
 
 
 class Trainer:

@@ -31,6 +31,7 @@ import torch
 from training.core.config import ModelConfig, RunConfig
 from training.core.environment import ADAPTER_ENV, cache_root
 from training.core.errors import UserError
+from training.core.files import atomic_write
 from training.data.registry import native_shape
 from training.models.base import NO_DATASET, Run
 from training.models.foreign import ForeignModel
@@ -63,9 +64,7 @@ def folder_for(spec: str, cache: str | Path | None = None) -> Path:
     path = folder / ADAPTER_FILE
     text = json.dumps({"spec": spec}) + "\n"
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        atomic_write(path, text.encode("utf-8"), durable=False)  # two servers may write it at once
     return folder
 
 

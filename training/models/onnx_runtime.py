@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from training.core.config import ModelConfig
+from training.core.config import FOLDER_PREFIX, ModelConfig
 from training.core.errors import UserError
 from training.models.base import Run
 from training.models.foreign import ForeignModel
@@ -75,7 +75,7 @@ def check_upload(encoder_bytes: bytes, decoder_bytes: bytes, meta_bytes: bytes |
             first = err.errors()[0]
             raise UserError("The uploaded {name} is not a valid model description: {field} {why}.", name=ONNX_META,
                             field=".".join(str(p) for p in first["loc"]) or "it", why=first["msg"].lower()) from None
-    if (meta.dataset or "").startswith("folder:"):
+    if (meta.dataset or "").startswith(FOLDER_PREFIX):
         raise UserError("Uploaded models must name a built-in data set; a folder: data set would make the server "
                         "read one of its own folders.")
     cfg = ModelConfig(image_shape=image, latent_dim=z_dim, likelihood=meta.likelihood, sigma=meta.sigma, hidden=(1,))

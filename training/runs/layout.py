@@ -32,7 +32,9 @@ import tempfile
 from pathlib import Path
 
 from training.core.config import RunConfig
-from training.core.errors import UserError
+from training.core.errors import UserError, run_exists
+from training.core.files import UMASK as _UMASK
+from training.core.files import atomic_write  # noqa: F401 (its old home: callers import it from here)
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -49,29 +51,6 @@ STOP = "stop"
 LOCK = ".lock"
 LOG = "train.log"
 MAX_HISTORY_BYTES = 64 * 1024**2
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part.
-
-    ``durable`` also fsyncs before the rename (checkpoints); a status file rewritten every second
-    only needs the rename to be atomic.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 MAX_CONFIG_BYTES = 1_000_000  # a run config is a few hundred bytes
@@ -150,8 +129,7 @@ def publish_run(target: str | Path, files: dict[str, bytes]) -> Path:
     except OSError as err:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(err, FileExistsError) or target.exists():
-            raise UserError("A run named {name!r} already exists in {parent}; choose another name.",
-                name=target.name, parent=target.parent) from None
+            raise run_exists(target.name, target.parent) from None
         raise UserError("The run could not be saved in {parent} ({strerror}).",
             parent=target.parent, strerror=err.strerror) from None
     return target

@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from training.core.config import RunConfig
-from training.core.errors import UserError
+from training.core.errors import UserError, sweep_exists
+from training.core.files import write_temporary
 from training.core.settings import NameOf, setting_sentence
 from training.runs.layout import check_run_name, file_stamp, is_run_name, read_bounded, run_path
 
@@ -181,13 +181,8 @@ def _create_exclusively(path: Path, data: bytes) -> None:
     """Write PATH atomically, refusing it if it exists: the bytes go to a hidden file beside it, which is then
     hard-linked to its name (a link never replaces a file) and removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = write_temporary(path, data, durable=True, mode=0o644)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
         try:
             try:
                 os.link(tmp, path)
@@ -197,7 +192,6 @@ def _create_exclusively(path: Path, data: bytes) -> None:
                 with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "wb") as f:
                     f.write(data)  # a file system without hard links: exclusive still, though not all at once
         except FileExistsError:
-            raise UserError("A sweep named {name!r} already exists in {parent}; choose another name.",
-                            name=path.name[:-len(SWEEP_SUFFIX)], parent=path.parent) from None
+            raise sweep_exists(path.name[:-len(SWEEP_SUFFIX)], path.parent) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
