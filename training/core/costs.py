@@ -1,6 +1,6 @@
 """What a model costs, computed from its config alone, before anything is built, read or allocated.
 
-Parameters and weight bytes are exact (the layers of ``training/vae/model.py``, counted; a test checks the
+Parameters and weight bytes are exact (the layer plan of ``training/core/layers.py``, counted; a test checks the
 count against torch for every architecture). Memory is an estimate from the layers' output sizes:
 
     training step  = 6 x the weights (weights, gradients, Adam's two moments, Adam's and the
@@ -26,66 +26,26 @@ check names the variable):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from training.core.config import PARAMS_PER_PIXEL, ModelConfig, RunConfig
 from training.core.environment import PASS_ENV, STEP_ENV, WEIGHTS_ENV, limit_mb
 from training.core.errors import UserError
+from training.core.layers import LayerSpec, decoder_plan, encoder_plan
 
 FLOAT_BYTES = 4
 MB = 1024**2
 SAFETENSORS_HEADER_MAX = 1 * MB  # names, shapes and offsets of a few dozen tensors: a few KB in practice
 
 
-@dataclass(frozen=True)
-class Layer:
-    """One learned layer: its parameter count and the floats it outputs per image."""
-
-    parameters: int
-    outputs: int
-    inputs: int
-    relu: bool  # followed by a ReLU (whose output autograd keeps too)
-
-
-def _linear(n_in: int, n_out: int, relu: bool) -> Layer:
-    return Layer(n_in * n_out + n_out, n_out, n_in, relu)
-
-
 def _params_per_pixel(cfg: ModelConfig) -> int:
     return PARAMS_PER_PIXEL[cfg.likelihood]
 
 
-def encoder_layers(cfg: ModelConfig) -> list[Layer]:
-    c, h, w = cfg.image_shape
-    if cfg.arch == "mlp":
-        sizes = [c * h * w, *cfg.hidden, 2 * cfg.latent_dim]
-        return [_linear(a, b, i < len(sizes) - 2) for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
-    layers, channels, side_h, side_w = [], [c, *cfg.hidden], h, w
-    for c_in, c_out in zip(channels[:-1], channels[1:]):
-        inputs = c_in * side_h * side_w
-        side_h, side_w = side_h // 2, side_w // 2
-        layers.append(Layer(c_in * c_out * 16 + c_out, c_out * side_h * side_w, inputs, True))
-    flat = channels[-1] * side_h * side_w
-    return [*layers, _linear(flat, 2 * cfg.latent_dim, False)]
+def encoder_layers(cfg: ModelConfig) -> list[LayerSpec]:
+    return encoder_plan(cfg)
 
 
-def decoder_layers(cfg: ModelConfig) -> list[Layer]:
-    c, h, w = cfg.image_shape
-    k = _params_per_pixel(cfg)
-    if cfg.arch == "mlp":
-        sizes = [cfg.latent_dim, *reversed(cfg.hidden), k * c * h * w]
-        return [_linear(a, b, i < len(sizes) - 2) for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
-    depth = len(cfg.hidden)
-    side_h, side_w = h // 2**depth, w // 2**depth
-    flat = cfg.hidden[-1] * side_h * side_w
-    layers = [_linear(cfg.latent_dim, flat, True)]
-    out_channels = [k * c, *cfg.hidden[:-1]]
-    for i in reversed(range(depth)):
-        c_in, c_out = cfg.hidden[i], out_channels[i]
-        inputs = c_in * side_h * side_w
-        side_h, side_w = side_h * 2, side_w * 2
-        layers.append(Layer(c_in * c_out * 16 + c_out, c_out * side_h * side_w, inputs, i > 0))
-    return layers
+def decoder_layers(cfg: ModelConfig) -> list[LayerSpec]:
+    return decoder_plan(cfg, _params_per_pixel(cfg))
 
 
 def parameter_count(cfg: ModelConfig) -> int:
@@ -97,7 +57,7 @@ def weight_bytes(cfg: ModelConfig) -> int:
     return parameter_count(cfg) * FLOAT_BYTES
 
 
-def _kept(layers: list[Layer]) -> int:
+def _kept(layers: list[LayerSpec]) -> int:
     """Floats autograd keeps per image: one tensor per layer (a ReLU keeps its output, which is also
     the next layer's saved input, so the pair counts once)."""
     return sum(layer.outputs for layer in layers)

@@ -22,8 +22,9 @@ import numpy as np
 
 from training.core.config import PARAMS_PER_PIXEL, ModelConfig
 from training.core.errors import UserError
+from training.core.layers import KERNEL, decoder_plan
 
-KERNEL, STRIDE, PADDING = 4, 2, 1  # every ConvTranspose2d the library builds
+STRIDE, PADDING = 2, 1  # every ConvTranspose2d the library builds (kernel KERNEL)
 
 
 @dataclass(frozen=True)
@@ -87,27 +88,17 @@ class ArrayDecoder:
 
 
 def layer_shapes(cfg: ModelConfig) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
-    """(kind, safetensors name, weight shape, input shape, output shape) of each decoder layer, in order."""
-    c, h, w = cfg.image_shape
-    out_c = PARAMS_PER_PIXEL[cfg.likelihood] * c
+    """(kind, safetensors name, weight shape, input shape, output shape) of each decoder layer, in order: the
+    decoder of the layer plan (training/core/layers.py), named as training/vae/model.py places its modules."""
+    plan = decoder_plan(cfg, PARAMS_PER_PIXEL[cfg.likelihood])
     if cfg.arch == "mlp":
-        sizes = [cfg.latent_dim, *reversed(cfg.hidden), out_c * h * w]
         # Sequential(Linear, ReLU, Linear, ...): the Linears sit at even indices
-        return [("dense", f"decoder.{2 * i}", (n_out, n_in), (n_in,), (n_out,))
-                for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
-    k = len(cfg.hidden)
-    hk, wk = h // 2**k, w // 2**k
-    flat = cfg.hidden[-1] * hk * wk
-    shapes = [("dense", "decoder.0", (flat, cfg.latent_dim), (cfg.latent_dim,), (flat,))]
+        return [("dense", f"decoder.{2 * i}", s.weight_shape, (s.c_in,), (s.c_out,)) for i, s in enumerate(plan)]
+    first, deconvs = plan[0], plan[1:]
     # Sequential(Linear, ReLU, Unflatten, ConvT, ReLU, ConvT, ...): ConvTs at 3, 5, 7, ...
-    channels, outs = [c, *cfg.hidden], [out_c, *cfg.hidden[:-1]]
-    side_h, side_w = hk, wk
-    for j, i in enumerate(reversed(range(k))):
-        c_in, c_out = channels[i + 1], outs[i]
-        shapes.append(("deconv", f"decoder.{3 + 2 * j}", (c_in, c_out, KERNEL, KERNEL), (c_in, side_h, side_w),
-                       (c_out, 2 * side_h, 2 * side_w)))
-        side_h, side_w = 2 * side_h, 2 * side_w
-    return shapes
+    return [("dense", "decoder.0", first.weight_shape, (first.c_in,), (first.c_out,)),
+            *[("deconv", f"decoder.{3 + 2 * j}", s.weight_shape, (s.c_in, *s.in_hw), (s.c_out, *s.out_hw))
+              for j, s in enumerate(deconvs)]]
 
 
 def decoder_from_arrays(cfg: ModelConfig, tensors: dict[str, np.ndarray], source: str) -> ArrayDecoder:

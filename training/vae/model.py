@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from training.core.config import ModelConfig
+from training.core.layers import CONV, KERNEL, LINEAR, LayerSpec, bottom, decoder_plan, encoder_plan
 from training.vae.likelihoods import Likelihood, make_likelihood
 
 
@@ -19,42 +20,30 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
     return mu + torch.exp(0.5 * logvar) * eps
 
 
-def _mlp(sizes: list[int]) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return layers
+def _torch(spec: LayerSpec) -> list[nn.Module]:
+    """One layer of the plan (training/core/layers.py) in torch, with its ReLU."""
+    if spec.kind == LINEAR:
+        layer: nn.Module = nn.Linear(spec.c_in, spec.c_out)
+    elif spec.kind == CONV:
+        layer = nn.Conv2d(spec.c_in, spec.c_out, KERNEL, stride=2, padding=1)  # (B, c_out, H/2, W/2)
+    else:
+        layer = nn.ConvTranspose2d(spec.c_in, spec.c_out, KERNEL, stride=2, padding=1)  # doubles H, W
+    return [layer, nn.ReLU()] if spec.relu else [layer]
 
 
 def build_encoder_decoder(cfg: ModelConfig, params_per_pixel: int) -> tuple[nn.Module, nn.Module]:
+    """The encoder and decoder of the config's layer plan. The Flatten / Unflatten between image-shaped and
+    flat layers sit where they always have: the module indices are the names in every weights file."""
     c, h, w = cfg.image_shape
-    z2, z = 2 * cfg.latent_dim, cfg.latent_dim
+    enc, dec = encoder_plan(cfg), decoder_plan(cfg, params_per_pixel)
     if cfg.arch == "mlp":
-        d = c * h * w
-        widths = list(cfg.hidden)
-        encoder = nn.Sequential(nn.Flatten(), *_mlp([d, *widths, z2]))
-        decoder = nn.Sequential(
-            *_mlp([z, *reversed(widths), params_per_pixel * d]),
-            nn.Unflatten(1, (params_per_pixel * c, h, w)),
-        )
+        encoder = nn.Sequential(nn.Flatten(), *[m for spec in enc for m in _torch(spec)])
+        decoder = nn.Sequential(*[m for spec in dec for m in _torch(spec)],
+                                nn.Unflatten(1, (params_per_pixel * c, h, w)))
         return encoder, decoder
-    channels = [c, *cfg.hidden]
-    k = len(cfg.hidden)
-    hk, wk = h // 2**k, w // 2**k
-    flat = channels[-1] * hk * wk
-    enc: list[nn.Module] = []
-    for c_in, c_out in zip(channels[:-1], channels[1:]):
-        enc += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]  # (B, c_out, H/2, W/2)
-    encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, z2))
-    dec: list[nn.Module] = [nn.Linear(z, flat), nn.ReLU(), nn.Unflatten(1, (channels[-1], hk, wk))]
-    out_channels = [params_per_pixel * c, *cfg.hidden[:-1]]
-    for i in reversed(range(k)):
-        dec.append(nn.ConvTranspose2d(channels[i + 1], out_channels[i], 4, stride=2, padding=1))  # doubles H, W
-        if i > 0:
-            dec.append(nn.ReLU())
-    return encoder, nn.Sequential(*dec)
+    encoder = nn.Sequential(*[m for spec in enc[:-1] for m in _torch(spec)], nn.Flatten(), *_torch(enc[-1]))
+    decoder = nn.Sequential(*_torch(dec[0]), nn.Unflatten(1, bottom(cfg)), *[m for spec in dec[1:] for m in _torch(spec)])
+    return encoder, decoder
 
 
 class VAE(nn.Module):
