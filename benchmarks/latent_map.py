@@ -7,9 +7,9 @@ machine cannot download MNIST), and a z = 16 MLP VAE trained on it here (``pytho
 Part 1, projections, each in a fresh Python process that has imported torch and the library, as the
 server has (what the first visitor after a server start waits for: the projection library's import and
 numba's compilation included), then again in that process (warm):
-  PCA (training.latent.pca, unchanged), t-SNE as the app did it before (scikit-learn on a 2,000-point
+  PCA (training.analysis.latent.pca, unchanged), t-SNE as the app did it before (scikit-learn on a 2,000-point
   subsample) and scikit-learn on all 10,000, openTSNE and UMAP as the app does it now
-  (training/embedding.py), and a read of the disk cache (training/map_cache.py).
+  (training/analysis/embedding.py), and a read of the disk cache (training/analysis/map_cache.py).
 Part 2, the page (unless --no-browser): `streamlit run explorer/app.py` in headless Chromium, Latent
 map of that model, from navigation to all 10,000 points drawn (PCA, the default), then a click on
 t-SNE and on UMAP until their 10,000 points are drawn (cold disk cache), and the same clicks again
@@ -40,25 +40,25 @@ TARGETS = {"pca": 1.0, "tsne": 10.0, "umap": 10.0}
 ONE = r"""
 import json, sys, time
 import numpy as np
-import training.latent  # torch: the app has it loaded before any projection
+import training.analysis.latent  # torch: the app has it loaded before any projection
 mu = np.load(sys.argv[1])
 t0 = time.perf_counter()
 method = sys.argv[2]
 def run():
     if method == "pca":
-        from training.latent import pca; return pca(mu).coords
+        from training.analysis.latent import pca; return pca(mu).coords
     if method == "sklearn-2k":
         from sklearn.manifold import TSNE
-        from training.latent import subsample
+        from training.analysis.latent import subsample
         idx = subsample(len(mu), 2000, 0)
         return TSNE(n_components=2, perplexity=30, init="pca", random_state=0).fit_transform(mu[idx])
     if method == "sklearn-10k":
         from sklearn.manifold import TSNE
         return TSNE(n_components=2, perplexity=30, init="pca", random_state=0).fit_transform(mu)
     if method == "cache":
-        from training import map_cache
+        from training.analysis import map_cache
         return map_cache.cached(mu, "umap", 0, 30.0, lambda: np.zeros((len(mu), 2)))[0]
-    from training import embedding
+    from training.analysis import embedding
     return getattr(embedding, method)(mu, seed=0)
 cold = run(); t1 = time.perf_counter()
 warm = None
@@ -119,8 +119,8 @@ def main() -> None:
                    cwd=ROOT, env=env, check=True)
     print(f"trained z=16 MLP on the stand-in MNIST for {args.epochs} epochs in {time.perf_counter() - t0:.0f} s")
 
-    code = ("import numpy as np, sys; from training.checkpoint import load_run; from training.data import "
-            "load_dataset; from training.latent import encode_dataset; run = load_run(sys.argv[1]); "
+    code = ("import numpy as np, sys; from training.models.open import load_run; from training.data import "
+            "load_dataset; from training.analysis.latent import encode_dataset; run = load_run(sys.argv[1]); "
             "d = load_dataset('mnist', download=False); np.save(sys.argv[2], encode_dataset(run.model, d.x_test))")
     mu_file = work / "mu.npy"
     subprocess.run([sys.executable, "-c", code, str(runs / "mnist10k"), str(mu_file)], cwd=ROOT, env=env, check=True)

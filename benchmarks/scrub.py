@@ -122,7 +122,7 @@ def macs(decoder) -> int:
 
 
 def report(title: str, decoder, r: dict) -> bool:
-    from explorer.latent_pad import payload_bytes
+    from explorer.widgets.latent_pad import payload_bytes
 
     raw, syn, mouse = r["raw"], r["synthetic"], r["mouse"]
     raw_rate = raw["n"] / raw["ms"] * 1000
@@ -154,7 +154,7 @@ def main() -> None:
         sys.exit("Chromium is not installed (apt-get install -y chromium).")
     from playwright.sync_api import sync_playwright
 
-    from training.array_decoder import load_decoder
+    from training.models.open import load_decoder
 
     mlp = load_decoder(ROOT / "explorer" / "demos" / "mnist5k-z16")
     with tempfile.TemporaryDirectory() as scratch, sync_playwright() as p:

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 
 from training import RunConfig, Trainer, load_dataset
-from training.objective import kl_per_dim
+from training.vae.objective import kl_per_dim
 
 BATCH, HIDDEN, LATENT, PIXELS = 128, 400, 20, 784
 

@@ -14,8 +14,10 @@ if str(ROOT) not in sys.path:  # `streamlit run explorer/app.py` puts explorer/ 
 
 import streamlit as st  # noqa: E402
 
-from explorer import compare, i18n, latent_point, run_actions, state, view_link  # noqa: E402
+from explorer import i18n  # noqa: E402
 from explorer.i18n import N_, _  # noqa: E402
+from explorer.state import latent_point, shared, view_link  # noqa: E402
+from explorer.widgets import compare, copy_link, run_actions  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
 # The tab's icon: a decoded digit, served by the app itself. A ":material/...:" page icon is fetched by the
@@ -32,17 +34,17 @@ STYLE = """<style>
 
 def model_picker() -> None:
     """Sidebar: which model every page shows."""
-    runs = state.available_runs()
-    labels = {state.canonical(r.path): run_actions.run_label(r) for r in runs}  # every run once, in one spelling
+    runs = shared.available_runs()
+    labels = {shared.canonical(r.path): run_actions.run_label(r) for r in runs}  # every run once, in one spelling
     paths = list(labels)
-    current = state.canonical(state.current_run_path())
+    current = shared.canonical(shared.current_run_path())
     if current not in labels:
         paths.insert(0, current)
-    st.session_state["model_picker"] = current  # follow a model chosen on a page (state.select_run) since the last run
-    details = {state.canonical(r.path): run_actions.run_details(r) for r in runs}
+    st.session_state["model_picker"] = current  # follow a model chosen on a page (shared.select_run) since the last run
+    details = {shared.canonical(r.path): run_actions.run_details(r) for r in runs}
     st.sidebar.selectbox(
         _("Model"), paths, format_func=lambda p: labels.get(p, Path(p).name), key="model_picker",
-        on_change=lambda: state.select_run(st.session_state["model_picker"]),
+        on_change=lambda: shared.select_run(st.session_state["model_picker"]),
         help=details.get(current, Path(current).name),
     )
     with st.sidebar.container(key="model_details"):  # the box cuts long labels: the whole of it, in words
@@ -65,16 +67,16 @@ def main() -> None:
         st.Page(VIEWS / "theory.py", title=_("Theory"), icon=":material/functions:"),
     ]
     page = st.navigation(pages)
-    view_link.restore(state.available_runs, state.select_run, put_z=lambda z: latent_point.put(
-        str(state.current_run_path()), z, N_("the link.")), z_dim_of=lambda: state.current_config_and_history()[
+    view_link.restore(shared.available_runs, shared.select_run, put_z=lambda z: latent_point.put(
+        str(shared.current_run_path()), z, N_("the link.")), z_dim_of=lambda: shared.current_config_and_history()[
         0].model.latent_dim)
     i18n.switch()
     model_picker()
     compare.picker()
-    view_link.write(model=state.current_run_path().name, lang=i18n.current())
+    view_link.write(model=shared.current_run_path().name, lang=i18n.current())
     view_link.show_problems()
     page.run()
-    view_link.share_box()  # after the page: the link holds what the page wrote
+    copy_link.share_box()  # after the page: the link holds what the page wrote
 
 
 main()

@@ -36,7 +36,7 @@ KEY = "lang"           # st.session_state: this visitor's language
 PARAM = "lang"         # the URL's query parameter
 PSEUDO_ENV = "VAE_EXPLORER_PSEUDO_LOCALE"  # tests: wrap every translated string to find unmarked ones
 KEYWORDS = {"_": None, "N_": None, "UserError": None, "reason": None, "sentence": None}  # what extraction looks for
-CLI_ONLY = ("cli.py", "__main__.py")  # the command line stays in English: its own sentences need no catalogue
+CLI_ONLY = ("cli", "__main__.py")  # the command line (training/cli/) stays in English: its sentences need no catalogue
 CATALOGUE_DATE = datetime.datetime(2026, 11, 29, tzinfo=datetime.timezone.utc)  # fixed: no churn on update
 
 
@@ -97,10 +97,10 @@ def words(template: str | None, values: dict | None, english: str) -> str:
 
 
 def error_text(err: BaseException, nested: bool = False) -> str:
-    """A one-sentence error from the library (training.errors.UserError) in the visitor's language. Its
+    """A one-sentence error from the library (training.core.errors.UserError) in the visitor's language. Its
     values may be words themselves (a Phrase, or another UserError inside "... is not allowed: ..."):
     those are translated too."""
-    from training.errors import Phrase, capitalised, starts_with_words
+    from training.core.errors import Phrase, capitalised, starts_with_words
 
     template, values = getattr(err, "template", None), getattr(err, "values", None)
     if not isinstance(template, str):
@@ -150,15 +150,15 @@ def extracted() -> dict[str, list[str]]:
         root = Path(__file__).resolve().parent.parent / folder
         for filename, lineno, message, _comments, _context in extract_from_dir(
                 str(root), method_map=[("**.py", "python")], keywords=KEYWORDS):
-            if isinstance(message, str) and message and not filename.endswith(CLI_ONLY):
+            if isinstance(message, str) and message and Path(filename).parts[0] not in CLI_ONLY:
                 found.setdefault(message, []).append(f"{folder}/{filename}:{lineno}")
-    from training.config import ModelConfig, TrainConfig  # the settings' titles and help label the Train form
+    from training.core.config import ModelConfig, TrainConfig  # the settings' titles and help label the Train form
 
     for section in (ModelConfig, TrainConfig):
         for name, field in section.model_fields.items():
             for message in (field.title, field.description):
                 if message:
-                    found.setdefault(message, []).append(f"training/config.py:{section.__name__}.{name}")
+                    found.setdefault(message, []).append(f"training/core/config.py:{section.__name__}.{name}")
     return found
 
 

@@ -11,11 +11,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # worker that computes, a test's training would get almost no CPU while the other workers run. The tests of
 # the priority itself set it explicitly (tests/test_trainings.py).
 os.environ.setdefault("VAE_EXPLORER_TRAINING_NICE", "0")
-# The app under AppTest has no server address, which explorer/serving.py reads as "served to others"
+# The app under AppTest has no server address, which explorer/state/serving.py reads as "served to others"
 # (Streamlit's default listens everywhere). The tests drive it as it runs on one's own machine; the
 # served mode has its own tests (tests/test_serving.py), which set this explicitly.
 os.environ.setdefault("VAE_EXPLORER_SERVED", "0")
-# Latent-map projections cached on disk (training/map_cache.py) go to a folder of this test session,
+# Latent-map projections cached on disk (training/analysis/map_cache.py) go to a folder of this test session,
 # shared by its workers and the app servers it starts, never to the user's ~/.cache.
 if "VAE_EXPLORER_CACHE" not in os.environ:
     import tempfile
@@ -23,7 +23,7 @@ if "VAE_EXPLORER_CACHE" not in os.environ:
     os.environ["VAE_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="vae-explorer-test-cache-")
 
 from tests.waiting import until
-from training.config import RunConfig
+from training.core.config import RunConfig
 from training.data import load_dataset
 
 
@@ -50,7 +50,7 @@ def wait_for(predicate, what: str = "a condition of the test"):
 
 def state_of(run_dir) -> str:
     """A run's state as every reader sees it (recorded status + whether a live process owns it)."""
-    from training.run_status import observed_state, read_status
+    from training.runs.status import observed_state, read_status
 
     status = read_status(run_dir)
     return observed_state(run_dir, status) if status is not None else "none"
@@ -58,7 +58,7 @@ def state_of(run_dir) -> str:
 
 def wait_state(run_dir, *states: str):
     """Wait until the run is in one of STATES; its recorded status."""
-    from training.run_status import read_status
+    from training.runs.status import read_status
 
     wait_for(lambda: state_of(run_dir) in states, f"{run_dir.name} in state {' or '.join(states)}")
     return read_status(run_dir)

@@ -1,4 +1,4 @@
-"""An example of "your own model" for training/adapter.py (used by tests/test_adapter.py): plain numpy, no
+"""An example of "your own model" for training/models/adapter.py (used by tests/test_adapter.py): plain numpy, no
 torch module, not this library's architecture: z -> a linear map of 8x8 images, sigmoid."""
 
 from __future__ import annotations

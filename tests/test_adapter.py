@@ -1,4 +1,4 @@
-"""One's own model code in the explorer and evaluate (training/adapter.py): run only when named on the
+"""One's own model code in the explorer and evaluate (training/models/adapter.py): run only when named on the
 command line; a folder naming anything else is refused and never imported."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from training import adapter
-from training.checkpoint import load_run
 from training.cli import main
-from training.errors import UserError
+from training.core.errors import UserError
+from training.models import adapter
+from training.models.open import load_run
 from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
@@ -56,7 +56,7 @@ def test_a_folder_naming_code_that_was_not_given_is_refused_and_never_imported(t
     (folder / "adapter.json").write_text(json.dumps({"spec": "os:system"}))
     with pytest.raises(UserError, match="not given on this app's command line"):
         load_run(folder)
-    from training.run_folder import list_runs
+    from training.models.catalogue import list_runs
 
     assert list_runs(tmp_path) == []
 

@@ -50,8 +50,8 @@ def landing_z(demo: str) -> list[float]:
     """Where a model's latent point starts: the clearest of 256 prior samples (seed 0), on the slider grid."""
     import numpy as np
 
-    from training.array_decoder import load_decoder
-    from training.latent_space import clearest_prior_sample
+    from training.models.open import load_decoder
+    from training.vae.latent_space import clearest_prior_sample
 
     decoder = load_decoder(BUNDLED_DEMOS / demo)
     z, _ = clearest_prior_sample(decoder.decode_mean, decoder.latent_dim, 256, 0)
@@ -143,9 +143,9 @@ def test_switching_models_resets_page_state():
 def test_a_point_picked_on_the_map_or_halfway_opens_in_the_sliders():
     import numpy as np
 
-    from training import latent
-    from training.checkpoint import load_run
+    from training.analysis import latent
     from training.data import load_dataset
+    from training.models.open import load_run
 
     demo = BUNDLED_DEMOS / "mnist5k-z2"
     at = open_app("mnist5k-z2")
@@ -210,9 +210,9 @@ def tiny_runs(tmp_path_factory):
     """Untrained 8x8 digits runs written as run folders: a collapsed 1-D Gaussian, a learned-sigma~ one."""
     import torch
 
-    from training.checkpoint import write_views
-    from training.config import RunConfig
-    from training.model import VAE
+    from training.core.config import RunConfig
+    from training.runs.checkpoint import write_views
+    from training.vae.model import VAE
 
     root = tmp_path_factory.mktemp("runs")
     digits = {"image_shape": (1, 8, 8)}, {"dataset": "digits"}
@@ -267,10 +267,10 @@ def test_a_model_with_a_smaller_test_set_keeps_the_pages_indices_inside_it(tmp_p
     8x8 digits model chosen next has fewer: the indices are brought inside its test set, once."""
     import torch
 
-    from training.checkpoint import write_views
-    from training.config import RunConfig
+    from training.core.config import RunConfig
     from training.data import load_dataset
-    from training.model import VAE
+    from training.runs.checkpoint import write_views
+    from training.vae.model import VAE
 
     config = RunConfig(model={"image_shape": (1, 8, 8), "latent_dim": 2, "hidden": (16,)},
                        train={"dataset": "digits"})
@@ -322,9 +322,9 @@ def array_length(values) -> int:
 
 @pytest.mark.parametrize("method, title", [("tsne", "t-SNE 1"), pytest.param("umap", "UMAP 1", marks=pytest.mark.slow)])
 def test_the_map_draws_neighbour_embeddings_of_every_test_image_and_keeps_them_on_disk(method, title):
-    from training import latent, map_cache
-    from training.checkpoint import load_run
+    from training.analysis import latent, map_cache
     from training.data import load_dataset
+    from training.models.open import load_run
 
     at = open_app("mnist5k-z16")
     at.switch_page("views/latent_map.py").run()

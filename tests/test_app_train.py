@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from training.launch import stop_run
-from training.run_queue import scan
-from training.run_status import ACTIVE, read_status
-from training.checkpoint import load_run
-from training.run_folder import CONFIG, WEIGHTS
+from training.jobs.control import stop_run
+from training.models.open import load_run
+from training.runs.layout import CONFIG, WEIGHTS
+from training.runs.queue import scan
+from training.runs.status import ACTIVE, read_status
 from explorer import DEMOS as BUNDLED_DEMOS
 from tests.conftest import wait_state
 from tests.waiting import HANG_S, until
@@ -103,7 +103,7 @@ def test_number_inputs_are_labelled_and_explained_by_the_configs_fields(runs):
     """Label, default and help (with the range) from the field; no min/max in the browser, which would
     keep an out-of-range value from being submitted at all (Start would seem to do nothing)."""
     at = open_page("views/train.py", runs)
-    from training.config import ModelConfig, TrainConfig  # one declaration: title, default, bounds
+    from training.core.config import ModelConfig, TrainConfig  # one declaration: title, default, bounds
 
     for key, section, field in (("train_latent_dim", ModelConfig, "latent_dim"), ("train_lr", TrainConfig, "lr"),
                                 ("train_warmup", TrainConfig, "warmup_epochs"), ("train_seed", TrainConfig, "seed")):
@@ -211,7 +211,7 @@ def test_a_model_chosen_anywhere_shows_at_once_everywhere_and_once_in_the_picker
 def test_balance_outlines_the_current_run_however_it_is_spelled(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from explorer.figures import rate_distortion
+    from explorer.figures.charts import rate_distortion
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "a").mkdir(parents=True)
@@ -257,7 +257,7 @@ def test_a_valid_upload_is_saved_and_becomes_the_current_model(runs):
 
 def fake_run(runs: Path, name: str, state: str, **status) -> Path:
     """A copy of a demo with a status file saying ``state`` (as a training process would write it)."""
-    from training.run_status import RunStatus, write_status
+    from training.runs.status import RunStatus, write_status
 
     run_dir = runs / name
     shutil.copytree(DEMOS[0], run_dir)
@@ -266,7 +266,7 @@ def fake_run(runs: Path, name: str, state: str, **status) -> Path:
 
 
 def test_failed_and_interrupted_runs_are_marked_and_never_offered_as_models(runs):
-    from training.run_status import Owner
+    from training.runs.status import Owner
 
     failed = fake_run(runs, "bad-lr", "failed", reason="Training diverged in epoch 1: the loss became NaN.")
     lost = fake_run(runs, "lost", "running", owner=Owner("elsewhere", 999_999))  # nobody holds its lock
@@ -286,8 +286,8 @@ def test_failed_and_interrupted_runs_are_marked_and_never_offered_as_models(runs
 
 
 def test_a_training_started_elsewhere_shows_live_on_the_train_page_with_stop(runs):
-    from training.run_lock import RunLock
-    from training.run_status import Owner
+    from training.runs.lock import RunLock
+    from training.runs.status import Owner
 
     run_dir = fake_run(runs, "from-the-shell", "running", owner=Owner("somewhere", 4242), steps_per_epoch=10,
                        step=3, global_step=493, launcher="cli")

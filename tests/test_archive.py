@@ -1,4 +1,4 @@
-"""A model as one .zip (training/archive.py, explorer/uploads.py): what the Models page downloads it takes back;
+"""A model as one .zip (training/runs/archive.py, explorer/state/uploads.py): what the Models page downloads it takes back;
 an ONNX model's zip becomes an ONNX folder; every hostile archive is one sentence and writes nothing."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from explorer import DEMOS
-from explorer.uploads import save_uploaded_zip
-from training import archive
-from training.checkpoint import load_run
+from explorer.state.uploads import save_uploaded_zip
 from training.cli import main
-from training.errors import UserError
+from training.core.errors import UserError
+from training.models.open import load_run
+from training.runs import archive
 
 def run_zip(run_dir) -> bytes:
     """What "all as .zip" on the Models page gives for RUN_DIR."""

@@ -9,11 +9,12 @@ import pytest
 import torch
 from safetensors.numpy import save as st_save_numpy
 
-from training.checkpoint import write_views
-from training.config import RunConfig
-from training.errors import UserError
-from training.array_decoder import deconv, load_decoder
-from training.model import VAE
+from training.core.config import RunConfig
+from training.core.errors import UserError
+from training.models.open import load_decoder
+from training.runs.checkpoint import write_views
+from training.vae.array_decoder import deconv
+from training.vae.model import VAE
 from tests.waiting import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,8 +81,9 @@ def test_bad_weights_are_refused(tmp_path):
 
 
 def test_loading_and_decoding_do_not_import_torch():
-    code = ("import sys, numpy as np; from training.array_decoder import deconv, load_decoder; "
+    code = ("import sys, numpy as np; from training.vae.array_decoder import deconv; "
+            "from training.models.open import load_decoder; "
             "d = load_decoder('explorer/demos/mnist5k-z16'); d.decode_mean(np.zeros((1, 16))); "
-            "import training.run_folder; training.run_folder.list_runs('runs'); print('torch' in sys.modules)")
+            "import training.models.catalogue; training.models.catalogue.list_runs('runs'); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_S)  # a hang guard
     assert out.stdout.strip() == "False", out.stderr

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from training.run_folder import CONFIG, WEIGHTS
 from training.cli import main
+from training.runs.layout import CONFIG, WEIGHTS
 from tests.waiting import HANG_S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,9 +62,9 @@ def test_evaluate_averages_its_elbo_over_draws_of_z_and_gives_the_standard_error
 
     import torch
 
-    from training.checkpoint import load_run
     from training.data import load_dataset
-    from training.evaluate import elbo_terms, evaluate_model, summarize, test_images
+    from training.models.open import load_run
+    from training.vae.evaluate import elbo_terms, evaluate_model, summarize, test_images
 
     run = load_run(trained_run)
     data = load_dataset("digits", image_size=8, channels=1, seed=run.config.train.seed)
@@ -206,7 +206,7 @@ def test_a_relative_image_folder_is_stored_as_an_absolute_path(tmp_path, monkeyp
 
 def test_the_fit_flags_are_generated_from_the_config_and_keep_their_names():
     from training.cli import build_parser
-    from training.settings import SETTING_KEYS, field_of
+    from training.core.settings import SETTING_KEYS, field_of
 
     fit = build_parser()._subparsers._group_actions[0].choices["fit"]
     flags = {a.option_strings[0]: a for a in fit._actions if a.option_strings}

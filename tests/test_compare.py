@@ -6,10 +6,11 @@ from pathlib import Path
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import DEMOS, compare
-from training.checkpoint import write_views
-from training.config import RunConfig
-from training.model import VAE
+from explorer import DEMOS
+from explorer.widgets import compare
+from training.core.config import RunConfig
+from training.runs.checkpoint import write_views
+from training.vae.model import VAE
 from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"

@@ -11,16 +11,17 @@ import pytest
 import torch
 
 from tests.conftest import BytesRead
-from training import costs
-from training.checkpoint import load_model_from_bytes, load_run
+from training.analysis.latent import encode_posterior, theory_terms
 from training.cli import main
-from training.config import ModelConfig, RunConfig
-from training.errors import UserError
-from training.latent import encode_posterior, theory_terms
-from training.launch import submit
-from training.model import VAE
-from training.objective import vae_loss
-from training.run_folder import list_runs
+from training.core import costs
+from training.core.config import ModelConfig, RunConfig
+from training.core.errors import UserError
+from training.jobs.control import submit
+from training.models.catalogue import list_runs
+from training.models.open import load_run
+from training.runs.checkpoint import load_model_from_bytes
+from training.vae.model import VAE
+from training.vae.objective import vae_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 # Within every bound of the config, yet 3.2 billion parameters: building it would need ~13 GB.
@@ -151,7 +152,7 @@ def test_passes_over_many_images_go_in_chunks_and_chunks_change_nothing(monkeypa
     mu_large, _ = encode_posterior(model, x)
     np.testing.assert_allclose(mu_small, mu_large, rtol=1e-6, atol=1e-6)
     large = theory_terms(model, x, n_mc=16, seed=1)
-    monkeypatch.setattr("training.latent.images_per_chunk", lambda cfg, most=1000: 16 * 3)  # 3 images a chunk
+    monkeypatch.setattr("training.analysis.latent.images_per_chunk", lambda cfg, most=1000: 16 * 3)  # 3 images a chunk
     small = theory_terms(model, x, n_mc=16, seed=1)
     for name in ("recon_nll", "recon_se", "kl", "kl_mc", "kl_mc_se", "sq_error"):
         assert getattr(small, name) == pytest.approx(getattr(large, name), rel=1e-5), name

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.checkpoint import load_run
-from training.run_folder import CHECKPOINT
 from training.cli import main
-from training.errors import UserError
-from training.run_status import read_status
+from training.core.errors import UserError
+from training.models.open import load_run
+from training.runs.layout import CHECKPOINT
+from training.runs.status import read_status
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow  # kills and resumes trainings in processes of their own

@@ -15,10 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
+from training.core.errors import UserError
 from training.data import DATASET_NAMES, Dataset, list_datasets, load_dataset
 from training.data.cache import data_root
 from training.data.shapes import render_shapes
-from training.errors import UserError
 
 
 def assert_images(x: torch.Tensor, shape: tuple[int, int, int]) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from training import latent
-from training.config import RunConfig
+from training.analysis import latent
+from training.core.config import RunConfig
 from training.data import load_dataset
-from training.trainer import Trainer
+from training.jobs.trainer import Trainer
 from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
@@ -100,8 +100,8 @@ def test_runs_without_known_factors_have_plain_names():
 
 def test_the_bundled_shapes_demo_loads_and_names_at_least_three_factors():
     from explorer import DEMOS
-    from training.checkpoint import load_run
-    from training.disentangle import labels_of_record
+    from training.analysis.disentangle import labels_of_record
+    from training.models.open import load_run
 
     demo = DEMOS / "shapes-z10-b16"
     run = load_run(demo)

@@ -1,4 +1,4 @@
-"""Mutual information, MIG and dimension names (training/disentangle.py), against an independent
+"""Mutual information, MIG and dimension names (training/analysis/disentangle.py), against an independent
 computation (scikit-learn's mutual_info_score, scipy's entropy) and cases with a known answer."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import entropy as scipy_entropy
 from sklearn.metrics import mutual_info_score
 
-from training import disentangle
+from training.analysis import disentangle
 from tests.waiting import HANG_S
 
 NAMES = ["shape", "scale", "pos_x"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.waiting import HANG_S
-from training.checkpoint import load_run
+from training.models.open import load_run
 
 pytestmark = pytest.mark.slow  # torchrun trainings of several processes
 
@@ -55,7 +55,7 @@ def test_a_stop_request_stops_every_rank_together(tmp_path):
     """Rank 0 alone reads the stop request; the ranks agree after each step, so none waits forever."""
     from tests.conftest import wait_for
     from training.cli import main
-    from training.run_status import read_status
+    from training.runs.status import read_status
 
     out = tmp_path / "ddp-stop"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *FIT,

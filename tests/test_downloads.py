@@ -7,7 +7,9 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import DEMOS, downloads, images
+from explorer import DEMOS
+from explorer.figures import images
+from explorer.widgets import downloads
 from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"

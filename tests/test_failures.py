@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from training.checkpoint import load_run
 from training.cli import main
-from training.errors import OUT_OF_MEMORY, as_user_error, os_error_sentence
-from training.run_status import FAILED, read_status
-from training.trainer import Trainer
+from training.core.errors import OUT_OF_MEMORY, as_user_error, os_error_sentence
+from training.jobs.trainer import Trainer
+from training.models.open import load_run
+from training.runs.status import FAILED, read_status
 
 TINY = ["fit", "--dataset", "digits", "--hidden", "32", "--latent-dim", "2", "--batch-size", "64", "--quiet"]
 
@@ -45,7 +45,7 @@ def test_an_out_folder_that_cannot_be_made_is_one_sentence(tmp_path, capsys, mon
 def test_a_full_disk_mid_training_keeps_the_last_checkpoint_and_records_why(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     assert main([*TINY, "--epochs", "1", "--out", str(run)]) == 0
-    import training.checkpoint as checkpoint
+    import training.runs.checkpoint as checkpoint
     real = checkpoint.atomic_write
 
     def full(path, data, *args, **kwargs):

@@ -1,11 +1,11 @@
-"""explorer/figures.py and explorer/images.py: pure functions, no Streamlit."""
+"""explorer/figures/charts.py and explorer/figures/images.py: pure functions, no Streamlit."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from explorer import figures, images
+from explorer.figures import charts, images
 
 HISTORY = [
     {"epoch": e, "beta": b, "train_recon": 200 - e, "test_recon": 201 - e, "train_kl": 5 + e, "test_kl": 4 + e,
@@ -62,7 +62,7 @@ def test_latent_scatter_uses_webgl_and_test_indices():
     coords = np.random.default_rng(0).standard_normal((30, 2))
     indices = np.arange(100, 130)
     labels = np.arange(30) % 3
-    fig = figures.latent_scatter(coords, indices, labels=labels, label_names=["a", "b", "c"])
+    fig = charts.latent_scatter(coords, indices, labels=labels, label_names=["a", "b", "c"])
     assert [t.type for t in fig.data] == ["scattergl"] * 3
     assert [t.name for t in fig.data] == ["a", "b", "c"]
     for cls, trace in enumerate(fig.data):
@@ -73,7 +73,7 @@ def test_latent_scatter_uses_webgl_and_test_indices():
 
 def test_latent_scatter_continuous_factor_is_one_coloured_trace():
     coords = np.zeros((4, 2))
-    fig = figures.latent_scatter(coords, np.arange(4), color_values=np.array([0.1, 0.2, 0.3, 0.4]),
+    fig = charts.latent_scatter(coords, np.arange(4), color_values=np.array([0.1, 0.2, 0.3, 0.4]),
                                  color_title="scale")
     assert len(fig.data) == 1 and fig.data[0].type == "scattergl"
     assert fig.data[0].marker.showscale
@@ -81,12 +81,12 @@ def test_latent_scatter_continuous_factor_is_one_coloured_trace():
 
 
 def test_prior_contours_and_manifold_overlay():
-    fig = figures.latent_scatter(np.zeros((2, 2)), np.arange(2))
-    figures.add_prior_contours(fig, (-3, 3, -3, 3))
+    fig = charts.latent_scatter(np.zeros((2, 2)), np.arange(2))
+    charts.add_prior_contours(fig, (-3, 3, -3, 3))
     assert fig.data[-1].type == "contour"
     z = np.asarray(fig.data[-1].z)
     assert z.max() == pytest.approx(1 / (2 * np.pi), rel=0.01)  # N(0, I) peak density
-    figures.add_manifold_overlay(fig, np.zeros((20, 20, 1)), np.linspace(-2, 2, 5), np.linspace(2, -2, 5))
+    charts.add_manifold_overlay(fig, np.zeros((20, 20, 1)), np.linspace(-2, 2, 5), np.linspace(2, -2, 5))
     image = fig.layout.images[0]
     assert image.x == pytest.approx(-2.5) and image.sizex == pytest.approx(5.0)
     assert image.y == pytest.approx(2.5) and image.sizey == pytest.approx(5.0)
@@ -102,24 +102,24 @@ def test_prior_contours_and_manifold_overlay():
     ({}, None),
 ])
 def test_selected_index_maps_event_to_test_index(event, expected):
-    assert figures.selected_index(event) == expected
+    assert charts.selected_index(event) == expected
 
 
 # ---------------------------------------------------------------- training figures
 
 def test_kl_bars_one_bar_per_dimension_with_active_highlighted():
     kl = [1.2, 0.001, 0.7, 0.0]
-    fig = figures.kl_bars(kl, active=[True, False, True, False])
+    fig = charts.kl_bars(kl, active=[True, False, True, False])
     assert len(fig.data) == 1 and fig.data[0].type == "bar"
     assert len(fig.data[0].x) == 4 and list(fig.data[0].x) == ["z_0", "z_1", "z_2", "z_3"]
     colors = list(fig.data[0].marker.color)
-    assert colors[0] == colors[2] == figures.ACTIVE_COLOR
-    assert colors[1] == colors[3] == figures.INACTIVE_COLOR
+    assert colors[0] == colors[2] == charts.ACTIVE_COLOR
+    assert colors[1] == colors[3] == charts.INACTIVE_COLOR
     assert "2 of 4 active" in fig.layout.title.text
 
 
 def test_loss_curves_train_test_beta_kl_and_total():
-    fig = figures.loss_curves(HISTORY, train_loss="recon + β·KL")
+    fig = charts.loss_curves(HISTORY, train_loss="recon + β·KL")
     names = [t.name for t in fig.data]
     assert names == ["train recon", "test recon", "train KL", "test KL", "β · train KL",
                      "train loss (recon + β·KL)", "test −ELBO (recon + KL)"]
@@ -129,7 +129,7 @@ def test_loss_curves_train_test_beta_kl_and_total():
 
 
 def test_rate_distortion_one_point_per_scored_run():
-    from training.run_folder import RunSummary
+    from training.models.catalogue import RunSummary
 
     def run(name, beta, lik, kl, recon):
         return RunSummary(path=Path("/r") / name, name=name, bundled=False, dataset="mnist5k", arch="mlp",
@@ -139,7 +139,7 @@ def test_rate_distortion_one_point_per_scored_run():
 
     runs = [run("a", 1.0, "bernoulli", 5.0, 100.0), run("b", 4.0, "bernoulli", 2.0, 120.0),
             run("c", 1.0, "gaussian", 9.0, -500.0), run("untrained", 1.0, "bernoulli", None, None)]
-    fig = figures.rate_distortion(runs, current="/r/b")
+    fig = charts.rate_distortion(runs, current="/r/b")
     assert [t.name for t in fig.data] == ["bernoulli", "gaussian"]
     bern = fig.data[0]
     assert list(bern.x) == [5.0, 2.0] and list(bern.y) == [100.0, 120.0]

@@ -21,14 +21,15 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
-from explorer.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
+from explorer.state.uploads import MAX_UPLOAD_BYTES, save_uploaded_run
 from tests.conftest import BytesRead
-from training.checkpoint import load_run
-from training.run_folder import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, check_run_name, list_runs, run_path
 from training.cli import main
-from training.costs import weight_bytes
-from training.config import RunConfig
-from training.errors import UserError
+from training.core.config import RunConfig
+from training.core.costs import weight_bytes
+from training.core.errors import UserError
+from training.models.catalogue import list_runs
+from training.models.open import load_run
+from training.runs.layout import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, check_run_name, run_path
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--batch-size", "256", "--quiet"]
@@ -125,7 +126,7 @@ def _nan_weights(run: Path) -> None:
 
 def _sized(run: Path, blob: bytes) -> None:
     """Write BLOB as the weights, padded to the size the config's weights need, so that it passes the
-    size check (training/costs.py) and reaches the safetensors parser."""
+    size check (training/core/costs.py) and reaches the safetensors parser."""
     need = weight_bytes(RunConfig.from_json((run / CONFIG).read_bytes()).model)
     (run / WEIGHTS).write_bytes(blob + b"\0" * max(0, need - len(blob)))
 

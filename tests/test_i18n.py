@@ -99,7 +99,7 @@ def test_the_language_comes_from_the_url_else_the_browser_and_is_kept_per_visito
 
 
 def test_a_library_error_shows_in_the_visitors_language():
-    from training.errors import UserError
+    from training.core.errors import UserError
 
     err = UserError("{field} {value} is not allowed: it must be at most {limit}.", field="'x'", value=9, limit=5)
     assert str(err) == "'x' 9 is not allowed: it must be at most 5."
@@ -128,10 +128,11 @@ def test_a_runs_recorded_reason_shows_in_the_visitors_language(tmp_path):
     """The training process writes its reason in English with its template; each visitor reads it in theirs."""
     import torch
 
-    from training.checkpoint import write_views
-    from training.config import RunConfig
-    from training.model import VAE
-    from training.run_status import STOPPED, RunStatus, reason, write_status
+    from training.core.config import RunConfig
+    from training.core.errors import reason
+    from training.runs.checkpoint import write_views
+    from training.runs.status import STOPPED, RunStatus, write_status
+    from training.vae.model import VAE
 
     run_dir = tmp_path / "halted"
     run_dir.mkdir()
@@ -154,7 +155,7 @@ def test_a_runs_recorded_reason_shows_in_the_visitors_language(tmp_path):
 def test_nested_phrases_of_a_library_error_translate_in_a_visitors_session():
     import errno
 
-    from training.errors import as_user_error
+    from training.core.errors import as_user_error
 
     def script():
         import errno
@@ -162,7 +163,7 @@ def test_nested_phrases_of_a_library_error_translate_in_a_visitors_session():
         import streamlit as st
 
         from explorer.i18n import error_text
-        from training.errors import as_user_error as convert
+        from training.core.errors import as_user_error as convert
 
         err = convert(OSError(errno.ENOSPC, "No space left on device", "/runs/x/model.safetensors"))
         st.session_state["shown"] = error_text(err)
@@ -181,9 +182,9 @@ def test_an_upload_refused_in_chinese_names_the_upload_in_chinese():
         import streamlit as st
 
         from explorer.i18n import error_text
-        from explorer.uploads import save_uploaded_run
-        from training.config import RunConfig
-        from training.errors import UserError
+        from explorer.state.uploads import save_uploaded_run
+        from training.core.config import RunConfig
+        from training.core.errors import UserError
 
         config = RunConfig(model={"image_shape": (1, 8, 8), "latent_dim": 2, "hidden": (16,)},
                            train={"dataset": "digits"})
@@ -205,8 +206,8 @@ def test_an_invalid_uploaded_config_is_explained_in_chinese_down_to_the_bound():
         import streamlit as st
 
         from explorer.i18n import error_text
-        from explorer.uploads import save_uploaded_run
-        from training.errors import UserError
+        from explorer.state.uploads import save_uploaded_run
+        from training.core.errors import UserError
 
         try:
             save_uploaded_run(b'{"model": {"latent_dim": 0}, "train": {}}', b"\\0" * 68, "/nonexistent-runs", "x")

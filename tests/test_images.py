@@ -12,7 +12,7 @@ from PIL import Image
 
 from training.cli import main
 from training.data.folder import MAX_PIXELS, load_folder
-from training.run_status import read_status
+from training.runs.status import read_status
 
 
 def grey_png(path: Path, value: int, bits: int = 8, side: int = 8) -> None:
@@ -102,5 +102,5 @@ def test_resume_on_changed_images_is_refused_and_on_the_same_images_allowed(tmp_
     assert main(["fit", "--resume", "--out", str(run), "--epochs", "3"]) == 2
     err = capsys.readouterr().err
     assert "is not what" in err and "its images changed since" in err and "Start a new run" in err
-    from training.checkpoint import load_run
+    from training.models.open import load_run
     assert load_run(run).epoch == 2  # nothing trained on the changed data

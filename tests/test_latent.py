@@ -1,4 +1,4 @@
-"""training/latent.py: projections and their inverses, paths, samples, decoding, the live theory terms."""
+"""training/analysis/latent.py: projections and their inverses, paths, samples, decoding, the live theory terms."""
 
 import os
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from training import latent, latent_space
-from training.checkpoint import load_run
-from training.config import ModelConfig
-from training.model import VAE
+from training.analysis import latent
+from training.core.config import ModelConfig
+from training.models.open import load_run
+from training.vae import latent_space
+from training.vae.model import VAE
 from explorer import DEMOS as BUNDLED_DEMOS
 
 # numba compiles UMAP's functions afresh in every test process (8-12 s): slow, once (make test-fast leaves it out)
@@ -200,7 +201,7 @@ def test_nearest_neighbours_in_z_leave_the_point_out_and_come_nearest_first():
 
 
 def test_neighbour_embeddings_use_no_more_threads_than_the_operator_allows(monkeypatch):
-    from training import embedding
+    from training.analysis import embedding
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert embedding.threads() == 1

@@ -7,13 +7,14 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import latent_pad as latent_pad_module
-from explorer.latent_pad import FRONTEND, decode_array, encode_array, encode_decoder, payload_bytes
-from explorer.latent_point import clip_round
-from training.checkpoint import write_views
-from training.config import RunConfig
-from training.array_decoder import ArrayDecoder, Layer, load_decoder
-from training.model import VAE
+from explorer.widgets import latent_pad as latent_pad_module
+from explorer.widgets.latent_pad import FRONTEND, decode_array, encode_array, encode_decoder, payload_bytes
+from explorer.state.latent_point import clip_round
+from training.core.config import RunConfig
+from training.models.open import load_decoder
+from training.runs.checkpoint import write_views
+from training.vae.array_decoder import ArrayDecoder, Layer
+from training.vae.model import VAE
 from explorer import DEMOS as BUNDLED_DEMOS
 from tests.waiting import HANG_S
 
@@ -72,7 +73,7 @@ def test_clip_round_is_the_sliders_rounding():
 def _point_script():
     import streamlit as st
 
-    from explorer import latent_point
+    from explorer.state import latent_point
 
     st.session_state["before"] = latent_point.get("runs/x", 3)
     st.session_state["stored"] = latent_point.put("runs/x", [0.123, -5.0, 2.26], "the real-time sliders.")
@@ -136,7 +137,7 @@ def test_conv_models_get_the_component_too(tmp_path):
 
 
 def test_only_well_formed_releases_of_the_shown_model_yield_a_z():
-    from explorer.latent_pad import release_z
+    from explorer.widgets.latent_pad import release_z
 
     assert release_z({"z": [0.5, -1], "model_id": "m"}, 2, "m") == [0.5, -1.0]
     assert release_z({"z": [0.5, -1], "model_id": "old"}, 2, "m") is None  # sliders of a model no longer shown
@@ -146,7 +147,7 @@ def test_only_well_formed_releases_of_the_shown_model_yield_a_z():
 
 
 def test_oversized_decoders_are_not_sent_to_the_browser():
-    from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser
+    from explorer.widgets.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser
 
     def dense(n_out, n_in):
         return Layer("dense", np.zeros((n_out, n_in), np.float32), np.zeros(n_out, np.float32), (n_in,), (n_out,))

@@ -1,4 +1,4 @@
-"""The disk cache of latent-map projections (training/map_cache.py): computed once per mu, then read;
+"""The disk cache of latent-map projections (training/analysis/map_cache.py): computed once per mu, then read;
 whatever else is in its folder is a miss, never an error and never unpickled."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from training import map_cache
+from training.analysis import map_cache
 
 
 @pytest.fixture

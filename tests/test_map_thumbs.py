@@ -1,4 +1,4 @@
-"""The latent map's hover thumbnails (explorer/map_thumbs.py): the atlas's size is chosen from its
+"""The latent map's hover thumbnails (explorer/widgets/map_thumbs/__init__.py): the atlas's size is chosen from its
 budget before anything is drawn, and tile i of the atlas is test image i."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from explorer import map_thumbs
+from explorer.widgets import map_thumbs
 
 
 def test_the_tile_side_keeps_the_atlas_under_its_budget():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from training.config import ModelConfig
-from training.model import VAE, pick_device, reparameterize
+from training.core.config import ModelConfig
+from training.vae.model import VAE, pick_device, reparameterize
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 64, 64), (3, 64, 64)])

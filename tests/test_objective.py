@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from training.config import ModelConfig
-from training.likelihoods import GaussianFixed, GaussianLearned, make_likelihood
-from training.model import VAE
-from training.objective import beta_at, iwae_bound, kl_per_dim, log_normal_diag, log_normal_std, vae_loss
+from training.core.config import ModelConfig
+from training.vae.likelihoods import GaussianFixed, GaussianLearned, make_likelihood
+from training.vae.model import VAE
+from training.vae.objective import beta_at, iwae_bound, kl_per_dim, log_normal_diag, log_normal_std, vae_loss
 
 
 def test_closed_form_kl_matches_torch_and_monte_carlo():
@@ -216,8 +216,8 @@ def test_iwae_stays_exact_and_below_the_elbo_for_very_confident_encoders(logvar_
 
 
 def test_labels_name_the_loss_that_was_really_minimised():
-    from explorer.figures import loss_note
-    from training.objective import loss_formula
+    from explorer.figures.charts import loss_note
+    from training.vae.objective import loss_formula
     assert loss_formula(1.0) == "recon + KL"
     assert loss_formula(4.0) == "recon + β·KL"
     assert loss_formula(4.0, warmup_epochs=5) == loss_formula(1.0, cycles=3) == "recon + β(t)·KL"
@@ -230,7 +230,7 @@ def test_labels_name_the_loss_that_was_really_minimised():
 
 
 def test_wsd_schedule_warms_up_holds_and_decays_to_near_zero():
-    from training.objective import lr_at
+    from training.vae.objective import lr_at
     total = 320  # 10 epochs of 32 steps: warm-up 16 steps (5%), decay over the last 96 (30%)
     assert lr_at(0, total, 0.005, "wsd") == pytest.approx(0.005 / 16)  # the first step already learns
     assert lr_at(15, total, 0.005, "wsd") == pytest.approx(0.005)  # the warm-up's last step: the peak
@@ -243,7 +243,7 @@ def test_wsd_schedule_warms_up_holds_and_decays_to_near_zero():
 
 
 def test_cosine_and_constant_schedules_and_short_runs():
-    from training.objective import LR_MAX_WARMUP_STEPS, lr_at
+    from training.vae.objective import LR_MAX_WARMUP_STEPS, lr_at
     assert lr_at(0, 200, 1.0, "cosine") == pytest.approx(1 / 10)
     assert lr_at(9, 200, 1.0, "cosine") == pytest.approx(1.0)
     assert lr_at(105, 200, 1.0, "cosine") == pytest.approx(0.5)  # half-way through the decay

@@ -1,4 +1,4 @@
-"""Models trained elsewhere, as ONNX encoder/decoder pairs (training/onnx_model.py): a VAE this library did
+"""Models trained elsewhere, as ONNX encoder/decoder pairs (training/models/onnx_*.py): a VAE this library did
 not write opens in the explorer and decodes exactly; a run exported and opened again draws the same
 images; every hostile file is refused with one sentence (CLI exit 2)."""
 
@@ -17,11 +17,11 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from explorer import DEMOS
-from training import onnx_model
-from training.checkpoint import load_run
 from training.cli import main
-from training.errors import UserError
-from training.run_folder import list_runs
+from training.core.errors import UserError
+from training.models import onnx_decoder, onnx_graph
+from training.models.catalogue import list_runs
+from training.models.open import load_run
 from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
@@ -108,7 +108,7 @@ def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs)
     sliders = [s for s in at.slider if s.key and s.key.startswith("z_")]
     assert len(sliders) == Z
     from training.data import load_dataset
-    from training.evaluate import elbo_terms, summarize
+    from training.vae.evaluate import elbo_terms, summarize
 
     kl = summarize(elbo_terms(load_run(folder).model, load_dataset("digits").x_test))["kl_per_dim"]
     assert [s.label.split(" · ")[1] for s in sliders] == [f"KL {kl[int(s.key[2:])]:.2f}" for s in sliders]
@@ -157,11 +157,11 @@ def test_a_run_exported_and_opened_again_draws_the_same_images(tmp_path, capsys)
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
 def test_an_exported_decoder_runs_in_the_browser_decoder_exactly(tmp_path, arch):
-    from training.array_decoder import load_decoder
-    from training.checkpoint import weights_bytes
-    from training.config import RunConfig
-    from training.model import VAE
-    from training.run_folder import atomic_write
+    from training.core.config import RunConfig
+    from training.models.open import load_decoder
+    from training.runs.checkpoint import weights_bytes
+    from training.runs.layout import atomic_write
+    from training.vae.model import VAE
 
     cfg = RunConfig(model={"arch": arch, "hidden": (32, 16) if arch == "conv" else (48,), "latent_dim": 3,
                            "image_shape": (1, 8, 8)}, train={"dataset": "digits"})
@@ -186,7 +186,7 @@ def test_an_exported_decoder_runs_in_the_browser_decoder_exactly(tmp_path, arch)
 def test_a_decoder_with_other_operations_is_not_sent_to_the_browser(theirs):
     _, folder = theirs
     with pytest.raises(UserError, match="Conv, LeakyRelu, Resize") as info:
-        onnx_model.array_decoder(folder)
+        onnx_decoder.array_decoder(folder)
     assert str(info.value).endswith(".") and "\n" not in str(info.value)
 
 
@@ -300,7 +300,7 @@ def test_a_graph_over_the_size_limit_is_refused_before_it_is_read(theirs, tmp_pa
     big.write_bytes(b"\0" * (2 * 1024 * 1024))  # not even ONNX: the size alone refuses it
     monkeypatch.setenv("VAE_EXPLORER_MAX_WEIGHTS_MB", "1")
     with pytest.raises(UserError, match="over the 1,048,576 bytes"):
-        onnx_model.read_graph(big, "decoder")
+        onnx_graph.read_graph(big, "decoder")
 
 
 def test_encoder_and_decoder_must_fit_together_and_model_json_must_be_valid(theirs, tmp_path):

@@ -49,8 +49,8 @@ def test_what_the_first_image_needs_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, explorer.state, explorer.epochs, explorer.latent_point, explorer.dim_names, "
-            "explorer.traversal, explorer.compare, explorer.run_actions, explorer.view_link, explorer.downloads; "
+    code = ("import sys, explorer.state.shared, explorer.widgets.epochs, explorer.state.latent_point, explorer.state.dim_names, "
+            "explorer.figures.traversal, explorer.widgets.compare, explorer.widgets.run_actions, explorer.state.view_link, explorer.widgets.downloads; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"

@@ -1,4 +1,4 @@
-"""Trainings on Ray (training/ray_launch.py), against a real Ray instance on 127.0.0.1.
+"""Trainings on Ray (training/jobs/ray_launcher.py), against a real Ray instance on 127.0.0.1.
 
 The instance is started the way docs/deploy.md tells an operator to start a head node (``ray start
 --head``), limited to 2 CPUs and a 100 MB object store, and the trainings are submitted through the
@@ -28,12 +28,15 @@ import pytest
 from tests.conftest import wait_for
 from tests.conftest import wait_state as _wait_state
 from tests.waiting import HANG_S
-from training.checkpoint import load_run
-from training.config import RunConfig
-from training.errors import UserError
-from training.launch import CANCELLED, RAY_ADDRESS_ENV, ROOT, stop_run, submit
-from training.run_folder import LOG
-from training.run_status import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunStatus, observed_state, read_status
+from training.core.config import RunConfig
+from training.core.environment import RAY_ADDRESS_ENV
+from training.core.errors import UserError
+from training.jobs.control import stop_run, submit
+from training.jobs.launcher import ROOT
+from training.models.open import load_run
+from training.runs.layout import LOG
+from training.runs.status import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunStatus, observed_state,
+                                  read_status)
 
 pytestmark = pytest.mark.ray  # make test-fast leaves Ray out
 
@@ -143,7 +146,7 @@ def cluster():
         previous_sigterm = signal.getsignal(signal.SIGTERM)  # ray.init takes SIGTERM over
         head = Head()
         try:
-            from training.ray_launch import connect
+            from training.jobs.ray_connect import connect
 
             connect(head.address)  # this process is a driver too, to read the cluster's free resources
             yield head
@@ -155,7 +158,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def launcher(cluster):
-    from training.ray_launch import RayLauncher
+    from training.jobs.ray_launcher import RayLauncher
 
     return RayLauncher(cluster.address, cpus=1)
 
@@ -169,7 +172,7 @@ def actor_state(run_dir: Path) -> str | None:
     """The state Ray's control store records for the actor of RUN_DIR's queued request (None: none yet)."""
     from ray._private.state import state
 
-    from training.ray_launch import NAMESPACE, actor_name
+    from training.jobs.ray_launcher import NAMESPACE, actor_name
 
     name = actor_name(run_dir.resolve(), read_status(run_dir).queued_at)
     found = [a for a in state.actor_table(None).values() if a.get("Name") == name
@@ -189,8 +192,8 @@ def test_a_training_submitted_by_a_server_that_exits_at_once_finishes(cluster, r
     the training is a detached actor, so it runs to the end and frees its CPU."""
     driver = textwrap.dedent(f"""
         import sys
-        from training.config import RunConfig
-        from training.launch import launcher_from_env, submit
+        from training.core.config import RunConfig
+        from training.jobs.control import launcher_from_env, submit
         config = RunConfig(model={MODEL!r}, train={{"dataset": "digits", "epochs": 2, "batch_size": 64}})
         print(submit({str(root)!r}, "tiny", config, launcher_from_env(), requested_by="t"))
     """)
@@ -212,7 +215,7 @@ def test_a_training_submitted_by_a_server_that_exits_at_once_finishes(cluster, r
 
 
 def test_a_running_training_stops_on_request_and_a_queued_one_waits_for_the_cluster(cluster, launcher, root):
-    from training.ray_launch import RayLauncher
+    from training.jobs.ray_launcher import RayLauncher
 
     long = submit(root, "long", endless(), launcher, requested_by="t")
     wait_for(lambda: (read_status(long).state == RUNNING and read_status(long).epoch >= 1), "long in epoch 1")
@@ -262,7 +265,7 @@ def test_a_training_that_fails_in_its_worker_records_one_sentence(cluster, launc
 def test_an_unreachable_cluster_is_one_sentence_in_seconds(cluster):
     import ray
 
-    from training.ray_launch import RayLauncher
+    from training.jobs.ray_launcher import RayLauncher
 
     ray.shutdown()  # connect() keeps one connection per process; this one must try afresh
     try:
@@ -280,9 +283,9 @@ def test_local_starts_a_ray_instance_of_the_app_on_loopback_only(cluster, root):
     driver = textwrap.dedent(f"""
         import threading
         import ray
-        from training.config import RunConfig
-        from training.launch import launcher_from_env, submit
-        from training.run_status import read_status
+        from training.core.config import RunConfig
+        from training.jobs.control import launcher_from_env, submit
+        from training.runs.status import read_status
         from tests.conftest import wait_for
         made = []
         script_run = threading.Thread(target=lambda: made.append(launcher_from_env()))
@@ -342,7 +345,7 @@ def ray_diagnosis(run_dir: Path, temp: Path) -> str:
     ("VAE_EXPLORER_RAY_GPUS", "nan", "VAE_EXPLORER_RAY_GPUS must be a number 0 or more and at most 1024, not nan."),
 ])
 def test_bad_resource_settings_are_one_sentence(monkeypatch, env, value, message):
-    from training.ray_launch import RayLauncher
+    from training.jobs.ray_launcher import RayLauncher
 
     monkeypatch.setenv(env, value)
     with pytest.raises(UserError) as err:
@@ -351,14 +354,14 @@ def test_bad_resource_settings_are_one_sentence(monkeypatch, env, value, message
 
 
 def test_bad_addresses_are_one_sentence():
-    from training.ray_launch import RayLauncher
+    from training.jobs.ray_launcher import RayLauncher
 
     with pytest.raises(UserError, match=r"^VAE_EXPLORER_RAY_ADDRESS must be 'local', 'auto', HOST:PORT or "):
         RayLauncher("head-node")
 
 
 def test_without_ray_installed_the_setting_says_what_to_install(monkeypatch):
-    from training.launch import launcher_from_env
+    from training.jobs.control import launcher_from_env
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     monkeypatch.setenv(RAY_ADDRESS_ENV, "local")
@@ -369,10 +372,10 @@ def test_without_ray_installed_the_setting_says_what_to_install(monkeypatch):
 
 
 def test_the_resource_request_sets_the_torch_threads(monkeypatch):
-    from training.launch import fit_argv
-    from training.ray_launch import RayLauncher
+    from training.jobs.launcher import fit_argv
+    from training.jobs.ray_launcher import RayLauncher
 
-    monkeypatch.setattr("training.ray_launch.connect", lambda address: None)
+    monkeypatch.setattr("training.jobs.ray_launcher.connect", lambda address: None)
     monkeypatch.setenv("VAE_EXPLORER_RAY_CPUS", "3")
     monkeypatch.setenv("VAE_EXPLORER_RAY_GPUS", "0.5")
     ray_launcher = RayLauncher("auto")

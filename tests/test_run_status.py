@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from training.errors import UserError
-from training.run_status import RunStatus, read_status, write_status
-from training.step_log import MAX_ROWS, StepLogWriter, StepRow, merge, read_steps
+from training.core.errors import UserError
+from training.runs.status import RunStatus, read_status, write_status
+from training.runs.step_log import MAX_ROWS, StepLogWriter, StepRow, merge, read_steps
 
 
 def test_a_status_reads_back_equal(tmp_path):

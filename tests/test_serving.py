@@ -9,9 +9,9 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from explorer import serving
-from explorer.train_form import config_from_form
-from training.errors import UserError
+from explorer.state import serving
+from explorer.widgets.train_form import config_from_form
+from training.core.errors import UserError
 from tests.waiting import HANG_S
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")

@@ -9,10 +9,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import epochs
-from training import snapshots
-from training.config import ModelConfig
-from training.model import VAE
+from explorer.widgets import epochs
+from training.core.config import ModelConfig
+from training.runs import snapshots
+from training.vae.model import VAE
 from tests.waiting import HANG_S
 
 pytestmark = pytest.mark.slow  # a training in a process of its own
@@ -100,7 +100,7 @@ def test_a_training_keeps_its_snapshots_and_the_scrubber_shows_different_images(
 
 
 def test_a_replaced_snapshot_file_is_one_sentence_never_unpickled(tmp_path):
-    from training.errors import UserError
+    from training.core.errors import UserError
 
     cfg = ModelConfig(image_shape=(1, 8, 8), latent_dim=2, hidden=(16,))
     snapshots.path_of(tmp_path, 1).parent.mkdir(parents=True)

@@ -13,12 +13,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from training.cli import main
-from training.errors import UserError
-from training.launch import stop_run
-from training.run_folder import read_config
-from training.run_queue import scan
-from training.run_status import ACTIVE, FINISHED, QUEUED, RunStatus, read_status, write_status
-from training.sweep import Sweep, read_sweep, start, sweep_names, sweep_of
+from training.core.errors import UserError
+from training.jobs.control import start_sweep as start
+from training.jobs.control import stop_run
+from training.models.open import read_config
+from training.runs.queue import scan
+from training.runs.status import ACTIVE, FINISHED, QUEUED, RunStatus, read_status, write_status
+from training.runs.sweep import Sweep, read_sweep, sweep_names, sweep_of
 from tests.waiting import HANG_S
 
 pytestmark = pytest.mark.slow  # queues sweeps of trainings in processes of their own
@@ -136,8 +137,8 @@ class FakeLauncher:
 
 
 def test_the_manifest_comes_first_and_a_visitors_limit_counts_the_whole_sweep(tmp_path):
-    from training.config import RunConfig
-    from training.settings import flag_name
+    from training.core.config import RunConfig
+    from training.core.settings import flag_name
 
     config = RunConfig(model={"image_shape": (1, 8, 8), "hidden": (16,), "latent_dim": 2}, train={"dataset": "digits"})
     launcher = FakeLauncher(tmp_path, "s")
@@ -262,10 +263,10 @@ def test_without_sweeps_the_page_says_how_to_start_one(tmp_path):
 
 
 def test_mig_against_beta_for_a_shapes_sweep(tmp_path):
-    from training import disentangle, latent
-    from training.checkpoint import load_run
+    from training.analysis import disentangle, latent
     from training.data import load_dataset
-    from training.evaluate import test_images
+    from training.models.open import load_run
+    from training.vae.evaluate import test_images
 
     root = tmp_path / "runs"
     try:
@@ -296,7 +297,7 @@ def test_mig_against_beta_for_a_shapes_sweep(tmp_path):
 def launched(monkeypatch) -> list[str]:
     """The runs the app's LocalLauncher was asked to start; it starts none (the command line's tests start real
     trainings): the app's own code queues them, and they stay queued."""
-    from training.launch import LocalLauncher
+    from training.jobs.launcher import LocalLauncher
 
     names: list[str] = []
     monkeypatch.setattr(LocalLauncher, "launch", lambda self, run_dir, queued_at: names.append(run_dir.name))
@@ -366,7 +367,7 @@ def test_the_forms_sweep_errors_name_the_forms_field_and_write_nothing(runs, lau
 
 
 def test_a_manifest_is_never_replaced_and_leaves_no_temporary_file(tmp_path):
-    from training.sweep import _create_exclusively
+    from training.runs.sweep import _create_exclusively
 
     _create_exclusively(tmp_path / "s.sweep.json", b"first")
     with pytest.raises(UserError, match="A sweep named 's' already exists"):

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from training.step_log import StepRow
-from explorer.train_figures import MAX_POINTS, beta_figure, ema, loss_figure, thin
+from training.runs.step_log import StepRow
+from explorer.figures.train_figures import MAX_POINTS, beta_figure, ema, loss_figure, thin
 
 
 def steps(n):

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from tests.conftest import small_config
-from training.checkpoint import load_run
-from training.run_folder import CHECKPOINT
-from training.config import RunConfig
-from training.trainer import Trainer, TrainingDiverged
+from training.core.config import RunConfig
+from training.jobs.trainer import Trainer, TrainingDiverged
+from training.models.open import load_run
+from training.runs.layout import CHECKPOINT
 
 VOLATILE = {"seconds", "samples_per_second"}
 
@@ -143,7 +143,7 @@ def _rates_used(trainer):
 
 @pytest.mark.parametrize("schedule", ["wsd", "cosine", "constant"])
 def test_each_step_uses_the_schedules_rate_and_a_resumed_run_continues_it(digits, tmp_path, schedule):
-    from training.objective import lr_at
+    from training.vae.objective import lr_at
     full = Trainer(small_config(epochs=4, lr=4e-3, lr_schedule=schedule), digits, run_dir=tmp_path / "full")
     full_rates = _rates_used(full)
     full.fit()

@@ -11,19 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from training.checkpoint import load_run
 from training.cli import main
-from training.config import RunConfig
-from training.errors import UserError
-from training.launch import (CANCELLED, LocalLauncher, adopt_queued, delete_run, max_trainings_from_env, resume,
-                             stop_run, submit)
-from training.run_lock import RunLock, owner_alive
-from training.run_queue import queue_positions
-from training.run_status import (FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED, Owner, RunStatus,
-                                 read_status, write_status)
+from training.core.config import RunConfig
+from training.core.environment import max_trainings_from_env
+from training.core.errors import UserError
+from training.jobs.control import adopt_queued, delete_run, resume, stop_run, submit
+from training.jobs.launcher import LocalLauncher
+from training.models.open import load_run
+from training.runs.lock import RunLock, owner_alive
+from training.runs.queue import queue_positions
+from training.runs.status import (CANCELLED, FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED, Owner,
+                                  RunStatus, read_status, write_status)
 from explorer import DEMOS as BUNDLED_DEMOS
-from training.run_folder import list_runs
-from training.step_log import read_steps
+from training.models.catalogue import list_runs
+from training.runs.step_log import read_steps
 from tests.conftest import state_of, wait_for, wait_state
 from tests.waiting import HANG_S, exited
 

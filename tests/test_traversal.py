@@ -4,9 +4,10 @@ import re
 
 import numpy as np
 
-from explorer import DEMOS, traversal
-from training.array_decoder import load_decoder
-from training.latent_space import clearest_prior_sample, prior_samples
+from explorer import DEMOS
+from explorer.figures import traversal
+from training.models.open import load_decoder
+from training.vae.latent_space import clearest_prior_sample, prior_samples
 
 
 def test_tiles_put_each_dimension_on_a_row_and_each_value_in_a_column():

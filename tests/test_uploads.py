@@ -8,12 +8,13 @@ import pickle
 import pytest
 import torch
 
-from explorer.uploads import save_uploaded_run
-from training.checkpoint import load_run, weights_bytes
-from training.run_folder import CONFIG, HISTORY, WEIGHTS
-from training.config import RunConfig
-from training.errors import UserError
-from training.model import VAE
+from explorer.state.uploads import save_uploaded_run
+from training.core.config import RunConfig
+from training.core.errors import UserError
+from training.models.open import load_run
+from training.runs.checkpoint import weights_bytes
+from training.runs.layout import CONFIG, HISTORY, WEIGHTS
+from training.vae.model import VAE
 
 CONFIG_DICT = RunConfig(model={"image_shape": (1, 8, 8), "hidden": (16,), "latent_dim": 2},
                         train={"dataset": "digits"}).model_dump(mode="json")

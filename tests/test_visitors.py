@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from explorer import trainings
-from training.config import RunConfig
-from training.launch import submit
-from training.run_lock import RunLock
-from training.run_status import QUEUED, RUNNING, STOPPED, Owner, read_status, write_status
+from explorer.state import trainings
+from training.core.config import RunConfig
+from training.jobs.control import submit
+from training.runs.lock import RunLock
+from training.runs.status import QUEUED, RUNNING, STOPPED, Owner, read_status, write_status
 
 CONFIG = RunConfig(model={"image_shape": (1, 8, 8), "hidden": (16,), "latent_dim": 2}, train={"dataset": "digits"})
 

@@ -1,21 +1,25 @@
-"""VAE library: model, objective, data, trainer, checkpoints. Never imports Streamlit.
+"""VAE library: model, objective, data, trainer, run folders, models from elsewhere. Never imports Streamlit.
 
     from training import RunConfig, ModelConfig, TrainConfig, Trainer, load_run, load_dataset
 
-Names are imported lazily, so ``import training.errors`` does not pull in torch.
+Names are imported lazily, so ``import training`` (or ``import training.core.errors``) does not pull in
+torch. The library is layered, each layer importing only those before it (docs/architecture.md; enforced by
+tests/test_layers.py):
+
+    core  <-  vae, data  <-  runs, analysis  <-  models  <-  jobs  <-  cli
 """
 
 from importlib import import_module
 
 _EXPORTS = {
-    "Run": "checkpoint", "load_model_from_bytes": "checkpoint", "load_run": "checkpoint",
-    "ModelConfig": "config", "RunConfig": "config", "TrainConfig": "config",
+    "Run": "models.base", "load_run": "models.open", "load_model_from_bytes": "runs.checkpoint",
+    "ModelConfig": "core.config", "RunConfig": "core.config", "TrainConfig": "core.config",
     "Dataset": "data", "list_datasets": "data", "load_dataset": "data",
-    "UserError": "errors",
-    "evaluate_model": "evaluate",
-    "VAE": "model", "pick_device": "model",
-    "iwae_bound": "objective", "kl_per_dim": "objective", "vae_loss": "objective",
-    "Progress": "trainer", "Trainer": "trainer", "TrainingDiverged": "trainer",
+    "UserError": "core.errors",
+    "evaluate_model": "vae.evaluate",
+    "VAE": "vae.model", "pick_device": "vae.model",
+    "iwae_bound": "vae.objective", "kl_per_dim": "vae.objective", "vae_loss": "vae.objective",
+    "Progress": "jobs.progress", "Trainer": "jobs.trainer", "TrainingDiverged": "jobs.progress",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import compare, dim_names, downloads, figures, live, state
+from explorer.figures import charts
 from explorer.i18n import _
-from training import latent, latent_space
-from training.disentangle import LABEL_MARGIN, LABEL_MIN_NMI
-from training.objective import loss_formula
-from training.run_folder import is_adapter_folder, is_onnx_folder
+from explorer.state import dim_names, shared
+from explorer.widgets import compare, downloads, live
+from training.analysis import latent
+from training.analysis.disentangle import LABEL_MARGIN, LABEL_MIN_NMI
+from training.models.open import RUN, model_kind
+from training.vae import latent_space
+from training.vae.objective import loss_formula
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -40,7 +43,8 @@ def collapse_advice(config) -> list[str]:
 
 
 def factor_section(run, kl: np.ndarray) -> None:
-    """For data with known factors: which dimension tracks which factor, and the MIG (training/disentangle.py)."""
+    """For data with known factors: which dimension tracks which factor, and the MIG
+    (training/analysis/disentangle.py)."""
     last = run.history[-1]
     if last.get("factor_nmi") is None:
         return
@@ -53,7 +57,7 @@ def factor_section(run, kl: np.ndarray) -> None:
               help=_("For each factor, the share of its entropy told by the best dimension minus that told by the "
                      "second best, averaged over the factors: 1 when every factor lives in one dimension of its own, "
                      "0 when each is spread over several. See the Theory page."))
-    st.plotly_chart(figures.factor_matrix(nmi, [dim_names.title(int(k), names) for k in order],
+    st.plotly_chart(charts.factor_matrix(nmi, [dim_names.title(int(k), names) for k in order],
                                           [dim_names.factor_title(f) for f in last["factors"]]),
                     key="balance_factors", config=downloads.chart_config("factor-information"))
     st.caption(_("Rows: latent dimensions by KL; columns: the data set's known factors. A dimension is named after a "
@@ -61,12 +65,12 @@ def factor_section(run, kl: np.ndarray) -> None:
                  "it tells about any other factor; the names appear on the sliders, the traversal and the map.").format(
         min_share=f"{LABEL_MIN_NMI:g}", margin=f"{LABEL_MARGIN:g}"))
     if len(run.history) > 1:
-        st.plotly_chart(figures.mig_curve(run.history), key="balance_mig", config=downloads.chart_config("mig"))
+        st.plotly_chart(charts.mig_curve(run.history), key="balance_mig", config=downloads.chart_config("mig"))
 
 
 def main() -> None:
-    run = state.current_run()
-    data = state.current_data(run)
+    run = shared.current_run()
+    data = shared.current_data(run)
     cfg = run.config
     z_dim = cfg.model.latent_dim
     st.title(_("Balance"))
@@ -75,7 +79,7 @@ def main() -> None:
 
     live.follow_training("balance")
     if not run.history:
-        if is_onnx_folder(run.path) or is_adapter_folder(run.path):
+        if model_kind(run.path) != RUN:  # a model from elsewhere
             st.info(_("This model came from elsewhere without a training history, so there are no curves per epoch "
                       "to plot; Theory shows its terms on test images, and python -m training evaluate scores it."))
         else:
@@ -83,8 +87,8 @@ def main() -> None:
         return
     last = run.history[-1]
     kl = latent_space.last_kl_per_dim(run.history, z_dim)
-    variance = _latent_variance(str(run.path), state.weights_digest(run.path), run.model,
-                                state.current_test_images(run, data))
+    variance = _latent_variance(str(run.path), shared.weights_digest(run.path), run.model,
+                                shared.current_test_images(run, data))
     active = latent_space.active_mask(variance)
 
     m = st.columns(4)
@@ -101,21 +105,21 @@ def main() -> None:
 
     st.subheader(_("Per epoch"))
     schedule = (cfg.train.beta, cfg.train.warmup_epochs, cfg.train.cycles, cfg.train.free_bits)
-    st.plotly_chart(figures.loss_curves(run.history, train_loss=loss_formula(*schedule)), key="balance_curves",
+    st.plotly_chart(charts.loss_curves(run.history, train_loss=loss_formula(*schedule)), key="balance_curves",
                     config=downloads.chart_config("loss-curves"))
-    st.caption(figures.loss_note(*schedule))
+    st.caption(charts.loss_note(*schedule))
 
     others = compare.picked()
     if others:
         st.subheader(_("Compared with other runs"))
-        histories = [(run.path.name, run.history)] + [(o.name, state.load_run_of(o.path).history) for o in others]
-        st.plotly_chart(figures.compare_curves(histories), key="balance_compare",
+        histories = [(run.path.name, run.history)] + [(o.name, shared.load_run_of(o.path).history) for o in others]
+        st.plotly_chart(charts.compare_curves(histories), key="balance_compare",
                         config=downloads.chart_config("compared-runs"))
         st.caption(_("Test reconstruction, KL and −ELBO per epoch; the current run is the thick line. Pick the runs "
                      "under “Compare with” in the sidebar."))
 
     st.subheader(_("KL per dimension"))
-    st.plotly_chart(figures.kl_bars(kl, active), key="balance_kl_bars", config=downloads.chart_config("kl-per-dimension"))
+    st.plotly_chart(charts.kl_bars(kl, active), key="balance_kl_bars", config=downloads.chart_config("kl-per-dimension"))
     st.caption(_("{active} of {z_dim} dimensions are active: the variance over test images of their mean mu_k(x) "
                  "exceeds 0.01. Inactive (grey) dimensions sit at the prior and carry nothing.").format(
         active=int(active.sum()), z_dim=z_dim))
@@ -123,8 +127,8 @@ def main() -> None:
     factor_section(run, kl)
 
     st.subheader(_("Rate and distortion of every saved run"))
-    runs = state.available_runs()
-    st.plotly_chart(figures.rate_distortion(runs, current=str(run.path), picked=[str(o.path) for o in others]),
+    runs = shared.available_runs()
+    st.plotly_chart(charts.rate_distortion(runs, current=str(run.path), picked=[str(o.path) for o in others]),
                     key="balance_rd",
                     config=downloads.chart_config("rate-distortion"))
     st.caption(_("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood (their nats "

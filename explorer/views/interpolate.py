@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, images, latent_point, state, view_link
+from explorer.figures import images
 from explorer.i18n import N_, _
-from training import latent, latent_space
+from explorer.state import latent_point, shared, view_link
+from explorer.widgets import downloads
+from training.analysis import latent
+from training.vae import latent_space
 
 KEY_A, KEY_B = "interp_a", "interp_b"
 
@@ -38,13 +41,13 @@ def _pair_in_range(n_test: int) -> None:
 
 
 def main() -> None:
-    run = state.current_run()
-    x_test = state.current_test_images(run, state.current_data(run))
+    run = shared.current_run()
+    x_test = shared.current_test_images(run, shared.current_data(run))
     n_test = len(x_test)
     st.title(_("Interpolate"))
     st.caption(_("Two test images are encoded to their means mu(x) (E3); the decoder draws the points in between. "
                  "The originals sit at both ends of each strip."))
-    state.on_new_model("interpolate", lambda: _pair_in_range(n_test))
+    shared.on_new_model("interpolate", lambda: _pair_in_range(n_test))
 
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     a = c1.number_input(_("First image (0 to {last})").format(last=n_test - 1), 0, n_test - 1, key=KEY_A)

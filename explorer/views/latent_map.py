@@ -8,10 +8,13 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from explorer import dim_names, downloads, epochs, figures, images, latent_point, live, map_thumbs, state, view_link
+from explorer.figures import charts, images
 from explorer.i18n import N_, _
-from training import latent, latent_space, map_cache
-from training.embedding import MAX_POINTS as EMBED_MAX_POINTS
+from explorer.state import dim_names, latent_point, shared, view_link
+from explorer.widgets import downloads, epochs, live, map_thumbs
+from training.analysis import latent, map_cache
+from training.analysis.embedding import MAX_POINTS as EMBED_MAX_POINTS
+from training.vae import latent_space
 
 NEIGHBOURS = 8
 METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two latent dims")}
@@ -28,7 +31,7 @@ def _encode_test(path: str, digest: str, _model, _x) -> np.ndarray:
 def _projection(path: str, digest: str, method: str, dims: tuple[int, int], seed: int, max_points: int,
                 _mu: np.ndarray) -> tuple[latent.Projection, np.ndarray]:
     """The projection of (a subsample of) mu and the test indices of its points. A neighbour embedding
-    (t-SNE, UMAP) is read from the disk cache when this model's mu has had one (training/map_cache.py)."""
+    (t-SNE, UMAP) is read from the disk cache when this model's mu has had one (training/analysis/map_cache.py)."""
     if method not in EMBEDDINGS:
         return latent.project(_mu, method, dims=dims, seed=seed), np.arange(len(_mu))
     idx = latent.subsample(len(_mu), max_points, seed)
@@ -72,7 +75,7 @@ def _axis_titles(proj: latent.Projection, names: list[str | None]) -> tuple[str,
     """The plotted axes' titles; raw dimensions carry the factor they track, if any."""
     if proj.method == "dims":
         return dim_names.title(proj.dims[0], names), dim_names.title(proj.dims[1], names)
-    return figures.axis_titles(proj)
+    return charts.axis_titles(proj)
 
 
 def _controls(z_dim: int, data, names: list[str | None]) -> dict:
@@ -117,16 +120,16 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
     y = data.y_test.numpy() if data.y_test is not None else None
     if y is not None and data.labels_are_factors:
         k = data.factor_names.index(opts["color_factor"])
-        fig = figures.latent_scatter(proj.coords, idx, color_values=y[idx, k],
+        fig = charts.latent_scatter(proj.coords, idx, color_values=y[idx, k],
                                      color_title=dim_names.factor_title(opts["color_factor"]),
                                      axis_titles=_axis_titles(proj, opts["names"]))
     else:
-        fig = figures.latent_scatter(proj.coords, idx, labels=None if y is None else y[idx],
+        fig = charts.latent_scatter(proj.coords, idx, labels=None if y is None else y[idx],
                                      label_names=data.label_names, axis_titles=_axis_titles(proj, opts["names"]))
     if opts["prior"]:
-        fig = figures.add_prior_contours(fig, latent.grid_extent(proj))
+        fig = charts.add_prior_contours(fig, latent.grid_extent(proj))
     if opts["overlay"] and manifold is not None:
-        fig = figures.add_manifold_overlay(fig, *manifold)
+        fig = charts.add_manifold_overlay(fig, *manifold)
     return fig
 
 
@@ -205,14 +208,14 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
         fig = _scatter_figure(proj, idx, data, opts, manifold)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_map_scatter",
                                 config={"scrollZoom": True, **downloads.chart_config("latent-map")})
-        map_thumbs.thumbnails(x_test, state.test_set_id(run), "latent_map_scatter")
+        map_thumbs.thumbnails(x_test, shared.test_set_id(run), "latent_map_scatter")
         if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
             st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
                 method=METHOD_LABELS[opts["method"]], n=len(idx), total=len(mu)))
     with right:
         st.number_input(_("Find test image"), 0, len(mu) - 1, value=None, key="map_find",
                         placeholder=_("index"), on_change=_find, args=(str(run.path),))
-        _show_selected(run, data, x_test, _remember_selection(run, figures.selected_index(event), len(mu)), mu)
+        _show_selected(run, data, x_test, _remember_selection(run, charts.selected_index(event), len(mu)), mu)
 
     st.subheader(_("Manifold"))
     if manifold is None:
@@ -237,10 +240,10 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
 
 
 def main() -> None:
-    run = state.current_run()
-    data = state.current_data(run)
-    x_test = state.current_test_images(run, data)
-    state.on_new_model("map", lambda: _defaults(run, data, len(x_test)))
+    run = shared.current_run()
+    data = shared.current_data(run)
+    x_test = shared.current_test_images(run, data)
+    shared.on_new_model("map", lambda: _defaults(run, data, len(x_test)))
     st.title(_("Latent map"))
     epochs.scrubber("map")
     run = epochs.shown(run)

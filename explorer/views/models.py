@@ -7,13 +7,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import run_actions, serving, state
 from explorer.i18n import _, error_text
-from explorer.uploads import save_uploaded_run, save_uploaded_zip
-from training import archive
-from training.run_folder import CONFIG, WEIGHTS, RunSummary, is_adapter_folder, is_onnx_folder
-from training.errors import UserError
-from training.run_status import ACTIVE
+from explorer.state import serving, shared
+from explorer.state.uploads import save_uploaded_run, save_uploaded_zip
+from explorer.widgets import run_actions
+from training.core.errors import UserError
+from training.models.catalogue import RunSummary
+from training.models.open import ONNX, RUN, model_kind, weights_path
+from training.runs import archive
+from training.runs.layout import CONFIG, WEIGHTS
+from training.runs.status import ACTIVE
 
 CARDS_PER_ROW = 3
 
@@ -21,7 +24,7 @@ CARDS_PER_ROW = 3
 def runs_folder() -> None:
     if serving.served():  # served to others: the operator's folders only, picked, never typed
         folders = [str(p) for p in serving.runs_folders()]
-        current = str(state.runs_root())
+        current = str(shared.runs_root())
         picked = st.selectbox(_("Runs folder"), folders, index=folders.index(current) if current in folders else 0,
                               key="models_runs_choice",
                               help=_("The runs folders this server offers (its operator sets them)."))
@@ -32,11 +35,11 @@ def runs_folder() -> None:
 
     def changed() -> None:
         typed = st.session_state["models_runs_root"].strip()
-        st.session_state["runs_root"] = str(Path(typed).expanduser()) if typed else str(state.runs_root())
+        st.session_state["runs_root"] = str(Path(typed).expanduser()) if typed else str(shared.runs_root())
 
-    st.text_input(_("Runs folder"), value=str(state.runs_root()), key="models_runs_root", on_change=changed,
+    st.text_input(_("Runs folder"), value=str(shared.runs_root()), key="models_runs_root", on_change=changed,
                   help=_("Where trainings are saved and runs are listed (also set by $VAE_EXPLORER_RUNS)."))
-    root = state.runs_root()
+    root = shared.runs_root()
     if not root.is_dir():
         st.caption(_("{path} does not exist yet; the first training or upload creates it.").format(path=f"`{root}`"))
 
@@ -46,8 +49,8 @@ def card(run: RunSummary) -> None:
         badge = " · :blue-badge[" + _("demo") + "]" if run.bundled else (
             f" · {run_actions.badge(run.state)}" if run_actions.badge(run.state) else "")
         st.markdown(f"**{run.name}**{badge}")
-        if is_onnx_folder(run.path) or is_adapter_folder(run.path):  # a model from elsewhere: no training to tell
-            kind = _("ONNX graphs") if is_onnx_folder(run.path) else _("your own code")
+        if model_kind(run.path) != RUN:  # a model from elsewhere: no training to tell
+            kind = _("ONNX graphs") if model_kind(run.path) == ONNX else _("your own code")
             st.caption(f"{run.dataset} · {kind} · z = {run.latent_dim} · {run.likelihood}")
             st.markdown(_("A model from elsewhere, without a training history; python -m training evaluate scores it."))
             with st.container(horizontal=True):
@@ -73,13 +76,13 @@ def card(run: RunSummary) -> None:
 
 
 def run_cards() -> None:
-    runs = state.all_runs()
+    runs = shared.all_runs()
     any_active = any(r.state in ACTIVE for r in runs)
 
     @st.fragment(run_every=1.0 if any_active else None)
     def cards() -> None:
         run_actions.show_action_error()
-        shown = state.all_runs()
+        shown = shared.all_runs()
         if any_active != any(r.state in ACTIVE for r in shown):
             st.rerun()  # a training began or all ended: redraw so the cards tick only while one is active
         for start in range(0, len(shown), CARDS_PER_ROW):
@@ -93,7 +96,7 @@ def run_cards() -> None:
 
 
 def upload() -> None:
-    said = state.chosen_message()  # "Saved as ...; it is now the current model", after the redraw
+    said = shared.chosen_message()  # "Saved as ...; it is now the current model", after the redraw
     if said:
         st.success(said)
     with st.form("upload_form", clear_on_submit=False):
@@ -112,29 +115,29 @@ def upload() -> None:
     run_name = name.strip() or time.strftime("uploaded-%Y%m%d-%H%M%S")
     try:
         if bundle is not None:
-            path = save_uploaded_zip(bundle.getvalue(), state.runs_root(), run_name)
+            path = save_uploaded_zip(bundle.getvalue(), shared.runs_root(), run_name)
         else:
-            path = save_uploaded_run(config.getvalue(), weights.getvalue(), state.runs_root(), run_name)
+            path = save_uploaded_run(config.getvalue(), weights.getvalue(), shared.runs_root(), run_name)
     except UserError as err:
         st.error(error_text(err))
         return
-    state.choose_run(path, _("Saved as {path}; it is now the current model.").format(path=f"`{path}`"))
+    shared.choose_run(path, _("Saved as {path}; it is now the current model.").format(path=f"`{path}`"))
 
 
 def zipped(run_dir: Path) -> bytes:
-    """The model's files in one .zip, which the upload above takes back (training/archive.py)."""
+    """The model's files in one .zip, which the upload above takes back (training/runs/archive.py)."""
     return archive.write({name: (run_dir / name).read_bytes() for name in archive.MEMBERS
                           if (run_dir / name).is_file()}, run_dir.name)
 
 
 def download() -> None:
-    run_dir = state.current_run_path()
-    if is_onnx_folder(run_dir):  # its files travel as one .zip, which the upload above takes back
+    run_dir = shared.current_run_path()
+    if model_kind(run_dir) == ONNX:  # its files travel as one .zip, which the upload above takes back
         st.caption(_("The current model: {path}").format(path=f"`{run_dir}`"))
         st.download_button(_("all as .zip"), lambda: zipped(run_dir), file_name=f"{run_dir.name}.zip",
                            mime="application/zip", on_click="ignore", icon=":material/folder_zip:")
         return
-    if not ((run_dir / WEIGHTS).is_file() and (run_dir / CONFIG).is_file()):
+    if model_kind(run_dir) != RUN or not (weights_path(run_dir).is_file() and (run_dir / CONFIG).is_file()):
         st.caption(_("The current model {path} has no files to download.").format(path=f"`{run_dir}`"))
         return
     st.caption(_("The current model: {path}").format(path=f"`{run_dir}`"))

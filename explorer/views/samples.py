@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import downloads, epochs, images, state
+from explorer.figures import images
 from explorer.i18n import _
-from training import latent, latent_space
+from explorer.state import shared
+from explorer.widgets import downloads, epochs
+from training.analysis import latent
+from training.vae import latent_space
 
 SEED_KEY = "samples_seed"
 
@@ -17,7 +20,7 @@ def _on_reseed() -> None:
 
 
 def main() -> None:
-    run = state.current_run()
+    run = shared.current_run()
     z_dim = run.config.model.latent_dim
     st.title(_("Samples"))
     st.caption(_("Each image decodes one z drawn from the prior q(z) = N(0, I) (E2): what the model generates on its "

@@ -3,7 +3,7 @@
 Every architecture the library trains (MLP and conv decoders: their weights go to the browser once
 per model); only a decoder too large to send falls back to the server-side Latent sliders page. The
 component starts from the current latent point and, on release, z comes back and becomes it
-(explorer/latent_point.py), so both slider pages show the same z.
+(explorer/state/latent_point.py), so both slider pages show the same z.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import dim_names, latent_point, state
-from training.run_folder import is_adapter_folder, is_onnx_folder
 from explorer.i18n import N_, _
-from explorer.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
-from training import latent_space
+from explorer.state import dim_names, latent_point, shared
+from explorer.widgets.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
+from training.models.open import ADAPTER, ONNX, model_kind
+from training.vae import latent_space
 
 KEY = "latent_pad"
 
@@ -43,20 +43,20 @@ def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarr
 
 
 def main() -> None:
-    config, history = state.current_config_and_history()
+    config, history = shared.current_config_and_history()
     z_dim = config.model.latent_dim
     kl, active, order = latent_space.ranked_dims(history, z_dim)
-    path = state.current_run_path()
+    path = shared.current_run_path()
 
     st.title(_("Real-time sliders"))
     st.caption(_("The decoder runs in your browser: the image follows the slider while you drag, with no round trip "
                  "to the server; z is sent back when you let go and shared with Latent sliders."))
-    decoder = state.current_decoder()
+    decoder = shared.current_decoder()
     if decoder is None or not fits_in_browser(decoder):
         why = (_("its ONNX decoder uses operations the in-browser decoder does not compute (it runs dense layers, "
                  "transposed convolutions of kernel 4 and stride 2, ReLU and a final Sigmoid)")
-               if is_onnx_folder(path) else
-               _("its decoder is your own Python code, which only the server runs") if is_adapter_folder(path) else
+               if model_kind(path) == ONNX else
+               _("its decoder is your own Python code, which only the server runs") if model_kind(path) == ADAPTER else
                _("its weights cannot be read") if decoder is None else
                _("its decoder has {n} parameters, more than the {limit} sent to a browser").format(
                    n=f"{decoder.parameter_count:,}", limit=f"{MAX_BROWSER_PARAMS:,}"))
@@ -64,8 +64,8 @@ def main() -> None:
                   "the server.").format(why=why), icon=":material/info:")
         st.page_link("views/sliders.py", label=_("Open Latent sliders"), icon=":material/tune:")
         return
-    state.on_new_model("scrub", lambda: st.session_state.pop("scrub_last", None))  # its last z means nothing here
-    model_id = f"{path}:{state.weights_digest(path)}"
+    shared.on_new_model("scrub", lambda: st.session_state.pop("scrub_last", None))  # its last z means nothing here
+    model_id = f"{path}:{shared.weights_digest(path)}"
     pad_panel(decoder, str(path), model_id, order, kl, active, dim_names.of_history(history, z_dim))
 
 

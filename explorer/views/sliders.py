@@ -1,7 +1,7 @@
 """Latent sliders: set z by hand, see the decoder mean mu~(z); traverse one dimension at a time.
 
 Slider keys are ``z_<i>`` (0-based latent index). They show the current latent point
-(explorer/latent_point.py), which button callbacks and other pages set; a moved slider sets it.
+(explorer/state/latent_point.py), which button callbacks and other pages set; a moved slider sets it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import compare, dim_names, downloads, epochs, images, latent_point, state, traversal
+from explorer.figures import images, traversal
 from explorer.i18n import N_, _
-from training import latent_space
+from explorer.state import dim_names, latent_point, shared
+from explorer.widgets import compare, downloads, epochs
+from training.vae import latent_space
 
 IMAGE_WIDTH = 320
 INDEX_KEY = "sliders_image_index"
@@ -31,7 +33,7 @@ def _on_prior(path: str, z_dim: int) -> None:
 
 
 def _on_encode(run, x_test, random: bool) -> None:
-    from training import latent
+    from training.analysis import latent
 
     if random:
         st.session_state[INDEX_KEY] = int(np.random.default_rng().integers(len(x_test)))
@@ -47,9 +49,9 @@ def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
     """mu~(z) as (H, W, C) in [0, 1]: numpy (no torch needed), else the torch model."""
     if decoder is not None:
         return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
-    from training import latent
+    from training.analysis import latent
 
-    return latent.decode_images(epochs.shown(state.current_run()).model, z)[0]
+    return latent.decode_images(epochs.shown(shared.current_run()).model, z)[0]
 
 
 def decode_batch(decoder):
@@ -58,9 +60,9 @@ def decode_batch(decoder):
         return decoder.decode_mean
 
     def torch_decode(z: np.ndarray) -> np.ndarray:
-        from training import latent
+        from training.analysis import latent
 
-        return latent.decode_images(epochs.shown(state.current_run()).model, z).transpose(0, 3, 1, 2)
+        return latent.decode_images(epochs.shown(shared.current_run()).model, z).transpose(0, 3, 1, 2)
     return torch_decode
 
 
@@ -135,7 +137,7 @@ def test_image_panel(run, x_test) -> None:
     c_img.image(images.display(original, 112), width=112, caption=_("test image {index}").format(index=index))
     others = compare.picked()
     if others:
-        from training import latent
+        from training.analysis import latent
 
         st.markdown("**" + _("This test image reconstructed by each run") + "**")
         x = x_test[index:index + 1]
@@ -171,11 +173,11 @@ def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, activ
 
 def main() -> None:
     # Up to the decoded image nothing needs torch: config, history and a numpy decoder.
-    config, history = state.current_config_and_history()
+    config, history = shared.current_config_and_history()
     z_dim = config.model.latent_dim
     kl, active, order = latent_space.ranked_dims(history, z_dim)
-    path = str(state.current_run_path())
-    state.on_new_model("sliders", lambda: st.session_state.update(traversal_dims=ALL_DIMS))  # its z_k may not exist
+    path = str(shared.current_run_path())
+    shared.on_new_model("sliders", lambda: st.session_state.update(traversal_dims=ALL_DIMS))  # its z_k may not exist
     latent_point.sync_sliders(path, z_dim)
 
     st.title(_("Latent sliders"))
@@ -187,9 +189,9 @@ def main() -> None:
     names = dim_names.of_history(history, z_dim)
     slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active, names)
 
-    run = epochs.shown(state.current_run())  # the torch model, for encoding test images
-    x_test = state.current_test_images(run, state.current_data(run))
-    state.on_new_model("sliders_test_image", lambda: st.session_state.update(  # a smaller test set than the last
+    run = epochs.shown(shared.current_run())  # the torch model, for encoding test images
+    x_test = shared.current_test_images(run, shared.current_data(run))
+    shared.on_new_model("sliders_test_image", lambda: st.session_state.update(  # a smaller test set than the last
         {INDEX_KEY: min(int(st.session_state.get(INDEX_KEY, 0)), len(x_test) - 1)}))
     test_image_panel(run, x_test)
 

@@ -1,8 +1,8 @@
-"""Sweep: the runs of one beta sweep (training/sweep.py) side by side.
+"""Sweep: the runs of one beta sweep (training/runs/sweep.py) side by side.
 
 Every run of a sweep has the same settings but beta, so what differs between them is what beta did:
 where each lands on the rate-distortion plane (rate = test KL, distortion = test -ln q(x|z), E1), how
-well its code separates the data's known factors (MIG, training/disentangle.py), and what each of its
+well its code separates the data's known factors (MIG, training/analysis/disentangle.py), and what each of its
 dimensions draws (the same traversal from z = 0 for each run). Only finished runs are drawn; the others
 are listed with the state their run folder records, and the page redraws while any of them is active.
 """
@@ -15,12 +15,17 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import dim_names, downloads, images, run_actions, state, sweep_figures
+from explorer.figures import images, sweep_figures
 from explorer.i18n import _, error_text
-from training import latent_space, sweep
-from training.errors import UserError
-from training.run_folder import CONFIG, HISTORY, RunSummary, file_stamp, summarize_run
-from training.run_status import ACTIVE, FINISHED, RUNNING
+from explorer.state import dim_names, shared
+from explorer.widgets import downloads, run_actions
+from training.core.errors import UserError
+from training.models.catalogue import RunSummary, summarize_run
+from training.models.open import is_model_folder
+from training.runs import sweep
+from training.runs.layout import HISTORY, file_stamp
+from training.runs.status import ACTIVE, FINISHED, RUNNING
+from training.vae import latent_space
 
 PICK_KEY = "sweep_pick"
 LIVE_KEY = "sweep_live"
@@ -48,7 +53,7 @@ def members(root: Path, sw: sweep.Sweep) -> list[Member]:
     found = []
     for beta, path in zip(sw.betas, sw.run_dirs(root)):
         try:
-            summary = summarize_run(path) if (path / CONFIG).is_file() else None
+            summary = summarize_run(path) if is_model_folder(path) else None
         except (UserError, OSError):  # damaged or deleted meanwhile
             summary = None
         found.append(Member(beta, path, summary))
@@ -58,13 +63,13 @@ def members(root: Path, sw: sweep.Sweep) -> list[Member]:
 # -- choosing a sweep -----------------------------------------------------------------------------
 def default_sweep(root: Path, names: list[str]) -> str:
     """The sweep the current run belongs to, if it lies in this runs folder; else the newest."""
-    current = state.current_run_path()
+    current = shared.current_run_path()
     mine = sweep.sweep_of(current) if current.parent.resolve() == root.resolve() else None
     return mine if mine in names else names[0]
 
 
 def pick_sweep(root: Path, names: list[str]) -> str:
-    state.on_new_model("sweep", lambda: st.session_state.update({PICK_KEY: default_sweep(root, names)}))
+    shared.on_new_model("sweep", lambda: st.session_state.update({PICK_KEY: default_sweep(root, names)}))
     if st.session_state.get(PICK_KEY) not in names:  # a new runs folder, or the sweep is gone
         st.session_state[PICK_KEY] = default_sweep(root, names)
     return st.selectbox(_("Sweep"), names, key=PICK_KEY,
@@ -119,7 +124,7 @@ def follow(root: Path, sw: sweep.Sweep, ms: list[Member]) -> None:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _mig(path: str, digest: str, test_set: str, factor_names: tuple[str, ...], _model, _x, _factors) -> float:
     """MIG of the run's code mu(x) on the test images (cached per weights file and test set)."""
-    from training import disentangle, latent
+    from training.analysis import disentangle, latent
 
     mu = latent.encode_dataset(_model, _x)
     return disentangle.factor_information(mu, _factors, list(factor_names)).mig
@@ -128,7 +133,7 @@ def _mig(path: str, digest: str, test_set: str, factor_names: tuple[str, ...], _
 @st.cache_data(max_entries=32, show_spinner=False)
 def _traversal_grid(path: str, digest: str, dims: tuple[int, ...], n: int, _model) -> np.ndarray:
     """From z = 0, each dimension of DIMS in turn from -3 to +3: one row each, tiled into one image."""
-    from training import latent
+    from training.analysis import latent
 
     z0 = np.zeros(_model.latent_dim, np.float32)
     z = latent_space.traversal_latents(z0, list(dims), np.linspace(-3.0, 3.0, n))
@@ -148,9 +153,9 @@ def rate_distortion(sw: sweep.Sweep, done: list[Member]) -> None:
 
 def mig_against_beta(sw: sweep.Sweep, done: list[Member]) -> None:
     st.subheader(_("MIG against β"))
-    first = state.load_run_of(done[0].path)  # the runs differ only in beta: one data set, one test set
+    first = shared.load_run_of(done[0].path)  # the runs differ only in beta: one data set, one test set
     try:
-        data = state.data_of(first)
+        data = shared.data_of(first)
     except UserError as err:
         st.warning(_("The MIG needs the runs' data set, which cannot be loaded: {why}").format(why=error_text(err)))
         return
@@ -159,16 +164,16 @@ def mig_against_beta(sw: sweep.Sweep, done: list[Member]) -> None:
                      "has none.").format(dataset=first.config.train.dataset))
         return
     factors, names = data.y_test.numpy(), tuple(data.factor_names)
-    # Each run recorded its last epoch's MIG (training/disentangle.py, same test images, same weights): read it;
-    # only runs from before that record are encoded here.
+    # Each run recorded its last epoch's MIG (training/analysis/disentangle.py, same test images, same
+    # weights): read it; only runs from before that record are encoded here.
     mig = [m.summary.mig for m in done]
     if any(v is None for v in mig):
-        x, test_set = state.current_test_images(first, data), state.test_set_id(first)
+        x, test_set = shared.current_test_images(first, data), shared.test_set_id(first)
         with st.spinner(_("Encoding the test images with each run...")):
             for k, m in enumerate(done):
                 if mig[k] is None:
-                    run = state.load_run_of(m.path)
-                    mig[k] = _mig(str(m.path), state.weights_digest(m.path), test_set, names, run.model, x, factors)
+                    run = shared.load_run_of(m.path)
+                    mig[k] = _mig(str(m.path), shared.weights_digest(m.path), test_set, names, run.model, x, factors)
     st.plotly_chart(sweep_figures.mig_curve([m.beta for m in done], mig), key="sweep_mig",
                     config=downloads.chart_config(f"{sw.name}-mig"))
     st.caption(_("The mutual information gap of each run's code mu(x) on the test images, averaged over the factors "
@@ -181,14 +186,14 @@ def traversals(sw: sweep.Sweep, done: list[Member]) -> None:
     z_dim = done[0].summary.latent_dim
     rows = 1 if z_dim < 2 else st.slider(_("Dimensions per run (largest KL first)"), 1, z_dim, min(z_dim, 6),
                                          key=f"sweep_rows_{z_dim}")
-    h = state.load_run_of(done[0].path).config.model.image_shape[1]
+    h = shared.load_run_of(done[0].path).config.model.image_shape[1]
     factor = max(1, min(8, round(GRID_WIDTH / max(1, STEPS * (h + 1)))))
     with st.container(key="sweep_traversals"):
         for col, m in zip(st.columns(len(done)), done):
-            run = state.load_run_of(m.path)
+            run = shared.load_run_of(m.path)
             _kl, _active, order = latent_space.ranked_dims(run.history, run.config.model.latent_dim)
             dims = tuple(int(k) for k in order[:rows])
-            grid = _traversal_grid(str(m.path), state.weights_digest(m.path), dims, STEPS, run.model)
+            grid = _traversal_grid(str(m.path), shared.weights_digest(m.path), dims, STEPS, run.model)
             with col:
                 st.image(images.upscale_nearest(images.squeeze_gray(images.to_uint8(grid)), factor))
                 st.caption(_("β = {beta} · rows: {dims}").format(beta=f"{m.beta:g}",
@@ -203,7 +208,7 @@ def main() -> None:
     st.caption(_("A β sweep trains one run per value of β with every other setting equal, so its runs show what β "
                  "does: how the rate (KL) trades against the distortion, how well the code separates known factors, "
                  "and what each dimension draws."))
-    root = state.runs_root()
+    root = shared.runs_root()
     names = sweep.sweep_names(root)
     if not names:
         st.info(_("No β sweep in this runs folder yet. Start one on the Train page (fill in 'β sweep'), or from the "

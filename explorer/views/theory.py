@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import figures, state
+from explorer.figures import charts
 from explorer.i18n import _
-from training import latent
-from training.likelihoods import LOG_2PI
+from explorer.state import shared
+from training.analysis import latent
+from training.vae.likelihoods import LOG_2PI
 
 SIGMAS = (0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 BATCH_SIZES = (64, 128, 256, 512)
@@ -23,15 +24,15 @@ def _terms(path: str, digest: str, n_images: int, n_mc: int, seed: int, _model, 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _factor_info(path: str, digest: str, _model, _x, _factors, factor_names: tuple[str, ...]):
-    from training import disentangle
+    from training.analysis import disentangle
 
     return disentangle.of_model(_model, _x, _factors, list(factor_names))
 
 
 def _mig_row(run, data) -> None:
-    """Beyond E1..E7: how well the code separates the data's known factors (training/disentangle.py)."""
-    info = _factor_info(str(run.path), state.weights_digest(run.path), run.model,
-                        state.current_test_images(run, data), data.y_test.numpy(), tuple(data.factor_names))
+    """Beyond E1..E7: how well the code separates the data's known factors (training/analysis/disentangle.py)."""
+    info = _factor_info(str(run.path), shared.weights_digest(run.path), run.model,
+                        shared.current_test_images(run, data), data.y_test.numpy(), tuple(data.factor_names))
     left, right = _row(_("Disentanglement · the mutual information gap"))
     left.latex(r"I(z_k; v_f) = \sum_{a,b} p(a,b) \ln \frac{p(a,b)}{p(a)\,p(b)}, \qquad "
                r"\mathrm{MIG} = \frac1F \sum_{f=1}^{F} \frac{I(z_{(1)}; v_f) - I(z_{(2)}; v_f)}{H(v_f)}")
@@ -41,7 +42,7 @@ def _mig_row(run, data) -> None:
                     "(Chen et al. 2018). β > 1 presses the code towards the prior's independent axes, which is why "
                     "β-VAEs separate factors more often."))
     right.metric(_("MIG on the {n} test images").format(n=len(data.y_test)), f"{info.mig:.3f}")
-    from explorer import dim_names
+    from explorer.state import dim_names
 
     gaps = ", ".join(f"{dim_names.factor_title(f)} {g:.2f}" for f, g in zip(info.factor_names, info.mig_per_factor))
     right.caption(_("Gap per factor: {gaps}.").format(gaps=gaps))
@@ -58,8 +59,8 @@ def _pm(value: float, se: float) -> str:
 
 
 def main() -> None:
-    run = state.current_run()
-    data = state.current_data(run)
+    run = shared.current_run()
+    data = shared.current_data(run)
     cfg = run.config
     d, big_d = cfg.model.latent_dim, cfg.model.image_shape[0] * cfg.model.image_shape[1] * cfg.model.image_shape[2]
     st.title(_("Theory"))
@@ -78,8 +79,8 @@ def main() -> None:
     n_mc = c2.slider(_("Samples z per image (Monte Carlo)"), 2, 128, 32, key="theory_mc")
     seed = int(c3.number_input(_("Seed"), 0, 1_000_000, 0, key="theory_seed"))
     with st.spinner(_("Computing the terms on the batch...")):
-        t = _terms(str(run.path), state.weights_digest(run.path), n_images, n_mc, seed, run.model,
-                   state.current_test_images(run, data))
+        t = _terms(str(run.path), shared.weights_digest(run.path), n_images, n_mc, seed, run.model,
+                   shared.current_test_images(run, data))
 
     left, right = _row(_("E1 · the objective"))
     left.latex(r"L = \mathbb{E}_{x \sim p(x)}\Big[\underbrace{\mathbb{E}_{z \sim p(z|x)}\big[-\ln q(x|z)\big]}"
@@ -93,7 +94,7 @@ def main() -> None:
     tc = cfg.train
     if tc.beta != 1.0 or tc.free_bits > 0 or tc.warmup_epochs or tc.cycles:
         kl_in_loss = float(np.maximum(t.kl_per_dim, tc.free_bits).sum()) if tc.free_bits > 0 else t.kl
-        right.caption(figures.loss_note(tc.beta, tc.warmup_epochs, tc.cycles, tc.free_bits) + " "
+        right.caption(charts.loss_note(tc.beta, tc.warmup_epochs, tc.cycles, tc.free_bits) + " "
                       + _("At the end of training (β = {beta}) that loss on this batch is {value}.").format(
                           beta=f"{tc.beta:g}", value=f"{t.recon_nll + tc.beta * kl_in_loss:.2f}"))
 

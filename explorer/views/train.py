@@ -1,6 +1,6 @@
 """Train: a form that queues a training, and the live view of every training in the runs folder.
 
-A training is its own process (training/launch.py); this page only starts it, signals it and reads
+A training is its own process (training/jobs/control.py); this page only starts it, signals it and reads
 its run folder (status.json, steps.csv, history.jsonl). So every tab, every visitor, a reloaded tab,
 a restarted server and a ``python -m training fit`` started by hand into the same runs folder all
 show the same progress and the same Stop button. While any training is queued or running the view
@@ -14,18 +14,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import downloads, run_actions, state, trainings
+from explorer.figures.train_figures import beta_figure, loss_figure
 from explorer.i18n import _, error_text
-from explorer.train_figures import beta_figure, loss_figure
-from explorer.train_form import betas_from_form, config_from_form, sweep_name_of, training_form
-from training.errors import UserError
-from training.launch import submit
-from training.run_folder import RunSummary, read_history, summarize_run
-from training.run_queue import queue_positions, scan
-from training.run_status import ACTIVE, FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED
-from training.settings import default_run_name
-from training.step_log import read_steps
-from training.sweep import MAX_BETAS, start as start_sweep
+from explorer.state import shared, trainings
+from explorer.widgets import downloads, run_actions
+from explorer.widgets.train_form import betas_from_form, config_from_form, sweep_name_of, training_form
+from training.core.errors import UserError
+from training.core.settings import default_run_name
+from training.jobs.control import submit, start_sweep
+from training.models.catalogue import RunSummary, summarize_run
+from training.runs.layout import read_history
+from training.runs.queue import queue_positions, scan
+from training.runs.status import ACTIVE, FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, STOPPED
+from training.runs.step_log import read_steps
+from training.runs.sweep import MAX_BETAS
 
 RECENT = 6  # ended trainings listed below the live ones
 FOCUS_KEY = "train_focus"
@@ -238,7 +240,7 @@ def main() -> None:
     st.caption(_("Each training runs in a process of its own: other pages stay quick, and neither leaving this page, "
                  "reloading it nor restarting the app stops it. Each epoch's checkpoint is saved, so Stop keeps the "
                  "last complete epoch and Resume continues from it."))
-    root, visitor = state.runs_root(), trainings.visitor_id()
+    root, visitor = shared.runs_root(), trainings.visitor_id()
     try:
         launcher = trainings.launcher(root)
     except UserError as err:

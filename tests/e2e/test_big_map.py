@@ -60,9 +60,9 @@ def big_page(chromium, big):
 
 def images_and_mu(run, data):
     """The test images and their mu(x), as the app computes them."""
-    from training.checkpoint import load_run
+    from training.analysis.latent import encode_dataset
     from training.data import load_dataset
-    from training.latent import encode_dataset
+    from training.models.open import load_run
 
     dataset = load_dataset("mnist", root=data, download=False)
     return dataset, encode_dataset(load_run(run).model, dataset.x_test)
@@ -109,7 +109,7 @@ def test_a_10000_point_map_shows_hovered_images_finds_filters_and_lists_neighbou
     find.fill("1234")
     find.press("Enter")
     page.get_by_text("test image 1234", exact=True).wait_for(timeout=TIMEOUT)
-    from training.latent_space import nearest
+    from training.vae.latent_space import nearest
 
     expected = ", ".join(str(int(i)) for i in nearest(mu, 1234, 8))
     page.get_by_text(expected, exact=True).wait_for(timeout=TIMEOUT)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.e2e.conftest import idle, next_frame, screenshot
-from training.array_decoder import load_decoder
+from training.models.open import load_decoder
 from explorer import DEMOS as BUNDLED_DEMOS
 from tests.waiting import HANG_MS
 
@@ -38,7 +38,7 @@ def top_dims(frame) -> list[int]:
 
 
 def test_browser_decode_equals_numpy_and_torch(page, server):
-    from training.checkpoint import load_run
+    from training.models.open import load_run
 
     frame = open_scrub(page, server)
     decoder = load_decoder(DEMO)
@@ -62,7 +62,7 @@ def test_dragging_a_slider_redraws_during_the_drag_and_sends_z_on_release(page, 
     assert "none yet" in last_release(page)
     screenshot(page, "scrub")
     before, decodes0 = frame.evaluate(CANVAS), frame.evaluate("latentPad.decodes")
-    start = frame.evaluate("latentPad.z")  # the landing point (explorer/latent_point.py)
+    start = frame.evaluate("latentPad.z")  # the landing point (explorer/state/latent_point.py)
 
     box = frame.locator(f"#z-{dim}").bounding_box()  # main-page coordinates
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the middle of the track: 0
@@ -195,9 +195,9 @@ def test_the_latent_point_is_shared_both_ways_between_the_slider_pages(page, ser
 
 def test_a_conv_decoder_runs_in_the_browser_exactly(page, server):
     """The transposed convolutions decoded in JavaScript equal numpy and PyTorch to 1e-4; a drag redraws."""
-    from training.checkpoint import write_views
-    from training.config import RunConfig
-    from training.model import VAE
+    from training.core.config import RunConfig
+    from training.runs.checkpoint import write_views
+    from training.vae.model import VAE
 
     run_dir = server.runs_root / "e2e-conv-pad"
     run_dir.mkdir(parents=True, exist_ok=True)

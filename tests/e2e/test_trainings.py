@@ -23,8 +23,8 @@ from tests.e2e.conftest import (after_reruns, choose, fill_number, fresh_name, n
                                 screenshot)
 from tests.waiting import HANG_MS, exited, until
 from benchmarks.harness import ROOT, Server
-from training.run_lock import owner_alive
-from training.run_status import read_status, request_stop
+from training.runs.lock import owner_alive
+from training.runs.status import read_status, request_stop
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = HANG_MS  # every wait is for an event; this is only the hang guard (tests/waiting.py)
@@ -105,7 +105,8 @@ def status_of(run_dir: Path) -> dict:
 def shorten_plan(run_dir: Path, epochs: int) -> None:
     """Plan EPOCHS in all for a run nobody writes now (its config.json, validated and written whole): a test's
     training is started too long to end by itself, and given its end only once it has shown what it must."""
-    from training.run_folder import CONFIG, atomic_write, read_config
+    from training.models.open import read_config
+    from training.runs.layout import CONFIG, atomic_write
 
     config = read_config(run_dir)
     shorter = config.model_copy(update={"train": config.train.model_copy(update={"epochs": epochs})})

@@ -1,22 +1,16 @@
-"""Where downloaded data sets live on disk, and the in-process cache for built-in sets."""
+"""Where downloaded data sets live on disk (``data_root``, read by training/core/environment.py), and the
+in-process cache for built-in sets."""
 
 from __future__ import annotations
 
 import functools
-import os
-from pathlib import Path
 from typing import Callable
+
+from training.core.environment import DATA_ENV as ROOT_ENV_VAR, data_root
 
 from .dataset import Dataset
 
-ROOT_ENV_VAR = "VAE_EXPLORER_DATA"
-
-
-def data_root(root: str | Path | None = None) -> Path:
-    """The cache folder: ``root`` if given, else $VAE_EXPLORER_DATA, else ~/.cache/vae-explorer/data."""
-    if root is None:
-        root = os.environ.get(ROOT_ENV_VAR) or Path.home() / ".cache" / "vae-explorer" / "data"
-    return Path(root).expanduser().resolve()
+__all__ = ["ROOT_ENV_VAR", "data_root", "memoized"]
 
 
 def memoized(build: Callable[..., Dataset]) -> Callable[..., Dataset]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from training.core.errors import reason
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -37,9 +39,7 @@ class Dataset:
 
     @property
     def skipped_reason(self) -> dict | None:
-        """That sentence as text, template and values (training.run_status.reason), or None."""
-        from training.run_status import reason
-
+        """That sentence as text, template and values (``training.core.errors.reason``), or None."""
         if not self.skipped:
             return None
         shown = "; ".join(self.skipped_examples)

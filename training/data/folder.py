@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import UserError
+from training.core.config import FOLDER_PREFIX
+from training.core.errors import UserError
 from .dataset import Dataset, images_to_tensor, split_indices
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
@@ -61,7 +62,7 @@ def load_folder(path: str | Path, image_size: int = 28, channels: int = 1) -> Da
 
     train, test = split_indices(len(images), 0.2, labels, seed=_SPLIT_SEED)
     return Dataset(
-        name=f"folder:{folder}",
+        name=f"{FOLDER_PREFIX}{folder}",
         x_train=images_to_tensor(images[train], 255.0),
         y_train=None if labels is None else torch.from_numpy(labels[train]),
         x_test=images_to_tensor(images[test], 255.0),

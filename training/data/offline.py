@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import UserError
+from training.core.errors import UserError
 from .cache import memoized
 from .dataset import Dataset, images_to_tensor, split_indices
 

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
-from ..errors import UserError
+from training.core.config import DATASET_NAMES, FOLDER_PREFIX
+from training.core.errors import UserError
 from .cache import data_root
 from .dataset import Dataset
 from .offline import load_digits, load_mnist5k, mnist5k_path
 from .torchvision_sets import TORCHVISION_SETS, load_torchvision
 
-DATASET_NAMES: tuple[str, ...] = ("mnist5k", "digits", "shapes", "mnist", "fashion-mnist", "kmnist", "cifar10")
-FOLDER_PREFIX = "folder:"
 IMAGE_SIZE_RANGE = (8, 256)
 SHAPES_MAX_SIZE = 128
 
@@ -25,6 +24,12 @@ _DESCRIPTIONS = {
     "digits": "1,797 8x8 handwritten digits from scikit-learn",
     "shapes": "generated squares, ellipses and hearts with known factors (scale, rotation, position)",
 } | {name: spec.description for name, spec in TORCHVISION_SETS.items()}
+
+
+def native_shape(name: str) -> tuple[int, int, int] | None:
+    """The (C, H, W) of a data set whose images have one fixed size (mnist5k, digits, the torchvision sets);
+    None for the resizable ones (shapes, folder:PATH) and for unknown names."""
+    return _NATIVE_SHAPES.get(name)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
+from training.core.errors import UserError
 from .dataset import Dataset, images_to_tensor
 
 _MNIST_FILES = (

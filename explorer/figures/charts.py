@@ -1,0 +1,290 @@
+"""Plotly figures for the explorer: functions of arrays and records, in the visitor's language.
+
+Their words (titles, axes, legends, hover texts) go through explorer/i18n.py; nothing else here
+touches Streamlit.
+
+Latent scatter (WebGL, one trace per class, ``customdata`` = test-set index), prior contours,
+manifold-grid overlay, loss curves, KL per dimension, and the rate-distortion plane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from explorer.figures.images import pil_image
+from explorer.i18n import _
+
+PALETTE = qualitative.D3 + qualitative.Pastel  # >= 10 distinct classes
+ACTIVE_COLOR = "#1f77b4"
+PICKED_COLOR = "#ff7f0e"  # runs picked for comparison
+INACTIVE_COLOR = "#c7c7c7"
+TRAIN_DASH, TEST_DASH = "solid", "dot"
+
+
+# ---------------------------------------------------------------- latent map
+
+def latent_scatter(coords: np.ndarray, indices: np.ndarray, labels: np.ndarray | None = None,
+                   label_names: Sequence[str] | None = None, color_values: np.ndarray | None = None,
+                   color_title: str = "", axis_titles: tuple[str, str] = ("", ""),
+                   marker_size: int = 5, height: int = 560) -> go.Figure:
+    """mu(x) in the plane. ``customdata`` of every point is its test-set index.
+
+    ``labels`` (N,) int: one Scattergl trace per class (click the legend to hide one).
+    ``color_values`` (N,) float: one trace coloured on a continuous scale (a factor of 'shapes').
+    """
+    coords = np.asarray(coords)
+    indices = np.asarray(indices)
+    hover = _("index {i}").format(i="%{customdata}") + "<br>(%{x:.2f}, %{y:.2f})"
+    fig = go.Figure()
+    if labels is not None:
+        labels = np.asarray(labels).astype(int)
+        for k, cls in enumerate(np.unique(labels)):
+            sel = labels == cls
+            name = label_names[cls] if label_names is not None and 0 <= cls < len(label_names) else str(cls)
+            fig.add_trace(go.Scattergl(
+                x=coords[sel, 0], y=coords[sel, 1], customdata=indices[sel], mode="markers", name=name,
+                marker={"size": marker_size, "color": PALETTE[k % len(PALETTE)], "opacity": 0.8},
+                hovertemplate=f"{name}<br>{hover}<extra></extra>",
+            ))
+    elif color_values is not None:
+        fig.add_trace(go.Scattergl(
+            x=coords[:, 0], y=coords[:, 1], customdata=indices, mode="markers", name=color_title,
+            marker={"size": marker_size, "color": np.asarray(color_values), "colorscale": "Viridis",
+                    "showscale": True, "colorbar": {"title": {"text": color_title}}, "opacity": 0.85},
+            hovertemplate=f"{color_title} %{{marker.color:.2f}}<br>{hover}<extra></extra>",
+        ))
+    else:
+        fig.add_trace(go.Scattergl(
+            x=coords[:, 0], y=coords[:, 1], customdata=indices, mode="markers", name=_("test images"),
+            marker={"size": marker_size, "color": ACTIVE_COLOR, "opacity": 0.8},
+            hovertemplate=f"{hover}<extra></extra>",
+        ))
+    fig.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"itemsizing": "constant"},
+        xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], clickmode="event+select", dragmode="pan",
+    )
+    return fig
+
+
+def add_prior_contours(fig: go.Figure, extent: tuple[float, float, float, float], n: int = 120) -> go.Figure:
+    """Lines of the prior's 2-D marginal density N(0, I) (E2) at 1, 2 and 3 sigma (raw dims only)."""
+    x0, x1, y0, y1 = extent
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    gx, gy = np.meshgrid(xs, ys)
+    density = np.exp(-0.5 * (gx**2 + gy**2)) / (2 * np.pi)
+    levels = [float(np.exp(-0.5 * r**2) / (2 * np.pi)) for r in (3.0, 2.0, 1.0)]
+    fig.add_trace(go.Contour(
+        x=xs, y=ys, z=density, name=_("prior q(z)"), showscale=False, hoverinfo="skip", showlegend=True,
+        contours={"coloring": "none", "start": levels[0], "end": levels[-1], "size": levels[1] - levels[0]},
+        line={"color": "rgba(80,80,80,0.6)", "width": 1, "dash": "dash"},
+    ))
+    return fig
+
+
+def add_manifold_overlay(fig: go.Figure, grid_image: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                         opacity: float = 0.55, pad: int = 0) -> go.Figure:
+    """Draw the decoded grid (tiles centred on the grid points xs x ys) under the scatter."""
+    dx = (xs[-1] - xs[0]) / max(1, len(xs) - 1)
+    dy = (ys[0] - ys[-1]) / max(1, len(ys) - 1)
+    fig.add_layout_image(
+        source=pil_image(grid_image), xref="x", yref="y", x=float(xs[0] - dx / 2), y=float(ys[0] + dy / 2),
+        sizex=float(xs[-1] - xs[0] + dx), sizey=float(ys[0] - ys[-1] + dy), sizing="stretch",
+        opacity=opacity, layer="below",
+    )
+    return fig
+
+
+def selected_index(selection: Mapping[str, Any] | None) -> int | None:
+    """Test-set index of the first selected point of a ``st.plotly_chart`` selection event, or None.
+
+    Accepts the event itself ({"selection": {...}}) or its ``selection`` part; the index is the
+    point's ``customdata`` (a number, or a one-element list).
+    """
+    if not selection:
+        return None
+    sel = selection.get("selection", selection)
+    points = (sel or {}).get("points") or []
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if data is None:
+            continue
+        try:
+            return int(data)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def axis_titles(projection) -> tuple[str, str]:
+    """The axes of a latent-map projection in the visitor's language."""
+    if projection.method == "pca":
+        share = projection.variance_share or (0.0, 0.0)
+        return tuple(_("PC{k} ({pct}% of variance)").format(k=k + 1, pct=f"{100 * share[k]:.0f}") for k in range(2))
+    if projection.method in ("tsne", "umap"):
+        return projection.axis_titles  # names, not words
+    return projection.axis_titles  # z_i, z_j
+
+
+# ---------------------------------------------------------------- training curves
+
+def _series(history: Sequence[Mapping[str, Any]], key: str) -> list[float | None]:
+    return [h.get(key) for h in history]
+
+
+def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
+                train_loss: str = "recon + β·KL") -> go.Figure:
+    """Per epoch: reconstruction -ln q(x|z), KL (E4) and beta*KL, and the total, train and test.
+    ``train_loss`` names what the train loss really was (``training.vae.objective.loss_formula``)."""
+    epochs = _series(history, "epoch")
+    fig = make_subplots(rows=1, cols=3, subplot_titles=(
+        _("Reconstruction −ln q(x|z)"), "KL(p(z|x) ‖ q(z))", _("Total (train loss, test −ELBO)")))
+
+    def line(col: int, key: str, name: str, color: str, dash: str, values=None) -> None:
+        y = values if values is not None else _series(history, key)
+        fig.add_trace(go.Scatter(x=epochs, y=y, name=name, mode="lines", legendgroup=name,
+                                 line={"color": color, "dash": dash}), row=1, col=col)
+
+    line(1, "train_recon", _("train recon"), "#1f77b4", TRAIN_DASH)
+    line(1, "test_recon", _("test recon"), "#1f77b4", TEST_DASH)
+    line(2, "train_kl", _("train KL"), "#d62728", TRAIN_DASH)
+    line(2, "test_kl", _("test KL"), "#d62728", TEST_DASH)
+    beta_kl = [(h.get("beta") or 0.0) * h["train_kl"] if h.get("train_kl") is not None else None for h in history]
+    line(2, "", _("β · train KL"), "#ff7f0e", "dash", values=beta_kl)
+    line(3, "train_loss", _("train loss ({formula})").format(formula=train_loss), "#2ca02c", TRAIN_DASH)
+    line(3, "test_neg_elbo", _("test −ELBO (recon + KL)"), "#2ca02c", TEST_DASH)
+    fig.update_xaxes(title_text=_("epoch"))
+    fig.update_yaxes(title_text=_("nats per image"), row=1, col=1)
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def loss_note(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
+    """One sentence on how the training loss differs from the bound recon + KL (E1): the weight beta,
+    its schedule, free bits (the formula itself is ``training.vae.objective.loss_formula``)."""
+    from training.vae.objective import loss_formula
+
+    if cycles:
+        parts = [_("β(t) rose from 0 to {beta} over the first half of each of {cycles} cycles, then held").format(
+            beta=f"{beta:g}", cycles=cycles)]
+    elif warmup_epochs:
+        parts = [_("β(t) rose from 0 to {beta} over the first {epochs} epochs, then held").format(
+            beta=f"{beta:g}", epochs=f"{warmup_epochs:g}")]
+    else:
+        parts = [f"β = {beta:g}"]
+    if free_bits > 0:
+        parts.append(_("free bits: each dimension's KL counted as at least {nats} nats").format(nats=f"{free_bits:g}"))
+    return _("The train loss was {formula} ({how}); the test −ELBO is recon + KL, a bound on −ln q(x).").format(
+        formula=loss_formula(beta, warmup_epochs, cycles, free_bits), how=_("; ").join(parts))
+
+
+def kl_bars(kl_per_dim: np.ndarray | Sequence[float], active: np.ndarray | Sequence[bool],
+            height: int = 320) -> go.Figure:
+    """KL_k per latent dimension (E4) as bars, active units coloured, inactive grey."""
+    kl = np.asarray(kl_per_dim, dtype=float)
+    active = np.asarray(active, dtype=bool)
+    names = [f"z_{k}" for k in range(len(kl))]
+    colors = [ACTIVE_COLOR if a else INACTIVE_COLOR for a in active]
+    status = [_("active") if a else _("inactive") for a in active]
+    fig = go.Figure(go.Bar(
+        x=names, y=kl, marker={"color": colors}, customdata=status, name=_("KL per dimension"),
+        hovertemplate="%{x}: " + _("{kl} nats ({status})").format(kl="%{y:.3f}", status="%{customdata}")
+                      + "<extra></extra>",
+    ))
+    fig.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis_title=_("KL_k (nats)"),
+        title={"text": _("KL per dimension · {active} of {total} active").format(active=int(active.sum()),
+                                                                                total=len(kl))},
+    )
+    return fig
+
+
+def compare_curves(runs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], height: int = 340) -> go.Figure:
+    """Test reconstruction, KL and -ELBO per epoch of several runs, one colour per run (the first is the
+    current one, drawn thicker)."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=(_("test −ln q(x|z)"), _("test KL"), _("test −ELBO")))
+    for k, (name, history) in enumerate(runs):
+        epochs = _series(history, "epoch")
+        for col, key in enumerate(("test_recon", "test_kl", "test_neg_elbo"), 1):
+            fig.add_trace(go.Scatter(x=epochs, y=_series(history, key), name=name, legendgroup=name, mode="lines",
+                                     showlegend=col == 1, line={"color": PALETTE[k % len(PALETTE)],
+                                                                "width": 3 if k == 0 else 1.5}), row=1, col=col)
+    fig.update_xaxes(title_text=_("epoch"))
+    fig.update_yaxes(title_text=_("nats per image"), row=1, col=1)
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int = 420,
+                    picked: Sequence[str] = ()) -> go.Figure:
+    """One point per saved run: rate = test KL (x), distortion = test recon (y), labelled by beta; the
+    current run outlined in black, runs picked for comparison in orange.
+
+    ``runs`` are ``training.models.catalogue.RunSummary`` (or anything with path, name, beta, likelihood,
+    dataset, test_kl, test_recon). One trace per likelihood: their recon nats are not comparable.
+    """
+    fig = go.Figure()
+    scored = [r for r in runs if r.test_kl is not None and r.test_recon is not None]
+    for k, lik in enumerate(sorted({r.likelihood for r in scored})):
+        group = [r for r in scored if r.likelihood == lik]
+        is_current = [current is not None and Path(r.path).resolve() == Path(current).resolve() for r in group]
+        chosen = {Path(p).resolve() for p in picked}
+        is_picked = [Path(r.path).resolve() in chosen for r in group]
+        fig.add_trace(go.Scatter(
+            x=[r.test_kl for r in group], y=[r.test_recon for r in group], mode="markers+text", name=lik,
+            text=[f"β={r.beta:g} · {lik}" for r in group], textposition="top center",
+            customdata=[[r.name, r.dataset, r.latent_dim] for r in group],
+            marker={"size": [16 if c or p else 10 for c, p in zip(is_current, is_picked)],
+                    "color": PALETTE[k % len(PALETTE)],
+                    "line": {"width": [3 if c or p else 0 for c, p in zip(is_current, is_picked)],
+                             "color": ["black" if c else PICKED_COLOR for c in is_current]}},
+            hovertemplate=("%{customdata[0]}<br>%{customdata[1]}, z=%{customdata[2]}<br>%{text}<br>"
+                           + _("KL {kl} · recon {recon} nats").format(kl="%{x:.2f}", recon="%{y:.2f}")
+                           + "<extra></extra>"),
+        ))
+    fig.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=True,
+        xaxis_title=_("rate: test KL (nats per image)"),
+        yaxis_title=_("distortion: test −ln q(x|z) (nats per image)"),
+    )
+    return fig
+
+
+# ---------------------------------------------------------------- known factors (training/analysis/disentangle.py)
+
+def factor_matrix(nmi: np.ndarray, dim_titles: Sequence[str], factor_titles: Sequence[str],
+                  height: int | None = None) -> go.Figure:
+    """NMI[k, f] = I(z_k; v_f) / H(v_f) as a heatmap: one row per latent dimension, one column per factor."""
+    nmi = np.asarray(nmi, dtype=float)
+    fig = go.Figure(go.Heatmap(
+        z=nmi, x=list(factor_titles), y=list(dim_titles), zmin=0.0, zmax=1.0, colorscale="Blues",
+        text=[[f"{v:.2f}" for v in row] for row in nmi], texttemplate="%{text}",
+        colorbar={"title": {"text": "NMI"}},
+        hovertemplate="%{y} · %{x}: " + _("{share} of the factor's entropy").format(share="%{z:.2f}")
+                      + "<extra></extra>",
+    ))
+    fig.update_layout(height=height or 120 + 28 * len(dim_titles), margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      yaxis={"autorange": "reversed"},
+                      title={"text": _("What each dimension tells about each factor (I(z_k; v_f) / H(v_f))")})
+    return fig
+
+
+def mig_curve(history: Sequence[Mapping[str, Any]], height: int = 300) -> go.Figure:
+    """The mutual information gap per epoch (test set)."""
+    rows = [h for h in history if h.get("mig") is not None]
+    fig = go.Figure(go.Scatter(x=[h["epoch"] for h in rows], y=[h["mig"] for h in rows], mode="lines+markers",
+                               name="MIG", line={"color": ACTIVE_COLOR}))
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title=_("epoch"),
+                      yaxis={"title": {"text": "MIG"}, "range": [0, max(0.05, max((h["mig"] for h in rows), default=0)) * 1.1]},
+                      title={"text": _("Mutual information gap per epoch")})
+    return fig

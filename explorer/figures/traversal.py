@@ -1,0 +1,75 @@
+"""The traversal grid: one row per latent dimension, that coordinate stepped from -3 to +3, the others at z.
+
+Pure functions (arrays in, arrays or an HTML string out), so they are tested without a browser. The grid is
+drawn as an HTML table: each row is labelled with the dimension as the sliders name it (index, the factor it
+tracks, its KL) and each column with the coordinate's value, and every tile is a small PNG inside the page
+(a ``data:`` address, nothing fetched), scaled up by the browser with square pixels.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from explorer.figures import images
+from training.vae import latent_space
+
+SPAN = 3.0  # the coordinate runs from -SPAN to +SPAN: the prior's +-3 sigma
+
+
+def values(n: int) -> np.ndarray:
+    """The n values of the traversed coordinate, -SPAN..+SPAN."""
+    return np.linspace(-SPAN, SPAN, n)
+
+
+def tiles(decode_mean: Callable[[np.ndarray], np.ndarray], z0: Sequence[float], dims: Sequence[int],
+          n: int) -> np.ndarray:
+    """Decoded traversals (len(dims), n, H, W, C) in [0, 1]; ``decode_mean`` maps (N, Z) to (N, C, H, W)."""
+    z = latent_space.traversal_latents(np.asarray(z0, np.float32), list(dims), values(n))  # (rows, n, Z)
+    decoded = np.asarray(decode_mean(z.reshape(-1, z.shape[-1])))                           # (rows * n, C, H, W)
+    _, c, h, w = decoded.shape
+    return decoded.transpose(0, 2, 3, 1).reshape(len(dims), n, h, w, c)                    # (rows, n, H, W, C)
+
+
+def grid_image(tiles_: np.ndarray) -> np.ndarray:
+    """The tiles as one image (for the PNG download), rows by dimension, one pixel of grey between tiles."""
+    rows, n = tiles_.shape[:2]
+    return images.image_grid(tiles_.reshape(rows * n, *tiles_.shape[2:]), ncols=n, pad=1)
+
+
+def value_label(v: float) -> str:
+    """A column's value as the sliders write it: '−3', '−0.75', '0', '+1.5'."""
+    v = 0.0 if abs(v) < 1e-9 else float(v)
+    text = f"{abs(v):.2f}".rstrip("0").rstrip(".")
+    return "0" if v == 0 else ("+" if v > 0 else "\u2212") + text
+
+
+def _png_uri(tile: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(images.png_bytes(tile)).decode("ascii")
+
+
+def grid_html(tiles_: np.ndarray, row_labels: Sequence[str], inactive: Sequence[bool], corner: str,
+              tile_px: int) -> str:
+    """An HTML table of the tiles: a header of values, one labelled row per dimension; inactive rows dimmed.
+    Each row is one image (its tiles side by side, a grey pixel after each) spanning the value columns, each
+    ``tile_px`` wide, so the values sit over their tiles. ``corner`` names the header row."""
+    rows, n = tiles_.shape[:2]
+    esc = html.escape
+    head = "".join(f'<th class="v" style="width:{tile_px}px">{esc(value_label(v))}</th>' for v in values(n))
+    body = []
+    for r in range(rows):
+        strip = images.image_grid(tiles_[r], ncols=n, pad=1)[1:, 1:]  # a grey pixel below and after each tile
+        body.append(f'<tr class="{"off" if inactive[r] else ""}"><th class="d" scope="row">{esc(row_labels[r])}</th>'
+                    f'<td colspan="{n}"><img src="{_png_uri(strip)}" width="{n * tile_px}" alt="{esc(row_labels[r])}">'
+                    "</td></tr>")
+    style = ("<style>.traversal{border-collapse:collapse;font-size:13px;line-height:1.1;table-layout:fixed}"
+             ".traversal td{padding:0}.traversal img{display:block;image-rendering:pixelated;height:auto}"
+             ".traversal th{font-weight:400;white-space:nowrap;padding:0 8px 0 0;text-align:right;"
+             "font-variant-numeric:tabular-nums}"
+             ".traversal th.v{text-align:center;padding:0 0 3px 0;font-size:12px;opacity:.75}"
+             ".traversal tr.off{opacity:.45}</style>")
+    return (f'{style}<table class="traversal"><thead><tr><th class="corner">{esc(corner)}</th>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')

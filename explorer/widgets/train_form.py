@@ -1,0 +1,197 @@
+"""The Train page's form: every setting of a run, labelled, explained and defaulted by its config field.
+
+``training_form()`` returns the submitted values; ``config_from_form`` turns them into a RunConfig. The
+number inputs carry no min/max of their own: a browser would mark an out-of-range value red and submit
+the old one (Start would seem to do nothing). Whatever is typed is submitted, and the config models'
+bounds refuse it with one sentence that names the field; the help of each input says its range.
+"""
+
+from __future__ import annotations
+
+
+import streamlit as st
+
+from explorer.i18n import N_, _
+from explorer.state import serving, shared
+from training.core.config import ARCHS, DECODER_STARTS, LIKELIHOODS, LR_SCHEDULES, ModelConfig, RunConfig, TrainConfig
+from training.core.errors import UserError
+from training.core.settings import DEFAULT_HIDDEN, build_run_config, title_of
+from training.data import DATASET_NAMES, list_datasets
+from training.core.config import FOLDER_PREFIX
+from training.data.registry import image_size_range
+
+FOLDER_CHOICE = f"{FOLDER_PREFIX}PATH"
+MAX_JS_INT = 2**53 - 1  # number inputs travel through JavaScript numbers
+KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page and comes back
+
+
+FORM_ONLY = {"folder": N_("Image folder"), "image_size": N_("Image size (pixels)"),  # fields that are not settings
+             "beta_sweep": N_("β sweep")}
+
+
+def form_name_of(key: str) -> str:
+    """How the Train form names a field in a sentence, in the visitor's language: 'Latent dimensions'."""
+    return f"'{_(FORM_ONLY[key]) if key in FORM_ONLY else _(title_of(key))}'"
+
+
+def range_text(low, high, low_open: bool = False) -> str:
+    """'from 1 to 512', 'more than 0 and at most 10', 'at least 0'."""
+    def shown(v):
+        return f"{v:g}" if isinstance(v, float) else f"{v:,}"
+
+    if low is not None and high is not None:
+        if low_open:
+            return _("more than {low} and at most {high}").format(low=shown(low), high=shown(high))
+        return _("from {low} to {high}").format(low=shown(low), high=shown(high))
+    if low is not None:
+        return (_("more than {low}") if low_open else _("at least {low}")).format(low=shown(low))
+    return _("at most {high}").format(high=shown(high))
+
+
+def bounds_of(info) -> str:
+    """The range a config field allows, in words, from its pydantic metadata (ge, gt, le)."""
+    low = high = None
+    low_open = False
+    for rule in info.metadata:
+        if getattr(rule, "ge", None) is not None:
+            low = rule.ge
+        if getattr(rule, "gt", None) is not None:
+            low, low_open = rule.gt, True
+        if getattr(rule, "le", None) is not None:
+            high = rule.le
+    if high is not None and high >= MAX_JS_INT:
+        high = None  # "at least 0" says it: nobody types a 64-bit seed
+    return "" if low is None and high is None else range_text(low, high, low_open)
+
+
+def number(section: type, field: str, key: str, **kwargs):
+    """A number input for a config field: its label, default and help (with its range) from the field."""
+    info = section.model_fields[field]
+    label = _(title_of(field))
+    bounds = bounds_of(info)
+    text = _(info.description) if info.description else label
+    kwargs.setdefault("help", text.rstrip(".") + (f" ({bounds})." if bounds else "."))
+    default = info.default if isinstance(info.default, int) else float(info.default)
+    return st.number_input(label, value=default, key=key, **KEEP, **kwargs)
+
+
+def choice(section: type, field: str, options: tuple[str, ...], key: str):
+    """A select box for a config field with a few named values: its label, default and help from the field."""
+    info = section.model_fields[field]
+    return st.selectbox(_(title_of(field)), options, index=options.index(info.default), key=key, **KEEP,
+                        help=_(info.description) + "." if info.description else None)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def dataset_infos() -> dict:
+    return {info.name: info for info in list_datasets()}
+
+
+def dataset_label(name: str) -> str:
+    info = dataset_infos().get(name)
+    return _("{name} (needs a download)").format(name=name) if info is not None and not info.available else name
+
+
+def config_from_form(f: dict) -> RunConfig:
+    """The RunConfig the form describes, built by the same code as the command line's flags."""
+    if f["dataset"] in (FOLDER_CHOICE, "shapes"):
+        low, high = image_size_range(f["dataset"])
+        if not low <= f["image_size"] <= high:
+            raise UserError("{field} {size} is not allowed for {dataset}: give {range} pixels.", field=form_name_of("image_size"),
+                            size=f["image_size"], dataset=f["dataset"], range=range_text(low, high))
+    if f["dataset"] == FOLDER_CHOICE:
+        path = f["folder"].strip()
+        if not path:
+            raise UserError("Type the image folder's path in the {field} field to train on a folder.",
+                            field=form_name_of("folder"))
+        serving.check_image_folder(path)
+        dataset, shape = FOLDER_PREFIX + path, (f["channels"], f["image_size"], f["image_size"])
+    elif f["folder"].strip():
+        raise UserError("An image folder is typed in, but the data set is {dataset}; choose 'folder:PATH' to train on "
+                        "the folder, or clear the {field} field.", dataset=f["dataset"], field=form_name_of("folder"))
+    elif f["dataset"] == "shapes":
+        dataset, shape = "shapes", (1, f["image_size"], f["image_size"])
+    else:
+        dataset, shape = f["dataset"], dataset_infos()[f["dataset"]].image_shape
+    settings = {key: f[key] for key in ("arch", "hidden", "latent_dim", "likelihood", "beta", "warmup_epochs",
+                                        "cycles", "free_bits", "epochs", "batch_size", "lr", "seed")}
+    settings.update({key: f.get(key) for key in ("lr_schedule", "decoder_start")})  # absent: the field's default
+    settings.update(dataset=dataset, sigma=f["sigma"] if f["likelihood"] == "gaussian" else None)
+    return build_run_config(settings, shape, form_name_of)  # errors name the form's fields, in the visitor's words
+
+
+def sweep_name_of(key: str) -> str:
+    """How a sweep's errors name a field: its betas are the 'β sweep' field's, not the 'β' field's."""
+    return form_name_of("beta_sweep" if key == "beta" else key)
+
+
+def betas_from_form(f: dict) -> tuple[float, ...] | None:
+    """The betas of a sweep typed in 'β sweep', or None when it is empty (one training)."""
+    from training.runs.sweep import parse_betas
+
+    text = f.get("beta_sweep", "").strip()
+    return parse_betas(text, form_name_of("beta_sweep")) if text else None
+
+
+def training_form() -> dict | None:
+    """The form's values once submitted, else None."""
+    with st.form("train_form"):
+        data_col, model_col, objective_col = st.columns(3)
+        with data_col:
+            st.markdown("**" + _("Data") + "**")
+            shown = {name: dataset_label(name) for name in [*DATASET_NAMES, FOLDER_CHOICE]}  # words of this run
+            dataset = st.selectbox(_(title_of("dataset")), [*DATASET_NAMES, FOLDER_CHOICE], format_func=shown.get,
+                                   key="train_dataset", **KEEP)
+            if serving.served():  # served to others: the operator's image folders only, picked, never typed
+                offered = [str(p) for p in serving.image_folders()]
+                folder = st.selectbox(_(FORM_ONLY["folder"]), offered, index=None, key="train_folder_choice", **KEEP,
+                                      placeholder=_("one of this server's folders") if offered else
+                                      _("this server offers no image folders"),
+                                      help=_("For the data set 'folder:PATH': the image folders this server offers "
+                                             "(its operator lists them).")) or ""
+            else:
+                folder = st.text_input(_(FORM_ONLY["folder"]), key="train_folder", placeholder="/path/to/images", **KEEP,
+                                       help=_("For the data set 'folder:PATH': a folder of images (sub-folders = "
+                                              "classes)."))
+            image_size = st.number_input(_(FORM_ONLY["image_size"]), value=28, key="train_image_size", **KEEP,
+                                         help=_("Side of 'shapes' ({shapes}) and of folder images ({folders}); other "
+                                                "sets have a fixed size.").format(
+                                             shapes=range_text(*image_size_range("shapes")),
+                                             folders=range_text(*image_size_range(FOLDER_CHOICE))))
+            channels = st.radio(_("Channels (folders)"), (1, 3), horizontal=True, key="train_channels", **KEEP,
+                                format_func={1: _("grey"), 3: _("colour")}.get)
+            name = st.text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
+                                 help=_("Saved as a folder under {root}.").format(root=shared.runs_root()))
+        with model_col:
+            st.markdown("**" + _("Model") + "**")
+            arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP)
+            latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
+            hidden = st.text_input(_(title_of("hidden")), key="train_hidden", **KEEP,
+                                   placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
+                                   help=_("Comma-separated widths (mlp) or channels per stride-2 layer (conv)."))
+            likelihood = st.selectbox(_(title_of("likelihood")), LIKELIHOODS, key="train_likelihood", **KEEP)
+            sigma = number(ModelConfig, "sigma", "train_sigma",
+                           step=0.01, format="%.3f")
+        with objective_col:
+            st.markdown("**" + _("Objective and optimiser") + "**")
+            beta = number(TrainConfig, "beta", "train_beta", step=0.1)
+            beta_sweep = st.text_input(_(FORM_ONLY["beta_sweep"]), key="train_beta_sweep", placeholder="0.5, 1, 2, 4, 8",
+                                       **KEEP, help=_("Empty: one training. Several values of β separated by commas: "
+                                                      "one training per value, every other setting equal, shown side "
+                                                      "by side on the Sweep page; the β above is then not used."))
+            warmup = number(TrainConfig, "warmup_epochs", "train_warmup", step=1.0)
+            cycles = number(TrainConfig, "cycles", "train_cycles")
+            free_bits = number(TrainConfig, "free_bits", "train_free_bits", step=0.1)
+            epochs = number(TrainConfig, "epochs", "train_epochs")
+            batch_size = number(TrainConfig, "batch_size", "train_batch_size")
+            lr = number(TrainConfig, "lr", "train_lr", step=1e-4, format="%.6f")
+            lr_schedule = choice(TrainConfig, "lr_schedule", LR_SCHEDULES, "train_lr_schedule")
+            decoder_start = choice(TrainConfig, "decoder_start", DECODER_STARTS, "train_decoder_start")
+            seed = number(TrainConfig, "seed", "train_seed")
+        if not st.form_submit_button(_("Start training"), type="primary", icon=":material/play_arrow:"):
+            return None
+    return dict(dataset=dataset, folder=folder, image_size=int(image_size), channels=channels, name=name, arch=arch,
+                latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup_epochs=warmup,
+                cycles=cycles, free_bits=free_bits, epochs=epochs, batch_size=batch_size, lr=lr,
+                lr_schedule=lr_schedule, decoder_start=decoder_start, seed=seed,
+                beta_sweep=beta_sweep)

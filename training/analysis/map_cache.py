@@ -1,0 +1,95 @@
+"""Latent-map projections kept on disk: a t-SNE or UMAP is computed once per model and test set, then
+read back in milliseconds by every visitor, page and server restart.
+
+A file's name is the SHA-256 of what the projection depends on: the bytes of mu (so the model's
+weights, its epoch and its test images), the method, the seed, the perplexity and this module's
+``VERSION`` (raise it when the embedding's settings change). The file is a plain ``.npy`` of
+(N, 2) float32, read without pickle after its header says that shape; anything else is a miss and is
+computed again. Files are written whole (a temporary file, then a rename), and the oldest are removed
+beyond ``MAX_FILES`` (80 KB each for 10,000 points). A folder that cannot be written only means no
+caching.
+
+Folder: ``$VAE_EXPLORER_CACHE/maps``, default ``~/.cache/vae-explorer/maps``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from training.core.environment import CACHE_ENV, cache_root
+from training.core.files import atomic_write
+
+ENV = CACHE_ENV  # read by training/core/environment.py
+VERSION = 1
+MAX_FILES = 256
+
+
+def folder() -> Path:
+    return cache_root() / "maps"
+
+
+def key(mu: np.ndarray, method: str, seed: int, perplexity: float) -> str:
+    mu = np.ascontiguousarray(mu, dtype=np.float32)
+    h = hashlib.sha256(f"v{VERSION}|{method}|{seed}|{perplexity}|{mu.shape}".encode())
+    h.update(mu.tobytes())
+    return h.hexdigest()[:32]
+
+
+def load(name: str, n: int) -> np.ndarray | None:
+    """The stored (N, 2) coordinates, or None when there are none (or they are not what they should be)."""
+    path = folder() / f"{name}.npy"
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)  # the header only: checked before the data is read
+            if shape != (n, 2) or fortran or dtype != np.dtype("<f4"):
+                return None
+            coords = np.fromfile(f, dtype="<f4", count=n * 2)
+    except (OSError, ValueError):
+        return None
+    if coords.size != n * 2 or not np.isfinite(coords).all():
+        return None
+    try:
+        os.utime(path)  # recently used: pruned last
+    except OSError:
+        pass  # a read-only cache still serves
+    return coords.reshape(n, 2)
+
+
+def save(name: str, coords: np.ndarray) -> None:
+    """Write whole or not at all; a folder that cannot be written is no error (only no cache)."""
+    target = folder()
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(coords, dtype="<f4"), allow_pickle=False)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        atomic_write(target / f"{name}.npy", buffer.getvalue(), durable=False)
+        _prune(target)
+    except OSError:
+        pass
+
+
+def cached(mu: np.ndarray, method: str, seed: int, perplexity: float,
+           compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+    """The coordinates from disk, or from COMPUTE (then stored); and whether they came from disk."""
+    name = key(mu, method, seed, perplexity)
+    coords = load(name, len(mu))
+    if coords is not None:
+        return coords, True
+    coords = np.asarray(compute(), dtype=np.float32)
+    save(name, coords)
+    return coords, False
+
+
+def _prune(target: Path) -> None:
+    files = sorted(target.glob("*.npy"), key=lambda p: p.stat().st_mtime_ns)
+    for old in files[:max(0, len(files) - MAX_FILES)]:
+        old.unlink(missing_ok=True)

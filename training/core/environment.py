@@ -1,0 +1,98 @@
+"""The one place that reads the environment: the operator's limits and the folders the library keeps.
+
+    VAE_EXPLORER_MAX_WEIGHTS_MB   a model's weights                   default 1024 MB (training/core/costs.py)
+    VAE_EXPLORER_MAX_STEP_MB      one training step                   default 4096 MB
+    VAE_EXPLORER_PASS_MB          one chunk of a model pass           default 256 MB
+    VAE_EXPLORER_SNAPSHOT_MB      a run's snapshots together          default 64 MB, 0 turns them off
+    VAE_EXPLORER_MAX_TRAININGS    the app's trainings at once         default one per CPU core
+    VAE_EXPLORER_TRAINING_NICE    the app's trainings' CPU priority   default 10 (0-19)
+    VAE_EXPLORER_RAY_ADDRESS      trainings on Ray instead of local processes (training/jobs/ray_launcher.py)
+    VAE_EXPLORER_MODEL            one's own model code for the app (training/models/adapter.py)
+    VAE_EXPLORER_DATA             downloaded data sets                default ~/.cache/vae-explorer/data
+    VAE_EXPLORER_CACHE            what the app derives (maps, adapters) default ~/.cache/vae-explorer
+
+Each reader refuses a value that is not what it must be with one sentence naming the variable, when the
+value is needed (never at import). No torch here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from training.core.errors import UserError
+
+WEIGHTS_ENV, STEP_ENV, PASS_ENV = "VAE_EXPLORER_MAX_WEIGHTS_MB", "VAE_EXPLORER_MAX_STEP_MB", "VAE_EXPLORER_PASS_MB"
+DEFAULT_MB = {WEIGHTS_ENV: 1024, STEP_ENV: 4096, PASS_ENV: 256}
+SNAPSHOT_ENV = "VAE_EXPLORER_SNAPSHOT_MB"
+SNAPSHOT_DEFAULT_MB = 64
+MAX_TRAININGS_ENV = "VAE_EXPLORER_MAX_TRAININGS"
+TRAINING_NICE_ENV = "VAE_EXPLORER_TRAINING_NICE"
+DEFAULT_NICE = 10
+RAY_ADDRESS_ENV = "VAE_EXPLORER_RAY_ADDRESS"
+ADAPTER_ENV = "VAE_EXPLORER_MODEL"  # the environment's way to name it, beside `-- --model` on the app's command line
+DATA_ENV = "VAE_EXPLORER_DATA"
+CACHE_ENV = "VAE_EXPLORER_CACHE"
+
+
+def _text(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+# -- limits ----------------------------------------------------------------------------------------
+def limit_mb(name: str) -> int:
+    """One of the memory limits (WEIGHTS_ENV, STEP_ENV, PASS_ENV) in megabytes."""
+    text = _text(name)
+    if not text:
+        return DEFAULT_MB[name]
+    if not text.isdigit() or int(text) < 1:
+        raise UserError("{name} must be a whole number of megabytes, at least 1, not {text!r}.",
+            name=name, text=text)
+    return int(text)
+
+
+def snapshot_mb() -> int:
+    """The byte budget of a run's snapshots, in megabytes (0: no snapshots)."""
+    text = _text(SNAPSHOT_ENV)
+    if not text:
+        return SNAPSHOT_DEFAULT_MB
+    if not text.isdigit():
+        raise UserError("{name} must be a whole number of megabytes (0 turns snapshots off), not {text!r}.",
+                        name=SNAPSHOT_ENV, text=text)
+    return int(text)
+
+
+def max_trainings_from_env() -> int:
+    """$VAE_EXPLORER_MAX_TRAININGS, or one training per CPU core."""
+    text = _text(MAX_TRAININGS_ENV)
+    if not text:
+        return max(1, os.cpu_count() or 1)
+    if not text.isdigit() or int(text) < 1:
+        raise UserError("{max_trainings_env} must be a whole number of at least 1, not {text!r}.",
+            max_trainings_env=MAX_TRAININGS_ENV, text=text)
+    return int(text)
+
+
+def training_nice_from_env() -> int:
+    """$VAE_EXPLORER_TRAINING_NICE (0-19), or DEFAULT_NICE."""
+    text = _text(TRAINING_NICE_ENV)
+    if not text:
+        return DEFAULT_NICE
+    if not text.isdigit() or not 0 <= int(text) <= 19:
+        raise UserError("{training_nice_env} must be a whole number from 0 to 19, not {text!r}.",
+            training_nice_env=TRAINING_NICE_ENV, text=text)
+    return int(text)
+
+
+# -- folders ---------------------------------------------------------------------------------------
+def data_root(root: str | Path | None = None) -> Path:
+    """The data sets' download folder: ``root`` if given, else $VAE_EXPLORER_DATA, else
+    ~/.cache/vae-explorer/data."""
+    if root is None:
+        root = os.environ.get(DATA_ENV) or Path.home() / ".cache" / "vae-explorer" / "data"
+    return Path(root).expanduser().resolve()
+
+
+def cache_root() -> Path:
+    """$VAE_EXPLORER_CACHE, default ~/.cache/vae-explorer: what the app derives and keeps between restarts."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vae-explorer").expanduser()

@@ -1,0 +1,207 @@
+"""A VAE trained anywhere, as two ONNX graphs in a folder: read and check the graphs, and the config they
+stand for. Running them is training/models/onnx_runtime.py, writing them training/models/onnx_export.py, a
+decoder graph as arrays for numpy and the browser training/models/onnx_decoder.py.
+
+The interface (README, "Models from elsewhere"):
+
+    encoder.onnx   input  "x"       float32 (B, C, H, W), images in [0, 1]
+                   output "mu"      float32 (B, Z)          E3: the encoder's mean
+                   output "logvar"  float32 (B, Z)          E3: ln sigma^2
+    decoder.onnx   input  "z"       float32 (B, Z)
+                   output "x_mean"  float32 (B, C, H, W)    the decoder's mean image mu~(z) in [0, 1]
+    model.json     optional: {"format": "vae-explorer/onnx", "version": 1, "dataset": "mnist5k",
+                   "likelihood": "bernoulli" | "gaussian", "sigma": 0.1}; shapes come from the graphs
+
+B is dynamic; C, H, W and Z are fixed in the graphs. Opening never runs code from the folder and never
+reads a file outside it: each graph's size is checked before it is read; it is parsed without
+external data; a tensor that points at external data, an operator outside ONNX's standard domain, a
+local function, control flow (subgraphs), declared sizes over the limits, or inputs and outputs of other
+names, ranks or types are refused with one sentence. ONNX Runtime gets the checked bytes, not a path.
+No torch here (``onnx`` itself is imported when a graph is parsed).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from training.core.config import MAX_IMAGE_SIDE, MAX_LATENT_DIM, ModelConfig, RunConfig
+from training.core.costs import MB
+from training.core.environment import WEIGHTS_ENV, limit_mb
+from training.core.errors import UserError
+from training.models.base import NO_DATASET
+from training.runs.layout import ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_bounded
+
+FORMAT = "vae-explorer/onnx"
+ENCODER_IO = (("x",), ("mu", "logvar"))
+DECODER_IO = (("z",), ("x_mean",))
+MAX_META_BYTES = 64 * 1024
+OPSET_RANGE = (7, 23)
+STANDARD_DOMAINS = ("", "ai.onnx")
+FLOAT = 1  # onnx.TensorProto.FLOAT
+EXTERNAL = 1  # onnx.TensorProto.EXTERNAL
+
+
+class OnnxMeta(BaseModel):
+    """model.json: what the graphs do not say (all optional but the format)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: Literal["vae-explorer/onnx"] = FORMAT
+    version: Literal[1] = 1
+    dataset: str | None = Field(None, max_length=4096)
+    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    sigma: float = Field(0.1, gt=0.0, le=100.0)
+    image_shape: tuple[int, int, int] | None = None  # written by export; checked against the graphs
+    latent_dim: int | None = None
+
+
+# -- reading one graph safely -------------------------------------------------------------------------
+def _dims(value_info) -> list[int | str | None]:
+    t = value_info.type.tensor_type
+    if not t.HasField("shape"):
+        return []
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+
+
+def read_graph(path: Path, role: str):
+    """Parse PATH (ROLE: "encoder" or "decoder") after checking its size; refuse what the module doc lists."""
+    limit = limit_mb(WEIGHTS_ENV) * MB
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise UserError("{path} is missing: an ONNX model folder needs {encoder} and {decoder}.", path=path,
+                        encoder=ONNX_ENCODER, decoder=ONNX_DECODER) from None
+    if size > limit:
+        raise UserError("{path} is {size:,} bytes, over the {limit:,} bytes a model may take "
+                        "(VAE_EXPLORER_MAX_WEIGHTS_MB).", path=path, size=size, limit=limit)
+    return parse_graph(path.read_bytes(), role, path), path.read_bytes()
+
+
+def parse_graph(data: bytes, role: str, where):
+    """The checked ModelProto of DATA (ROLE "encoder" or "decoder"; WHERE names it in messages)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    limit = limit_mb(WEIGHTS_ENV) * MB
+    if len(data) > limit:
+        raise UserError("{path} is {size:,} bytes, over the {limit:,} bytes a model may take "
+                        "(VAE_EXPLORER_MAX_WEIGHTS_MB).", path=where, size=len(data), limit=limit)
+    try:
+        model = onnx.load_model_from_string(data)
+    except (DecodeError, ValueError, RuntimeError, TypeError) as err:
+        raise UserError("{path} is not an ONNX model ({why}).", path=where, why=str(err).splitlines()[0][:200]) from None
+    _check_graph(model, role, where, limit)
+    return model
+
+
+def _tensors(model):
+    """Every stored tensor of the model, subgraphs' and attributes' included."""
+    for t in model.graph.initializer:
+        yield t
+    for node in model.graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+
+
+def _check_graph(model, role: str, path: Path, limit: int) -> None:
+    import onnx
+
+    for t in _tensors(model):
+        if t.data_location == EXTERNAL or len(t.external_data):
+            raise UserError("{path} refers to data outside its file (tensor {name}); only self-contained graphs are "
+                            "opened.", path=path, name=t.name or "?")
+    if len(model.functions):
+        raise UserError("{path} defines its own functions; only ONNX's standard operators are run.", path=path)
+    opsets = {o.domain: o.version for o in model.opset_import}
+    unknown_domains = sorted(d for d in opsets if d not in STANDARD_DOMAINS)
+    version = max((v for d, v in opsets.items() if d in STANDARD_DOMAINS), default=0)
+    if unknown_domains or not OPSET_RANGE[0] <= version <= OPSET_RANGE[1]:
+        raise UserError("{path} uses operator set {opsets}; only ONNX's standard set, versions {lo} to {hi}, is "
+                        "run.", path=path, opsets=", ".join(f"{d or 'ai.onnx'} {v}" for d, v in opsets.items()),
+                        lo=OPSET_RANGE[0], hi=OPSET_RANGE[1])
+    for node in model.graph.node:
+        if node.domain not in STANDARD_DOMAINS or not onnx.defs.has(node.op_type, node.domain or ""):
+            raise UserError("{path} uses the operator {op}, which is not a standard ONNX operator.", path=path,
+                            op=f"{node.domain + '.' if node.domain else ''}{node.op_type}")
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+            raise UserError("{path} has control flow ({op}); only plain feed-forward graphs are opened.", path=path,
+                            op=node.op_type)
+    stored = 0
+    for t in _tensors(model):
+        n = math.prod(int(d) for d in t.dims) if len(t.dims) else 1
+        stored += n * 4
+        if any(int(d) < 0 for d in t.dims) or stored > limit:
+            raise UserError("{path} declares tensors of more than {limit:,} bytes (VAE_EXPLORER_MAX_WEIGHTS_MB).",
+                            path=path, limit=limit)
+    names_in, names_out = ENCODER_IO if role == "encoder" else DECODER_IO
+    stored_names = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in stored_names]
+    ranks_in, ranks_out = ((4,), (2, 2)) if role == "encoder" else ((2,), (4,))
+    for kind, got, names, ranks in (("input", inputs, names_in, ranks_in),
+                                    ("output", list(model.graph.output), names_out, ranks_out)):
+        found = [v.name for v in got]
+        if found != list(names):
+            raise UserError("The {role} {path} must have the {kind}s {names}, not {found}.", role=role, path=path,
+                            kind=kind, names=", ".join(names), found=", ".join(found) or "none")
+        for v, rank in zip(got, ranks):
+            elem = v.type.tensor_type.elem_type
+            dims = _dims(v)
+            if elem != FLOAT or len(dims) != rank:
+                raise UserError("The {role} {path}: {kind} {name} must be float32 of rank {rank}, not {what}.",
+                                role=role, path=path, kind=kind, name=v.name, rank=rank,
+                                what=f"type {elem}, rank {len(dims)}")
+            fixed = dims[1:]
+            if not all(isinstance(d, int) and d > 0 for d in fixed):
+                raise UserError("The {role} {path}: {kind} {name} must have fixed sizes after the batch, not {dims}.",
+                                role=role, path=path, kind=kind, name=v.name, dims=dims)
+
+
+# -- the pair -----------------------------------------------------------------------------------------
+def graph_shapes(encoder, decoder, path: Path) -> tuple[tuple[int, int, int], int]:
+    x_in = _dims(encoder.graph.input[[i.name for i in encoder.graph.input].index("x")])
+    mu, logvar = (_dims(o) for o in encoder.graph.output)
+    z_in = _dims([i for i in decoder.graph.input if i.name == "z"][0])
+    x_out = _dims(decoder.graph.output[0])
+    image, z_dim = tuple(int(d) for d in x_in[1:]), int(mu[1])
+    if logvar[1] != z_dim or z_in[1] != z_dim or tuple(x_out[1:]) != image:
+        raise UserError("The encoder and decoder in {path} do not fit together: images {image} and z of {z} in the "
+                        "encoder, z of {z_dec} and images {image_dec} in the decoder.", path=path, image=image,
+                        z=z_dim, z_dec=z_in[1], image_dec=tuple(x_out[1:]))
+    c, h, w = image
+    if c not in (1, 3) or h != w or not 1 <= h <= MAX_IMAGE_SIDE or not 1 <= z_dim <= MAX_LATENT_DIM:
+        raise UserError("{path} holds a model of images {image} and {z} latent dimensions; the explorer takes square "
+                        "grayscale or RGB images up to {side} pixels and 1 to {most} dimensions.", path=path,
+                        image=image, z=z_dim, side=MAX_IMAGE_SIDE, most=MAX_LATENT_DIM)
+    return image, z_dim
+
+
+def read_meta(folder: Path) -> OnnxMeta:
+    """FOLDER's model.json, validated (the defaults when it has none)."""
+    path = folder / ONNX_META
+    if not path.is_file():
+        return OnnxMeta()
+    try:
+        return OnnxMeta.model_validate_json(read_bounded(path, MAX_META_BYTES, "an ONNX model description"))
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise UserError("{path} is not a valid model description: {field} {why}.", path=path,
+                        field=".".join(str(p) for p in first["loc"]) or "it", why=first["msg"].lower()) from None
+
+
+def config_of(folder: str | Path, dataset: str | None = None) -> RunConfig:
+    """The RunConfig an ONNX folder stands for: shapes from its graphs, the rest from model.json or DATASET."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    (encoder, _), (decoder, _) = read_graph(folder / ONNX_ENCODER, "encoder"), read_graph(folder / ONNX_DECODER, "decoder")
+    image, z_dim = graph_shapes(encoder, decoder, folder)
+    if meta.image_shape is not None and tuple(meta.image_shape) != image or meta.latent_dim not in (None, z_dim):
+        raise UserError("{path} describes images {image} and {z} dimensions, but the graphs have {graphs} and {z2}.",
+                        path=folder / ONNX_META, image=meta.image_shape, z=meta.latent_dim, graphs=image, z2=z_dim)
+    model = ModelConfig(image_shape=image, latent_dim=z_dim, likelihood=meta.likelihood, sigma=meta.sigma,
+                        arch="mlp", hidden=(1,))  # arch and hidden say nothing here: the graphs are the network
+    return RunConfig(model=model, train={"dataset": dataset or meta.dataset or NO_DATASET, "epochs": 1})

@@ -1,0 +1,97 @@
+"""The training process's side of the run folder: its status, its step log, its heartbeat, its stop.
+
+Only the process that holds the run's lock makes a ``RunRecorder``. State changes are written at
+once; progress at most twice a second; a heartbeat thread rewrites the status every few seconds
+while nothing else does (data loading, a long evaluation), so readers can say "last heard 2 s ago".
+No torch here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from training.runs.status import RunStatus, clear_stop, stop_requested, write_status
+from training.runs.step_log import StepLogWriter
+
+PROGRESS_EVERY_S = 0.5
+HEARTBEAT_EVERY_S = 3.0
+STOP_POLL_S = 0.1
+
+
+class RunRecorder:
+    def __init__(self, run_dir: str | Path, status: RunStatus):
+        self.run_dir = Path(run_dir)
+        self._lock = threading.Lock()
+        self._status = status
+        self._written = 0.0
+        self._stop_seen = False
+        self._stop_checked = 0.0
+        self.steps: StepLogWriter | None = None
+        self._write(status)
+        self._closed = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name="vae-run-heartbeat", daemon=True)
+        self._beat.start()
+
+    @property
+    def status(self) -> RunStatus:
+        with self._lock:
+            return self._status
+
+    def set(self, **changes) -> RunStatus:
+        """Change the status and write it now."""
+        with self._lock:
+            self._write(self._status.changed(**changes))
+            return self._status
+
+    def start_steps(self, start_step: int) -> None:
+        self.steps = StepLogWriter(self.run_dir, start_step=start_step)
+
+    def progress(self, p) -> None:
+        """The Trainer's callback (a ``training.jobs.trainer.Progress``)."""
+        if p.kind == "step" and self.steps is not None and p.recon is not None:
+            self.steps.add(p.global_step, p.recon, p.kl, p.beta)
+        with self._lock:
+            status = self._status.changed(epoch=p.epoch, epochs=p.epochs, step=p.step,
+                                          steps_per_epoch=p.steps_per_epoch, global_step=p.global_step,
+                                          train_seconds=p.elapsed)
+            if p.kind == "step" and time.monotonic() - self._written < PROGRESS_EVERY_S:
+                self._status = status  # written with the next one
+                return
+            if self.steps is not None:
+                self.steps.flush()
+            self._write(status)
+
+    def stop_requested(self) -> bool:
+        """Whether someone asked this run to stop (checked on disk at most every 0.1 s)."""
+        if not self._stop_seen and time.monotonic() - self._stop_checked >= STOP_POLL_S:
+            self._stop_checked = time.monotonic()
+            self._stop_seen = stop_requested(self.run_dir)
+        return self._stop_seen
+
+    def close(self, **final) -> RunStatus:
+        """Consume the stop request (so that it cannot stop a later resume), then write the final state:
+        a reader that sees the run stopped never sees the request still pending."""
+        self._closed.set()
+        if self.steps is not None:
+            self.steps.flush()
+        clear_stop(self.run_dir)
+        with self._lock:
+            self._write(self._status.changed(ended_at=time.time(), **final))
+        return self._status
+
+    # -- internals (lock held) -----------------------------------------------------------------
+    def _write(self, status: RunStatus) -> None:
+        self._status = status.changed(heartbeat=time.time())
+        write_status(self.run_dir, self._status)
+        self._written = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        while not self._closed.wait(HEARTBEAT_EVERY_S):
+            with self._lock:
+                if not self._closed.is_set() and time.monotonic() - self._written >= HEARTBEAT_EVERY_S:
+                    try:
+                        self._write(self._status)
+                    except OSError:  # a full disk must not kill the training; the next write retries
+                        pass
