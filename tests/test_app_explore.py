@@ -388,3 +388,20 @@ def test_a_links_z_wins_over_the_landing_point():
     assert not at.exception, [e.value for e in at.exception]
     assert slider_values(at, 2) == [0.5, -1.25]
     assert "the link." in " ".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("page, param", [("views/latent_map.py", "point"), ("views/interpolate.py", "a"),
+                                         ("views/interpolate.py", "b")])
+def test_a_links_number_that_is_not_ascii_digits_is_ignored(page, param):
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.query_params["model"] = "mnist5k-z2"
+    at.query_params[param] = "\u00b2"  # '²': a digit to str.isdigit(), not to int()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_whole_numbers_are_ascii_digits_only():
+    from training.core.numbers import whole_number
+
+    assert [whole_number(t) for t in ("0", " 17 ", "007")] == [0, 17, 7]
+    assert [whole_number(t) for t in (None, "", "-1", "1.5", "\u00b2", "\u0663", "1e3", "+2")] == [None] * 8

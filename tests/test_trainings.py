@@ -272,7 +272,7 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
     assert LocalLauncher(max_running=2, threads=None).threads == max(1, (os.cpu_count() or 1) // 2)
     monkeypatch.delenv("VAE_EXPLORER_MAX_TRAININGS")
     assert max_trainings_from_env() >= 1
-    for bad in ("0", "two", "-1"):
+    for bad in ("0", "two", "-1", "²"):  # a superscript is a digit to str.isdigit(), not to int()
         monkeypatch.setenv("VAE_EXPLORER_MAX_TRAININGS", bad)
         with pytest.raises(UserError, match="VAE_EXPLORER_MAX_TRAININGS must be a whole number"):
             max_trainings_from_env()
@@ -281,7 +281,7 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
     assert LocalLauncher().nice == 19 and LocalLauncher(nice=5).nice == 5
     monkeypatch.delenv("VAE_EXPLORER_TRAINING_NICE")
     assert LocalLauncher().nice == 10
-    for bad in ("20", "-3", "low"):
+    for bad in ("20", "-3", "low", "³"):
         monkeypatch.setenv("VAE_EXPLORER_TRAINING_NICE", bad)
         with pytest.raises(UserError, match="VAE_EXPLORER_TRAINING_NICE must be a whole number from 0 to 19"):
             LocalLauncher()

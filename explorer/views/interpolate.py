@@ -11,6 +11,7 @@ from explorer.i18n import N_, _
 from explorer.state import latent_point, shared, view_link
 from explorer.widgets import downloads
 from training.analysis import latent
+from training.core.numbers import whole_number
 from training.vae import latent_space
 
 KEY_A, KEY_B = "interp_a", "interp_b"
@@ -35,9 +36,9 @@ def _pair_in_range(n_test: int) -> None:
     for key, param, default in ((KEY_A, "a", 0), (KEY_B, "b", min(1, n_test - 1))):
         if st.session_state.get(key, default) > n_test - 1 or key not in st.session_state:
             st.session_state[key] = default
-        asked = view_link.wanted(param)
-        if asked is not None and asked.isdigit() and int(asked) < n_test:
-            st.session_state[key] = int(asked)
+        asked = whole_number(view_link.wanted(param))
+        if asked is not None and asked < n_test:
+            st.session_state[key] = asked
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from explorer.figures import charts, images
 from explorer.i18n import N_, _
 from explorer.state import dim_names, latent_point, shared, view_link
 from explorer.widgets import downloads, epochs, live, map_thumbs
+from training.core.numbers import whole_number
 from training.analysis import latent, map_cache
 from training.analysis.embedding import MAX_POINTS as EMBED_MAX_POINTS
 from training.vae import latent_space
@@ -67,8 +68,9 @@ def _defaults(run, data, n_test: int) -> None:
             st.session_state["map_dim_x"], st.session_state["map_dim_y"] = i, j
     except ValueError:
         pass
-    if point is not None and point.isdigit() and int(point) < n_test:
-        st.session_state["map_selected"] = (str(run.path), int(point))
+    picked = whole_number(point)
+    if picked is not None and picked < n_test:
+        st.session_state["map_selected"] = (str(run.path), picked)
 
 
 def _axis_titles(proj: latent.Projection, names: list[str | None]) -> tuple[str, str]:

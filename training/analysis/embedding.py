@@ -25,6 +25,8 @@ import warnings
 
 import numpy as np
 
+from training.core.numbers import whole_number
+
 MAX_POINTS = 10_000           # neighbour embeddings of larger sets use a random subset of this size
 TSNE_EXAGGERATION_ITERATIONS = 250
 TSNE_ITERATIONS = 300
@@ -37,8 +39,7 @@ def threads() -> int:
     other visitors need some), and no more than OMP_NUM_THREADS where the operator set it: threads that
     outnumber the cores free for them spin and slow everything (a t-SNE of 12 points took 47 s instead
     of 2 s beside three other busy processes on 2 cores)."""
-    cap = os.environ.get("OMP_NUM_THREADS", "").strip()
-    limit = int(cap) if cap.isdigit() and int(cap) > 0 else 4
+    limit = whole_number(os.environ.get("OMP_NUM_THREADS")) or 4
     return max(1, min(4, limit, os.cpu_count() or 1))
 
 

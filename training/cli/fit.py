@@ -13,6 +13,7 @@ from pathlib import Path
 
 from training.core.environment import RAY_ADDRESS_ENV
 from training.core.errors import UserError, printable
+from training.core.numbers import whole_number
 from training.core.settings import build_run_config, default_run_name, flag_name
 from training.jobs.control import launcher_from_env, start_sweep
 from training.jobs.distributed import is_rank0, run_in_group, world_size_from_env
@@ -113,7 +114,7 @@ def check_device(name: str) -> str:
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
             raise UserError("--device mps was asked for, but this machine has no usable Apple GPU.")
         return name
-    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+    if name == "cuda" or (name.startswith("cuda:") and whole_number(name[5:]) is not None):
         if not torch.cuda.is_available():
             raise UserError("--device {name} was asked for, but PyTorch sees no CUDA GPU here.",
                 name=name)

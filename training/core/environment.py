@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from training.core.errors import UserError
+from training.core.numbers import whole_number
 
 WEIGHTS_ENV, STEP_ENV, PASS_ENV = "VAE_EXPLORER_MAX_WEIGHTS_MB", "VAE_EXPLORER_MAX_STEP_MB", "VAE_EXPLORER_PASS_MB"
 DEFAULT_MB = {WEIGHTS_ENV: 1024, STEP_ENV: 4096, PASS_ENV: 256}
@@ -45,10 +46,11 @@ def limit_mb(name: str) -> int:
     text = _text(name)
     if not text:
         return DEFAULT_MB[name]
-    if not text.isdigit() or int(text) < 1:
+    value = whole_number(text)
+    if value is None or value < 1:
         raise UserError("{name} must be a whole number of megabytes, at least 1, not {text!r}.",
             name=name, text=text)
-    return int(text)
+    return value
 
 
 def snapshot_mb() -> int:
@@ -56,10 +58,11 @@ def snapshot_mb() -> int:
     text = _text(SNAPSHOT_ENV)
     if not text:
         return SNAPSHOT_DEFAULT_MB
-    if not text.isdigit():
+    value = whole_number(text)
+    if value is None:
         raise UserError("{name} must be a whole number of megabytes (0 turns snapshots off), not {text!r}.",
                         name=SNAPSHOT_ENV, text=text)
-    return int(text)
+    return value
 
 
 def max_trainings_from_env() -> int:
@@ -67,10 +70,11 @@ def max_trainings_from_env() -> int:
     text = _text(MAX_TRAININGS_ENV)
     if not text:
         return max(1, os.cpu_count() or 1)
-    if not text.isdigit() or int(text) < 1:
+    value = whole_number(text)
+    if value is None or value < 1:
         raise UserError("{max_trainings_env} must be a whole number of at least 1, not {text!r}.",
             max_trainings_env=MAX_TRAININGS_ENV, text=text)
-    return int(text)
+    return value
 
 
 def training_nice_from_env() -> int:
@@ -78,10 +82,11 @@ def training_nice_from_env() -> int:
     text = _text(TRAINING_NICE_ENV)
     if not text:
         return DEFAULT_NICE
-    if not text.isdigit() or not 0 <= int(text) <= 19:
+    value = whole_number(text)
+    if value is None or not 0 <= value <= 19:
         raise UserError("{training_nice_env} must be a whole number from 0 to 19, not {text!r}.",
             training_nice_env=TRAINING_NICE_ENV, text=text)
-    return int(text)
+    return value
 
 
 # -- folders ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import threading
 
 from training.core.environment import RAY_ADDRESS_ENV
 from training.core.errors import UserError
+from training.core.numbers import whole_number
 
 LOCAL = "local"
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024**2  # trainings pass nothing through Ray's object store
@@ -152,7 +153,7 @@ def check_address(address: str) -> None:
     if address in (LOCAL, "auto"):
         return
     host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not 0 < (whole_number(port) or 0) < 65536:
         raise UserError("{ray_address_env} must be 'local', 'auto', HOST:PORT or ray://HOST:PORT, not "
             "{address!r}.",
             ray_address_env=RAY_ADDRESS_ENV, address=address)
