@@ -6,6 +6,8 @@
     VAE_EXPLORER_SNAPSHOT_MB      a run's snapshots together          default 64 MB, 0 turns them off
     VAE_EXPLORER_MAX_TRAININGS    the app's trainings at once         default one per CPU core
     VAE_EXPLORER_TRAINING_NICE    the app's trainings' CPU priority   default 10 (0-19)
+    VAE_EXPLORER_FOREIGN_MB       a foreign graph's worker process    default 1024 MB of address space
+    VAE_EXPLORER_FOREIGN_SECONDS  one call of a foreign graph         default 30 s of CPU and of wall time
     VAE_EXPLORER_RAY_ADDRESS      trainings on Ray instead of local processes (training/jobs/ray_launcher.py)
     VAE_EXPLORER_MODEL            one's own model code for the app (training/models/adapter.py)
     VAE_EXPLORER_DATA             downloaded data sets                default ~/.cache/vae-explorer/data
@@ -33,6 +35,8 @@ DEFAULT_NICE = 10
 RAY_ADDRESS_ENV = "VAE_EXPLORER_RAY_ADDRESS"
 ADAPTER_ENV = "VAE_EXPLORER_MODEL"  # the environment's way to name it, beside `-- --model` on the app's command line
 DATA_ENV = "VAE_EXPLORER_DATA"
+FOREIGN_MB_ENV, FOREIGN_SECONDS_ENV = "VAE_EXPLORER_FOREIGN_MB", "VAE_EXPLORER_FOREIGN_SECONDS"
+FOREIGN_DEFAULTS = (1024, 30)
 CACHE_ENV = "VAE_EXPLORER_CACHE"
 
 
@@ -87,6 +91,19 @@ def training_nice_from_env() -> int:
         raise UserError("{training_nice_env} must be a whole number from 0 to 19, not {text!r}.",
             training_nice_env=TRAINING_NICE_ENV, text=text)
     return value
+
+
+def foreign_limits() -> tuple[int, int]:
+    """(megabytes, seconds) a foreign ONNX graph may use in its worker (training/models/sandbox.py)."""
+    limits = []
+    for name, default, least in ((FOREIGN_MB_ENV, FOREIGN_DEFAULTS[0], 64), (FOREIGN_SECONDS_ENV, FOREIGN_DEFAULTS[1], 1)):
+        text = _text(name)
+        value = whole_number(text) if text else default
+        if value is None or value < least:
+            raise UserError("{name} must be a whole number of at least {least}, not {text!r}.",
+                            name=name, least=least, text=text)
+        limits.append(value)
+    return limits[0], limits[1]
 
 
 # -- folders ---------------------------------------------------------------------------------------

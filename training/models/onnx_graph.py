@@ -89,10 +89,14 @@ def parse_graph(data: bytes, role: str, where):
     if len(data) > limit:
         raise UserError("{path} is {size:,} bytes, over the {limit:,} bytes a model may take "
                         "(VAE_EXPLORER_MAX_WEIGHTS_MB).", path=where, size=len(data), limit=limit)
+    if not data.strip(b"\x00"):
+        raise UserError("{path} is empty: it is not an ONNX model.", path=where)
     try:
         model = onnx.load_model_from_string(data)
     except (DecodeError, ValueError, RuntimeError, TypeError) as err:
         raise UserError("{path} is not an ONNX model ({why}).", path=where, why=str(err).splitlines()[0][:200]) from None
+    if not len(model.opset_import) or not model.HasField("graph"):
+        raise UserError("{path} is not an ONNX model: it has no graph or declares no operator set.", path=where)
     _check_graph(model, role, where, limit)
     return model
 

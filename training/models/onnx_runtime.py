@@ -1,5 +1,5 @@
-"""An ONNX model folder run by ONNX Runtime on the CPU, as a model the library's pages and estimators use
-(:class:`OnnxVAE`: ``encode``, ``decode_mean`` and, for the loss, ``decode`` = logit(mu~) with the
+"""An ONNX model folder run by ONNX Runtime on the CPU, in a limited worker process (training/models/sandbox.py),
+as a model the library's pages and estimators use (:class:`OnnxVAE`: ``encode``, ``decode_mean`` and, for the loss, ``decode`` = logit(mu~) with the
 likelihood its model.json names, Bernoulli by default, so a foreign model is scored by the same estimators
 as a run); and the checks of an uploaded one. The graphs are read and checked by training/models/onnx_graph.py.
 """
@@ -14,40 +14,71 @@ import torch
 from pydantic import ValidationError
 
 from training.core.config import FOLDER_PREFIX, ModelConfig
+from training.core.costs import images_per_chunk
 from training.core.errors import UserError
 from training.models.base import Run
 from training.models.foreign import ForeignModel
+from training.models.sandbox import GraphWorker
 from training.models.onnx_graph import MAX_META_BYTES, OnnxMeta, config_of, graph_shapes, parse_graph, read_graph
 from training.runs.layout import HISTORY, ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_history
 
+CHECK_MOST = 1000  # the largest chunk a foreign pair is checked at and then called with
+
 
 class OnnxVAE(ForeignModel):
-    """The pair, run by ONNX Runtime on the CPU, with the methods the library's pages and estimators use."""
+    """The pair, run by ONNX Runtime in a limited worker process (training/models/sandbox.py), with the methods
+    the library's pages and estimators use. Every call goes in chunks of at most ``chunk`` images, the batch
+    size the pair was checked at, so a cost that grows with the batch never grows past what the check paid;
+    every output is checked for its declared shape and for finite values."""
 
     def __init__(self, cfg: ModelConfig, encoder_bytes: bytes, decoder_bytes: bytes):
         super().__init__(cfg)
-        import onnxruntime as ort  # a second or two: only when an ONNX model is opened
+        self._worker = GraphWorker(encoder_bytes, decoder_bytes, threads=max(1, min(4, torch.get_num_threads())))
+        self.chunk = max(1, min(CHECK_MOST, images_per_chunk(cfg)))
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, min(4, torch.get_num_threads()))
-        options.log_severity_level = 3
-        try:
-            self._encoder = ort.InferenceSession(encoder_bytes, options, providers=["CPUExecutionProvider"])
-            self._decoder = ort.InferenceSession(decoder_bytes, options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # ONNX Runtime's own refusal: an operator it lacks, a graph it cannot type
-            raise UserError("ONNX Runtime cannot run this model: {why}", why=str(err).splitlines()[0][:300]) from None
+    def close(self) -> None:
+        """End the worker process now (it ends anyway when the model is collected)."""
+        self._worker.close()
+
+    def _run(self, graph: str, array: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+        outputs = self._worker.run(graph, array)
+        if [tuple(o.shape) for o in outputs] != shapes:
+            raise UserError("The foreign model's {graph} gave outputs of shapes {got} for a batch of {n}, not the "
+                            "{want} its graph declares.", graph=graph, got=[tuple(o.shape) for o in outputs],
+                            n=len(array), want=shapes)
+        if not all(np.isfinite(o).all() for o in outputs):
+            raise UserError("The foreign model's {graph} gave values that are not finite numbers (NaN or "
+                            "infinity) for a batch of {n}.", graph=graph, n=len(array))
+        return outputs
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """E3 through the encoder graph: x (B, C, H, W) -> mu, logvar, each (B, Z)."""
-        mu, logvar = self._encoder.run(None, {"x": np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)})
-        return torch.from_numpy(mu), torch.from_numpy(logvar)
+        x = np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)
+        z = self.cfg.latent_dim
+        parts = [self._run("encoder", x[s:s + self.chunk], [(len(x[s:s + self.chunk]), z)] * 2)
+                 for s in range(0, len(x), self.chunk)]
+        if not parts:
+            return torch.zeros(0, z), torch.zeros(0, z)
+        return (torch.from_numpy(np.concatenate([p[0] for p in parts])),
+                torch.from_numpy(np.concatenate([p[1] for p in parts])))
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """mu~(z) through the decoder graph, (..., C, H, W) in [0, 1]."""
-        lead = z.shape[:-1]
+        lead, image = z.shape[:-1], tuple(self.cfg.image_shape)
         flat = np.ascontiguousarray(z.detach().cpu().reshape(-1, z.shape[-1]).numpy(), np.float32)
-        (x_mean,) = self._decoder.run(None, {"z": flat})
-        return torch.from_numpy(x_mean).reshape(*lead, *x_mean.shape[1:])
+        parts = [self._run("decoder", flat[s:s + self.chunk], [(len(flat[s:s + self.chunk]), *image)])[0]
+                 for s in range(0, len(flat), self.chunk)]
+        x_mean = np.concatenate(parts) if parts else np.zeros((0, *image), np.float32)
+        return torch.from_numpy(x_mean).reshape(*lead, *image)
+
+    def check(self) -> None:
+        """Run the pair at a batch of 1 and at ``chunk`` (images in [0, 1], then their codes plus noise), as
+        an upload and an opened folder are checked before any page uses them."""
+        rng = np.random.default_rng(0)
+        with torch.no_grad():
+            for n in sorted({1, self.chunk}):
+                mu, _ = self.encode(torch.from_numpy(rng.random((n, *self.cfg.image_shape), np.float32)))
+                self.decode_mean(mu + torch.from_numpy(rng.standard_normal(mu.shape, np.float32)))
 
 
 def load_folder(folder: str | Path, dataset: str | None = None) -> Run:
@@ -57,6 +88,7 @@ def load_folder(folder: str | Path, dataset: str | None = None) -> Run:
     _, encoder_bytes = read_graph(folder / ONNX_ENCODER, "encoder")
     _, decoder_bytes = read_graph(folder / ONNX_DECODER, "decoder")
     model = OnnxVAE(config.model, encoder_bytes, decoder_bytes).eval()
+    model.check()
     history = read_history(folder) if (folder / HISTORY).is_file() else []
     return Run(folder, config, model, history)
 
@@ -80,9 +112,9 @@ def check_upload(encoder_bytes: bytes, decoder_bytes: bytes, meta_bytes: bytes |
                         "read one of its own folders.")
     cfg = ModelConfig(image_shape=image, latent_dim=z_dim, likelihood=meta.likelihood, sigma=meta.sigma, hidden=(1,))
     model = OnnxVAE(cfg, encoder_bytes, decoder_bytes)
-    with torch.no_grad():
-        mu, _ = model.encode(torch.zeros(1, *image))
-        if tuple(mu.shape) != (1, z_dim) or tuple(model.decode_mean(mu).shape) != (1, *image):
-            raise UserError("The uploaded model does not give the shapes its graphs declare.")
+    try:
+        model.check()
+    finally:
+        model.close()
     return {ONNX_ENCODER: encoder_bytes, ONNX_DECODER: decoder_bytes,
             ONNX_META: json.dumps(meta.model_dump(), indent=2).encode() + b"\n"}

@@ -1,0 +1,218 @@
+"""Foreign ONNX graphs run in a limited worker process (training/models/sandbox.py), never in ours.
+
+Each hostile graph is a few bytes on disk whose cost appears only when it runs: a 32000x32000 tensor built
+from a 16-byte initializer, an intermediate of (B, B, 256), a 40 GB allocation, outputs of (B^2, 2) above a
+batch of 1, NaN outputs, a chain of MatMuls that runs for minutes. Each is refused with one sentence, and
+this process's own peak memory does not move while it is checked.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import resource
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from training.cli import main
+from training.core.config import ModelConfig
+from training.core.errors import UserError
+from training.models import onnx_graph
+from training.models.onnx_runtime import OnnxVAE, check_upload, load_folder
+from tests.waiting import until
+
+IMAGE, Z = (1, 4, 4), 2
+OPSET = [helper.make_opsetid("", 17)]
+
+
+def _tensor(name, array):
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def encoder(extra_nodes=(), extra_inits=(), mu_name="mu0") -> bytes:
+    """x (B, 1, 4, 4) -> mu, logvar (B, 2); EXTRA nodes may rewire ``mu`` from ``mu0``."""
+    rng = np.random.default_rng(1)
+    nodes = [helper.make_node("Flatten", ["x"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "w_mu"], ["mu0"]),
+             helper.make_node("MatMul", ["flat", "w_lv"], ["logvar"]),
+             *extra_nodes,
+             helper.make_node("Identity", [mu_name], ["mu"])]
+    inits = [_tensor("w_mu", rng.standard_normal((16, Z)).astype(np.float32) * 0.1),
+             _tensor("w_lv", rng.standard_normal((16, Z)).astype(np.float32) * 0.1), *extra_inits]
+    graph = helper.make_graph(nodes, "encoder", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", *IMAGE])],
+                              [helper.make_tensor_value_info("mu", TensorProto.FLOAT, ["B", Z]),
+                               helper.make_tensor_value_info("logvar", TensorProto.FLOAT, ["B", Z])], inits)
+    return helper.make_model(graph, opset_imports=OPSET).SerializeToString()
+
+
+def decoder(extra_nodes=(), extra_inits=()) -> bytes:
+    """z (B, 2) -> x_mean (B, 1, 4, 4) = sigmoid(z W); EXTRA nodes may rewire the logits."""
+    rng = np.random.default_rng(2)
+    nodes = [helper.make_node("MatMul", ["z", "w"], ["logits0"]),
+             *(extra_nodes or [helper.make_node("Identity", ["logits0"], ["logits"])]),
+             helper.make_node("Sigmoid", ["logits"], ["p"]),
+             helper.make_node("Reshape", ["p", "shape"], ["x_mean"])]
+    inits = [_tensor("w", rng.standard_normal((Z, 16)).astype(np.float32)),
+             _tensor("shape", np.array([-1, *IMAGE], np.int64)), *extra_inits]
+    graph = helper.make_graph(nodes, "decoder", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["B", Z])],
+                              [helper.make_tensor_value_info("x_mean", TensorProto.FLOAT, ["B", *IMAGE])], inits)
+    return helper.make_model(graph, opset_imports=OPSET).SerializeToString()
+
+
+def plus_zero_times(tensor: str, extra=()) -> tuple[list, list]:
+    """Nodes that add 0 x sum(TENSOR) to the logits: TENSOR is computed (and paid for), the result unchanged."""
+    nodes = [*extra, helper.make_node("ReduceSum", [tensor], ["total"], keepdims=0),
+             helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+             helper.make_node("Add", ["logits0", "nothing"], ["logits"])]
+    return nodes, [_tensor("zero", np.float32(0.0))]
+
+
+def blowup(side: int) -> bytes:
+    """A SIDE x SIDE float tensor from a 16-byte initializer (finding 1: 32000 -> 4 GB; 100000 -> 40 GB)."""
+    nodes, inits = plus_zero_times("big", [helper.make_node(
+        "ConstantOfShape", ["side"], ["big"], value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0]))])
+    return decoder(nodes, [*inits, _tensor("side", np.array([side, side], np.int64))])
+
+
+def batch_squared() -> bytes:
+    """An intermediate of (B, B, 256): nothing at B = 1, a gigabyte at B = 1000 (finding 2)."""
+    nodes, inits = plus_zero_times("square", [
+        helper.make_node("MatMul", ["z", "w256"], ["wide"]),
+        helper.make_node("Unsqueeze", ["wide", "ax0"], ["row"]),
+        helper.make_node("Unsqueeze", ["wide", "ax1"], ["col"]),
+        helper.make_node("Add", ["row", "col"], ["square"])])
+    return decoder(nodes, [*inits, _tensor("w256", np.ones((Z, 256), np.float32)),
+                           _tensor("ax0", np.array([0], np.int64)), _tensor("ax1", np.array([1], np.int64))])
+
+
+def squared_output() -> bytes:
+    """An encoder whose mu is (B^2, 2): right at B = 1 only (finding 6)."""
+    return encoder([helper.make_node("Unsqueeze", ["mu0", "ax0"], ["row"]),
+                    helper.make_node("Unsqueeze", ["mu0", "ax1"], ["col"]),
+                    helper.make_node("Add", ["row", "col"], ["square"]),
+                    helper.make_node("Reshape", ["square", "pairs"], ["mu_sq"])],
+                   [_tensor("ax0", np.array([0], np.int64)), _tensor("ax1", np.array([1], np.int64)),
+                    _tensor("pairs", np.array([-1, Z], np.int64))], mu_name="mu_sq")
+
+
+def nan_output() -> bytes:
+    return decoder([helper.make_node("Mul", ["logits0", "nan"], ["logits"])], [_tensor("nan", np.float32(np.nan))])
+
+
+def matmul_chain(n: int = 40, side: int = 3000) -> bytes:
+    """N products with a SIDE x SIDE matrix built at run time: minutes of CPU from a few bytes."""
+    nodes = [helper.make_node("ConstantOfShape", ["side"], ["m"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1e-4])),
+             helper.make_node("ConstantOfShape", ["wide"], ["up"],
+                              value=helper.make_tensor("u", TensorProto.FLOAT, [1], [1.0])),
+             helper.make_node("MatMul", ["z", "up"], ["t0"])]
+    for i in range(n):
+        nodes.append(helper.make_node("MatMul", [f"t{i}", "m"], [f"t{i + 1}"]))
+    extra, inits = plus_zero_times(f"t{n}", nodes)
+    return decoder(extra, [*inits, _tensor("side", np.array([side, side], np.int64)),
+                           _tensor("wide", np.array([Z, side], np.int64))])
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.fixture
+def small_limits(monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_FOREIGN_MB", "512")
+    monkeypatch.setenv("VAE_EXPLORER_FOREIGN_SECONDS", "3")
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: (encoder(), blowup(32000)), "more than 512 MB of memory"),
+    (lambda: (encoder(), blowup(100000)), "more than 512 MB of memory"),
+    (lambda: (encoder(), batch_squared()), "more than 512 MB of memory"),
+    (lambda: (squared_output(), decoder()), "outputs of shapes"),
+    (lambda: (encoder(), nan_output()), "not finite numbers"),
+    (lambda: (encoder(), matmul_chain()), "seconds"),
+], ids=["32000-squared", "40-GB", "batch-squared", "B-squared-output", "NaN", "matmul-chain"])
+def test_a_hostile_upload_is_refused_in_one_sentence_and_costs_this_process_nothing(make, words, small_limits):
+    encoder_bytes, decoder_bytes = make()
+    assert len(encoder_bytes) + len(decoder_bytes) < 20_000  # a few bytes on disk: the cost is at run time
+    before = peak_rss_mb()
+    with pytest.raises(UserError) as caught:
+        check_upload(encoder_bytes, decoder_bytes, None)
+    message = str(caught.value)
+    assert words in message and "\n" not in message and "Traceback" not in message
+    assert peak_rss_mb() - before < 150, "the graph ran in this process"
+
+
+def test_a_good_pair_gives_what_onnx_runtime_gives_in_process(small_limits):
+    encoder_bytes, decoder_bytes = encoder(), decoder()
+    files = check_upload(encoder_bytes, decoder_bytes, None)
+    assert set(files) == {"encoder.onnx", "decoder.onnx", "model.json"}
+    cfg = ModelConfig(image_shape=IMAGE, latent_dim=Z, hidden=(1,))
+    model = OnnxVAE(cfg, encoder_bytes, decoder_bytes)
+    x = np.random.default_rng(3).random((2500, *IMAGE), np.float32)  # more than one chunk
+    mu, logvar = model.encode(torch.from_numpy(x))
+    theirs = ort.InferenceSession(encoder_bytes, providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    np.testing.assert_allclose(mu.numpy(), theirs[0], atol=1e-6)
+    np.testing.assert_allclose(logvar.numpy(), theirs[1], atol=1e-6)
+    z = np.random.default_rng(4).standard_normal((3, 5, Z)).astype(np.float32)
+    x_mean = model.decode_mean(torch.from_numpy(z))
+    (want,) = ort.InferenceSession(decoder_bytes, providers=["CPUExecutionProvider"]).run(
+        None, {"z": z.reshape(-1, Z)})
+    assert x_mean.shape == (3, 5, *IMAGE)
+    np.testing.assert_allclose(x_mean.numpy().reshape(want.shape), want, atol=1e-6)
+
+
+def test_a_call_past_a_limit_leaves_the_model_usable(small_limits):
+    """After a refused call the next one gets a fresh worker (the big one is only paid at a large batch)."""
+    cfg = ModelConfig(image_shape=IMAGE, latent_dim=Z, hidden=(1,))
+    model = OnnxVAE(cfg, encoder(), batch_squared())
+    model.decode_mean(torch.zeros(1, Z))
+    first = model._worker.pid
+    with pytest.raises(UserError, match="memory"):
+        model.decode_mean(torch.zeros(model.chunk, Z))
+    assert model.decode_mean(torch.zeros(4, Z)).shape == (4, *IMAGE)
+    assert model._worker.pid not in (None, first)
+
+
+def test_the_worker_process_ends_with_its_model(small_limits):
+    cfg = ModelConfig(image_shape=IMAGE, latent_dim=Z, hidden=(1,))
+    model = OnnxVAE(cfg, encoder(), decoder())
+    model.decode_mean(torch.zeros(1, Z))
+    pid = model._worker.pid
+    assert pid is not None and Path(f"/proc/{pid}").exists()
+    del model
+    gc.collect()
+    until(lambda: not Path(f"/proc/{pid}").exists(), "the worker process ends once its model is gone")
+
+
+def test_evaluate_refuses_a_folder_whose_graph_gives_nan_with_exit_2_and_one_line(tmp_path, capsys, small_limits):
+    folder = tmp_path / "nan-model"
+    folder.mkdir()
+    (folder / "encoder.onnx").write_bytes(encoder())
+    (folder / "decoder.onnx").write_bytes(nan_output())
+    (folder / "model.json").write_text(json.dumps({"format": "vae-explorer/onnx", "dataset": "digits8"}))
+    assert main(["evaluate", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not finite numbers" in err
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00" * 7])
+def test_an_empty_graph_file_is_called_empty_not_an_operator_set(data, tmp_path):
+    with pytest.raises(UserError) as caught:
+        onnx_graph.parse_graph(data, "encoder", "encoder.onnx")
+    assert "operator set ;" not in str(caught.value) and "not an ONNX model" in str(caught.value)
+
+
+def test_the_limits_are_the_operators_settings(monkeypatch):
+    from training.core.environment import foreign_limits
+
+    monkeypatch.setenv("VAE_EXPLORER_FOREIGN_MB", "2048")
+    monkeypatch.setenv("VAE_EXPLORER_FOREIGN_SECONDS", "9")
+    assert foreign_limits() == (2048, 9)
+    monkeypatch.setenv("VAE_EXPLORER_FOREIGN_MB", "²")
+    with pytest.raises(UserError, match="VAE_EXPLORER_FOREIGN_MB"):
+        foreign_limits()
