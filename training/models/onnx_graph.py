@@ -68,16 +68,12 @@ def _dims(value_info) -> list[int | str | None]:
 
 def read_graph(path: Path, role: str):
     """Parse PATH (ROLE: "encoder" or "decoder") after checking its size; refuse what the module doc lists."""
-    limit = limit_mb(WEIGHTS_ENV) * MB
     try:
-        size = path.stat().st_size
-    except OSError:
+        data = read_bounded(path, limit_mb(WEIGHTS_ENV) * MB, "an ONNX graph (VAE_EXPLORER_MAX_WEIGHTS_MB)")
+    except FileNotFoundError:
         raise UserError("{path} is missing: an ONNX model folder needs {encoder} and {decoder}.", path=path,
                         encoder=ONNX_ENCODER, decoder=ONNX_DECODER) from None
-    if size > limit:
-        raise UserError("{path} is {size:,} bytes, over the {limit:,} bytes a model may take "
-                        "(VAE_EXPLORER_MAX_WEIGHTS_MB).", path=path, size=size, limit=limit)
-    return parse_graph(path.read_bytes(), role, path), path.read_bytes()
+    return parse_graph(data, role, path), data
 
 
 def parse_graph(data: bytes, role: str, where):

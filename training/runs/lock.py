@@ -29,12 +29,23 @@ class RunBusy(UserError):
     """Another live process writes this run."""
 
 
+class RunLost(UserError):
+    """The run's lock file was removed or replaced under its writer, which stops writing."""
+
+
+def lost_sentence(run_dir: Path) -> RunLost:
+    return RunLost("The lock file of {run_dir} was removed or replaced while this training wrote it; it stopped "
+                   "writing, so that no second process writes the same run (its last checkpoint is kept).",
+                   run_dir=run_dir)
+
+
 class RunLock:
     """``with RunLock(run_dir):`` or ``lock.acquire()`` ... ``lock.release()``; not reentrant."""
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
         self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
 
     @property
     def held(self) -> bool:
@@ -62,7 +73,20 @@ class RunLock:
                         run_dir=self.run_dir, strerror=err.strerror) from None
                 time.sleep(0.02)
         self._fd = fd
+        info = os.fstat(fd)
+        self._identity = (info.st_dev, info.st_ino)
         return self
+
+    def still_held(self) -> bool:
+        """Whether the file this lock holds is still the run's lock file: ``rm RUN/.lock`` or ``rm -rf RUN``
+        while it trains would let a second process lock a new file and write the same run."""
+        if self._fd is None:
+            return False
+        try:
+            info = os.stat(self.run_dir / LOCK, follow_symlinks=False)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == self._identity
 
     def release(self) -> None:
         if self._fd is not None:

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from training.runs.lock import RunLock, RunLost, lost_sentence
 from training.runs.status import RunStatus, clear_stop, stop_requested, write_status
 from training.runs.step_log import StepLogWriter
 
@@ -21,8 +22,10 @@ STOP_POLL_S = 0.1
 
 
 class RunRecorder:
-    def __init__(self, run_dir: str | Path, status: RunStatus):
+    def __init__(self, run_dir: str | Path, status: RunStatus, run_lock: RunLock | None = None):
         self.run_dir = Path(run_dir)
+        self.run_lock = run_lock  # checked before every write (the heartbeat's too): still the run's lock file?
+        self.lost: RunLost | None = None
         self._lock = threading.Lock()
         self._status = status
         self._written = 0.0
@@ -64,7 +67,9 @@ class RunRecorder:
             self._write(status)
 
     def stop_requested(self) -> bool:
-        """Whether someone asked this run to stop (checked on disk at most every 0.1 s)."""
+        """Whether someone asked this run to stop (checked on disk at most every 0.1 s), or its lock was lost."""
+        if self.lost is not None:
+            return True
         if not self._stop_seen and time.monotonic() - self._stop_checked >= STOP_POLL_S:
             self._stop_checked = time.monotonic()
             self._stop_seen = stop_requested(self.run_dir)
@@ -83,6 +88,10 @@ class RunRecorder:
 
     # -- internals (lock held) -----------------------------------------------------------------
     def _write(self, status: RunStatus) -> None:
+        if self.lost is None and self.run_lock is not None and not self.run_lock.still_held():
+            self.lost = lost_sentence(self.run_dir)
+        if self.lost is not None:
+            raise self.lost
         self._status = status.changed(heartbeat=time.time())
         write_status(self.run_dir, self._status)
         self._written = time.monotonic()
@@ -95,3 +104,5 @@ class RunRecorder:
                         self._write(self._status)
                     except OSError:  # a full disk must not kill the training; the next write retries
                         pass
+                    except RunLost:  # the training sees it at its next step (stop_requested) and ends
+                        return

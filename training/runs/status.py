@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from training.core.errors import UserError, sentence
-from training.runs.layout import STATUS, STOP, atomic_write
+from training.runs.layout import STATUS, STOP, atomic_write, read_bounded
 from training.runs.lock import busy_sentence, owner_alive
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED = (
@@ -141,20 +141,17 @@ def read_status(run_dir: str | Path) -> RunStatus | None:
     """The recorded status, None if the run has none; a damaged file is one UserError."""
     path = Path(run_dir) / STATUS
     try:
-        size = path.stat().st_size
+        data = json.loads(read_bounded(path, MAX_STATUS_BYTES, "a status file"))
     except FileNotFoundError:
         return None
-    if size > MAX_STATUS_BYTES:
-        raise UserError("{path} is {size:,} bytes; a status file is a few hundred.",
-            path=path, size=size)
-    try:
-        data = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise UserError("{path} is not valid JSON.",
             path=path) from None
-    except FileNotFoundError:
-        return None
     return RunStatus.from_dict(data, str(path))
+
+
+# A writer rewrites its status at least every 3 s (training/runs/recorder.py); three beats missed: it is gone.
+HEARTBEAT_FRESH_S = 10.0
 
 
 def busy_message(run_dir: str | Path) -> str:
@@ -173,9 +170,41 @@ def write_status(run_dir: str | Path, status: RunStatus) -> None:
     atomic_write(Path(run_dir) / STATUS, status.to_json().encode(), durable=False)
 
 
+def _process_gone(owner: Owner) -> bool:
+    """Whether OWNER is known to be gone: a process of this machine that no longer exists (or is a zombie)."""
+    if owner.host != socket.gethostname():
+        return False  # another machine's process: only its heartbeat can say
+    try:
+        with open(f"/proc/{owner.pid}/stat", "rb") as f:
+            return f.read(4096).rsplit(b")", 1)[-1].split()[0] == b"Z"
+    except OSError:
+        try:
+            os.kill(owner.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
+
+def writer_alive(run_dir: str | Path, status: RunStatus | None, now: float | None = None) -> bool:
+    """Whether a live process writes RUN_DIR: it holds the lock, or its heartbeat says so (``heartbeat_alive``)."""
+    return owner_alive(run_dir) or heartbeat_alive(status, now)
+
+
+def heartbeat_alive(status: RunStatus | None, now: float | None = None) -> bool:
+    """Whether STATUS's writer still writes though the lock says nobody does (its lock file was removed or
+    replaced under it): its heartbeat is fresh and its process is not known to be gone. Resume and --resume
+    are refused while so."""
+    if status is None or status.state not in ACTIVE or status.owner is None or status.heartbeat is None:
+        return False
+    fresh = (now or time.time()) - status.heartbeat < HEARTBEAT_FRESH_S
+    return fresh and not _process_gone(status.owner)
+
+
 def observed_state(run_dir: str | Path, status: RunStatus, now: float | None = None) -> str:
     """The recorded state, or ``interrupted`` when an active run's process is gone."""
-    if status.state not in ACTIVE or owner_alive(run_dir):
+    if status.state not in ACTIVE or writer_alive(run_dir, status, now):
         return status.state
     if status.state == QUEUED and status.owner is None:
         # queued by the app, not yet claimed: Ray starts it when the cluster has room; a local

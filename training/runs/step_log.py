@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from training.core.errors import UserError
-from training.runs.layout import STEPS, atomic_write
+from training.runs.layout import STEPS, atomic_write, read_bounded
 
 MAX_ROWS = 4000
 MAX_STEPS_BYTES = 4 * 1024**2
@@ -44,10 +44,7 @@ def read_steps(run_dir: str | Path) -> list[StepRow]:
     """Every complete row of RUN_DIR/steps.csv (empty if there is none)."""
     path = Path(run_dir) / STEPS
     try:
-        if path.stat().st_size > MAX_STEPS_BYTES:
-            raise UserError("{path} is over {value} MB; that is not a step log.",
-                path=path, value=MAX_STEPS_BYTES // 1024**2)
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        text = read_bounded(path, MAX_STEPS_BYTES, "a step log").decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
     rows = []
