@@ -234,11 +234,14 @@ def test_a_queued_run_whose_process_never_came_is_interrupted_and_relaunched_by_
     fake = FakeLauncher()
     run_dir = submit(root, "orphan", tiny(), fake)
     status = read_status(run_dir)
-    write_status(run_dir, status.changed(queued_at=status.queued_at - 3600))  # its launch was long ago
-    assert state_of(run_dir) == INTERRUPTED
+    write_status(run_dir, status.changed(queued_at=status.queued_at - 3600))  # queued long ago, still waiting
+    assert state_of(run_dir) == QUEUED  # for a slot, without a process: it waits as long as it takes
+    write_status(run_dir, status.changed(queued_at=status.queued_at - 3600, launched_at=status.queued_at - 3500))
+    assert state_of(run_dir) == INTERRUPTED  # its process was started long ago and never claimed it
     later = FakeLauncher()
     assert adopt_queued(root, later) == 1
     assert later.launched == [(run_dir, status.queued_at - 3600)]  # keeps its place in the queue
+    assert read_status(run_dir).launched_at is None and state_of(run_dir) == QUEUED  # waits for a slot again
     ray_queued = status.changed(launcher="ray", queued_at=0.0)
     write_status(run_dir, ray_queued)
     assert state_of(run_dir) == QUEUED  # Ray starts it when the cluster has room: not interrupted
