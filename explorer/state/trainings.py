@@ -127,9 +127,10 @@ def address_key(address: str | None) -> str | None:
 def visitor_address() -> str | None:
     """The visitor's network address; None locally (Streamlit gives none for loopback) and outside a server."""
     try:
-        return st.context.ip_address
-    except Exception:  # no request context (AppTest)
+        address = st.context.ip_address
+    except Exception:  # no request context
         return None
+    return address if isinstance(address, str) else None  # AppTest's stand-in is no text
 
 
 def quota(visitor: str, per_visitor: int = MAX_ACTIVE_PER_VISITOR, address: str | None = None) -> dict:

@@ -19,6 +19,7 @@ from training.core.config import RunConfig
 from training.core.costs import check_training
 from training.core.errors import UserError, out_not_empty
 from training.core.settings import NameOf, flag_name, setting_sentence
+from training.data.budget import check_dataset_memory
 from training.jobs.distributed import agree, is_rank0
 from training.jobs.job import Plan, claim, run, run_follower
 from training.jobs.launcher import LocalLauncher, start_queued
@@ -82,6 +83,7 @@ def fit(out: Path, config: RunConfig, load_data: Callable[[], object], *, resume
     names the app's request). A failure is recorded in the run's status and raised as one sentence. Once it
     has ended, ``start_next`` starts the local runs waiting in OUT's runs folder that its slot lets start."""
     check_training(config)  # before any model, optimizer or batch exists
+    check_dataset_memory(config.train.dataset, config.model.image_shape[1])  # and before its data set is built
     plan = Plan(run_dir=out, config=config, load_data=load_data, resume=resume, device=device,
                 max_running=max_running, queued_at=queued_at, threads=threads, callback=progress)
     if not is_rank0():  # rank 0 alone claims, records and writes; the others train beside it
