@@ -262,7 +262,7 @@ def test_delete_removes_a_run_at_once_and_never_a_demo(root):
     stop_run(run_dir)
     delete_run(run_dir)
     assert not run_dir.exists()
-    assert [p.name for p in root.iterdir()] == []  # no trash left behind either
+    assert [p.name for p in root.iterdir()] == [".queue.lock"]  # the folder's queue's lock; no trash left behind
     demo = next(p for p in BUNDLED_DEMOS.iterdir() if p.is_dir())
     with pytest.raises(UserError, match="bundled demo"):
         delete_run(demo, bundled=BUNDLED_DEMOS)
