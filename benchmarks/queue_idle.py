@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -78,6 +80,7 @@ def main() -> None:
             launcher = LocalLauncher(max_running=1, threads=1)
             for i in range(args.runs):
                 submit(root, f"q{i:02d}", CONFIG, launcher)
+            time.sleep(10.0)  # (before issue 23 each had a process: let them start and settle)
         else:
             for i in range(args.runs):
                 procs.append(subprocess.Popen(
@@ -96,7 +99,7 @@ def main() -> None:
         memory = sum(rss_mb(p) for p in pids)
         print(f"mode {args.mode}: {args.runs} queued; {len(pids)} processes waiting, {memory:.0f} MB resident; "
               f"{used:.2f} CPU s in {args.window:.0f} s = {used / args.window:.3f} cores")
-        if args.mode == "app":
+        if args.mode == "app" and not pids:
             from training.jobs.launcher import LocalLauncher, start_queued
 
             started = time.perf_counter()
@@ -106,7 +109,10 @@ def main() -> None:
         for proc in procs:
             proc.kill()
             proc.wait()
+        for pid in naming(root):  # what this script's queue started (the app's launcher before issue 23)
+            os.kill(pid, signal.SIGKILL)
         lock.release()
+        shutil.rmtree(root.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

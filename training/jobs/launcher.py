@@ -83,8 +83,8 @@ def start_queued(root: str | Path, launcher: LocalLauncher) -> list[Path]:
     start (training/runs/queue.py ``waiting_to_start``), first in line first; each is marked launched
     under its own lock first, so no run is started twice. The runs started."""
     root = Path(root)
-    if not root.is_dir():
-        return []
+    if not root.is_dir() or not waiting_to_start(scan(root), launcher.max_running, launcher.kind):
+        return []  # nothing to start (a look without the lock: the app's refresh asks every second)
     started = []
     with queue_lock(root):
         for run_dir in waiting_to_start(scan(root), launcher.max_running, launcher.kind):
