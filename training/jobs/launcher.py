@@ -21,7 +21,7 @@ from typing import Protocol
 from training.core.environment import max_trainings_from_env, training_nice_from_env
 from training.core.errors import UserError, reason
 from training.runs.layout import LOG
-from training.runs.lock import RunBusy, RunLock
+from training.runs.lock import RunLock
 from training.runs.queue import queue_lock, scan, waiting_to_start
 from training.runs.status import FAILED, QUEUED, read_status, write_status
 
