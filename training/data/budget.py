@@ -7,7 +7,7 @@
                                                                    images on a 3x supersampled grid)
 
 Measured for ``shapes`` (peak RSS above the imports): 211 MB at 32 px and 786 MB at 64 px, where the
-formula says 210 MB and 840 MB; at 128 px it says 3,266 MB (the 3.8 GB of the issue is that plus the
+formula says 210 MB and 817 MB; at 128 px it says 3,266 MB (the 3.8 GB of the issue is that plus the
 imports). A build whose peak would pass $VAE_EXPLORER_MAX_DATA_MB (training/core/environment.py,
 default 2048 MB: every bundled data set at its native size, and ``shapes`` up to about 100 px) is
 refused with one sentence before it starts. ``folder:PATH`` sets are bounded by their own image count
