@@ -12,7 +12,7 @@ Without the cookie (XSRF protection off, tests) the session is the visitor.
 
 A new browser context is a new cookie, so a served app also counts a visitor's trainings by network
 address (``st.context.ip_address``): a visitor may have MAX_ACTIVE_PER_VISITOR trainings queued or
-running, counted by browser or by address, whichever has more, and the runs folder as many as
+running, counting every run asked for by its browser or from its address, and the runs folder as many as
 $VAE_EXPLORER_MAX_QUEUED together. The run's status keeps the browser's id (``requested_by``) and a key of
 the address (``requested_from``: a keyed hash with this server's own random secret, never the address),
 so the counts hold across reruns, reloads and new browser contexts. Behind a proxy every visitor has the
