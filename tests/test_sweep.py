@@ -301,6 +301,7 @@ def launched(monkeypatch) -> list[str]:
 
     names: list[str] = []
     monkeypatch.setattr(LocalLauncher, "launch", lambda self, run_dir, queued_at: names.append(run_dir.name))
+    monkeypatch.setattr(LocalLauncher, "spawn", lambda self, run_dir, queued_at: None)  # nor the page's refresh
     return names
 
 

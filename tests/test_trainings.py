@@ -126,7 +126,7 @@ def test_the_queue_is_first_come_first_served_and_cancelling_keeps_the_order(roo
     second = submit(root, "second", tiny(epochs=1), local)
     cancelled = submit(root, "cancelled", tiny(epochs=1), local)
     third = submit(root, "third", tiny(epochs=1), local)
-    wait_for(lambda: all(read_status(r).owner is not None for r in (second, cancelled, third)), "three queued claimed")
+    assert all(read_status(r).owner is None for r in (second, cancelled, third))  # waiting, without a process
     assert queue_positions(root) == {second: 1, cancelled: 2, third: 3}
     stop_run(cancelled)
     assert wait_state(cancelled, STOPPED, FAILED, FINISHED).state == STOPPED
@@ -234,11 +234,14 @@ def test_a_queued_run_whose_process_never_came_is_interrupted_and_relaunched_by_
     fake = FakeLauncher()
     run_dir = submit(root, "orphan", tiny(), fake)
     status = read_status(run_dir)
-    write_status(run_dir, status.changed(queued_at=status.queued_at - 3600))  # its launch was long ago
-    assert state_of(run_dir) == INTERRUPTED
+    write_status(run_dir, status.changed(queued_at=status.queued_at - 3600))  # queued long ago, still waiting
+    assert state_of(run_dir) == QUEUED  # for a slot, without a process: it waits as long as it takes
+    write_status(run_dir, status.changed(queued_at=status.queued_at - 3600, launched_at=status.queued_at - 3500))
+    assert state_of(run_dir) == INTERRUPTED  # its process was started long ago and never claimed it
     later = FakeLauncher()
     assert adopt_queued(root, later) == 1
     assert later.launched == [(run_dir, status.queued_at - 3600)]  # keeps its place in the queue
+    assert read_status(run_dir).launched_at is None and state_of(run_dir) == QUEUED  # waits for a slot again
     ray_queued = status.changed(launcher="ray", queued_at=0.0)
     write_status(run_dir, ray_queued)
     assert state_of(run_dir) == QUEUED  # Ray starts it when the cluster has room: not interrupted
@@ -259,7 +262,7 @@ def test_delete_removes_a_run_at_once_and_never_a_demo(root):
     stop_run(run_dir)
     delete_run(run_dir)
     assert not run_dir.exists()
-    assert [p.name for p in root.iterdir()] == []  # no trash left behind either
+    assert [p.name for p in root.iterdir()] == [".queue.lock"]  # the folder's queue's lock; no trash left behind
     demo = next(p for p in BUNDLED_DEMOS.iterdir() if p.is_dir())
     with pytest.raises(UserError, match="bundled demo"):
         delete_run(demo, bundled=BUNDLED_DEMOS)

@@ -1,4 +1,5 @@
-"""The app's side of trainings: which launcher starts them, who the visitor is, and the visitors who left.
+"""The app's side of trainings: which launcher starts them, who the visitor is, the visitor's quota, the
+runs waiting for a slot, and the visitors who left.
 
 Trainings are processes (or Ray tasks) that write their run folders; every page reads those folders
 (training/runs/status.py) and nothing here keeps a training's state. What this module keeps in the
@@ -8,21 +9,33 @@ visitor, so that the queued trainings of a visitor who has left can be cancelled
 A visitor is a browser, not a tab: the id is derived from Streamlit's XSRF cookie (a random token the
 browser keeps across reloads and tabs), hashed, so a reload or a second tab is the same visitor.
 Without the cookie (XSRF protection off, tests) the session is the visitor.
+
+A new browser context is a new cookie, so a served app also counts a visitor's trainings by network
+address (``st.context.ip_address``): a visitor may have MAX_ACTIVE_PER_VISITOR trainings queued or
+running, counting every run asked for by its browser or from its address, and the runs folder as many as
+$VAE_EXPLORER_MAX_QUEUED together. The run's status keeps the browser's id (``requested_by``) and a key of
+the address (``requested_from``: a keyed hash with this server's own random secret, never the address),
+so the counts hold across reruns, reloads and new browser contexts. Behind a proxy every visitor has the
+proxy's address: the per-address limit then binds them together.
 """
 
 from __future__ import annotations
 
 import binascii
 import hashlib
+import hmac
 import logging
+import os
 import threading
 from pathlib import Path
 
 import streamlit as st
 
+from explorer.state.serving import served
+from training.core.environment import max_queued_from_env
 from training.core.errors import UserError
 from training.jobs.control import adopt_queued, launcher_from_env, stop_run
-from training.jobs.launcher import Launcher
+from training.jobs.launcher import Launcher, LocalLauncher, start_queued
 from training.runs.queue import scan
 from training.runs.status import QUEUED
 
@@ -39,6 +52,7 @@ class _Visitors:
         self.lock = threading.Lock()
         self.sessions: dict[str, set[str]] = {}
         self.adopted: set[str] = set()
+        self.secret = os.urandom(32)  # keys the addresses recorded in statuses
 
 
 @st.cache_resource(show_spinner=False)
@@ -100,6 +114,44 @@ def visitor_id() -> str:
     with registry.lock:
         registry.sessions.setdefault(visitor, set()).add(session)
     return visitor
+
+
+def address_key(address: str | None) -> str | None:
+    """A short key of a network address, the same for the life of this server, from which the address
+    cannot be told; None for no address (a local visitor)."""
+    if not address:
+        return None
+    return "a-" + hmac.new(_visitors().secret, address.strip().lower().encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def visitor_address() -> str | None:
+    """The visitor's network address; None locally (Streamlit gives none for loopback) and outside a server."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no request context
+        return None
+    return address if isinstance(address, str) else None  # AppTest's stand-in is no text
+
+
+def quota(visitor: str, per_visitor: int = MAX_ACTIVE_PER_VISITOR, address: str | None = None) -> dict:
+    """``submit``'s and ``start_sweep``'s arguments for this visitor: who asks, and the limits. Locally one's
+    browser alone is counted; a served app counts the address too, and the whole runs folder."""
+    if not served():
+        return {"requested_by": visitor, "max_per_visitor": per_visitor}
+    return {"requested_by": visitor, "requested_from": address_key(address or visitor_address()),
+            "max_per_visitor": per_visitor, "max_in_folder": max_queued_from_env()}
+
+
+def tend(root: Path) -> None:
+    """What the app does to its runs folder as it refreshes: cancel the queued trainings of visitors who left,
+    and start the runs waiting for a slot that a training ended without starting (it crashed)."""
+    cancel_queued_of_left_visitors(root)
+    try:
+        chosen = launcher(root)
+        if isinstance(chosen, LocalLauncher):
+            start_queued(root, chosen)
+    except (UserError, OSError):
+        log.warning("could not start the queued runs of %s", root, exc_info=True)
 
 
 def session_alive(session: str) -> bool:

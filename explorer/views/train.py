@@ -199,7 +199,7 @@ def live_view(root: Path, visitor: str) -> None:
 
     @st.fragment(run_every=tick)
     def status() -> None:
-        trainings.cancel_queued_of_left_visitors(root)
+        trainings.tend(root)
         runs = trainings_of(root)
         if any_active != any(r.state in ACTIVE for r in runs):
             # All ended: redraw the page once (the sidebar lists the new runs) and stop ticking; or one
@@ -253,12 +253,11 @@ def main() -> None:
             name = form["name"].strip() or default_run_name(config)
             betas = betas_from_form(form)
             if betas is None:
-                submit(root, name, config, launcher, requested_by=visitor,
-                       max_per_visitor=trainings.MAX_ACTIVE_PER_VISITOR)
+                submit(root, name, config, launcher, **trainings.quota(visitor))
                 st.session_state[FOCUS_KEY] = name
             else:  # one queued training per beta, each by the same submit()
-                started = start_sweep(root, name, config, betas, launcher, sweep_name_of, requested_by=visitor,
-                                      max_per_visitor=SWEEP_ACTIVE_PER_VISITOR)
+                started = start_sweep(root, name, config, betas, launcher, sweep_name_of,
+                                      **trainings.quota(visitor, SWEEP_ACTIVE_PER_VISITOR))
                 st.session_state[FOCUS_KEY] = started.runs[0]
                 st.success(_("Sweep {name}: {count} trainings queued, one per β ({betas}).").format(
                     name=started.name, count=len(started.runs), betas=", ".join(f"{b:g}" for b in started.betas)))

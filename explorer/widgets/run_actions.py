@@ -72,7 +72,7 @@ def _stop(run: RunSummary) -> None:
 
 def _resume(run: RunSummary) -> None:
     try:
-        resume(run.path, trainings.launcher(run.path.parent), requested_by=trainings.visitor_id())
+        resume(run.path, trainings.launcher(run.path.parent), **trainings.quota(trainings.visitor_id()))
     except UserError as err:
         st.session_state["run_action_error"] = error_text(err)
 

@@ -8,6 +8,10 @@
     VAE_EXPLORER_TRAINING_NICE    the app's trainings' CPU priority   default 10 (0-19)
     VAE_EXPLORER_FOREIGN_MB       a foreign graph's worker process    default 1024 MB of address space
     VAE_EXPLORER_FOREIGN_SECONDS  one call of a foreign graph         default 30 s of CPU and of wall time
+    VAE_EXPLORER_MAX_QUEUED       a served app's trainings queued or running in a runs folder, together
+                                                                      default 4 x VAE_EXPLORER_MAX_TRAININGS
+    VAE_EXPLORER_MAX_DATA_MB      building one data set (its peak)    default 2048 MB (training/data/budget.py)
+    VAE_EXPLORER_DATA_CACHE_MB    the data sets kept built in memory  default 1024 MB, 0 keeps none
     VAE_EXPLORER_RAY_ADDRESS      trainings on Ray instead of local processes (training/jobs/ray_launcher.py)
     VAE_EXPLORER_MODEL            one's own model code for the app (training/models/adapter.py)
     VAE_EXPLORER_DATA             downloaded data sets                default ~/.cache/vae-explorer/data
@@ -32,6 +36,10 @@ SNAPSHOT_DEFAULT_MB = 64
 MAX_TRAININGS_ENV = "VAE_EXPLORER_MAX_TRAININGS"
 TRAINING_NICE_ENV = "VAE_EXPLORER_TRAINING_NICE"
 DEFAULT_NICE = 10
+MAX_QUEUED_ENV = "VAE_EXPLORER_MAX_QUEUED"
+QUEUED_PER_TRAINING = 4
+MAX_DATA_ENV, DATA_CACHE_ENV = "VAE_EXPLORER_MAX_DATA_MB", "VAE_EXPLORER_DATA_CACHE_MB"
+DEFAULT_DATA_MB = {MAX_DATA_ENV: 2048, DATA_CACHE_ENV: 1024}
 RAY_ADDRESS_ENV = "VAE_EXPLORER_RAY_ADDRESS"
 ADAPTER_ENV = "VAE_EXPLORER_MODEL"  # the environment's way to name it, beside `-- --model` on the app's command line
 DATA_ENV = "VAE_EXPLORER_DATA"
@@ -104,6 +112,33 @@ def foreign_limits() -> tuple[int, int]:
                             name=name, least=least, text=text)
         limits.append(value)
     return limits[0], limits[1]
+
+
+def max_queued_from_env() -> int:
+    """$VAE_EXPLORER_MAX_QUEUED: a served app's trainings queued or running in one runs folder, together;
+    or QUEUED_PER_TRAINING x the trainings at once."""
+    text = _text(MAX_QUEUED_ENV)
+    if not text:
+        return QUEUED_PER_TRAINING * max_trainings_from_env()
+    value = whole_number(text)
+    if value is None or value < 1:
+        raise UserError("{max_queued_env} must be a whole number of at least 1, not {text!r}.",
+            max_queued_env=MAX_QUEUED_ENV, text=text)
+    return value
+
+
+def data_mb(name: str) -> int:
+    """MAX_DATA_ENV (the most building one data set may take) or DATA_CACHE_ENV (the data sets kept built in
+    memory together; 0 keeps none), in megabytes."""
+    text = _text(name)
+    if not text:
+        return DEFAULT_DATA_MB[name]
+    value = whole_number(text)
+    smallest = 1 if name == MAX_DATA_ENV else 0
+    if value is None or value < smallest:
+        raise UserError("{name} must be a whole number of megabytes, at least {smallest}, not {text!r}.",
+            name=name, smallest=smallest, text=text)
+    return value
 
 
 # -- folders ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from training.core.config import DATASET_NAMES, FOLDER_PREFIX
 from training.core.errors import UserError
+from .budget import check_dataset_memory
 from .cache import data_root
 from .dataset import Dataset
 from .offline import load_digits, load_mnist5k, mnist5k_path
@@ -58,7 +59,9 @@ def load_dataset(
     ~/.cache/vae-explorer/data). ``image_size`` / ``channels`` apply to
     ``folder:`` (default 28 and 1) and ``shapes`` (size only, default 28); for
     other sets they must match the native shape. ``seed`` only affects shapes.
-    The built-in sets are cached in memory; each call returns fresh tensors.
+    A set whose build would pass the operator's memory limit is refused first (training/data/budget.py).
+    The built-in sets are cached in memory (within $VAE_EXPLORER_DATA_CACHE_MB); each call returns fresh
+    tensors.
     """
     if not isinstance(name, str):
         raise UserError(_unknown(name))
@@ -80,11 +83,14 @@ def load_dataset(
         if channels not in (None, 1):
             raise UserError("The shapes data set is grayscale only, so channels must be 1, not {channels}.",
                 channels=channels)
-        return load_shapes(_check_size(image_size, 28, SHAPES_MAX_SIZE), int(seed))
+        size = _check_size(image_size, 28, SHAPES_MAX_SIZE)
+        check_dataset_memory("shapes", size)  # before a byte of it is built
+        return load_shapes(size, int(seed))
     if name not in _NATIVE_SHAPES:
         raise UserError(_unknown(name))
 
     _check_native(name, image_size, channels)
+    check_dataset_memory(name)
     if name == "mnist5k":
         return load_mnist5k()
     if name == "digits":

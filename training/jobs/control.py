@@ -5,8 +5,9 @@ The app never trains. ``submit`` writes a new run folder holding the config and 
 then hands it to a launcher, which starts the fit use case (training/jobs/fit.py) for it somewhere:
 
     LocalLauncher  a process on this machine running ``python -m training fit --resume --out RUN``, at a
-                   lower CPU priority, with a bounded number of torch threads; it waits in the runs
-                   folder's queue (training/runs/queue.py) for a slot (training/jobs/launcher.py)
+                   lower CPU priority, with a bounded number of torch threads, started once the run
+                   has a slot in its runs folder's queue (training/runs/queue.py); until then the run
+                   waits without a process (training/jobs/launcher.py ``start_queued``)
     RayLauncher    a task on a Ray cluster (training/jobs/ray_launcher.py), which queues it by its CPU/GPU
                    request; the runs folder is then shared storage
 
@@ -27,11 +28,12 @@ from training.core.costs import check_training
 from training.core.environment import RAY_ADDRESS_ENV
 from training.core.errors import UserError, reason, run_exists, sweep_exists
 from training.core.settings import NameOf
+from training.data.budget import check_dataset_memory
 from training.jobs.launcher import Launcher, LocalLauncher
 from training.jobs.ray_launcher import RayLauncher
 from training.runs.layout import CONFIG, publish_run, run_path
 from training.runs.lock import RunBusy, RunLock
-from training.runs.queue import scan
+from training.runs.queue import queue_lock, scan
 from training.runs.status import (ACTIVE, CANCELLED, INTERRUPTED, QUEUED, STOPPED, RunStatus, busy_message, clear_stop,
                                   observed_state, read_status, request_stop, write_status)
 from training.runs.sweep import Sweep, configs, create_manifest, sweep_manifest_path, sweep_run_name
@@ -47,34 +49,83 @@ def launcher_from_env() -> Launcher:
 
 
 # -- what the app does to run folders -----------------------------------------------------------
-def active_runs_of(root: Path, requested_by: str) -> int:
-    return sum(s.requested_by == requested_by and state in ACTIVE for _, s, state in scan(root))
+def active_runs_of(root: Path, requested_by: str | None, requested_from: str | None = None) -> int:
+    """The runs of ROOT queued or running for this visitor: asked for by the same browser, or from the same
+    address (where the app knows it)."""
+    return sum(state in ACTIVE and ((requested_by is not None and s.requested_by == requested_by)
+                                    or (requested_from is not None and s.requested_from == requested_from))
+               for _, s, state in scan(root))
 
 
-def submit(root: str | Path, name: str, config, launcher: Launcher, requested_by: str | None = None,
-           max_per_visitor: int | None = None) -> Path:
-    """Queue a training of ``config`` as the new run ROOT/NAME and launch it; its folder."""
-    check_training(config)  # its memory from the config, before a folder or a process exists
-    run_dir = run_path(root, name)
-    if run_dir.exists():
-        raise run_exists(name, run_dir.parent)
-    if max_per_visitor is not None and requested_by is not None:
-        mine = active_runs_of(run_dir.parent, requested_by)
-        if mine >= max_per_visitor:
+def active_runs(root: Path) -> int:
+    return sum(state in ACTIVE for _, _, state in scan(root))
+
+
+def check_room(root: Path, count: int, requested_by: str | None, requested_from: str | None,
+               max_per_visitor: int | None, max_in_folder: int | None) -> None:
+    """COUNT more trainings fit this visitor's limit and the runs folder's (queued and running together)."""
+    if max_in_folder is not None:
+        active = active_runs(root)
+        if active + count > max_in_folder:
+            if count == 1:
+                raise UserError("This server already has {active} trainings queued or running, the most it takes; "
+                                "try again when one has finished.", active=active)
+            raise UserError("A sweep of {count} runs beside the {active} trainings queued or running on this server "
+                            "would pass the {most} it takes; try again when some have finished.",
+                            count=count, active=active, most=max_in_folder)
+    if max_per_visitor is not None and (requested_by is not None or requested_from is not None):
+        mine = active_runs_of(root, requested_by, requested_from)
+        if count == 1 and mine >= max_per_visitor:
             raise UserError("You already have {mine} trainings queued or running, the most allowed; stop one or wait "
                 "for one to finish.",
                 mine=mine)
+        if mine + count > max_per_visitor:
+            raise UserError("A sweep of {count} runs beside your {mine} trainings queued or running would pass the "
+                            "{most} allowed; stop some or wait for them to finish.", count=count, mine=mine,
+                            most=max_per_visitor)
+
+
+def submit(root: str | Path, name: str, config, launcher: Launcher, requested_by: str | None = None,
+           max_per_visitor: int | None = None, requested_from: str | None = None,
+           max_in_folder: int | None = None) -> Path:
+    """Queue a training of ``config`` as the new run ROOT/NAME and launch it; its folder. The visitor's limit
+    counts the runs queued or running by ``requested_by`` (a browser) or from ``requested_from`` (an address);
+    ``max_in_folder`` all of ROOT's. Checked and queued under ROOT's queue lock: two visitors pressing at
+    once never both take the last place."""
+    check_training(config)  # its memory from the config, before a folder or a process exists
+    check_data(config)
+    run_dir = run_path(root, name)
+    if run_dir.exists():
+        raise run_exists(name, run_dir.parent)
     queued_at = time.time()
-    status = RunStatus(state=QUEUED, launcher=launcher.kind, requested_by=requested_by, queued_at=queued_at,
-                       epochs=config.train.epochs)
-    publish_run(run_dir, {CONFIG: config.to_json().encode(), "status.json": status.to_json().encode()})
+    status = RunStatus(state=QUEUED, launcher=launcher.kind, requested_by=requested_by, requested_from=requested_from,
+                       queued_at=queued_at, epochs=config.train.epochs)
+    with _queue_of(run_dir.parent):
+        check_room(run_dir.parent, 1, requested_by, requested_from, max_per_visitor, max_in_folder)
+        publish_run(run_dir, {CONFIG: config.to_json().encode(), "status.json": status.to_json().encode()})
     _launch(launcher, run_dir, status)
     return run_dir
 
 
-def resume(run_dir: Path, launcher: Launcher, requested_by: str | None = None) -> None:
-    """Queue an interrupted or stopped run again; it continues from its last checkpoint."""
-    with _locked(run_dir, "is still training; it cannot be resumed twice"):
+def check_data(config) -> None:
+    """CONFIG's data set fits the memory the operator allows a data set's build (training/data/budget.py)."""
+    check_dataset_memory(config.train.dataset, image_size=config.model.image_shape[1])
+
+
+def _queue_of(root: Path):
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError("The runs folder {parent} cannot be written ({strerror}).",
+            parent=root, strerror=err.strerror) from None
+    return queue_lock(root)
+
+
+def resume(run_dir: Path, launcher: Launcher, requested_by: str | None = None, max_per_visitor: int | None = None,
+           requested_from: str | None = None, max_in_folder: int | None = None) -> None:
+    """Queue an interrupted or stopped run again (within the limits, as ``submit``); it continues from its last
+    checkpoint."""
+    with _queue_of(Path(run_dir).parent), _locked(run_dir, "is still training; it cannot be resumed twice"):
         status = read_status(run_dir)
         # we hold the lock, so no live process does: a run recorded as active has lost its process
         state = INTERRUPTED if status is None or status.state in ACTIVE else status.state
@@ -84,9 +135,11 @@ def resume(run_dir: Path, launcher: Launcher, requested_by: str | None = None) -
         if not (run_dir / CONFIG).is_file():
             raise UserError("The run {name} has no {config}; it cannot be resumed.",
                 name=run_dir.name, config=CONFIG)
+        check_room(run_dir.parent, 1, requested_by, requested_from, max_per_visitor, max_in_folder)
         base = status or RunStatus(state=QUEUED)
         queued = base.changed(state=QUEUED, reason=None, reason_template=None, reason_values=None, launcher=launcher.kind, requested_by=requested_by,
-                              queued_at=time.time(), started_at=None, ended_at=None, owner=None)
+                              requested_from=requested_from, queued_at=time.time(), started_at=None, ended_at=None,
+                              owner=None, launched_at=None)
         clear_stop(run_dir)
         write_status(run_dir, queued)
     _launch(launcher, run_dir, queued)
@@ -146,7 +199,7 @@ def adopt_queued(root: str | Path, launcher: Launcher) -> int:
         if status.state == QUEUED and status.launcher == launcher.kind and state == INTERRUPTED:
             try:
                 with RunLock(run_dir).acquire(patience=0.0):
-                    requeued = status.changed(owner=None)
+                    requeued = status.changed(owner=None, launched_at=None)  # waits again, without a process
                     write_status(run_dir, requeued)
             except RunBusy:
                 continue
@@ -183,7 +236,8 @@ class _locked:
 
 # -- a beta sweep ------------------------------------------------------------------------------------
 def start_sweep(root: str | Path, name: str, config, betas: tuple[float, ...], launcher: Launcher, name_of: NameOf,
-                requested_by: str | None = None, max_per_visitor: int | None = None) -> Sweep:
+                requested_by: str | None = None, max_per_visitor: int | None = None,
+                requested_from: str | None = None, max_in_folder: int | None = None) -> Sweep:
     """Queue sweep NAME in ROOT: one training of CONFIG per beta (training/runs/sweep.py). Everything is
     checked first (names, free folders, the visitor's limit, each run's memory), so a refused sweep writes
     nothing; then the manifest, then the runs, each by ``submit``."""
@@ -195,16 +249,12 @@ def start_sweep(root: str | Path, name: str, config, betas: tuple[float, ...], l
     taken = next((r for r in runs if run_path(root, r).exists()), None)
     if taken is not None:
         raise run_exists(taken, manifest.parent)
-    if max_per_visitor is not None and requested_by is not None:
-        mine = active_runs_of(manifest.parent, requested_by)
-        if mine + len(runs) > max_per_visitor:
-            raise UserError("A sweep of {count} runs beside your {mine} trainings queued or running would pass the "
-                            "{most} allowed; stop some or wait for them to finish.", count=len(runs), mine=mine,
-                            most=max_per_visitor)
+    check_room(manifest.parent, len(runs), requested_by, requested_from, max_per_visitor, max_in_folder)
     for c in per_beta:
         check_training(c)
+        check_data(c)
     sweep = Sweep(name=name, betas=tuple(betas), runs=tuple(runs), created_at=time.time())
     create_manifest(root, sweep)
     for run, c in zip(runs, per_beta):
-        submit(root, run, c, launcher, requested_by=requested_by)
+        submit(root, run, c, launcher, requested_by=requested_by, requested_from=requested_from)
     return sweep

@@ -9,6 +9,7 @@ it inside ``training.jobs.distributed.run_in_group``; rank 0 alone claims, recor
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,8 +19,10 @@ from training.core.config import RunConfig
 from training.core.costs import check_training
 from training.core.errors import UserError, out_not_empty
 from training.core.settings import NameOf, flag_name, setting_sentence
+from training.data.budget import check_dataset_memory
 from training.jobs.distributed import agree, is_rank0
 from training.jobs.job import Plan, claim, run, run_follower
+from training.jobs.launcher import LocalLauncher, start_queued
 from training.runs.layout import CHECKPOINT, CONFIG, WEIGHTS, read_run_config
 
 Note = Callable[[str], None]
@@ -73,12 +76,14 @@ def data_of(config: RunConfig, note: Note | None = None) -> Callable[[], object]
 def fit(out: Path, config: RunConfig, load_data: Callable[[], object], *, resume: bool = False,
         device: str = "auto", max_running: int | None = None, queued_at: float | None = None,
         threads: int | None = None, progress: Callable | None = None,
-        announce: Callable[[Path], None] | None = None) -> None:
+        announce: Callable[[Path], None] | None = None, start_next: bool = True) -> None:
     """Train CONFIG into the run folder OUT: claim it (a new run's folder must be absent or empty), wait in its
     runs folder's queue if ``max_running``, load the data (``load_data``), train, record the end. With
     ``resume``, continue OUT's checkpoint (or start a run queued there that has not trained yet; ``queued_at``
-    names the app's request). A failure is recorded in the run's status and raised as one sentence."""
+    names the app's request). A failure is recorded in the run's status and raised as one sentence. Once it
+    has ended, ``start_next`` starts the local runs waiting in OUT's runs folder that its slot lets start."""
     check_training(config)  # before any model, optimizer or batch exists
+    check_dataset_memory(config.train.dataset, config.model.image_shape[1])  # and before its data set is built
     plan = Plan(run_dir=out, config=config, load_data=load_data, resume=resume, device=device,
                 max_running=max_running, queued_at=queued_at, threads=threads, callback=progress)
     if not is_rank0():  # rank 0 alone claims, records and writes; the others train beside it
@@ -99,6 +104,18 @@ def fit(out: Path, config: RunConfig, load_data: Callable[[], object], *, resume
         run(plan, lock)
     finally:
         lock.release()
+        if start_next:
+            _start_next(plan)
+
+
+def _start_next(plan: Plan) -> None:
+    """This training's slot is free: start the runs waiting in its folder's queue that may start now."""
+    try:
+        nice = os.nice(0)
+        start_queued(plan.run_dir.parent, LocalLauncher(max_running=plan.max_running, threads=plan.threads,
+                                                        nice=nice, device=plan.device))
+    except (UserError, OSError):  # the app starts them as it refreshes
+        pass
 
 
 def fit_queued(run_dir: Path, queued_at: float, threads: int | None = None, device: str = "auto",
@@ -106,4 +123,5 @@ def fit_queued(run_dir: Path, queued_at: float, threads: int | None = None, devi
     """The training the app queued in RUN_DIR at ``queued_at`` (``python -m training fit --resume --out RUN_DIR
     --queued-at T``): a worker's door to ``fit``."""
     config = resume_config(run_dir)
-    fit(run_dir, config, data_of(config, note), resume=True, device=device, queued_at=queued_at, threads=threads)
+    fit(run_dir, config, data_of(config, note), resume=True, device=device, queued_at=queued_at, threads=threads,
+        start_next=False)  # a cluster's worker: Ray starts what waits there

@@ -81,6 +81,7 @@ def run(plan: Plan, lock: RunLock) -> str:
         state=QUEUED if plan.max_running else RUNNING,
         launcher=previous.launcher if plan.queued_at is not None else "cli",
         requested_by=previous.requested_by if plan.queued_at is not None else None,
+        requested_from=previous.requested_from if plan.queued_at is not None else None,
         queued_at=plan.queued_at or time.time(), started_at=None if plan.max_running else time.time(),
         owner=Owner.me(), epochs=plan.config.train.epochs,
     )
@@ -182,7 +183,7 @@ AUTOGROUP = Path("/proc/self/autogroup")
 
 
 def lower_priority(nice: int) -> None:
-    """Train ``nice`` steps below the normal CPU priority.
+    """Train at the CPU priority ``nice`` (steps below the normal one; a process niced further stays so).
 
     Linux with autogroup scheduling (the default on desktops and most cloud images) shares the CPU
     fairly between sessions first and applies a process's nice value only within its session. A
@@ -193,7 +194,9 @@ def lower_priority(nice: int) -> None:
     if not nice:
         return
     try:
-        os.nice(nice)
+        now = os.nice(0)  # a training started by one that ended (training/jobs/launcher.py) is niced already
+        if nice > now:
+            os.nice(nice - now)
     except OSError:  # not permitted: train at the normal priority
         return
     if os.getsid(0) == os.getpid():

@@ -1,11 +1,14 @@
 """The queue of a runs folder: at most N trainings at once, first come first served.
 
 There is no scheduler process. The queue *is* the runs folder: every run recorded as queued waits
-its turn, ordered by the time it was queued (then its name); a queued training process (started
-with ``--max-running N``) promotes itself to running when fewer than N runs of the folder are
-running and it is among the first in line. The check and the promotion happen under an exclusive
-``flock`` on ``ROOT/.queue.lock``, so two waiting processes never both take the last slot. Trainings
-started from the command line without ``--max-running`` do not wait, but count as running.
+its turn, ordered by the time it was queued (then its name). A run the app queued waits without a
+process (its status names no owner and no ``launched_at``); when a slot frees, ``start_queued``
+(training/jobs/launcher.py) starts the first in line: a training as it ends, and the app as it
+refreshes. A training started from the command line with ``--max-running N`` waits in a process of its
+own and promotes itself to running when fewer than N runs of the folder are running and it is among
+the first in line. Choosing and promoting happen under an exclusive ``flock`` on
+``ROOT/.queue.lock``, so two never both take the last slot. Trainings started from the command line
+without ``--max-running`` do not wait, but count as running.
 """
 
 from __future__ import annotations
@@ -67,10 +70,26 @@ def queue_lock(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def waiting_to_start(runs: list[tuple[Path, RunStatus, str]], max_running: int, launcher: str) -> list[Path]:
+    """The runs of ``launcher``'s kind that may start now and have no process yet: those among the first
+    ``max_running - running`` in line that wait without one (the others in that part of the line are on
+    their way, or wait in a process of their own and take their slot themselves)."""
+    running, queued = line_up(runs)
+    free = max(0, max_running - len(running))
+    status_of = {p: s for p, s, _ in runs}
+    return [p for p in queued[:free] if _parked(status_of[p], launcher)]
+
+
+def _parked(status: RunStatus, launcher: str) -> bool:
+    return (status.state == QUEUED and status.launcher == launcher and status.owner is None
+            and status.launched_at is None)
+
+
 def wait_for_slot(run_dir: Path, max_running: int, promote: Callable[[], None],
-                  cancelled: Callable[[], bool], poll: float = 0.25) -> bool:
+                  cancelled: Callable[[], bool], poll: float = 0.25, longest: float = 2.0) -> bool:
     """Block until this queued run may start, then call ``promote`` (which records it as running)
-    while still holding the queue lock. False if ``cancelled()`` became true first."""
+    while still holding the queue lock. False if ``cancelled()`` became true first. The pause between
+    looks grows from ``poll`` to ``longest`` seconds: a long wait costs next to nothing."""
     root, me = run_dir.parent, run_dir.resolve()
     while True:
         if cancelled():
@@ -82,3 +101,4 @@ def wait_for_slot(run_dir: Path, max_running: int, promote: Callable[[], None],
                 promote()
                 return True
         time.sleep(poll)
+        poll = min(longest, poll * 1.5)

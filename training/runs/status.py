@@ -55,11 +55,14 @@ class RunStatus:
     reason_values: dict | None = None   # puts in its visitor's language (training.core.errors.reason)
     launcher: str = "cli"              # who started it: the command line, the app's local processes, Ray
     requested_by: str | None = None    # the app visitor who queued it (None from the command line)
+    requested_from: str | None = None  # a key of the address it was queued from (served apps' quota; never shown)
     queued_at: float | None = None     # unix times
     started_at: float | None = None
     ended_at: float | None = None
     heartbeat: float | None = None     # last write by the owner
     owner: Owner | None = None
+    launched_at: float | None = None   # a queued run waits without a process until a slot frees: then its
+                                       # process is started (training/jobs/launcher.py ``start_queued``)
     epoch: int = 0                     # the epoch in progress, or the last finished one
     epochs: int = 0
     step: int = 0                      # steps done in the epoch in progress
@@ -121,11 +124,11 @@ def _check(s: RunStatus) -> None:
         value = getattr(s, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be a whole number >= 0")
-    for name in ("queued_at", "started_at", "ended_at", "heartbeat", "train_seconds"):
+    for name in ("queued_at", "started_at", "ended_at", "heartbeat", "train_seconds", "launched_at"):
         value = getattr(s, name)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value != value):
             raise ValueError(f"{name} must be a number")
-    for name in ("reason", "requested_by", "data_note", "reason_template", "data_note_template"):
+    for name in ("reason", "requested_by", "requested_from", "data_note", "reason_template", "data_note_template"):
         value = getattr(s, name)
         if value is not None and (not isinstance(value, str) or len(value) > 2000):
             raise ValueError(f"{name} must be a short text")
@@ -207,10 +210,13 @@ def observed_state(run_dir: str | Path, status: RunStatus, now: float | None = N
     if status.state not in ACTIVE or writer_alive(run_dir, status, now):
         return status.state
     if status.state == QUEUED and status.owner is None:
-        # queued by the app, not yet claimed: Ray starts it when the cluster has room; a local
-        # process claims it within a second of its launch
-        waited = (now or time.time()) - (status.queued_at or 0.0)
-        if status.launcher == "ray" or waited < CLAIM_GRACE_S:
+        # queued by the app, not yet claimed: Ray starts it when the cluster has room; a local run waits
+        # without a process until a slot frees (no ``launched_at``), and its process claims it within a
+        # second of its launch
+        if status.launcher == "ray" or (status.launcher == "local" and status.launched_at is None):
+            return QUEUED
+        waited = (now or time.time()) - (status.launched_at or status.queued_at or 0.0)
+        if waited < CLAIM_GRACE_S:
             return QUEUED
     return INTERRUPTED
 
