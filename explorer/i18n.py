@@ -35,7 +35,7 @@ DOMAIN = "messages"
 KEY = "lang"           # st.session_state: this visitor's language
 PARAM = "lang"         # the URL's query parameter
 PSEUDO_ENV = "VAE_EXPLORER_PSEUDO_LOCALE"  # tests: wrap every translated string to find unmarked ones
-KEYWORDS = {"_": None, "N_": None, "UserError": None, "reason": None, "sentence": None}  # what extraction looks for
+KEYWORDS = {"_": None, "N_": None, "UserError": None, "reason": None, "sentence": None, "Phrase": None}  # what extraction looks for
 CLI_ONLY = ("cli", "__main__.py")  # the command line (training/cli/) stays in English: its sentences need no catalogue
 CATALOGUE_DATE = datetime.datetime(2026, 11, 29, tzinfo=datetime.timezone.utc)  # fixed: no churn on update
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from training.core.environment import CACHE_ENV, cache_root
-from training.core.errors import UserError
+from training.core.errors import Phrase, UserError
 from training.core.files import atomic_write, open_plain
 
 ENV = CACHE_ENV  # read by training/core/environment.py
@@ -46,7 +46,7 @@ def load(name: str, n: int) -> np.ndarray | None:
     """The stored (N, 2) coordinates, or None when there are none (or they are not what they should be)."""
     path = folder() / f"{name}.npy"
     try:
-        with open_plain(path, "a stored latent map") as f:
+        with open_plain(path, Phrase("a stored latent map")) as f:
             version = np.lib.format.read_magic(f)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
                 np.lib.format.read_array_header_2_0

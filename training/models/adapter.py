@@ -30,7 +30,7 @@ import torch
 
 from training.core.config import ModelConfig, RunConfig
 from training.core.environment import ADAPTER_ENV, cache_root
-from training.core.errors import UserError
+from training.core.errors import Phrase, UserError
 from training.core.files import atomic_write
 from training.data.registry import native_shape
 from training.models.base import NO_DATASET, Run
@@ -71,7 +71,7 @@ def folder_for(spec: str, cache: str | Path | None = None) -> Path:
 def spec_of(folder: str | Path) -> str:
     path = Path(folder) / ADAPTER_FILE
     try:
-        spec = json.loads(read_bounded(path, 4096, "an adapter file")).get("spec")
+        spec = json.loads(read_bounded(path, 4096, Phrase("an adapter file"))).get("spec")
     except (ValueError, AttributeError):
         spec = None
     if not isinstance(spec, str) or check_spec(spec) not in _TRUSTED:

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from training.core.config import MAX_IMAGE_SIDE, MAX_LATENT_DIM, ModelConfig, RunConfig
 from training.core.costs import MB
 from training.core.environment import WEIGHTS_ENV, limit_mb
-from training.core.errors import UserError
+from training.core.errors import Phrase, UserError
 from training.models.base import NO_DATASET
 from training.runs.layout import ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_bounded
 
@@ -69,7 +69,7 @@ def _dims(value_info) -> list[int | str | None]:
 def read_graph(path: Path, role: str):
     """Parse PATH (ROLE: "encoder" or "decoder") after checking its size; refuse what the module doc lists."""
     try:
-        data = read_bounded(path, limit_mb(WEIGHTS_ENV) * MB, "an ONNX graph (VAE_EXPLORER_MAX_WEIGHTS_MB)")
+        data = read_bounded(path, limit_mb(WEIGHTS_ENV) * MB, Phrase("an ONNX graph (VAE_EXPLORER_MAX_WEIGHTS_MB)"))
     except FileNotFoundError:
         raise UserError("{path} is missing: an ONNX model folder needs {encoder} and {decoder}.", path=path,
                         encoder=ONNX_ENCODER, decoder=ONNX_DECODER) from None
@@ -186,7 +186,7 @@ def read_meta(folder: Path) -> OnnxMeta:
     if not path.is_file():
         return OnnxMeta()
     try:
-        return OnnxMeta.model_validate_json(read_bounded(path, MAX_META_BYTES, "an ONNX model description"))
+        return OnnxMeta.model_validate_json(read_bounded(path, MAX_META_BYTES, Phrase("an ONNX model description")))
     except ValidationError as err:
         first = err.errors()[0]
         raise UserError("{path} is not a valid model description: {field} {why}.", path=path,

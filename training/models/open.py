@@ -19,7 +19,7 @@ from safetensors.numpy import load as st_load_numpy
 
 from training.core.config import RunConfig
 from training.core.costs import check_model, check_weights_file
-from training.core.errors import UserError
+from training.core.errors import Phrase, UserError
 from training.models import onnx_decoder, onnx_graph
 from training.models.base import Run
 from training.runs.checkpoint import MAX_WEIGHTS_BYTES
@@ -117,7 +117,7 @@ def load_decoder(run_dir: str | Path) -> ArrayDecoder:
     check_model(config.model)
     check_weights_file(config.model, (run_dir / WEIGHTS).stat().st_size, str(run_dir / WEIGHTS))
     try:
-        tensors = st_load_numpy(read_bounded(run_dir / WEIGHTS, MAX_WEIGHTS_BYTES, "a weights file"))
+        tensors = st_load_numpy(read_bounded(run_dir / WEIGHTS, MAX_WEIGHTS_BYTES, Phrase("a weights file")))
     except Exception as err:  # any malformation of the file
         raise UserError("{value} is not a valid safetensors file ({value_2}).",
             value=run_dir / WEIGHTS, value_2=str(err).splitlines()[0]) from None

@@ -143,7 +143,7 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    data = read_bounded(path, MAX_WEIGHTS_BYTES, "a weights file")
+    data = read_bounded(path, MAX_WEIGHTS_BYTES, Phrase("a weights file"))
     return read_safetensors_bytes(data, path.name)
 
 

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 from training.core.config import RunConfig
-from training.core.errors import UserError, run_exists
+from training.core.errors import Phrase, UserError, run_exists
 from training.core.files import UMASK as _UMASK
 from training.core.files import atomic_write  # noqa: F401 (its old home: callers import it from here)
 from training.core.files import read_bounded
@@ -61,14 +61,14 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
     """RUN_DIR/config.json, validated (``RunConfig.from_json``), its size checked before it is read. (The config
     of any model folder, ONNX and adapter included, is ``training.models.open.read_config``.)"""
     path = Path(run_dir) / CONFIG
-    return RunConfig.from_json(read_bounded(path, MAX_CONFIG_BYTES, "a run config"), source=str(path))
+    return RunConfig.from_json(read_bounded(path, MAX_CONFIG_BYTES, Phrase("a run config")), source=str(path))
 
 
 def read_history(run_dir: str | Path) -> list[dict]:
     """The per-epoch records of RUN_DIR (empty if it has none yet)."""
     path = Path(run_dir) / HISTORY
     try:
-        text = read_bounded(path, MAX_HISTORY_BYTES, "a training history").decode("utf-8")
+        text = read_bounded(path, MAX_HISTORY_BYTES, Phrase("a training history")).decode("utf-8")
     except FileNotFoundError:
         return []
     except UnicodeDecodeError as err:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from training.core import costs
 from training.core.config import ModelConfig
 from training.core.environment import SNAPSHOT_ENV, snapshot_mb
-from training.core.errors import UserError
+from training.core.errors import Phrase, UserError
 from training.runs.layout import atomic_write, read_bounded
 
 if TYPE_CHECKING:  # torch is imported where weights are saved or loaded: listing snapshots (the epoch
@@ -98,7 +98,7 @@ def load(run_dir: str | Path, cfg: ModelConfig, epoch: int) -> dict[str, torch.T
 
     path = path_of(run_dir, epoch)
     expected = snapshot_bytes(cfg)
-    data = read_bounded(path, expected + costs.SAFETENSORS_HEADER_MAX, "a snapshot of this model")
+    data = read_bounded(path, expected + costs.SAFETENSORS_HEADER_MAX, Phrase("a snapshot of this model"))
     try:
         tensors = st_load(data)
     except Exception as err:  # any malformation of the file

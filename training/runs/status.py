@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from training.core.errors import UserError, sentence
+from training.core.errors import Phrase, UserError, sentence
 from training.runs.layout import STATUS, STOP, atomic_write, read_bounded
 from training.runs.lock import busy_sentence, owner_alive
 
@@ -144,7 +144,7 @@ def read_status(run_dir: str | Path) -> RunStatus | None:
     """The recorded status, None if the run has none; a damaged file is one UserError."""
     path = Path(run_dir) / STATUS
     try:
-        data = json.loads(read_bounded(path, MAX_STATUS_BYTES, "a status file"))
+        data = json.loads(read_bounded(path, MAX_STATUS_BYTES, Phrase("a status file")))
     except FileNotFoundError:
         return None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from training.core.errors import UserError
+from training.core.errors import Phrase, UserError
 from training.runs.layout import STEPS, atomic_write, read_bounded
 
 MAX_ROWS = 4000
@@ -44,7 +44,7 @@ def read_steps(run_dir: str | Path) -> list[StepRow]:
     """Every complete row of RUN_DIR/steps.csv (empty if there is none)."""
     path = Path(run_dir) / STEPS
     try:
-        text = read_bounded(path, MAX_STEPS_BYTES, "a step log").decode("utf-8", errors="replace")
+        text = read_bounded(path, MAX_STEPS_BYTES, Phrase("a step log")).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
     rows = []

@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from training.core.config import RunConfig
-from training.core.errors import UserError, sweep_exists
+from training.core.errors import Phrase, UserError, sweep_exists
 from training.core.files import write_temporary
 from training.core.settings import NameOf, setting_sentence
 from training.runs.layout import check_run_name, file_stamp, is_run_name, read_bounded, run_path
@@ -149,7 +149,7 @@ def read_sweep(root: str | Path, name: str) -> Sweep:
     if not path.is_file():
         raise UserError("There is no sweep named {name!r} in {parent}.", name=name, parent=path.parent)
     try:
-        data = json.loads(read_bounded(path, MAX_MANIFEST_BYTES, "a sweep manifest"))
+        data = json.loads(read_bounded(path, MAX_MANIFEST_BYTES, Phrase("a sweep manifest")))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise UserError("{path} is not valid JSON.", path=path) from None
     return Sweep.from_dict(data, name, str(path))
