@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import resource
 from pathlib import Path
 
@@ -79,14 +80,16 @@ def blowup(side: int) -> bytes:
     return decoder(nodes, [*inits, _tensor("side", np.array([side, side], np.int64))])
 
 
-def batch_squared() -> bytes:
-    """An intermediate of (B, B, 256): nothing at B = 1, a gigabyte at B = 1000 (finding 2)."""
+def batch_squared(width: int = 4096) -> bytes:
+    """An intermediate of (B, B, WIDTH) (finding 2 had 256): nothing at B = 1, a gigabyte at B = 256."""
     nodes, inits = plus_zero_times("square", [
+        helper.make_node("ConstantOfShape", ["w_shape"], ["w256"],
+                         value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])),
         helper.make_node("MatMul", ["z", "w256"], ["wide"]),
         helper.make_node("Unsqueeze", ["wide", "ax0"], ["row"]),
         helper.make_node("Unsqueeze", ["wide", "ax1"], ["col"]),
         helper.make_node("Add", ["row", "col"], ["square"])])
-    return decoder(nodes, [*inits, _tensor("w256", np.ones((Z, 256), np.float32)),
+    return decoder(nodes, [*inits, _tensor("w_shape", np.array([Z, width], np.int64)),
                            _tensor("ax0", np.array([0], np.int64)), _tensor("ax1", np.array([1], np.int64))])
 
 
@@ -104,7 +107,7 @@ def nan_output() -> bytes:
     return decoder([helper.make_node("Mul", ["logits0", "nan"], ["logits"])], [_tensor("nan", np.float32(np.nan))])
 
 
-def matmul_chain(n: int = 40, side: int = 3000) -> bytes:
+def matmul_chain(n: int = 100, side: int = 4000) -> bytes:
     """N products with a SIDE x SIDE matrix built at run time: minutes of CPU from a few bytes."""
     nodes = [helper.make_node("ConstantOfShape", ["side"], ["m"],
                               value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1e-4])),
@@ -216,3 +219,18 @@ def test_the_limits_are_the_operators_settings(monkeypatch):
     monkeypatch.setenv("VAE_EXPLORER_FOREIGN_MB", "²")
     with pytest.raises(UserError, match="VAE_EXPLORER_FOREIGN_MB"):
         foreign_limits()
+
+
+def test_a_call_past_the_wall_limit_returns_even_if_the_worker_never_dies(small_limits):
+    """A stopped worker (SIGSTOP: it neither answers nor spends CPU, so its CPU limit never ends it) costs the
+    caller the wall limit, not forever: it is killed and the call is one sentence."""
+    import signal
+
+    model = OnnxVAE(ModelConfig(image_shape=IMAGE, latent_dim=Z, hidden=(1,)), encoder(), decoder())
+    model.decode_mean(torch.zeros(1, Z))
+    pid = model._worker.pid
+    os.kill(pid, signal.SIGSTOP)
+    with pytest.raises(UserError, match="took longer than 3 seconds"):
+        model.decode_mean(torch.zeros(1, Z))
+    until(lambda: not Path(f"/proc/{pid}").exists(), "the stopped worker is killed")
+    assert model.decode_mean(torch.zeros(2, Z)).shape == (2, *IMAGE)  # a fresh worker serves the next call

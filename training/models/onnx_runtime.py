@@ -22,7 +22,7 @@ from training.models.sandbox import GraphWorker
 from training.models.onnx_graph import MAX_META_BYTES, OnnxMeta, config_of, graph_shapes, parse_graph, read_graph
 from training.runs.layout import HISTORY, ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_history
 
-CHECK_MOST = 1000  # the largest chunk a foreign pair is checked at and then called with
+CHECK_MOST = 256  # the largest chunk a foreign pair is checked at and then called with
 
 
 class OnnxVAE(ForeignModel):

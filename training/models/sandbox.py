@@ -105,11 +105,11 @@ class GraphWorker:
             (n,) = onnx_worker._HEADER.unpack(self._read(onnx_worker._HEADER.size, deadline))
             reply = json.loads(self._read(n, deadline))
             data = self._read(int(reply.get("bytes", 0)), deadline)
-        except (BrokenPipeError, EOFError, OSError, ValueError):
-            self._fail(self._death_sentence())
-        except TimeoutError:
+        except TimeoutError:  # an OSError too: caught first (the child may still be computing)
             self._fail(UserError("The foreign model took longer than {seconds} seconds for one call, the limit "
                                  "({env}); it was stopped.", seconds=self.seconds, env=FOREIGN_SECONDS_ENV))
+        except (BrokenPipeError, EOFError, OSError, ValueError):
+            self._fail(self._death_sentence())
         if not reply.get("ok"):
             if reply.get("kind") == "memory":
                 self._fail(self._memory_sentence())
@@ -139,7 +139,11 @@ class GraphWorker:
                          "({env}); it was stopped.", mb=self.memory_mb, env=FOREIGN_MB_ENV)
 
     def _death_sentence(self) -> UserError:
-        code = self._process.wait() if self._process is not None else None
+        try:
+            code = self._process.wait(timeout=5) if self._process is not None else None
+        except subprocess.TimeoutExpired:  # its pipe broke but it lives on: ended here, said as what it is
+            self._process.kill()
+            code = None
         if code == -signal.SIGXCPU or code == -signal.SIGKILL:
             return UserError("The foreign model used more than {seconds} seconds of CPU time for one call, the "
                              "limit ({env}); it was stopped.", seconds=self.seconds, env=FOREIGN_SECONDS_ENV)
