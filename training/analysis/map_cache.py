@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from training.core.environment import CACHE_ENV, cache_root
-from training.core.files import atomic_write
+from training.core.files import atomic_write, open_regular
 
 ENV = CACHE_ENV  # read by training/core/environment.py
 VERSION = 1
@@ -45,7 +45,7 @@ def load(name: str, n: int) -> np.ndarray | None:
     """The stored (N, 2) coordinates, or None when there are none (or they are not what they should be)."""
     path = folder() / f"{name}.npy"
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "a map cache file", follow_links=True) as f:  # never blocks on a FIFO
             version = np.lib.format.read_magic(f)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
                 np.lib.format.read_array_header_2_0

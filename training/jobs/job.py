@@ -28,8 +28,8 @@ from training.runs.layout import CHECKPOINT, LOCK
 from training.runs.lock import RunLock
 from training.runs.queue import wait_for_slot
 from training.runs.recorder import RunRecorder
-from training.runs.status import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, Owner, RunStatus, busy_message,
-                                  read_status)
+from training.runs.status import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, Owner, RunStatus, read_status,
+                                  take_run)
 
 
 @dataclass
@@ -56,8 +56,7 @@ def claim(run_dir: Path, resume: bool) -> tuple[RunLock, bool]:
     """
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    lock = RunLock(run_dir)
-    lock.acquire(lambda: busy_message(run_dir))
+    lock = take_run(run_dir)  # refused while a live process writes it, even one whose lock file was removed
     if not resume and any(p.name != LOCK for p in run_dir.iterdir()):
         lock.release()
         raise out_not_empty(run_dir)
@@ -77,7 +76,7 @@ def run(plan: Plan, lock: RunLock) -> str:
         queued_at=plan.queued_at or time.time(), started_at=None if plan.max_running else time.time(),
         owner=Owner.me(), epochs=plan.config.train.epochs,
     )
-    recorder = RunRecorder(plan.run_dir, status)
+    recorder = RunRecorder(plan.run_dir, status, lock)
     stop = threading.Event()
     restore = _on_sigterm(stop.set)
     try:
@@ -118,7 +117,7 @@ def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool]) -> 
     resume = plan.resume and (plan.run_dir / CHECKPOINT).is_file()
     callback = _fan_out(recorder.progress, plan.callback)
     trainer = Trainer(plan.config, data, run_dir=plan.run_dir, device=plan.device, callback=callback,
-                      resume=resume, should_stop=should_stop)
+                      resume=resume, should_stop=should_stop, owner_check=recorder.check_owner)
     start = trainer.epoch * trainer.steps_per_epoch
     recorder.start_steps(start)
     recorder.set(epoch=trainer.epoch, steps_per_epoch=trainer.steps_per_epoch, global_step=start, start_step=start)

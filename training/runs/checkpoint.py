@@ -25,7 +25,7 @@ from safetensors.torch import save as st_save
 from training.core import costs
 from training.core.config import RunConfig
 from training.core.errors import Phrase, UserError, sentence
-from training.runs.layout import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_run_config
+from training.runs.layout import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_bounded, read_run_config
 from training.vae.model import VAE
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3
@@ -49,8 +49,7 @@ def save_checkpoint(run_dir: Path, config: RunConfig, model: VAE, optimizer: tor
                     data_fingerprint: str | None = None) -> None:
     """Write the resume checkpoint first, then its views (weights, history, config). The data set's
     fingerprint goes with it, so that a resume on different data can be refused."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(run_dir)  # never created here: a run folder removed mid-training stays removed
     tensors = {f"model.{k}": v for k, v in _state_dict_cpu(model).items()}
     opt = optimizer.state_dict()
     opt_scalars: dict[str, dict[str, object]] = {}
@@ -144,11 +143,7 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    size = path.stat().st_size
-    if size > MAX_WEIGHTS_BYTES:
-        raise UserError("{name} is {value:.1f} GB; the limit is {value_2} GB.",
-            name=path.name, value=size / 1024**3, value_2=MAX_WEIGHTS_BYTES // 1024**3)
-    data = path.read_bytes()
+    data = read_bounded(path, MAX_WEIGHTS_BYTES, "a weights file")  # a regular file, not a link; bounded
     return read_safetensors_bytes(data, path.name)
 
 

@@ -21,6 +21,7 @@ from training.core import costs
 from training.core.config import ModelConfig
 from training.core.environment import SNAPSHOT_ENV, snapshot_mb
 from training.core.errors import UserError
+from training.core.files import read_bounded
 from training.runs.layout import atomic_write
 
 if TYPE_CHECKING:  # torch is imported where weights are saved or loaded: listing snapshots (the epoch
@@ -81,7 +82,7 @@ def save(run_dir: str | Path, cfg: ModelConfig, model: torch.nn.Module, epoch: i
         kept = [e for e in kept if e not in drop]
         if not drop:
             break
-    (Path(run_dir) / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
+    (Path(run_dir) / SNAPSHOTS).mkdir(exist_ok=True)  # never the run folder itself: one removed stays removed
     import torch
     from safetensors.torch import save as st_save
 
@@ -98,12 +99,11 @@ def load(run_dir: str | Path, cfg: ModelConfig, epoch: int) -> dict[str, torch.T
 
     path = path_of(run_dir, epoch)
     expected = snapshot_bytes(cfg)
-    size = path.stat().st_size
-    if size > expected + costs.SAFETENSORS_HEADER_MAX:
-        raise UserError("{path} is {size:,} bytes; a snapshot of this model is about {expected:,}.", path=path,
-                        size=size, expected=expected)
+    data = read_bounded(path, expected + costs.SAFETENSORS_HEADER_MAX, "a snapshot", too_large=lambda size: UserError(
+        "{path} is {size:,} bytes; a snapshot of this model is about {expected:,}.", path=path, size=size,
+        expected=expected))
     try:
-        tensors = st_load(path.read_bytes())
+        tensors = st_load(data)
     except Exception as err:  # any malformation of the file
         raise UserError("{path} is not a valid safetensors file ({why}).", path=path,
                         why=str(err).splitlines()[0]) from None
