@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from training.core.errors import UserError
+from training.core.errors import UserError, sentence
 from training.runs.layout import LOCK
 
 _BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
@@ -125,8 +125,11 @@ class RunLost(UserError):
 
 
 def lost_sentence(run_dir: Path) -> RunLost:
-    return RunLost("{run_dir} is no longer this training's to write: its lock file {lock} was removed or replaced "
-                   "while it trained; it stops here without writing anything more.", run_dir=run_dir, lock=LOCK)
+    return RunLost(LOST, run_dir=run_dir, lock=LOCK)
+
+
+LOST = sentence("{run_dir} is no longer this training's to write: its lock file {lock} was removed or replaced "
+                "while it trained; it stops here without writing anything more.")
 
 
 def busy_sentence(run_dir: Path, owner: tuple[int, str] | None = None) -> str:
