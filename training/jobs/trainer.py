@@ -56,6 +56,7 @@ class Trainer:
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
         if self.run_dir is not None and self.rank == 0:
+            self._check_owner()  # a run folder removed while its data loaded is not made again
             self.run_dir.mkdir(parents=True, exist_ok=True)  # here only: a folder removed mid-run is not remade
         tc = config.train
         if data is None:
