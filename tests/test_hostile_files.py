@@ -291,7 +291,7 @@ def test_a_history_over_its_limit_is_refused_without_reading_it(run):
     with BytesRead() as io, pytest.raises(UserError) as caught:
         load_run(run)
     assert io.count < 1024**2  # refused from its size, not read
-    assert "a training history is at most 67,108,864" in one_sentence(caught.value)
+    assert "over 64 MB" in one_sentence(caught.value)
 
 
 # -- paths that try to leave their folder --------------------------------------------------

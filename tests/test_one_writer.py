@@ -1,10 +1,19 @@
-"""Defensive reads (a FIFO or a link to /dev/zero in a run file's place) and one writer per run for real
-(a lock file removed under a training that still writes)."""
+"""Files that are not what they claim to be, and one writer per run even when its lock file goes.
+
+A run folder's files are read through one checked reader (training/core/files.py ``read_bounded``): a FIFO in
+place of status.json, steps.csv, history.jsonl or config.json never blocks a listing, the queue, ``load_run``
+or ``evaluate``, and a link to /dev/zero is one sentence, never an endless read. A training whose ``.lock`` is
+removed (or whose whole folder is) stops with one sentence and writes nothing more; while its heartbeat is
+fresh nobody else may take the run over. Every reader runs in a thread or a process awaited with the hang
+guard (tests/waiting.py), so a regression fails instead of hanging the suite.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,128 +22,189 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import HANG_S, exited, until
 from training.cli import main
 from training.core.errors import UserError
 from training.core.files import read_bounded
 from training.models.catalogue import list_runs
 from training.models.open import load_run
-from training.runs.layout import CONFIG, HISTORY, LOCK, STATUS, STEPS, WEIGHTS, read_history
+from training.runs.layout import CHECKPOINT, CONFIG, HISTORY, LOCK, STATUS, STEPS, read_history, read_run_config
 from training.runs.queue import scan
-from training.runs.status import RUNNING, Owner, RunStatus, observed_state, read_status, write_status
+from training.runs.status import (FINISHED, FRESH_S, INTERRUPTED, RUNNING, Owner, RunStatus, observed_state, read_status,
+                                  write_status)
 from training.runs.step_log import read_steps
-from tests.test_crash_safety import FIT, _start, _training
-from tests.waiting import HANG_S, exited, until
 
-pytestmark = pytest.mark.slow  # trains in processes of their own
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("writer") / "run"
-    assert main([*FIT, "--epochs", "1", "--out", str(out)]) == 0
-    return out
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--quiet"]
+FILES = [STATUS, STEPS, HISTORY, CONFIG]
+READERS = {STATUS: read_status, STEPS: read_steps, HISTORY: read_history, CONFIG: read_run_config}
 
 
-def fresh_copy(trained: Path, tmp_path: Path) -> Path:
-    run = tmp_path / "runs" / "run"
-    shutil.copytree(trained, run)
-    return run
-
-
-def returns(call, what: str):
-    """CALL's result or exception, waited for in a thread: a read that blocks fails here instead of hanging."""
+def returns(fn, *args):
+    """What FN(*ARGS) returns or raises, run in a thread awaited with the hang guard: a read that blocks (a FIFO)
+    fails the test instead of hanging it."""
     box: dict = {}
 
-    def target():
+    def call():
         try:
-            box["value"] = call()
-        except BaseException as err:  # noqa: BLE001 - handed back to the test
+            box["value"] = fn(*args)
+        except BaseException as err:  # noqa: BLE001 (handed to the test)
             box["error"] = err
-    thread = threading.Thread(target=target, daemon=True)
+    thread = threading.Thread(target=call, daemon=True)
     thread.start()
-    thread.join(HANG_S)
-    assert not thread.is_alive(), f"{what} blocked"
+    thread.join(HANG_S)  # a hang guard, not a budget
+    assert not thread.is_alive(), f"{getattr(fn, '__name__', fn)} still blocks after {HANG_S:.0f} s (a hang?)"
     return box
 
 
-READERS = {
-    STATUS: lambda run: read_status(run),
-    STEPS: lambda run: read_steps(run),
-    HISTORY: lambda run: read_history(run),
-    CONFIG: lambda run: load_run(run),
-    WEIGHTS: lambda run: load_run(run),
-}
+def one_sentence(err: BaseException | None) -> str:
+    assert isinstance(err, UserError), repr(err)
+    text = str(err)
+    assert "\n" not in text and text.endswith("."), text
+    return text
 
 
-@pytest.mark.parametrize("kind", ["fifo", "link-to-dev-zero"])
-@pytest.mark.parametrize("name", list(READERS))
-def test_a_run_file_that_is_a_fifo_or_a_device_link_is_one_sentence_never_a_wait(trained, tmp_path, name, kind):
-    run = fresh_copy(trained, tmp_path)
-    (run / name).unlink(missing_ok=True)
-    if kind == "fifo":
-        os.mkfifo(run / name)
-    else:
-        (run / name).symlink_to("/dev/zero")
-    box = returns(lambda: READERS[name](run), f"reading {name} as a {kind}")
-    assert isinstance(box.get("error"), UserError), box
-    message = str(box["error"])
-    assert "\n" not in message
-    assert any(words in message for words in ("not a plain file", "is a link", f"has no {name}")), message
-    # the listing and the queue never block on it either: the run is listed as damaged or left out
-    listed = returns(lambda: list_runs(run.parent), "listing the runs folder")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A real run folder (1 epoch of digits, finished): config, weights, history, checkpoint, status, steps."""
+    out = tmp_path_factory.mktemp("writer") / "run"
+    assert main(["fit", *TINY, "--batch-size", "256", "--epochs", "1", "--out", str(out)]) == 0
+    assert {CONFIG, HISTORY, CHECKPOINT, STATUS, STEPS} <= {p.name for p in out.iterdir()}
+    return out
+
+
+@pytest.fixture
+def run(trained, tmp_path) -> Path:
+    return Path(shutil.copytree(trained, tmp_path / "runs" / "run"))
+
+
+# -- defensive reads ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", FILES)
+def test_a_fifo_in_place_of_a_run_file_blocks_no_reader(run, name, capsys):
+    (run / name).unlink()
+    os.mkfifo(run / name)
+    listed = returns(list_runs, run.parent)  # the Models page's listing: skips the run or lists it, never blocks
     assert "error" not in listed, listed
-    queue = returns(lambda: scan(run.parent), "the queue's scan")
-    assert "error" not in queue, queue
+    queued = returns(scan, run.parent)  # the queue of the runs folder
+    assert "error" not in queued, queued
+    own = returns(READERS[name], run)
+    assert "is not a regular file" in one_sentence(own.get("error"))
+    if name in (CONFIG, HISTORY):  # the files that opening a model reads: one sentence ("not a regular file",
+        phrase = (run / name).name  # or for a config that is no file, "has no config.json"), naming the file
+        assert phrase in one_sentence(returns(load_run, run).get("error"))
+        assert returns(main, ["evaluate", str(run), "--iw-samples", "2"]).get("value") == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and phrase in err, err
 
 
-def test_the_one_reader_refuses_what_is_not_a_plain_file(tmp_path):
-    os.mkfifo(tmp_path / "pipe")
-    (tmp_path / "dir").mkdir()
-    (tmp_path / "ok").write_bytes(b"12345")
-    assert read_bounded(tmp_path / "ok", 5, "a test file") == b"12345"
-    for name in ("pipe", "dir"):
-        with pytest.raises(UserError, match="not a plain file"):
-            read_bounded(tmp_path / name, 10, "a test file")
-    with pytest.raises(UserError, match="at most 4"):
-        read_bounded(tmp_path / "ok", 4, "a test file")
-    with pytest.raises(FileNotFoundError):
-        read_bounded(tmp_path / "missing", 4, "a test file")
+@pytest.mark.parametrize("name", FILES)
+def test_a_link_to_dev_zero_as_a_run_file_is_one_sentence_never_an_endless_read(run, name):
+    (run / name).unlink()
+    (run / name).symlink_to("/dev/zero")
+    assert "is a link" in one_sentence(returns(READERS[name], run).get("error"))
+    assert "error" not in returns(list_runs, run.parent)
+    # where links are followed (files the operator names), a device is still refused before any read
+    followed = returns(read_bounded, run / name, 1024, "a test file", True)
+    assert "is not a regular file" in one_sentence(followed.get("error"))
 
 
-def _long_training(out: Path) -> subprocess.Popen:
-    proc = _start(out, "--epochs", "500")
-    _training(out, proc)
-    return proc
+def test_a_folder_in_place_of_a_run_file_is_one_sentence(run):
+    (run / HISTORY).unlink()
+    (run / HISTORY).mkdir()
+    assert "is not a regular file" in one_sentence(returns(load_run, run).get("error"))
 
 
-@pytest.mark.parametrize("how", ["rm-lock", "rm-rf-run"])
-def test_a_training_whose_lock_file_goes_stops_writing_with_one_sentence(tmp_path, how):
-    out = tmp_path / "runs" / "run"
-    proc = _long_training(out)
-    if how == "rm-lock":
-        (out / LOCK).unlink()
-    else:  # the training may write a file into it meanwhile: removed again until it is gone
-        until(lambda: shutil.rmtree(out, ignore_errors=True) or not out.exists(), "the run folder is removed")
-    code = exited(proc, "the training notices its lock is gone")
-    err = proc.stderr.read().decode().strip()
-    assert code == 2 and "lock file" in err and len(err.splitlines()) == 1, (code, err)
-    if how == "rm-rf-run":
-        assert not out.exists(), "the removed run folder was made again"
+# -- one writer: a fresh heartbeat is alive -------------------------------------------------------------------
+@pytest.fixture
+def live_process():
+    """A process of this machine that lives until the test ends (it waits for its stdin to close)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    yield proc
+    proc.stdin.close()
+    exited(proc)
 
 
-def test_resume_is_refused_while_a_writer_without_its_lock_file_still_beats(tmp_path, trained):
-    """The heartbeat says alive though the lock is free: Resume (observed state) and --resume refuse."""
-    run = fresh_copy(trained, tmp_path)
-    writer = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+def _running(owner_pid: int, heartbeat: float) -> RunStatus:
+    return RunStatus(state=RUNNING, owner=Owner(host=socket.gethostname(), pid=owner_pid), heartbeat=heartbeat,
+                     queued_at=heartbeat, started_at=heartbeat, epochs=1)
+
+
+def test_a_fresh_heartbeat_without_a_lock_file_is_alive_and_refuses_a_resume(run, live_process, capsys):
+    """The original training writes on (its .lock was removed): the run is running to every reader, and
+    neither `fit --resume` nor the app's Resume may start a second writer."""
+    (run / LOCK).unlink()
+    write_status(run, _running(live_process.pid, time.time()))
+    assert observed_state(run, read_status(run)) == RUNNING
+    assert [state for _, _, state in scan(run.parent)] == [RUNNING]
+    assert returns(main, ["fit", "--resume", "--out", str(run), "--quiet"]).get("value") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"process {live_process.pid}" in err, err
+    from training.jobs import control
+
+    refused = returns(control.resume, run, None)
+    assert "still training" in one_sentence(refused.get("error"))
+    assert read_status(run).owner.pid == live_process.pid  # nothing taken over
+
+
+def test_a_stale_heartbeat_or_a_dead_owner_is_interrupted(run, live_process):
+    write_status(run, _running(live_process.pid, time.time() - FRESH_S - 1))
+    assert observed_state(run, read_status(run)) == INTERRUPTED
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited(dead)
+    write_status(run, _running(dead.pid, time.time()))  # killed a moment ago: no need to wait out its heartbeat
+    assert observed_state(run, read_status(run)) == INTERRUPTED
+    write_status(run, read_status(run).changed(state=FINISHED))
+    assert observed_state(run, read_status(run)) == FINISHED
+
+
+# -- one writer: the owner notices its lock is gone -----------------------------------------------------------
+def _train(out: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "training", "fit", *TINY, "--batch-size", "16", "--epochs", "400", "--out", str(out)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _training(out: Path, proc: subprocess.Popen) -> RunStatus:
+    """Until PROC owns OUT and has finished an epoch (so its checkpoints are being written)."""
+    def training():
+        assert proc.poll() is None, proc.stderr.read().decode()[-1000:]
+        try:
+            status = read_status(out)
+        except UserError:
+            return None
+        return status if status is not None and status.owner is not None and status.owner.pid == proc.pid \
+            and status.state == RUNNING and status.epoch >= 1 else None
+    return until(training, f"process {proc.pid} trains {out}")
+
+
+def _stops_with_the_sentence(proc: subprocess.Popen) -> str:
     try:
-        write_status(run, RunStatus(state=RUNNING, launcher="cli", queued_at=time.time(), started_at=time.time(),
-                                    heartbeat=time.time(), owner=Owner(host=os.uname().nodename, pid=writer.pid),
-                                    epochs=3))
-        (run / LOCK).unlink(missing_ok=True)
-        assert observed_state(run, read_status(run)) == RUNNING  # not "interrupted": no Resume offered
-        assert main(["fit", "--resume", "--epochs", "3", "--quiet", "--out", str(run)]) == 2
+        assert exited(proc, "the training stops once its lock file is gone") == 2
     finally:
-        writer.stdin.close()
-        writer.wait(timeout=HANG_S)
-    until(lambda: observed_state(run, read_status(run)) == "interrupted", "its writer gone, the run is interrupted")
-    assert main(["fit", "--resume", "--epochs", "2", "--quiet", "--out", str(run)]) == 0
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    err = proc.stderr.read().decode().strip()
+    assert err.count("\n") == 0 and "was removed or replaced while it trained" in err, err
+    return err
+
+
+def test_a_training_whose_lock_file_is_removed_stops_and_writes_no_end(tmp_path):
+    out = tmp_path / "run"
+    proc = _train(out)
+    _training(out, proc)
+    (out / LOCK).unlink()
+    _stops_with_the_sentence(proc)
+    status = read_status(out)
+    assert status.state == RUNNING and status.ended_at is None  # its end was not written
+    assert observed_state(out, status) == INTERRUPTED  # its process is gone: Resume is offered now
+    assert not (out / LOCK).exists()
+
+
+def test_a_training_whose_folder_is_removed_does_not_remake_it(tmp_path):
+    out = tmp_path / "run"
+    proc = _train(out)
+    _training(out, proc)
+    until(lambda: shutil.rmtree(out, ignore_errors=True) or not out.exists(), f"{out} is removed")
+    _stops_with_the_sentence(proc)
+    assert not out.exists()

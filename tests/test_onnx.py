@@ -299,7 +299,7 @@ def test_a_graph_over_the_size_limit_is_refused_before_it_is_read(theirs, tmp_pa
     big = tmp_path / "decoder.onnx"
     big.write_bytes(b"\0" * (2 * 1024 * 1024))  # not even ONNX: the size alone refuses it
     monkeypatch.setenv("VAE_EXPLORER_MAX_WEIGHTS_MB", "1")
-    with pytest.raises(UserError, match="is at most 1,048,576"):
+    with pytest.raises(UserError, match="over the 1,048,576 bytes"):
         onnx_graph.read_graph(big, "decoder")
 
 

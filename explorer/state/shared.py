@@ -20,8 +20,8 @@ from explorer.i18n import _, error_text
 from explorer.state import serving
 from training.core.config import RunConfig
 from training.core.environment import ADAPTER_ENV
-from training.core.errors import Phrase, UserError
-from training.core.files import open_plain
+from training.core.errors import UserError
+from training.core.files import open_regular
 from training.models.base import NO_DATASET
 from training.models.catalogue import RunSummary, list_runs
 from training.models.open import RUN, load_decoder, model_files, model_kind, read_config
@@ -148,7 +148,7 @@ def chosen_message() -> str | None:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _file_digest(path: str, mtime_ns: int, size: int) -> str:
     h = hashlib.sha256()
-    with open_plain(path, Phrase("a model file")) as f:
+    with open_regular(path, "a model file") as f:  # never a FIFO or a device: the page must not hang on one
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

@@ -11,7 +11,10 @@ from explorer.i18n import _, error_text
 from explorer.state import serving, shared
 from explorer.state.uploads import save_uploaded_run, save_uploaded_zip
 from explorer.widgets import run_actions
+from training.core.costs import MB
+from training.core.environment import WEIGHTS_ENV, limit_mb
 from training.core.errors import UserError
+from training.core.files import read_bounded
 from training.models.catalogue import RunSummary
 from training.models.open import ONNX, RUN, model_kind, weights_path
 from training.runs import archive
@@ -126,8 +129,13 @@ def upload() -> None:
 
 def zipped(run_dir: Path) -> bytes:
     """The model's files in one .zip, which the upload above takes back (training/runs/archive.py)."""
-    return archive.write({name: (run_dir / name).read_bytes() for name in archive.MEMBERS
+    return archive.write({name: _read(run_dir, name) for name in archive.MEMBERS
                           if (run_dir / name).is_file()}, run_dir.name)
+
+
+def _read(run_dir: Path, name: str) -> bytes:
+    """A file of the model folder for a download: a regular file, not a link, no larger than a model may be."""
+    return read_bounded(run_dir / name, limit_mb(WEIGHTS_ENV) * MB, name)
 
 
 def download() -> None:
@@ -142,9 +150,9 @@ def download() -> None:
         return
     st.caption(_("The current model: {path}").format(path=f"`{run_dir}`"))
     cols = st.columns(3)
-    cols[0].download_button(WEIGHTS, lambda: (run_dir / WEIGHTS).read_bytes(), file_name=WEIGHTS,
+    cols[0].download_button(WEIGHTS, lambda: _read(run_dir, WEIGHTS), file_name=WEIGHTS,
                             mime="application/octet-stream", on_click="ignore", icon=":material/download:")
-    cols[1].download_button(CONFIG, lambda: (run_dir / CONFIG).read_bytes(), file_name=CONFIG,
+    cols[1].download_button(CONFIG, lambda: _read(run_dir, CONFIG), file_name=CONFIG,
                             mime="application/json", on_click="ignore", icon=":material/download:")
     cols[2].download_button(_("all as .zip"), lambda: zipped(run_dir), file_name=f"{run_dir.name}.zip",
                             mime="application/zip", on_click="ignore", icon=":material/folder_zip:")

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from training.core.environment import CACHE_ENV, cache_root
-from training.core.errors import Phrase, UserError
-from training.core.files import atomic_write, open_plain
+from training.core.files import atomic_write, open_regular
 
 ENV = CACHE_ENV  # read by training/core/environment.py
 VERSION = 1
@@ -46,7 +45,7 @@ def load(name: str, n: int) -> np.ndarray | None:
     """The stored (N, 2) coordinates, or None when there are none (or they are not what they should be)."""
     path = folder() / f"{name}.npy"
     try:
-        with open_plain(path, Phrase("a stored latent map")) as f:
+        with open_regular(path, "a map cache file", follow_links=True) as f:  # never blocks on a FIFO
             version = np.lib.format.read_magic(f)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
                 np.lib.format.read_array_header_2_0
@@ -54,7 +53,7 @@ def load(name: str, n: int) -> np.ndarray | None:
             if shape != (n, 2) or fortran or dtype != np.dtype("<f4"):
                 return None
             coords = np.fromfile(f, dtype="<f4", count=n * 2)
-    except (OSError, ValueError, UserError):  # none, damaged, or not a plain file: computed afresh
+    except (OSError, ValueError):
         return None
     if coords.size != n * 2 or not np.isfinite(coords).all():
         return None

@@ -1,9 +1,12 @@
-"""Writing a file whole (the one atomic writer of the project) and reading one bounded (the one reader of a run's
-or a model folder's files).
+"""Writing a file whole and reading one safely: the one atomic writer and the one checked reader of the project.
 
 Every write goes first to a hidden temporary file beside its target, named uniquely per write (``mkstemp``), so
 two processes writing the same file never share a temporary file; it is then renamed over the target (readers
 see the old file or the new one, never a part) or, to create a file that must not exist yet, hard-linked to it.
+
+Every file of a run or model folder is read through ``open_regular`` / ``read_bounded``: opened without blocking
+and without following a link, checked to be a regular file on the open descriptor, its size checked before it is
+read, and never more than its limit read.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from training.core.errors import UserError
 
@@ -53,41 +56,46 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
         raise
 
 
-def open_plain(path: str | Path, what: str) -> BinaryIO:
-    """PATH opened for reading if it is a plain file; else one sentence naming WHAT it should be.
-
-    Opened without following a link at its last step (a run's file linked to /dev/zero or to a file elsewhere
-    is refused), without blocking (a FIFO put in a file's place is refused at once, never waited on), and
-    checked to be a regular file on the open descriptor itself (no swap between the check and the read).
-    A missing file raises FileNotFoundError, for callers to whom missing means "none yet".
-    """
+# -- reading a file of a run or model folder ------------------------------------------------------------------
+def open_regular(path: str | Path, what: str, follow_links: bool = False) -> BinaryIO:
+    """PATH opened for reading, refused with one sentence unless it is a regular file: a FIFO (which would block
+    a reader forever), a device such as /dev/zero (which never ends), a folder or a socket. The open itself
+    never blocks (``O_NONBLOCK``) and the check is made on the open descriptor (``fstat``), so the file cannot
+    be swapped between the check and the read. A run or model folder's own files are opened without following
+    a link (``follow_links=False``, the default: nothing in a run folder is a link, and one to elsewhere is
+    someone's doing); files found by the operator's settings may be links. A missing file raises
+    FileNotFoundError, for the caller to treat as absent; WHAT names the file in sentences ("a status file")."""
     path = Path(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise UserError("{path} is a link; {what} is read only from a plain file in its folder.",
+        if err.errno == errno.ELOOP and not follow_links:
+            raise UserError("{path} is a link; {what} must be a regular file in its folder.",
                             path=path, what=what) from None
-        if err.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise FileNotFoundError(err.errno, err.strerror, str(path)) from None
-        raise UserError("{path} cannot be read ({why}).", path=path, why=err.strerror) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UserError("{path} is not a regular file; {what} must be one.", path=path, what=what)
+        os.set_blocking(fd, True)  # a regular file: reads wait for the disk, as they should
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
-        raise UserError("{path} is not a plain file (a folder, a pipe or a device); {what} is read only from one.",
-                        path=path, what=what)
-    os.set_blocking(fd, True)  # a regular file: reads never wait on another process
-    return os.fdopen(fd, "rb")
+        raise
 
 
-def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
-    """The bytes of PATH (opened by ``open_plain``), refused from its size before any byte is read (a sparse
-    3 GB file costs nothing) and never read past LIMIT even if it grows meanwhile."""
-    with open_plain(path, what) as f:
+def read_bounded(path: str | Path, limit: int, what: str, follow_links: bool = False,
+                 too_large: Callable[[int], UserError] | None = None) -> bytes:
+    """The bytes of PATH, a regular file (``open_regular``), refused from its size before any is read (a sparse
+    3 GB file costs nothing), and never more than ``limit`` read even if it grows meanwhile. ``too_large`` makes
+    the refusal's sentence from the size, where the file's kind has a better one than the general sentence."""
+    with open_regular(path, what, follow_links) as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:
-            raise UserError("{path} is {size:,} bytes; {what} is at most {limit:,}.",
-                            path=path, size=size, what=what, limit=limit)
+            raise too_large(size) if too_large is not None else UserError(
+                "{path} is {size:,} bytes; {what} is at most {limit:,}.", path=path, size=size, what=what, limit=limit)
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise UserError("{path} is over {limit:,} bytes; {what} is at most {limit:,}.", path=path, limit=limit, what=what)
+        raise too_large(len(data)) if too_large is not None else UserError(
+            "{path} is over {limit:,} bytes; {what} is at most {limit:,}.", path=path, limit=limit, what=what)
     return data

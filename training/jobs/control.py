@@ -35,7 +35,7 @@ from training.runs.layout import CONFIG, publish_run, run_path
 from training.runs.lock import RunBusy, RunLock
 from training.runs.queue import queue_lock, scan
 from training.runs.status import (ACTIVE, CANCELLED, INTERRUPTED, QUEUED, STOPPED, RunStatus, busy_message, clear_stop,
-                                  observed_state, read_status, request_stop, write_status)
+                                  observed_state, read_status, request_stop, take_run, write_status)
 from training.runs.sweep import Sweep, configs, create_manifest, sweep_manifest_path, sweep_run_name
 
 
@@ -228,7 +228,8 @@ class _locked:
         self.message = f"The run {Path(run_dir).name} {why}." if why else (lambda: busy_message(run_dir))
 
     def __enter__(self):
-        return self.lock.acquire(self.message)
+        self.lock = take_run(self.lock.run_dir, self.message)  # also refused while a live owner's heartbeat is fresh
+        return self.lock
 
     def __exit__(self, *exc):
         self.lock.release()

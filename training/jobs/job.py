@@ -25,11 +25,11 @@ from typing import Callable
 from training.core.config import RunConfig
 from training.core.errors import UserError, as_user_error, out_not_empty, reason, reason_of
 from training.runs.layout import CHECKPOINT, LOCK
-from training.runs.lock import RunBusy, RunLock, RunLost, lost_sentence
+from training.runs.lock import RunLock, RunLost
 from training.runs.queue import wait_for_slot
 from training.runs.recorder import RunRecorder
-from training.runs.status import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, Owner, RunStatus, busy_message,
-                                  heartbeat_alive, read_status)
+from training.runs.status import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, Owner, RunStatus,
+                                  read_status, take_run)
 
 
 @dataclass
@@ -56,15 +56,7 @@ def claim(run_dir: Path, resume: bool) -> tuple[RunLock, bool]:
     """
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    lock = RunLock(run_dir)
-    lock.acquire(lambda: busy_message(run_dir))
-    try:
-        status = read_status(run_dir)
-    except UserError:
-        status = None
-    if heartbeat_alive(status):  # its lock file was removed under a training that still writes
-        lock.release()
-        raise RunBusy(busy_message(run_dir))
+    lock = take_run(run_dir)  # refused while a live process writes it, even one whose lock file was removed
     if not resume and any(p.name != LOCK for p in run_dir.iterdir()):
         lock.release()
         raise out_not_empty(run_dir)
@@ -95,9 +87,7 @@ def run(plan: Plan, lock: RunLock) -> str:
                                                epoch=recorder.status.epoch))
         raise
     except Exception as err:
-        if recorder.lost is None and not lock.still_held():  # e.g. a write failed as the run folder was removed
-            recorder.lost = lost_sentence(plan.run_dir)
-        sentence = recorder.lost or as_user_error(err)  # disk full, out of memory, ...: one sentence, recorded and raised
+        sentence = as_user_error(err)  # disk full, out of memory, ...: one sentence, recorded and raised
         if sentence is None:  # a bug, not the user's doing: recorded, then shown with its traceback
             _fail(plan, recorder, reason("Training failed unexpectedly ({kind}: {err}).", kind=type(err).__name__,
                                          err=err))
@@ -128,13 +118,11 @@ def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool]) -> 
     resume = plan.resume and (plan.run_dir / CHECKPOINT).is_file()
     callback = _fan_out(recorder.progress, plan.callback)
     trainer = Trainer(plan.config, data, run_dir=plan.run_dir, device=plan.device, callback=callback,
-                      resume=resume, should_stop=should_stop)
+                      resume=resume, should_stop=should_stop, owner_check=recorder.check_owner)
     start = trainer.epoch * trainer.steps_per_epoch
     recorder.start_steps(start)
     recorder.set(epoch=trainer.epoch, steps_per_epoch=trainer.steps_per_epoch, global_step=start, start_step=start)
     trainer.fit()
-    if recorder.lost is not None:
-        raise recorder.lost
     if trainer.done:
         return recorder.close(state=FINISHED, reason=None).state
     return recorder.close(state=STOPPED, **reason("Stopped; the checkpoint of epoch {epoch} is kept.", epoch=trainer.epoch),
@@ -160,8 +148,6 @@ def _fail(plan: Plan, recorder: RunRecorder, why: dict) -> None:
         recorder.close(state=FAILED, **why)
     except (OSError, RunLost):  # the disk that failed the training cannot take its status either: once this
         pass                    # process is gone the run reads as interrupted, its last checkpoint intact
-    if recorder.lost is not None:
-        return  # the folder may be another process's now: nothing of it is touched
     if plan.created and not (plan.run_dir / CHECKPOINT).is_file():
         shutil.rmtree(plan.run_dir, ignore_errors=True)  # the command line wrote nothing after all
 

@@ -45,15 +45,19 @@ def derived_seed(*parts: object) -> int:
 class Trainer:
     def __init__(self, config: RunConfig, data: Dataset | None = None, run_dir: str | Path | None = None,
                  device: str = "auto", callback: Callback | None = None, resume: bool = False,
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None, owner_check: Callable[[], None] | None = None):
         self.config = config
         self.should_stop = should_stop  # polled after every step (e.g. a stop request in the run folder)
+        self.owner_check = owner_check  # raises if the run is no longer this process's: called before each save
         self.device = pick_device(device)
         self.callback = callback
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
+        if self.run_dir is not None and self.rank == 0:
+            self._check_owner()  # a run folder removed while its data loaded is not made again
+            self.run_dir.mkdir(parents=True, exist_ok=True)  # here only: a folder removed mid-run is not remade
         tc = config.train
         if data is None:
             data = load_dataset(tc.dataset, seed=tc.seed)
@@ -218,6 +222,7 @@ class Trainer:
             record.update(disentangle.record_terms(disentangle.of_model(self.model, self.x_test, *self.factors)))
         self.history.append(record)
         if self.rank == 0 and self.run_dir is not None:
+            self._check_owner()
             save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, self.epoch, self.history,
                             self._rng_states(), self.data_fingerprint)
             snapshots.save(self.run_dir, self.config.model, self.model, self.epoch, self.config.train.epochs)
@@ -229,6 +234,7 @@ class Trainer:
         self._started = time.perf_counter()
         if self.rank == 0 and self.run_dir is not None and self.epoch == 0:
             # epoch 0: a loadable model exists from the very start
+            self._check_owner()
             save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, 0, [], self._rng_states(),
                             self.data_fingerprint)
         while not self.done:
@@ -252,6 +258,10 @@ class Trainer:
             loss=float(terms.loss.detach()) if terms is not None else None,
             elapsed=elapsed, record=record,
         ))
+
+    def _check_owner(self) -> None:
+        if self.owner_check is not None:
+            self.owner_check()
 
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())

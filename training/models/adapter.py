@@ -63,7 +63,7 @@ def folder_for(spec: str, cache: str | Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ADAPTER_FILE
     text = json.dumps({"spec": spec}) + "\n"
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+    if not path.is_file() or read_bounded(path, 4096, "an adapter file", follow_links=True) != text.encode("utf-8"):
         atomic_write(path, text.encode("utf-8"), durable=False)  # two servers may write it at once
     return folder
 

@@ -68,8 +68,11 @@ def _dims(value_info) -> list[int | str | None]:
 
 def read_graph(path: Path, role: str):
     """Parse PATH (ROLE: "encoder" or "decoder") after checking its size; refuse what the module doc lists."""
+    limit = limit_mb(WEIGHTS_ENV) * MB
     try:
-        data = read_bounded(path, limit_mb(WEIGHTS_ENV) * MB, Phrase("an ONNX graph (VAE_EXPLORER_MAX_WEIGHTS_MB)"))
+        data = read_bounded(path, limit, Phrase("an ONNX graph"), too_large=lambda size: UserError(
+            "{path} is {size:,} bytes, over the {limit:,} bytes a model may take (VAE_EXPLORER_MAX_WEIGHTS_MB).",
+            path=path, size=size, limit=limit))
     except FileNotFoundError:
         raise UserError("{path} is missing: an ONNX model folder needs {encoder} and {decoder}.", path=path,
                         encoder=ONNX_ENCODER, decoder=ONNX_DECODER) from None

@@ -19,10 +19,9 @@ from safetensors.numpy import load as st_load_numpy
 
 from training.core.config import RunConfig
 from training.core.costs import check_model, check_weights_file
-from training.core.errors import Phrase, UserError
+from training.core.errors import UserError
 from training.models import onnx_decoder, onnx_graph
 from training.models.base import Run
-from training.runs.checkpoint import MAX_WEIGHTS_BYTES
 from training.runs.layout import (ADAPTER_FILE, CONFIG, ONNX_DECODER, ONNX_ENCODER, WEIGHTS, read_bounded,
                                   read_history, read_run_config)
 from training.vae.array_decoder import ArrayDecoder, decoder_from_arrays
@@ -115,9 +114,11 @@ def load_decoder(run_dir: str | Path) -> ArrayDecoder:
         return onnx_decoder.array_decoder(run_dir)
     config = read_config(run_dir)
     check_model(config.model)
-    check_weights_file(config.model, (run_dir / WEIGHTS).stat().st_size, str(run_dir / WEIGHTS))
+    size = (run_dir / WEIGHTS).stat().st_size
+    check_weights_file(config.model, size, str(run_dir / WEIGHTS))
+    data = read_bounded(run_dir / WEIGHTS, size, "a weights file")  # a regular file, not a link, no more than checked
     try:
-        tensors = st_load_numpy(read_bounded(run_dir / WEIGHTS, MAX_WEIGHTS_BYTES, Phrase("a weights file")))
+        tensors = st_load_numpy(data)
     except Exception as err:  # any malformation of the file
         raise UserError("{value} is not a valid safetensors file ({value_2}).",
             value=run_dir / WEIGHTS, value_2=str(err).splitlines()[0]) from None

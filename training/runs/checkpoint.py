@@ -49,7 +49,7 @@ def save_checkpoint(run_dir: Path, config: RunConfig, model: VAE, optimizer: tor
                     data_fingerprint: str | None = None) -> None:
     """Write the resume checkpoint first, then its views (weights, history, config). The data set's
     fingerprint goes with it, so that a resume on different data can be refused."""
-    run_dir = Path(run_dir)  # made by whoever claimed it: never made again here (a removed run stays removed)
+    run_dir = Path(run_dir)  # never created here: a run folder removed mid-training stays removed
     tensors = {f"model.{k}": v for k, v in _state_dict_cpu(model).items()}
     opt = optimizer.state_dict()
     opt_scalars: dict[str, dict[str, object]] = {}
@@ -143,7 +143,7 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    data = read_bounded(path, MAX_WEIGHTS_BYTES, Phrase("a weights file"))
+    data = read_bounded(path, MAX_WEIGHTS_BYTES, "a weights file")  # a regular file, not a link; bounded
     return read_safetensors_bytes(data, path.name)
 
 

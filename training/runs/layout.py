@@ -17,8 +17,8 @@ beta sweep's manifest sits beside its runs (training/runs/sweep.py).
 
 Run names typed by users are checked here: a name is one path component of letters, digits,
 '-', '_' and '.', so nothing can point outside its runs folder. Writes are atomic (a reader sees
-the old file or the new one) and a new run appears all at once (``publish_run``); reads check a
-file's size before reading it.
+the old file or the new one) and a new run appears all at once (``publish_run``); reads go through
+``training.core.files.read_bounded``: a regular file, not a link, its size checked before it is read.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import tempfile
 from pathlib import Path
 
 from training.core.config import RunConfig
-from training.core.errors import Phrase, UserError, run_exists
+from training.core.errors import UserError, run_exists
 from training.core.files import UMASK as _UMASK
 from training.core.files import atomic_write  # noqa: F401 (its old home: callers import it from here)
-from training.core.files import read_bounded
+from training.core.files import read_bounded  # noqa: F401 (likewise; the one checked reader of a folder's files)
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -61,16 +61,19 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
     """RUN_DIR/config.json, validated (``RunConfig.from_json``), its size checked before it is read. (The config
     of any model folder, ONNX and adapter included, is ``training.models.open.read_config``.)"""
     path = Path(run_dir) / CONFIG
-    return RunConfig.from_json(read_bounded(path, MAX_CONFIG_BYTES, Phrase("a run config")), source=str(path))
+    return RunConfig.from_json(read_bounded(path, MAX_CONFIG_BYTES, "a run config"), source=str(path))
 
 
 def read_history(run_dir: str | Path) -> list[dict]:
     """The per-epoch records of RUN_DIR (empty if it has none yet)."""
     path = Path(run_dir) / HISTORY
     try:
-        text = read_bounded(path, MAX_HISTORY_BYTES, Phrase("a training history")).decode("utf-8")
+        data = read_bounded(path, MAX_HISTORY_BYTES, "a training history", too_large=lambda size: UserError(
+            "{path} is over {value} MB; that is not a training history.", path=path, value=MAX_HISTORY_BYTES // 1024**2))
     except FileNotFoundError:
         return []
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise UserError("{path} is not a text file (byte {start} is not UTF-8).",
             path=path, start=err.start) from None

@@ -3,7 +3,11 @@
 Only the process that holds the run's lock makes a ``RunRecorder``. State changes are written at
 once; progress at most twice a second; a heartbeat thread rewrites the status every few seconds
 while nothing else does (data loading, a long evaluation), so readers can say "last heard 2 s ago".
-No torch here.
+
+Before every write, and at every heartbeat and stop check, it makes sure the lock it was given is still the
+run's lock file (``RunLock.still_held``). Once it is not (the file or the whole folder was removed), every
+further call raises ``RunLost`` (one sentence) and nothing more is written: not the status, not the step log,
+not the final state, and ``check_owner`` stops the trainer before its next checkpoint. No torch here.
 """
 
 from __future__ import annotations
@@ -12,20 +16,20 @@ import threading
 import time
 from pathlib import Path
 
-from training.runs.lock import RunLock, RunLost, lost_sentence
-from training.runs.status import RunStatus, clear_stop, stop_requested, write_status
+from training.core.errors import UserError
+from training.runs.lock import RunLock, lost_sentence
+from training.runs.status import HEARTBEAT_EVERY_S, RunStatus, clear_stop, stop_requested, write_status
 from training.runs.step_log import StepLogWriter
 
 PROGRESS_EVERY_S = 0.5
-HEARTBEAT_EVERY_S = 3.0
 STOP_POLL_S = 0.1
 
 
 class RunRecorder:
-    def __init__(self, run_dir: str | Path, status: RunStatus, run_lock: RunLock | None = None):
+    def __init__(self, run_dir: str | Path, status: RunStatus, lock: RunLock | None = None):
         self.run_dir = Path(run_dir)
-        self.run_lock = run_lock  # checked before every write (the heartbeat's too): still the run's lock file?
-        self.lost: RunLost | None = None
+        self.lock = lock  # the run's lock this process holds (None: not checked, e.g. a test's recorder)
+        self._lost = False
         self._lock = threading.Lock()
         self._status = status
         self._written = 0.0
@@ -48,11 +52,20 @@ class RunRecorder:
             self._write(self._status.changed(**changes))
             return self._status
 
+    def check_owner(self) -> None:
+        """Raise RunLost (one sentence) if this process no longer holds the run's lock file; else nothing."""
+        if self.lock is not None and (self._lost or not self.lock.still_held()):
+            self._lost = True
+            raise lost_sentence(self.run_dir)
+
     def start_steps(self, start_step: int) -> None:
+        self.check_owner()
         self.steps = StepLogWriter(self.run_dir, start_step=start_step)
 
     def progress(self, p) -> None:
         """The Trainer's callback (a ``training.jobs.trainer.Progress``)."""
+        if self._lost:  # the heartbeat found the lock gone: stop the training at once
+            self.check_owner()
         if p.kind == "step" and self.steps is not None and p.recon is not None:
             self.steps.add(p.global_step, p.recon, p.kl, p.beta)
         with self._lock:
@@ -67,18 +80,19 @@ class RunRecorder:
             self._write(status)
 
     def stop_requested(self) -> bool:
-        """Whether someone asked this run to stop (checked on disk at most every 0.1 s), or its lock was lost."""
-        if self.lost is not None:
-            return True
+        """Whether someone asked this run to stop (checked on disk at most every 0.1 s)."""
         if not self._stop_seen and time.monotonic() - self._stop_checked >= STOP_POLL_S:
             self._stop_checked = time.monotonic()
+            self.check_owner()
             self._stop_seen = stop_requested(self.run_dir)
         return self._stop_seen
 
     def close(self, **final) -> RunStatus:
         """Consume the stop request (so that it cannot stop a later resume), then write the final state:
-        a reader that sees the run stopped never sees the request still pending."""
+        a reader that sees the run stopped never sees the request still pending. RunLost if the run is no longer
+        this process's: then nothing is written."""
         self._closed.set()
+        self.check_owner()
         if self.steps is not None:
             self.steps.flush()
         clear_stop(self.run_dir)
@@ -88,10 +102,7 @@ class RunRecorder:
 
     # -- internals (lock held) -----------------------------------------------------------------
     def _write(self, status: RunStatus) -> None:
-        if self.lost is None and self.run_lock is not None and not self.run_lock.still_held():
-            self.lost = lost_sentence(self.run_dir)
-        if self.lost is not None:
-            raise self.lost
+        self.check_owner()
         self._status = status.changed(heartbeat=time.time())
         write_status(self.run_dir, self._status)
         self._written = time.monotonic()
@@ -104,5 +115,5 @@ class RunRecorder:
                         self._write(self._status)
                     except OSError:  # a full disk must not kill the training; the next write retries
                         pass
-                    except RunLost:  # the training sees it at its next step (stop_requested) and ends
+                    except UserError:  # RunLost: the training's next step or check raises it
                         return

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 from training.core import costs
 from training.core.config import ModelConfig
 from training.core.environment import SNAPSHOT_ENV, snapshot_mb
-from training.core.errors import Phrase, UserError
-from training.runs.layout import atomic_write, read_bounded
+from training.core.errors import UserError
+from training.core.files import read_bounded
+from training.runs.layout import atomic_write
 
 if TYPE_CHECKING:  # torch is imported where weights are saved or loaded: listing snapshots (the epoch
     import torch    # scrubber, before a page's first image) must not wait for it
@@ -81,7 +82,7 @@ def save(run_dir: str | Path, cfg: ModelConfig, model: torch.nn.Module, epoch: i
         kept = [e for e in kept if e not in drop]
         if not drop:
             break
-    (Path(run_dir) / SNAPSHOTS).mkdir(exist_ok=True)  # not parents: a removed run folder is not made again
+    (Path(run_dir) / SNAPSHOTS).mkdir(exist_ok=True)  # never the run folder itself: one removed stays removed
     import torch
     from safetensors.torch import save as st_save
 
@@ -98,7 +99,9 @@ def load(run_dir: str | Path, cfg: ModelConfig, epoch: int) -> dict[str, torch.T
 
     path = path_of(run_dir, epoch)
     expected = snapshot_bytes(cfg)
-    data = read_bounded(path, expected + costs.SAFETENSORS_HEADER_MAX, Phrase("a snapshot of this model"))
+    data = read_bounded(path, expected + costs.SAFETENSORS_HEADER_MAX, "a snapshot", too_large=lambda size: UserError(
+        "{path} is {size:,} bytes; a snapshot of this model is about {expected:,}.", path=path, size=size,
+        expected=expected))
     try:
         tensors = st_load(data)
     except Exception as err:  # any malformation of the file

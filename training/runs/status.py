@@ -5,8 +5,10 @@ process for its whole life, the app for the instant it queues, cancels or resume
 replaces the whole file atomically, so a reader sees one complete record.
 
 Recorded states: queued -> running -> finished | stopped | failed. What a reader *observes* adds
-one: a run recorded as queued or running whose lock nobody holds has lost its process
-(``interrupted``): killed, crashed, or its machine went down. A run folder without status.json
+one: a run recorded as queued or running whose lock nobody holds and whose heartbeat is stale has lost
+its process (``interrupted``): killed, crashed, or its machine went down. A fresh heartbeat counts as
+alive even without the lock (its lock file was removed under it: the owner notices and stops, and until
+then nobody else may take the run, ``take_run``). A run folder without status.json
 (bundled demos, uploads, runs from before this file existed) is finished if it has all its epochs
 or no checkpoint to resume, else interrupted.
 """
@@ -19,10 +21,12 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
-from training.core.errors import Phrase, UserError, sentence
-from training.runs.layout import STATUS, STOP, atomic_write, read_bounded
-from training.runs.lock import busy_sentence, owner_alive
+from training.core.errors import UserError, sentence
+from training.core.files import read_bounded
+from training.runs.layout import STATUS, STOP, atomic_write
+from training.runs.lock import RunBusy, RunLock, busy_sentence, owner_alive
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED = (
     "queued", "running", "finished", "stopped", "failed", "interrupted")
@@ -35,6 +39,11 @@ CANCELLED = sentence("Cancelled before it started.")
 # A run the app queued for a local process, not yet claimed by it: the process claims it within a
 # second; after this long without an owner it is taken as interrupted (the launch failed).
 CLAIM_GRACE_S = 15.0
+# The owner rewrites its status at least this often (training/runs/recorder.py). A heartbeat younger than
+# FRESH_S says its owner still writes, even if the lock file is free or gone (someone removed it): readers
+# count the run as active, and no one else may take the run over meanwhile.
+HEARTBEAT_EVERY_S = 3.0
+FRESH_S = 3 * HEARTBEAT_EVERY_S
 
 
 @dataclass(frozen=True)
@@ -144,17 +153,16 @@ def read_status(run_dir: str | Path) -> RunStatus | None:
     """The recorded status, None if the run has none; a damaged file is one UserError."""
     path = Path(run_dir) / STATUS
     try:
-        data = json.loads(read_bounded(path, MAX_STATUS_BYTES, Phrase("a status file")))
+        data = read_bounded(path, MAX_STATUS_BYTES, "a status file", too_large=lambda size: UserError(
+            "{path} is {size:,} bytes; a status file is a few hundred.", path=path, size=size))  # never a FIFO
     except FileNotFoundError:
         return None
+    try:
+        data = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise UserError("{path} is not valid JSON.",
             path=path) from None
     return RunStatus.from_dict(data, str(path))
-
-
-# A writer rewrites its status at least every 3 s (training/runs/recorder.py); three beats missed: it is gone.
-HEARTBEAT_FRESH_S = 10.0
 
 
 def busy_message(run_dir: str | Path) -> str:
@@ -173,41 +181,10 @@ def write_status(run_dir: str | Path, status: RunStatus) -> None:
     atomic_write(Path(run_dir) / STATUS, status.to_json().encode(), durable=False)
 
 
-def _process_gone(owner: Owner) -> bool:
-    """Whether OWNER is known to be gone: a process of this machine that no longer exists (or is a zombie)."""
-    if owner.host != socket.gethostname():
-        return False  # another machine's process: only its heartbeat can say
-    try:
-        with open(f"/proc/{owner.pid}/stat", "rb") as f:
-            return f.read(4096).rsplit(b")", 1)[-1].split()[0] == b"Z"
-    except OSError:
-        try:
-            os.kill(owner.pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            return False
-        return False
-
-
-def writer_alive(run_dir: str | Path, status: RunStatus | None, now: float | None = None) -> bool:
-    """Whether a live process writes RUN_DIR: it holds the lock, or its heartbeat says so (``heartbeat_alive``)."""
-    return owner_alive(run_dir) or heartbeat_alive(status, now)
-
-
-def heartbeat_alive(status: RunStatus | None, now: float | None = None) -> bool:
-    """Whether STATUS's writer still writes though the lock says nobody does (its lock file was removed or
-    replaced under it): its heartbeat is fresh and its process is not known to be gone. Resume and --resume
-    are refused while so."""
-    if status is None or status.state not in ACTIVE or status.owner is None or status.heartbeat is None:
-        return False
-    fresh = (now or time.time()) - status.heartbeat < HEARTBEAT_FRESH_S
-    return fresh and not _process_gone(status.owner)
-
-
 def observed_state(run_dir: str | Path, status: RunStatus, now: float | None = None) -> str:
-    """The recorded state, or ``interrupted`` when an active run's process is gone."""
-    if status.state not in ACTIVE or writer_alive(run_dir, status, now):
+    """The recorded state, or ``interrupted`` when an active run's process is gone: its lock is free and its
+    heartbeat is not fresh."""
+    if status.state not in ACTIVE or owner_alive(run_dir) or beating(status, now):
         return status.state
     if status.state == QUEUED and status.owner is None:
         # queued by the app, not yet claimed: Ray starts it when the cluster has room; a local run waits
@@ -219,6 +196,49 @@ def observed_state(run_dir: str | Path, status: RunStatus, now: float | None = N
         if waited < CLAIM_GRACE_S:
             return QUEUED
     return INTERRUPTED
+
+
+def beating(status: RunStatus, now: float | None = None) -> bool:
+    """Whether STATUS is an active run's whose owner wrote it less than FRESH_S ago, and (when the owner is on this
+    machine) whose process still lives: its owner writes the run, whatever became of the lock file."""
+    if status.state not in ACTIVE or status.owner is None or status.heartbeat is None:
+        return False
+    if abs((now or time.time()) - status.heartbeat) >= FRESH_S:
+        return False
+    return status.owner.host != socket.gethostname() or _process_lives(status.owner.pid)
+
+
+def _process_lives(pid: int) -> bool:
+    """Whether process PID runs on this machine (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it exists
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:  # the kernel's own file, not a run folder's
+            return f.read(4096).rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def take_run(run_dir: str | Path, busy: str | Callable[[], str] | None = None, patience: float = 0.5) -> RunLock:
+    """The run's lock for a writer (``RunLock.acquire``), also refused while another owner's heartbeat is fresh
+    (``beating``): a training whose lock file was removed still writes, and must stay the only writer."""
+    lock = RunLock(run_dir).acquire(busy or (lambda: busy_message(run_dir)), patience)
+    try:
+        status = read_status(run_dir)
+    except UserError:
+        status = None  # a damaged status names no live owner; the writer that takes it over replaces it
+    except BaseException:
+        lock.release()
+        raise
+    if status is not None and status.owner != Owner.me() and beating(status):
+        lock.release()
+        message = busy() if callable(busy) else busy
+        raise RunBusy(message or busy_message(run_dir))
+    return lock
 
 
 # -- stop requests ------------------------------------------------------------------------------

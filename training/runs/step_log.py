@@ -10,11 +10,13 @@ being written. No torch here.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 from typing import NamedTuple
 
-from training.core.errors import Phrase, UserError
+from training.core.errors import UserError
 from training.runs.layout import STEPS, atomic_write, read_bounded
 
 MAX_ROWS = 4000
@@ -44,7 +46,9 @@ def read_steps(run_dir: str | Path) -> list[StepRow]:
     """Every complete row of RUN_DIR/steps.csv (empty if there is none)."""
     path = Path(run_dir) / STEPS
     try:
-        text = read_bounded(path, MAX_STEPS_BYTES, Phrase("a step log")).decode("utf-8", errors="replace")
+        text = read_bounded(path, MAX_STEPS_BYTES, "a step log", too_large=lambda size: UserError(
+            "{path} is over {value} MB; that is not a step log.", path=path, value=MAX_STEPS_BYTES // 1024**2,
+        )).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
     rows = []
@@ -59,6 +63,15 @@ def read_steps(run_dir: str | Path) -> list[StepRow]:
                 path=path, line=line[:60]) from None
         rows.append(StepRow(step, recon, kl, beta, n))
     return rows
+
+
+def _append(path: Path):
+    """PATH opened to append to, never through a link, never blocking, only if it is a regular file."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError("{path} is not a regular file; {what} must be one.", path=path, what="a step log")
+    return os.fdopen(fd, "ab")
 
 
 class StepLogWriter:
@@ -90,8 +103,8 @@ class StepLogWriter:
 
     def flush(self) -> None:
         if self._unwritten:
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write("".join(_line(r) for r in self.rows[-self._unwritten:]))
+            with _append(self.path) as f:
+                f.write("".join(_line(r) for r in self.rows[-self._unwritten:]).encode())
             self._unwritten = 0
         self._last_flush = time.monotonic()
 
