@@ -21,8 +21,7 @@ from training.runs import archive
 
 def run_zip(run_dir) -> bytes:
     """What "all as .zip" on the Models page gives for RUN_DIR."""
-    return archive.write({name: (run_dir / name).read_bytes() for name in archive.MEMBERS
-                          if (run_dir / name).is_file()}, run_dir.name)
+    return archive.write(archive.run_files(run_dir), run_dir.name)
 
 
 def test_a_downloaded_run_zip_uploads_back_as_the_same_model(tmp_path):
