@@ -64,20 +64,21 @@ def write(files: dict[str, bytes], folder: str) -> bytes:
 
 
 def directory_size(data: bytes) -> tuple[int, int]:
-    """(entries, bytes) of the central directory of the zip DATA, from its end record (and its ZIP64 end
-    record if it has one), without parsing the directory itself."""
+    """(entries, bytes) of the central directory of the zip DATA, from its end record (or its ZIP64 end
+    record if it has one, as zipfile reads it), without parsing the directory itself. The bytes bound what
+    zipfile parses whatever the count claims."""
     at = data.rfind(b"PK\x05\x06", max(0, len(data) - _END.size - 0xFFFF))
     if at < 0 or len(data) - at < _END.size:
         raise UserError("The uploaded file is not a zip archive.")
     _, _, _, here, entries, size, _, _ = _END.unpack_from(data, at)
-    entries, size = max(here, entries), size
+    entries = max(here, entries)
     locator = at - _END64_LOCATOR.size
     if locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":
         start = locator - _END64.size
         if start < 0 or data[start:start + 4] != b"PK\x06\x06":
             raise UserError("The uploaded file is not a zip archive.")
         fields = _END64.unpack_from(data, start)
-        entries, size = max(entries, fields[6], fields[7]), max(size, fields[8])
+        entries, size = max(fields[6], fields[7]), fields[8]  # what zipfile reads when there is one
     return entries, size
 
 
