@@ -193,9 +193,9 @@ def test_a_directory_larger_than_its_bound_is_refused_before_parsing(monkeypatch
 @pytest.mark.parametrize("config, english, chinese", [
     (b'{"model": {,}}', "The uploaded config is not valid JSON (its first error is at line 1, column 12).",
      "上传的配置不是有效的 JSON（第一处错误在第 1 行第 12 列）。"),
-    (b'{"model": "\xff"}', "The uploaded config is not text: byte 11 is not UTF-8.", "上传的配置不是文本：第 11 个字节不是 UTF-8。"),
-    (b"[" * 100_000, "The uploaded config nests its brackets too deeply to be a run config.",
-     "上传的配置的括号嵌套太深，不是训练配置。"),
+    (b'{"model": "\xff"}', "The uploaded config is not valid JSON: byte 11 is not UTF-8 text.", "上传的配置不是有效的 JSON：第 11 个字节不是 UTF-8 文本。"),
+    (b"[" * 100_000, "The uploaded config is not valid JSON: its brackets nest too deeply.",
+     "上传的配置不是有效的 JSON：括号嵌套太深。"),
 ])
 def test_an_uploaded_config_that_is_not_json_is_one_sentence_of_our_own_in_both_languages(tmp_path, monkeypatch,
                                                                                            config, english, chinese):

@@ -179,10 +179,10 @@ class RunConfig(_Strict):
             raise UserError("The {source} is not valid JSON (its first error is at line {line}, column {column}).",
                 source=source, line=err.lineno, column=err.colno) from None
         except UnicodeDecodeError as err:
-            raise UserError("The {source} is not text: byte {start} is not UTF-8.",
+            raise UserError("The {source} is not valid JSON: byte {start} is not UTF-8 text.",
                 source=source, start=err.start) from None
         except RecursionError:
-            raise UserError("The {source} nests its brackets too deeply to be a run config.",
+            raise UserError("The {source} is not valid JSON: its brackets nest too deeply.",
                 source=source) from None
         return cls.from_dict(data, source)
 
