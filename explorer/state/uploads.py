@@ -63,17 +63,27 @@ def checked_run_files(files: dict[str, bytes], config) -> dict[str, bytes]:
         (folder / snapshots.SNAPSHOTS).mkdir()
         for path, data in files.items():
             (folder / path).write_bytes(data)
-        read_history(folder)
-        read_steps(folder)
-        model = VAE(config.model)
-        for epoch in snapshots.kept_epochs(folder):
-            try:
-                model.load_state_dict(snapshots.load(folder, config.model, epoch), strict=True)
-            except RuntimeError:
-                raise UserError("The zip's snapshot of epoch {epoch} does not fit the model its config describes.",
-                                epoch=epoch) from None
+        try:
+            read_history(folder)
+            read_steps(folder)
+            model = VAE(config.model)
+            for epoch in snapshots.kept_epochs(folder):
+                try:
+                    model.load_state_dict(snapshots.load(folder, config.model, epoch), strict=True)
+                except RuntimeError:
+                    raise UserError("The zip's snapshot of epoch {epoch} does not fit the model its config "
+                                    "describes.", epoch=epoch) from None
+        except UserError as err:  # the reader's sentence, naming the file as the zip does, not the scratch folder
+            raise UserError(err.template, **{k: _inside(v, folder) for k, v in err.values.items()}) from None
     return {path: data for path, data in files.items() if path in (HISTORY, STEPS)
             or path.startswith(snapshots.SNAPSHOTS + "/")}
+
+
+def _inside(value: object, folder: Path) -> object:
+    """VALUE, or its path relative to FOLDER if it is a path inside it."""
+    if isinstance(value, (str, Path)) and Path(value).is_relative_to(folder):
+        return Path(value).relative_to(folder).as_posix()
+    return value
 
 
 def read_history_bytes(data: bytes) -> list[dict]:
