@@ -24,9 +24,10 @@ class _Once(argparse._StoreAction):
     """A flag that takes one value refuses a second (``--latent-dim 2 --latent-dim 3`` would silently keep 3)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        if self.dest in parser.given:
+        given = parser.__dict__.setdefault("given", set())
+        if self.dest in given:
             raise argparse.ArgumentError(self, "given twice; give it once")
-        parser.given.add(self.dest)
+        given.add(self.dest)
         super().__call__(parser, namespace, values, option_string)
 
 

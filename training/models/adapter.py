@@ -126,8 +126,10 @@ def config_of(folder: str | Path, dataset: str | None = None) -> RunConfig:
     return checked_config(spec_of(folder), dataset)
 
 
+@functools.lru_cache(maxsize=8)
 def checked_config(spec: str, dataset: str | None = None) -> RunConfig:
-    """The config of SPEC's model, made and checked: its image shape said, one image encoded."""
+    """The config of SPEC's model, made and checked: its image shape said, one image encoded (once per process,
+    as the model is made once: the app asks on every rerun)."""
     obj = instance(spec)
     image = _image_shape(obj, spec)
     try:
