@@ -99,6 +99,7 @@ def test_every_page_shows_the_uploaded_run_as_the_original(both):
     ("snapshots/epoch-0001.safetensors", b"\x10\0\0\0\0\0\0\0{not safetensors}", "not a valid safetensors file"),
     ("snapshots/epoch-0001.safetensors", None, "does not fit the model"),  # another model's snapshot
     ("snapshots/evil.py", b"import os", "no file of a model"),
+    ("snapshots/epoch-00001.safetensors", b"", "no file of a model"),  # not the name snapshots.py gives epoch 1
     ("snapshots/sub/epoch-0001.safetensors", b"", "no file of a model"),
 ])
 def test_a_run_zip_with_a_bad_history_step_log_or_snapshot_is_one_sentence_and_writes_nothing(both, tmp_path, name,

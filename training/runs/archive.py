@@ -32,7 +32,7 @@ from training.runs.layout import CONFIG, HISTORY, ONNX_DECODER, ONNX_ENCODER, ON
 from training.runs.snapshots import SNAPSHOTS
 
 MEMBERS = (CONFIG, WEIGHTS, HISTORY, STEPS, ONNX_ENCODER, ONNX_DECODER, ONNX_META)
-SNAPSHOT = re.compile(r"epoch-[0-9]{4,9}\.safetensors")  # as training/runs/snapshots.py names them
+SNAPSHOT = re.compile(r"epoch-([0-9]{4}|[1-9][0-9]{4,8})\.safetensors")  # exactly as snapshots.path_of names them
 MAX_MEMBERS = 96  # the files above, up to about 80 snapshots, and their folders
 MAX_DIRECTORY_BYTES = 256 * 1024  # the central directory: under 300 bytes an entry
 _END = struct.Struct("<4s4H2LH")             # End Of Central Directory record
