@@ -72,3 +72,20 @@ def test_a_bad_spec_is_one_sentence_and_exit_2(tmp_path, monkeypatch, capsys, sp
     import re
 
     assert re.search(match, err[0])
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("json:loads", r"The model json:loads failed: json:loads\(\) raised TypeError"),  # a factory that raises
+    ("builtins:exit", r"tried to end the program while builtins:exit\(\) ran"),       # one that calls sys.exit
+    ("tests.no_such_module:make", "cannot be imported"),
+])
+def test_a_factory_that_fails_or_exits_is_one_sentence_exit_2_and_leaves_no_folder(tmp_path, monkeypatch, capsys,
+                                                                                    spec, match):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    assert main(["evaluate", "--model", spec]) == 2  # was: a traceback and 1, or 0 and nothing said
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
+    import re
+
+    assert re.search(match, err[0])
+    assert list(tmp_path.iterdir()) == []  # no adapters/<spec> for a model that was never made

@@ -122,11 +122,14 @@ def test_datasets_lists_every_name(capsys):
     (["--device", "tpu"], "Unknown --device"),
     (["--resume"], "--resume needs --out"),
     (["--bogus-flag"], "Unrecognized arguments: --bogus-flag"),
+    (["--latent-dim", "2", "--latent-dim", "3"], "Argument --latent-dim: given twice; give it once"),  # was: 3
+    (["--epochs", "1", "--epochs=2"], "Argument --epochs: given twice"),
 ])
 def test_bad_fit_flags_exit_2_with_one_sentence_and_write_nothing(tmp_path, capsys, monkeypatch, args, phrase):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
-    full = ["fit", "--dataset", "digits", "--epochs", "1", "--quiet"] + args
+    full = (["fit", "--quiet"] + (["--dataset", "digits"] if "--dataset" not in args else [])
+            + (["--epochs", "1"] if "--epochs" not in args else []) + args)
     if "--resume" not in args:
         full += ["--out", str(out)]
     assert main(full) == 2
@@ -221,3 +224,16 @@ def test_the_fit_flags_are_generated_from_the_config_and_keep_their_names():
             assert f"(default {field_of(key).default})" in action.help
     assert tuple(flags["--likelihood"].choices) == ("bernoulli", "gaussian", "gaussian-learned")
     assert flags["--latent-dim"].type is int and flags["--lr"].type is float
+
+
+@pytest.mark.parametrize("argv", [
+    ["sweep", "--beta", "1,2", "--beta", "3,4", "--out", "x"],
+    ["evaluate", "x", "--seed", "1", "--seed", "2"],
+    ["stop", "x", "--wait", "0", "--wait", "1"],
+    ["export", "x", "--out", "a", "--out", "b"],
+])
+def test_every_single_valued_flag_given_twice_is_refused_in_every_command(tmp_path, capsys, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert "given twice; give it once" in _error_line(capsys)
+    assert list(tmp_path.iterdir()) == []

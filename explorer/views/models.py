@@ -129,8 +129,7 @@ def upload() -> None:
 
 def zipped(run_dir: Path) -> bytes:
     """The model's files in one .zip, which the upload above takes back (training/runs/archive.py)."""
-    return archive.write({name: _read(run_dir, name) for name in archive.MEMBERS
-                          if (run_dir / name).is_file()}, run_dir.name)
+    return archive.write(archive.run_files(run_dir), run_dir.name)
 
 
 def _read(run_dir: Path, name: str) -> bytes:

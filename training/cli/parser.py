@@ -15,6 +15,32 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + error
         raise UserError("{message} (see '{prog} --help').", message=message[:1].upper() + message[1:], prog=self.prog)
 
+    def parse_known_args(self, args=None, namespace=None):
+        self.given: set[str] = set()  # the single-valued flags met so far in this parse (_Once)
+        return super().parse_known_args(args, namespace)
+
+
+class _Once(argparse._StoreAction):
+    """A flag that takes one value refuses a second (``--latent-dim 2 --latent-dim 3`` would silently keep 3)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = parser.__dict__.setdefault("given", set())
+        if self.dest in given:
+            raise argparse.ArgumentError(self, "given twice; give it once")
+        given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _once_each(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Every single-valued flag of PARSER and its commands is a ``_Once``: one home for the rule."""
+    for action in parser._actions:
+        if type(action) is argparse._StoreAction and action.option_strings:
+            action.__class__ = _Once
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _once_each(sub)
+    return parser
+
 
 def _data_flags(parser: argparse.ArgumentParser) -> None:
     """The data set flags of fit and sweep; the names come from the data registry's list."""
@@ -88,4 +114,4 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", type=float, default=10.0, help="seconds to wait for it to stop (default 10; 0: don't)")
 
     sub.add_parser("datasets", help="list the data sets and whether each is available now")
-    return p
+    return _once_each(p)

@@ -175,9 +175,15 @@ class RunConfig(_Strict):
                 source=source, text=len(text))
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-            raise UserError("The {source} is not valid JSON ({err}).",
-                source=source, err=err) from None
+        except json.JSONDecodeError as err:  # our words: Python's own ("Expecting property name ...") are not
+            raise UserError("The {source} is not valid JSON (its first error is at line {line}, column {column}).",
+                source=source, line=err.lineno, column=err.colno) from None
+        except UnicodeDecodeError as err:
+            raise UserError("The {source} is not valid JSON: byte {start} is not UTF-8 text.",
+                source=source, start=err.start) from None
+        except RecursionError:
+            raise UserError("The {source} is not valid JSON: its brackets nest too deeply.",
+                source=source) from None
         return cls.from_dict(data, source)
 
     @classmethod

@@ -57,8 +57,10 @@ def trust(spec: str) -> str:
 
 
 def folder_for(spec: str, cache: str | Path | None = None) -> Path:
-    """The picker's folder for SPEC (only adapter.json in it), written if missing."""
+    """The picker's folder for SPEC (only adapter.json in it), written if missing, and only once the model was
+    made and checked (``checked_config``): a spec that fails leaves nothing behind."""
     spec = trust(spec)
+    checked_config(spec)
     folder = (Path(cache).expanduser() if cache else cache_root()) / "adapters" / re.sub(r"[^\w.-]", "-", spec)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ADAPTER_FILE
@@ -90,7 +92,12 @@ def instance(spec: str):
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:
         raise UserError("{spec} cannot be imported: {why}", spec=spec, why=str(err).rstrip(".") + ".") from None
-    obj = factory()
+    except (Exception, SystemExit) as err:  # its module's own code failed (or exited) while importing
+        raise _failed(spec, "importing it", err) from None
+    try:
+        obj = factory()
+    except (Exception, SystemExit) as err:  # one's own code: any failure, sys.exit() included, is one sentence
+        raise _failed(spec, f"{spec}()", err) from None
     if not (callable(getattr(obj, "encode", None)) and callable(getattr(obj, "decode", None))):
         raise UserError("{spec}() must return an object with encode(x) and decode(z).", spec=spec)
     return obj
@@ -105,11 +112,31 @@ def _image_shape(obj, spec: str) -> tuple[int, int, int]:
     return tuple(int(v) for v in shape)
 
 
+def _failed(spec: str, what: str, err: BaseException) -> UserError:
+    """The sentence for one's own code that raised ERR (or exited) while doing WHAT."""
+    if isinstance(err, SystemExit):
+        return UserError("The model {spec} tried to end the program while {what} ran; its factory must return "
+                         "the model.", spec=spec, what=what)
+    why = (str(err).splitlines() or [""])[0][:200]
+    return UserError("The model {spec} failed: {what} raised {kind} ({why}).", spec=spec, what=what,
+                     kind=type(err).__name__, why=why or "no message")
+
+
 def config_of(folder: str | Path, dataset: str | None = None) -> RunConfig:
-    spec = spec_of(folder)
+    return checked_config(spec_of(folder), dataset)
+
+
+@functools.lru_cache(maxsize=8)
+def checked_config(spec: str, dataset: str | None = None) -> RunConfig:
+    """The config of SPEC's model, made and checked: its image shape said, one image encoded (once per process,
+    as the model is made once: the app asks on every rerun)."""
     obj = instance(spec)
     image = _image_shape(obj, spec)
-    mu, _ = _as_tensors(obj.encode(torch.zeros(1, *image)), spec)
+    try:
+        encoded = obj.encode(torch.zeros(1, *image))
+    except (Exception, SystemExit) as err:
+        raise _failed(spec, "encode(x)", err) from None
+    mu, _ = _as_tensors(encoded, spec)
     model = ModelConfig(image_shape=image, latent_dim=int(mu.shape[-1]), arch="mlp", hidden=(1,),
                         likelihood=getattr(obj, "likelihood", "bernoulli"), sigma=float(getattr(obj, "sigma", 0.1)))
     return RunConfig(model=model, train={"dataset": dataset or getattr(obj, "dataset", None) or NO_DATASET,

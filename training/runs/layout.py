@@ -105,7 +105,8 @@ def publish_run(target: str | Path, files: dict[str, bytes]) -> Path:
         raise UserError("The runs folder {parent} cannot be written ({strerror}).",
             parent=target.parent, strerror=err.strerror) from None
     try:
-        for name, data in files.items():
+        for name, data in files.items():  # a name may hold one folder ("snapshots/epoch-0004.safetensors")
+            (staging / name).parent.mkdir(exist_ok=True)
             atomic_write(staging / name, data)
         os.chmod(staging, 0o777 & ~_UMASK)
         if target.exists():  # rename() would silently replace an empty folder
