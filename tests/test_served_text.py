@@ -29,7 +29,6 @@ APP = str(ROOT / "explorer" / "app.py")
 DEMO = DEMOS / "mnist5k-z2"
 PAGES = ["views/sliders.py", "views/scrub.py", "views/latent_map.py", "views/balance.py", "views/interpolate.py",
          "views/samples.py", "views/train.py", "views/sweep.py", "views/models.py", "views/theory.py"]
-WIDGET_IDS = re.compile(r'^\s*(id|form_id|fragment_id)\s*:.*$', re.M)  # where a widget's key travels, not text
 
 
 @pytest.fixture
@@ -67,8 +66,9 @@ def served_runs(tmp_path, monkeypatch, error_details):
 
 
 def page_text(at: AppTest) -> str:
-    """Every text the page sends: bodies, labels, help, options, placeholders, captions, errors, dialogs..."""
-    return "\n".join(WIDGET_IDS.sub("", str(node.proto)) for node in at._tree if getattr(node, "proto", None))
+    """Everything the page sends: bodies, labels, help, options, placeholders, captions, errors, dialogs, and the
+    widgets' ids (their keys, which the browser's page shows too)."""
+    return "\n".join(str(node.proto) for node in at._tree if getattr(node, "proto", None))
 
 
 def leaks(text: str, runs: Path) -> list[str]:
@@ -88,7 +88,7 @@ def test_no_page_shows_a_server_path_or_a_process_when_served(served_runs):
     # what a visitor's own actions bring up: a Delete's question, its refusal (a live process writes the run),
     # a saved upload
     at.switch_page("views/models.py").run()
-    at.button(key=f"delete_{served_runs / 'broken'}").click().run()
+    at.button(key=f"delete_{serving.widget_key(served_runs / 'broken')}").click().run()
     seen.append(("delete asked", page_text(at)))
     at.button(key="confirm_delete").click().run()
     seen.append(("delete refused", page_text(at)))

@@ -13,6 +13,7 @@ VAE_EXPLORER_SERVED=0 gives visitors of a served app the local freedom (the oper
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -121,3 +122,9 @@ def public_text(text: str) -> str:
 def shown_path(path: str | Path) -> str:
     """How a page names a server folder or file: as it is on one's own machine, by its name when served."""
     return public_text(str(path)) if served() else str(path)
+
+
+def widget_key(path: str | Path) -> str:
+    """A run's part of its widgets' keys, which the browser sees in the page: its path on one's own machine,
+    an opaque digest of it when served."""
+    return hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:16] if served() else str(path)

@@ -54,7 +54,7 @@ def card(run: RunSummary) -> None:
             st.caption(public(f"{run.dataset} · {kind} · z = {run.latent_dim} · {run.likelihood}"))
             st.markdown(_("A model from elsewhere, without a training history; python -m training evaluate scores it."))
             with st.container(horizontal=True):
-                run_actions.use_button(run, str(run.path))
+                run_actions.use_button(run, serving.widget_key(run.path))
             return
         st.caption(public(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · β = {run.beta:g}"))
         elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
@@ -69,10 +69,11 @@ def card(run: RunSummary) -> None:
             st.caption(":red[" + _("Its training process ended without finishing; Resume continues from the last "
                                    "saved epoch.") + "]")
         with st.container(horizontal=True):
-            run_actions.use_button(run, str(run.path))
-            run_actions.stop_button(run, f"card_{run.path}")
-            run_actions.resume_button(run, f"card_{run.path}")
-            run_actions.delete_button(run, str(run.path))
+            key = serving.widget_key(run.path)
+            run_actions.use_button(run, key)
+            run_actions.stop_button(run, f"card_{key}")
+            run_actions.resume_button(run, f"card_{key}")
+            run_actions.delete_button(run, key)
 
 
 def run_cards() -> None:
