@@ -56,7 +56,8 @@ def card(run: RunSummary) -> None:
             with st.container(horizontal=True):
                 run_actions.use_button(run, serving.widget_key(run.path))
             return
-        st.caption(public(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · β = {run.beta:g}"))
+        st.caption(public(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · "
+                          f"β = {run.beta:g}"))
         elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
         units = (_("{active} of {z_dim}").format(active=run.active_units, z_dim=run.latent_dim)
                  if run.active_units is not None else "-")
