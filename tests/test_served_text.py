@@ -173,6 +173,29 @@ def test_upload_bytes_per_address_are_bounded(tmp_path, quotas):
     assert (root / quota.LEDGER).read_bytes() == before  # a refusal records nothing
 
 
+def test_the_ledger_is_read_and_written_under_its_lock(tmp_path, quotas, monkeypatch):
+    """Two sessions or two server processes at the same moment cannot both take the last place: while one
+    reads and rewrites the ledger, any other descriptor of the lock file is refused it."""
+    import fcntl
+
+    root, refused, read = tmp_path / "runs", [], quota._entries
+
+    def entries_while_another_tries(path, now):
+        fd = os.open(root / quota.LEDGER_LOCK, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            refused.append(False)
+        except BlockingIOError:
+            refused.append(True)
+        finally:
+            os.close(fd)
+        return read(path, now)
+
+    monkeypatch.setattr(quota, "_entries", entries_while_another_tries)
+    quota.admit_upload(root, "a", 1, 100.0)
+    assert refused == [True]
+
+
 def test_a_foreign_ledger_is_read_bounded_and_never_followed(tmp_path, quotas):
     root = tmp_path / "runs"
     root.mkdir()
