@@ -16,7 +16,7 @@ import streamlit as st  # noqa: E402
 
 from explorer import i18n  # noqa: E402
 from explorer.i18n import N_, _  # noqa: E402
-from explorer.state import latent_point, shared, view_link  # noqa: E402
+from explorer.state import latent_point, serving, shared, view_link  # noqa: E402
 from explorer.widgets import compare, copy_link, run_actions  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
@@ -52,6 +52,9 @@ def model_picker() -> None:
 
 
 def main() -> None:
+    if serving.served():  # served to others: a traceback (server paths, code) never reaches a visitor, nor a path
+        st.set_option("client.showErrorDetails", "none")
+    i18n.show_paths_with(serving.public_text if serving.served() else None)
     st.set_page_config(page_title=_("VAE explorer"), page_icon=str(ICON), layout="wide")
     st.html(STYLE)
     pages = [

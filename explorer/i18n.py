@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import gettext
 import io
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,15 +86,29 @@ def _(message: str) -> str:
     return _pseudo(text)
 
 
+_public: list[Callable[[str], str]] = []  # how sentences name server paths: set by the app on every run
+
+
+def show_paths_with(public: Callable[[str], str] | None) -> None:
+    """Set by explorer/app.py on every run: served to others, the library's sentences name no server path and
+    no process (explorer/state/serving.py public_text); None: as they are (one's own machine)."""
+    _public[:] = [public] if public is not None else []
+
+
+def public(text: str) -> str:
+    """TEXT as this server lets its visitors read it (the one home of that rewriting for the library's words)."""
+    return _public[0](text) if _public else text
+
+
 def words(template: str | None, values: dict | None, english: str) -> str:
     """A sentence the library keeps as a template and its values (a status reason, a data note) in the
     visitor's language; ENGLISH when it has no template or the translation does not fit its values."""
     if not template:
-        return english
+        return public(english)
     try:
-        return _(template).format(**(values or {}))
+        return public(_(template).format(**(values or {})))
     except (KeyError, IndexError, ValueError):
-        return english
+        return public(english)
 
 
 def error_text(err: BaseException, nested: bool = False) -> str:
@@ -104,7 +119,7 @@ def error_text(err: BaseException, nested: bool = False) -> str:
 
     template, values = getattr(err, "template", None), getattr(err, "values", None)
     if not isinstance(template, str):
-        return str(err)
+        return public(str(err))
     shown = {k: error_text(v, nested=True) if isinstance(v, BaseException) else _(v) if isinstance(v, Phrase) else v
              for k, v in (values or {}).items()}
     text = words(template, shown, str(err))

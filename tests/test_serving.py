@@ -42,7 +42,7 @@ def test_served_the_runs_folder_is_picked_from_the_operators_list(operator, tmp_
     at = open_page("views/models.py", tmp_path / "anywhere")
     assert not [t for t in at.text_input if t.label == "Runs folder"]  # nothing to type a path into
     (choice,) = [s for s in at.selectbox if s.label == "Runs folder"]
-    assert choice.options == [str(runs_a), str(runs_b)] and choice.value == str(runs_a)
+    assert choice.options == ["runs-a", "runs-b"] and choice.value == str(runs_a)  # by name: no server path shown
     assert at.session_state["runs_root"] == str(runs_a)  # the session's own path was not kept
     choice.set_value(str(runs_b)).run()
     assert at.session_state["runs_root"] == str(runs_b)
@@ -53,7 +53,7 @@ def test_served_the_image_folder_is_picked_and_others_are_refused(operator, tmp_
     at = open_page("views/train.py", tmp_path / "anywhere")
     assert not [t for t in at.text_input if t.label == "Image folder"]
     (choice,) = [s for s in at.selectbox if s.label == "Image folder"]
-    assert choice.options == [str(images)]
+    assert choice.options == ["images"]  # by name: no server path shown
     form = {"dataset": "folder:PATH", "folder": "/etc", "channels": 1, "image_size": 28}
     with pytest.raises(UserError, match="only on the image folders its operator offers"):
         config_from_form(form)

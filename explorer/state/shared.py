@@ -244,7 +244,8 @@ def current_run() -> Run:
     except (UserError, OSError):
         fallback = default_run()
         if path != fallback:
-            st.warning(_("The run {path} could not be loaded; showing the bundled demo instead.").format(path=path))
+            st.warning(_("The run {path} could not be loaded; showing the bundled demo instead.").format(
+                path=serving.shown_path(path)))
             select_run(fallback)
             return load_run_of(fallback)
         raise

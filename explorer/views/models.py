@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.i18n import _, error_text
+from explorer.i18n import _, error_text, public
 from explorer.state import serving, shared
 from explorer.state.uploads import save_uploaded_run, save_uploaded_zip
 from explorer.widgets import run_actions
@@ -29,7 +29,7 @@ def runs_folder() -> None:
         folders = [str(p) for p in serving.runs_folders()]
         current = str(shared.runs_root())
         picked = st.selectbox(_("Runs folder"), folders, index=folders.index(current) if current in folders else 0,
-                              key="models_runs_choice",
+                              key="models_runs_choice", format_func=serving.shown_path,
                               help=_("The runs folders this server offers (its operator sets them)."))
         if picked != current:
             st.session_state["runs_root"] = picked
@@ -54,12 +54,13 @@ def card(run: RunSummary) -> None:
         st.markdown(f"**{run.name}**{badge}")
         if model_kind(run.path) != RUN:  # a model from elsewhere: no training to tell
             kind = _("ONNX graphs") if model_kind(run.path) == ONNX else _("your own code")
-            st.caption(f"{run.dataset} · {kind} · z = {run.latent_dim} · {run.likelihood}")
+            st.caption(public(f"{run.dataset} · {kind} · z = {run.latent_dim} · {run.likelihood}"))
             st.markdown(_("A model from elsewhere, without a training history; python -m training evaluate scores it."))
             with st.container(horizontal=True):
-                run_actions.use_button(run, str(run.path))
+                run_actions.use_button(run, serving.widget_key(run.path))
             return
-        st.caption(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · β = {run.beta:g}")
+        st.caption(public(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · "
+                          f"β = {run.beta:g}"))
         elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
         units = (_("{active} of {z_dim}").format(active=run.active_units, z_dim=run.latent_dim)
                  if run.active_units is not None else "-")
@@ -72,10 +73,11 @@ def card(run: RunSummary) -> None:
             st.caption(":red[" + _("Its training process ended without finishing; Resume continues from the last "
                                    "saved epoch.") + "]")
         with st.container(horizontal=True):
-            run_actions.use_button(run, str(run.path))
-            run_actions.stop_button(run, f"card_{run.path}")
-            run_actions.resume_button(run, f"card_{run.path}")
-            run_actions.delete_button(run, str(run.path))
+            key = serving.widget_key(run.path)
+            run_actions.use_button(run, key)
+            run_actions.stop_button(run, f"card_{key}")
+            run_actions.resume_button(run, f"card_{key}")
+            run_actions.delete_button(run, key)
 
 
 def run_cards() -> None:
@@ -117,6 +119,7 @@ def upload() -> None:
         return
     run_name = name.strip() or time.strftime("uploaded-%Y%m%d-%H%M%S")
     try:
+        serving.admit_upload(shared.runs_root(), bundle.size if bundle is not None else weights.size + config.size)
         if bundle is not None:
             path = save_uploaded_zip(bundle.getvalue(), shared.runs_root(), run_name)
         else:
@@ -124,7 +127,8 @@ def upload() -> None:
     except UserError as err:
         st.error(error_text(err))
         return
-    shared.choose_run(path, _("Saved as {path}; it is now the current model.").format(path=f"`{path}`"))
+    shared.choose_run(path, _("Saved as {path}; it is now the current model.").format(
+        path=f"`{serving.shown_path(path)}`"))
 
 
 def zipped(run_dir: Path) -> bytes:
@@ -140,14 +144,15 @@ def _read(run_dir: Path, name: str) -> bytes:
 def download() -> None:
     run_dir = shared.current_run_path()
     if model_kind(run_dir) == ONNX:  # its files travel as one .zip, which the upload above takes back
-        st.caption(_("The current model: {path}").format(path=f"`{run_dir}`"))
+        st.caption(_("The current model: {path}").format(path=f"`{serving.shown_path(run_dir)}`"))
         st.download_button(_("all as .zip"), lambda: zipped(run_dir), file_name=f"{run_dir.name}.zip",
                            mime="application/zip", on_click="ignore", icon=":material/folder_zip:")
         return
     if model_kind(run_dir) != RUN or not (weights_path(run_dir).is_file() and (run_dir / CONFIG).is_file()):
-        st.caption(_("The current model {path} has no files to download.").format(path=f"`{run_dir}`"))
+        st.caption(_("The current model {path} has no files to download.").format(
+            path=f"`{serving.shown_path(run_dir)}`"))
         return
-    st.caption(_("The current model: {path}").format(path=f"`{run_dir}`"))
+    st.caption(_("The current model: {path}").format(path=f"`{serving.shown_path(run_dir)}`"))
     cols = st.columns(3)
     cols[0].download_button(WEIGHTS, lambda: _read(run_dir, WEIGHTS), file_name=WEIGHTS,
                             mime="application/octet-stream", on_click="ignore", icon=":material/download:")

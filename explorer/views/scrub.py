@@ -8,6 +8,8 @@ component starts from the current latent point and, on release, z comes back and
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
@@ -65,7 +67,8 @@ def main() -> None:
         st.page_link("views/sliders.py", label=_("Open Latent sliders"), icon=":material/tune:")
         return
     shared.on_new_model("scrub", lambda: st.session_state.pop("scrub_last", None))  # its last z means nothing here
-    model_id = f"{path}:{shared.weights_digest(path)}"
+    # which weights the browser holds: opaque, so that the page sends no server path
+    model_id = hashlib.sha256(f"{path}:{shared.weights_digest(path)}".encode()).hexdigest()[:16]
     pad_panel(decoder, str(path), model_id, order, kl, active, dim_names.of_history(history, z_dim))
 
 

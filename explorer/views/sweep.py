@@ -17,7 +17,7 @@ import streamlit as st
 
 from explorer.figures import images, sweep_figures
 from explorer.i18n import _, error_text
-from explorer.state import dim_names, shared
+from explorer.state import dim_names, serving, shared
 from explorer.widgets import downloads, run_actions
 from training.core.errors import UserError
 from training.models.catalogue import RunSummary, summarize_run
@@ -213,7 +213,7 @@ def main() -> None:
     if not names:
         st.info(_("No β sweep in this runs folder yet. Start one on the Train page (fill in 'β sweep'), or from the "
                   "command line: {command}").format(
-            command=f"`python -m training sweep --beta 0.5,1,2,4,8 --out {root}/NAME`"))
+            command=f"`python -m training sweep --beta 0.5,1,2,4,8 --out {serving.shown_path(root)}/NAME`"))
         return
     name = pick_sweep(root, names)
     try:

@@ -15,8 +15,8 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.figures.train_figures import beta_figure, loss_figure
-from explorer.i18n import _, error_text
-from explorer.state import shared, trainings
+from explorer.i18n import _, error_text, public
+from explorer.state import serving, shared, trainings
 from explorer.widgets import downloads, run_actions
 from explorer.widgets.train_form import betas_from_form, config_from_form, sweep_name_of, training_form
 from training.core.errors import UserError
@@ -121,10 +121,10 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     s = run.status
     st.subheader(run.name, anchor=False)
     owner = (" · " + _("process {pid} on {host}").format(pid=s.owner.pid, host=s.owner.host)
-             if s.owner is not None and run.state in ACTIVE else "")
-    st.caption(f"{run_actions.STATE_ICONS[run.state]} {run_actions.state_word(run.state)} · {run.dataset}, {run.arch}, "
-               f"z = {run.latent_dim}, {run.likelihood}, β = {run.beta:g} · "
-               + _("saved in {path}").format(path=f"`{run.path}`") + owner)
+             if s.owner is not None and run.state in ACTIVE and not serving.served() else "")
+    st.caption(f"{run_actions.STATE_ICONS[run.state]} {run_actions.state_word(run.state)} · {public(run.dataset)}, "
+               f"{run.arch}, z = {run.latent_dim}, {run.likelihood}, β = {run.beta:g} · "
+               + _("saved in {path}").format(path=f"`{serving.shown_path(run.path)}`") + owner)
     state_line(run, positions, launcher)
     if s.data_note:
         st.warning(run_actions.reason_text(s, "data_note"), icon=":material/warning:")

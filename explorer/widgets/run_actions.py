@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import DEMOS
-from explorer.i18n import N_, _, error_text, words
-from explorer.state import shared, trainings
+from explorer.i18n import N_, _, error_text, public, words
+from explorer.state import serving, shared, trainings
 from training.core.errors import UserError
 from training.jobs.control import delete_run, resume, stop_run
 from training.models.catalogue import RunSummary
@@ -35,7 +35,7 @@ def run_label(run: RunSummary) -> str:
     state when it is not finished."""
     kind = _("demo") if run.bundled else _("run")
     live = "" if run.state == "finished" else f" · {state_word(run.state)}"
-    return f"{run.name} ({kind}: {run.dataset}, z={run.latent_dim}, {run.likelihood}, β={run.beta:g}){live}"
+    return public(f"{run.name} ({kind}: {run.dataset}, z={run.latent_dim}, {run.likelihood}, β={run.beta:g}){live}")
 
 
 def run_details(run: RunSummary) -> str:
@@ -45,7 +45,7 @@ def run_details(run: RunSummary) -> str:
     text = _("{name}: {kind}, data set {dataset}, {z_dim} latent dimensions, {likelihood} decoder, β = {beta}").format(
         name=run.name, kind=kind, dataset=run.dataset, z_dim=run.latent_dim, likelihood=run.likelihood,
         beta=f"{run.beta:g}")
-    return text if run.state == "finished" else f"{text} · {state_word(run.state)}"
+    return public(text if run.state == "finished" else f"{text} · {state_word(run.state)}")
 
 
 def badge(state_name: str) -> str:
@@ -131,7 +131,7 @@ def _confirm_delete(run: RunSummary) -> None:
     callbacks, which run before any rerun: a refresh of the card list that meets the press cannot lose it."""
     st.write(_("**{name}** and everything in its folder (weights, checkpoint, history) will be removed for good.").format(
         name=run.name))
-    st.caption(f"`{run.path}`")
+    st.caption(f"`{serving.shown_path(run.path)}`")
     left, right = st.columns(2)
     deleted = left.button(_("Delete for good"), type="primary", icon=":material/delete:", key="confirm_delete",
                           on_click=_delete_for_good, args=(str(run.path),))

@@ -145,6 +145,7 @@ def training_form() -> dict | None:
             if serving.served():  # served to others: the operator's image folders only, picked, never typed
                 offered = [str(p) for p in serving.image_folders()]
                 folder = st.selectbox(_(FORM_ONLY["folder"]), offered, index=None, key="train_folder_choice", **KEEP,
+                                      format_func=serving.shown_path,
                                       placeholder=_("one of this server's folders") if offered else
                                       _("this server offers no image folders"),
                                       help=_("For the data set 'folder:PATH': the image folders this server offers "
@@ -161,7 +162,8 @@ def training_form() -> dict | None:
             channels = st.radio(_("Channels (folders)"), (1, 3), horizontal=True, key="train_channels", **KEEP,
                                 format_func={1: _("grey"), 3: _("colour")}.get)
             name = st.text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
-                                 help=_("Saved as a folder under {root}.").format(root=shared.runs_root()))
+                                 help=_("Saved as a folder under {root}.").format(
+                                     root=serving.shown_path(shared.runs_root())))
         with model_col:
             st.markdown("**" + _("Model") + "**")
             arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP)

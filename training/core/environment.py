@@ -16,6 +16,12 @@
     VAE_EXPLORER_MODEL            one's own model code for the app (training/models/adapter.py)
     VAE_EXPLORER_DATA             downloaded data sets                default ~/.cache/vae-explorer/data
     VAE_EXPLORER_CACHE            what the app derives (maps, adapters) default ~/.cache/vae-explorer
+    VAE_EXPLORER_UPLOADS_PER_HOUR        a served app's uploads per visitor address an hour      default 20
+    VAE_EXPLORER_UPLOAD_MB_PER_HOUR      their megabytes per visitor address an hour             default 256
+    VAE_EXPLORER_FOLDER_UPLOADS_PER_HOUR a served app's uploads into one runs folder an hour     default 100
+    VAE_EXPLORER_FOLDER_UPLOAD_MB_PER_HOUR their megabytes per runs folder an hour               default 1024
+    VAE_EXPLORER_MIN_FREE_MB      free disk kept under a runs folder: below it uploads and trainings are refused
+                                  (training/core/quota.py)           default 1024 when served, else 0
 
 Each reader refuses a value that is not what it must be with one sentence naming the variable, when the
 value is needed (never at import). No torch here.
@@ -153,3 +159,38 @@ def data_root(root: str | Path | None = None) -> Path:
 def cache_root() -> Path:
     """$VAE_EXPLORER_CACHE, default ~/.cache/vae-explorer: what the app derives and keeps between restarts."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vae-explorer").expanduser()
+
+
+# -- a served app's uploads and disk (training/core/quota.py) -------------------------------------------
+UPLOADS_PER_HOUR_ENV = "VAE_EXPLORER_UPLOADS_PER_HOUR"
+UPLOAD_MB_PER_HOUR_ENV = "VAE_EXPLORER_UPLOAD_MB_PER_HOUR"
+FOLDER_UPLOADS_PER_HOUR_ENV = "VAE_EXPLORER_FOLDER_UPLOADS_PER_HOUR"
+FOLDER_UPLOAD_MB_PER_HOUR_ENV = "VAE_EXPLORER_FOLDER_UPLOAD_MB_PER_HOUR"
+UPLOAD_QUOTA_DEFAULTS = {UPLOADS_PER_HOUR_ENV: 20, UPLOAD_MB_PER_HOUR_ENV: 256,
+                         FOLDER_UPLOADS_PER_HOUR_ENV: 100, FOLDER_UPLOAD_MB_PER_HOUR_ENV: 1024}
+MIN_FREE_ENV = "VAE_EXPLORER_MIN_FREE_MB"
+SERVED_MIN_FREE_MB = 1024
+
+
+def upload_quota(name: str) -> int:
+    """One of a served app's upload quotas (the four *_PER_HOUR variables): a count or megabytes an hour."""
+    text = _text(name)
+    if not text:
+        return UPLOAD_QUOTA_DEFAULTS[name]
+    value = whole_number(text)
+    if value is None or value < 1:
+        raise UserError("{name} must be a whole number of at least 1, not {text!r}.", name=name, text=text)
+    return value
+
+
+def min_free_mb(served: bool) -> int:
+    """$VAE_EXPLORER_MIN_FREE_MB: the megabytes kept free on a runs folder's disk (0: no floor); by default
+    SERVED_MIN_FREE_MB for a served app and 0 on one's own machine."""
+    text = _text(MIN_FREE_ENV)
+    if not text:
+        return SERVED_MIN_FREE_MB if served else 0
+    value = whole_number(text)
+    if value is None:
+        raise UserError("{name} must be a whole number of megabytes (0: no floor), not {text!r}.",
+                        name=MIN_FREE_ENV, text=text)
+    return value
