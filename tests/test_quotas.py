@@ -137,6 +137,25 @@ def test_the_train_form_shows_the_servers_refusal_in_one_sentence(served, monkey
     assert not (served / "second").exists()
 
 
+def test_below_the_disk_floor_the_train_form_starts_nothing(served, monkeypatch):
+    import shutil
+
+    usage = shutil.disk_usage(served.parent)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=100 * 1024**2))
+    monkeypatch.setattr(LocalLauncher, "spawn", lambda self, run_dir, queued_at: None)  # nothing starts
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
+    at.run()
+    at.switch_page("views/train.py").run()
+    at.selectbox(key="train_dataset").set_value("digits")
+    at.text_input(key="train_hidden").set_value("16")
+    at.text_input(key="train_name").set_value("low-disk")
+    (button,) = [b for b in at.button if b.label == "Start training"]
+    button.click().run()
+    assert [e.value for e in at.error] == ["The server's disk has only 100 MB free, less than the 1024 MB it keeps "
+                                           "free; nothing more can be saved or trained until space is freed."]
+    assert not (served / "low-disk").exists()
+
+
 # -- queued runs wait without a process -------------------------------------------------------------------
 def processes_naming(run_dir: Path) -> list[int]:
     """Processes whose command line names the run folder."""

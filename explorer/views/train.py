@@ -250,6 +250,7 @@ def main() -> None:
     if form is not None:
         try:
             config = config_from_form(form)
+            serving.check_free_disk(root)  # below the operator's floor: one sentence, nothing queued
             name = form["name"].strip() or default_run_name(config)
             betas = betas_from_form(form)
             if betas is None:

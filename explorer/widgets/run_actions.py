@@ -72,6 +72,7 @@ def _stop(run: RunSummary) -> None:
 
 def _resume(run: RunSummary) -> None:
     try:
+        serving.check_free_disk(run.path.parent)
         resume(run.path, trainings.launcher(run.path.parent), **trainings.quota(trainings.visitor_id()))
     except UserError as err:
         st.session_state["run_action_error"] = error_text(err)
