@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import os
 import resource
-import sys
 import tempfile
 import time
 import zipfile
@@ -27,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("VAE_EXPLORER_FOREIGN_MB", "1024")
 os.environ.setdefault("VAE_EXPLORER_FOREIGN_SECONDS", "10")
 
@@ -38,7 +36,7 @@ from training.core.config import ModelConfig  # noqa: E402
 from training.core.errors import UserError  # noqa: E402
 from training.models.catalogue import list_runs  # noqa: E402
 from training.models.onnx_runtime import OnnxVAE  # noqa: E402
-from tests.test_onnx_sandbox import (IMAGE, Z, batch_squared, blowup, decoder, encoder, matmul_chain,  # noqa: E402
+from benchmarks.hostile_graphs import (IMAGE, Z, batch_squared, blowup, decoder, encoder, matmul_chain,  # noqa: E402
                                      nan_output, squared_output)
 
 

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from training.core.config import RunConfig  # noqa: E402
 from training.runs.lock import RunLock  # noqa: E402

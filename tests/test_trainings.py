@@ -112,8 +112,10 @@ def test_stop_ends_a_running_training_after_its_current_step_and_keeps_its_check
     assert status.state == STOPPED
     # The status names the epoch in progress; a stopped run names the last one it finished and saved. It
     # stopped within the epoch it was in when asked (keeping the one before), or at that epoch's end if the
-    # request met it there, never later: the request is read between steps, whatever the machine's speed.
-    assert asked_in - 1 <= status.epoch <= asked_in
+    # request met it there, never later: the request is read between steps, whatever the machine's speed. The
+    # status read above may lag the process by its write interval (PROGRESS_EVERY_S), in which a short epoch of
+    # this tiny training can end: one epoch more is the same promptness (seen on a busy machine).
+    assert asked_in - 1 <= status.epoch <= asked_in + 1
     assert status.reason.startswith("Stopped; the checkpoint of epoch") and not (run_dir / "stop").exists()
     assert 1 <= load_run(run_dir).epoch <= status.epoch
     summary = next(r for r in list_runs(root))

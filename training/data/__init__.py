@@ -7,7 +7,16 @@ Names: see ``DATASET_NAMES``, plus ``folder:PATH`` for a folder of images. May i
 only (a sibling of ``training.vae``).
 """
 
-from .dataset import Dataset
-from .registry import DATASET_NAMES, DatasetInfo, list_datasets, load_dataset, native_shape
+from importlib import import_module
 
-__all__ = ["DATASET_NAMES", "Dataset", "DatasetInfo", "list_datasets", "load_dataset", "native_shape"]
+_EXPORTS = {"Dataset": "dataset", "DATASET_NAMES": "registry", "DatasetInfo": "registry", "list_datasets": "registry",
+            "load_dataset": "registry", "native_shape": "registry"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Names are imported when first used: ``training.data.budget`` (a build's cost, asked before anything is
+    built, e.g. by the app's first page) must not pull in torch through ``dataset``."""
+    if name in _EXPORTS:
+        return getattr(import_module(f"training.data.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'training.data' has no attribute {name!r}")
