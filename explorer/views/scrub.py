@@ -67,8 +67,8 @@ def main() -> None:
         st.page_link("views/sliders.py", label=_("Open Latent sliders"), icon=":material/tune:")
         return
     shared.on_new_model("scrub", lambda: st.session_state.pop("scrub_last", None))  # its last z means nothing here
-    # which weights the browser holds: opaque, so that the page sends no server path
-    model_id = hashlib.sha256(f"{path}:{shared.weights_digest(path)}".encode()).hexdigest()[:16]
+    # which weights the browser holds: the run's name and a digest, so that the page sends no server path
+    model_id = f"{path.name}-" + hashlib.sha256(f"{path}:{shared.weights_digest(path)}".encode()).hexdigest()[:16]
     pad_panel(decoder, str(path), model_id, order, kl, active, dim_names.of_history(history, z_dim))
 
 
