@@ -208,3 +208,21 @@ def test_a_training_whose_folder_is_removed_does_not_remake_it(tmp_path):
     until(lambda: shutil.rmtree(out, ignore_errors=True) or not out.exists(), f"{out} is removed")
     _stops_with_the_sentence(proc)
     assert not out.exists()
+
+
+def test_a_fifo_in_place_of_a_training_log_is_refused_never_waited_on(tmp_path):
+    """The launchers append a training's output to RUN/train.log: a FIFO there (no reader) or a link is one
+    sentence at once; a regular file is appended to."""
+    from training.core.files import open_appending
+
+    os.mkfifo(tmp_path / "train.log")
+    box = returns(open_appending, tmp_path / "train.log", "a training's log")
+    assert isinstance(box.get("error"), UserError) and "not a regular file" in str(box["error"]), box
+    (tmp_path / "link.log").symlink_to("/dev/null")
+    with pytest.raises(UserError, match="not a regular file"):
+        open_appending(tmp_path / "link.log", "a training's log")
+    with open_appending(tmp_path / "ok.log", "a training's log") as log:
+        log.write(b"one\n")
+    with open_appending(tmp_path / "ok.log", "a training's log") as log:
+        log.write(b"two\n")
+    assert (tmp_path / "ok.log").read_bytes() == b"one\ntwo\n"

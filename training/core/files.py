@@ -84,6 +84,28 @@ def open_regular(path: str | Path, what: str, follow_links: bool = False) -> Bin
         raise
 
 
+def open_appending(path: str | Path, what: str) -> BinaryIO:
+    """PATH opened to append to (made if missing, unbuffered), refused with one sentence unless it is a regular
+    file of its folder: a FIFO put in a log's place would block the writer, a link would write elsewhere. The
+    open never blocks (``O_NONBLOCK``; a FIFO without a reader is refused by the kernel) and the check is made on
+    the open descriptor."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.ENXIO):
+            raise UserError("{path} is not a regular file; {what} must be one.", path=path, what=what) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UserError("{path} is not a regular file; {what} must be one.", path=path, what=what)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "ab", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_bounded(path: str | Path, limit: int, what: str, follow_links: bool = False,
                  too_large: Callable[[int], UserError] | None = None) -> bytes:
     """The bytes of PATH, a regular file (``open_regular``), refused from its size before any is read (a sparse

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from training.core.environment import max_trainings_from_env, training_nice_from_env
-from training.core.errors import UserError, reason
+from training.core.errors import Phrase, UserError, reason
+from training.core.files import open_appending
 from training.runs.layout import LOG
 from training.runs.lock import RunLock
 from training.runs.queue import queue_lock, scan, waiting_to_start
@@ -71,7 +72,7 @@ class LocalLauncher:
         argv = fit_argv(run_dir, queued_at, self.threads, self.device, self.max_running, self.nice)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                "OMP_NUM_THREADS": str(self.threads)}
-        with open(run_dir / LOG, "ab") as log:
+        with open_appending(run_dir / LOG, Phrase("a training's log")) as log:  # a FIFO there would block us
             proc = subprocess.Popen([sys.executable, "-m", "training", *argv], cwd=ROOT, env=env,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)  # not killed with the server, nor by its Ctrl-C

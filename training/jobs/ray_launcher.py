@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 from training.core.environment import DATA_ENV, RAY_ADDRESS_ENV
-from training.core.errors import UserError, as_user_error, printable
+from training.core.errors import Phrase, UserError, as_user_error, printable
+from training.core.files import open_appending
 from training.jobs.fit import fit_queued
 from training.jobs.launcher import ROOT
 from training.jobs.ray_connect import check_address, connect
@@ -142,9 +143,9 @@ def _fit_in_worker(run_dir: Path, queued_at: float, threads: int, device: str) -
     """The fit use case for the queued run, printing into RUN_DIR/train.log what the command line would print:
     a skipped-files note, the one sentence of a failure (exit 2), a bug's traceback (exit 1)."""
     try:
-        log = open(run_dir / LOG, "ab", buffering=0)
-    except OSError as err:  # the runs folder is not shared with this node: only Ray's worker log can say so
-        print(f"vae-explorer: cannot open {run_dir / LOG} on {socket.gethostname()} ({err.strerror}); "
+        log = open_appending(run_dir / LOG, Phrase("a training's log"))
+    except (OSError, UserError) as err:  # the runs folder is not shared with this node: only Ray's worker log says so
+        print(f"vae-explorer: cannot open {run_dir / LOG} on {socket.gethostname()} ({getattr(err, 'strerror', err)}); "
               "is the runs folder mounted at the same path on every Ray node?", file=sys.stderr, flush=True)
         return None
     sys.stdout.flush()
