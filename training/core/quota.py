@@ -20,14 +20,13 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import time
 from pathlib import Path
 
 from training.core.environment import (FOLDER_UPLOAD_MB_PER_HOUR_ENV, FOLDER_UPLOADS_PER_HOUR_ENV,
                                        UPLOAD_MB_PER_HOUR_ENV, UPLOADS_PER_HOUR_ENV, upload_quota)
 from training.core.errors import UserError, sentence
-from training.core.files import atomic_write
+from training.core.files import atomic_write, read_bounded
 
 LEDGER, LEDGER_LOCK = ".uploads.json", ".uploads.lock"
 WINDOW_S = 3600.0
@@ -56,17 +55,9 @@ def visitor_key(address: str) -> str:
 
 def _entries(path: Path, now: float) -> list[dict]:
     """The ledger's uploads of the last hour; an unreadable or foreign ledger counts as empty."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return []
-    try:
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # a FIFO or a device would block or never end
-                return []
-            raw = f.read(MAX_LEDGER_BYTES + 1)
-        data = json.loads(raw) if len(raw) <= MAX_LEDGER_BYTES else None
-    except (OSError, ValueError, RecursionError):
+    try:  # the one checked reader: no link, no FIFO or device, bounded
+        data = json.loads(read_bounded(path, MAX_LEDGER_BYTES, "an upload ledger"))
+    except (OSError, ValueError, RecursionError, UserError):
         return []
     rows = data.get("uploads") if isinstance(data, dict) else None
     return [r for r in rows if isinstance(r, dict) and isinstance(r.get("t"), (int, float))
