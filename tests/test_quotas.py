@@ -120,18 +120,24 @@ def test_the_runs_folder_takes_at_most_its_cap_of_trainings_running_and_queued_t
     assert max_queued_from_env() == 8
 
 
-def test_the_train_form_shows_the_servers_refusal_in_one_sentence(served, monkeypatch):
-    monkeypatch.setenv("VAE_EXPLORER_MAX_QUEUED", "1")
-    monkeypatch.setattr(LocalLauncher, "spawn", lambda self, run_dir, queued_at: None)  # nothing starts
-    submit(served, "first", tiny(), FakeLauncher(), requested_by="someone")
+def start_on_the_train_page(name: str) -> AppTest:
+    """A new session that asks the Train page for a small digits training called NAME."""
     at = AppTest.from_file(APP, default_timeout=HANG_S)
     at.run()
     at.switch_page("views/train.py").run()
     at.selectbox(key="train_dataset").set_value("digits")
     at.text_input(key="train_hidden").set_value("16")
-    at.text_input(key="train_name").set_value("second")
+    at.text_input(key="train_name").set_value(name)
     (button,) = [b for b in at.button if b.label == "Start training"]
     button.click().run()
+    return at
+
+
+def test_the_train_form_shows_the_servers_refusal_in_one_sentence(served, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_MAX_QUEUED", "1")
+    monkeypatch.setattr(LocalLauncher, "spawn", lambda self, run_dir, queued_at: None)  # nothing starts
+    submit(served, "first", tiny(), FakeLauncher(), requested_by="someone")
+    at = start_on_the_train_page("second")
     assert [e.value for e in at.error] == [
         "This server already has 1 trainings queued or running, the most it takes; try again when one has finished."]
     assert not (served / "second").exists()
@@ -143,14 +149,7 @@ def test_below_the_disk_floor_the_train_form_starts_nothing(served, monkeypatch)
     usage = shutil.disk_usage(served.parent)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=100 * 1024**2))
     monkeypatch.setattr(LocalLauncher, "spawn", lambda self, run_dir, queued_at: None)  # nothing starts
-    at = AppTest.from_file(APP, default_timeout=HANG_S)
-    at.run()
-    at.switch_page("views/train.py").run()
-    at.selectbox(key="train_dataset").set_value("digits")
-    at.text_input(key="train_hidden").set_value("16")
-    at.text_input(key="train_name").set_value("low-disk")
-    (button,) = [b for b in at.button if b.label == "Start training"]
-    button.click().run()
+    at = start_on_the_train_page("low-disk")
     assert [e.value for e in at.error] == ["The server's disk has only 100 MB free, less than the 1024 MB it keeps "
                                            "free; nothing more can be saved or trained until space is freed."]
     assert not (served / "low-disk").exists()
