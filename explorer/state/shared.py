@@ -147,11 +147,8 @@ def chosen_message() -> str | None:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _file_digest(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
     with open_regular(path, "a model file") as f:  # never a FIFO or a device: the page must not hang on one
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def weights_digest(run_dir: Path) -> str:
