@@ -49,8 +49,8 @@ def test_fit_prints_one_line_per_epoch(tmp_path, capsys):
 def test_evaluate_json_has_the_documented_keys(trained_run, capsys):
     assert main(["evaluate", str(trained_run), "--iw-samples", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"test_neg_elbo", "test_neg_elbo_se", "elbo_samples", "test_recon", "test_kl",
-                           "iwae_nll", "iw_samples", "active_units", "kl_per_dim"}
+    assert set(result) == {"test_neg_elbo", "test_neg_elbo_se", "single_draw_sd", "elbo_samples", "test_recon",
+                           "test_kl", "iwae_nll", "iw_samples", "active_units", "kl_per_dim", "over_seeds"}
     assert result["elbo_samples"] == 16 and 0 < result["test_neg_elbo_se"] < 1.0
     assert result["iw_samples"] == 20 and len(result["kl_per_dim"]) == 2
     assert result["test_neg_elbo"] == pytest.approx(result["test_recon"] + result["test_kl"])
@@ -74,10 +74,39 @@ def test_evaluate_averages_its_elbo_over_draws_of_z_and_gives_the_standard_error
     recons = [summarize(elbo_terms(run.model, x, gen))["recon"] for _ in range(5)]
     assert result["test_recon"] == pytest.approx(statistics.fmean(recons), rel=1e-9)
     assert result["test_neg_elbo_se"] == pytest.approx(statistics.stdev(recons) / 5 ** 0.5, rel=1e-6)
+    assert result["single_draw_sd"] == pytest.approx(statistics.stdev(recons), rel=1e-6)
     assert main(["evaluate", str(trained_run), "--iw-samples", "2", "--elbo-samples", "1"]) == 0
     assert "(one draw of z)" in capsys.readouterr().out
     assert main(["evaluate", str(trained_run), "--elbo-samples", "0"]) == 2
     assert "--elbo-samples must be between 1 and 10000" in _error_line(capsys)
+
+
+def test_evaluate_over_seeds_gives_the_mean_of_each_seed_and_its_spread(trained_run, capsys):
+    import statistics
+
+    from training.data import load_dataset
+    from training.models.open import load_run
+    from training.vae.evaluate import evaluate_model, test_images
+
+    assert main(["evaluate", str(trained_run), "--iw-samples", "3", "--elbo-samples", "2", "--seed", "4",
+                 "--seeds", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    run = load_run(trained_run)
+    x = test_images(run.config, load_dataset("digits", image_size=8, channels=1, seed=run.config.train.seed))
+    each = [evaluate_model(run.model, x, iw_samples=3, seed=s, elbo_samples=2) for s in (4, 5, 6)]
+    spread = result["over_seeds"]
+    assert spread["seeds"] == [4, 5, 6]
+    for name in ("test_neg_elbo", "test_recon", "iwae_nll"):
+        values = [e[name] for e in each]
+        assert result[name] == pytest.approx(statistics.fmean(values), rel=1e-9)
+        assert spread[name]["sd"] == pytest.approx(statistics.stdev(values), rel=1e-6)
+        assert (spread[name]["min"], spread[name]["max"]) == pytest.approx((min(values), max(values)))
+    assert len(set(e["test_neg_elbo"] for e in each)) == 3  # the seeds draw differently
+    assert result["test_kl"] == pytest.approx(each[0]["test_kl"])  # closed form: the same at every seed
+    assert main(["evaluate", str(trained_run), "--iw-samples", "2", "--seeds", "2"]) == 0
+    assert "means of seeds 0 to 1" in capsys.readouterr().out
+    assert main(["evaluate", str(trained_run), "--seeds", "0"]) == 2
+    assert "--seeds must be between 1 and 1000" in _error_line(capsys)
 
 
 def test_evaluate_prints_a_readable_report(trained_run, capsys):

@@ -17,7 +17,7 @@ from training.models.open import ONNX, load_run, model_kind
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from training.data import load_dataset  # torch: only for the commands that need it
-    from training.vae.evaluate import evaluate_model, test_images
+    from training.vae.evaluate import evaluate_over_seeds, test_images
     from training.vae.model import pick_device
 
     if not 1 <= args.iw_samples <= 100_000:
@@ -26,6 +26,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not 1 <= args.elbo_samples <= 10_000:
         raise UserError("--elbo-samples must be between 1 and 10000, not {elbo_samples}.",
             elbo_samples=args.elbo_samples)
+    if not 1 <= args.seeds <= 1000:
+        raise UserError("--seeds must be between 1 and 1000, not {seeds}.", seeds=args.seeds)
     device = pick_device(check_device(args.device))
     if (args.run_dir is None) == (args.model is None):
         raise UserError("evaluate needs either a run folder or --model package.module:factory.")
@@ -47,7 +49,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     c, h, _ = run.config.model.image_shape
     data = load_dataset(run.config.train.dataset, image_size=h, channels=c, seed=run.config.train.seed)
     x = test_images(run.config, data, device)
-    result = evaluate_model(run.model, x, iw_samples=args.iw_samples, seed=args.seed, elbo_samples=args.elbo_samples)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    result = evaluate_over_seeds(run.model, x, seeds, iw_samples=args.iw_samples, elbo_samples=args.elbo_samples)
     if data.labels_are_factors and data.factor_names:  # known factors: how the code separates them
         from training.analysis import disentangle
 
@@ -58,11 +61,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(f"run {args.run_dir} (epoch {run.epoch}, {run.config.train.dataset}, {x.shape[0]} test images)")
     se = result["test_neg_elbo_se"]
-    spread = f" ± {se:.3f} (standard error, S = {result['elbo_samples']} draws of z)" if se == se else " (one draw of z)"
+    draws = f"{result['elbo_samples']} draws of z" + (f" x {len(seeds)} seeds" if len(seeds) > 1 else "")
+    spread = f" ± {se:.3f} (standard error, S = {draws})" if se == se else " (one draw of z)"
     print(f"  test -ELBO      {result['test_neg_elbo']:.3f}{spread} nats/image")
     print(f"    recon         {result['test_recon']:.3f}")
     print(f"    KL            {result['test_kl']:.3f}")
     print(f"  IWAE -ln p(x)   {result['iwae_nll']:.3f}  (K = {result['iw_samples']})")
+    if len(seeds) > 1:
+        e, i = result["over_seeds"]["test_neg_elbo"], result["over_seeds"]["iwae_nll"]
+        print(f"  {len(seeds)} seeds        means of seeds {seeds[0]} to {seeds[-1]}: -ELBO sd {e['sd']:.3f} "
+              f"({e['min']:.3f} to {e['max']:.3f}), IWAE sd {i['sd']:.3f} ({i['min']:.3f} to {i['max']:.3f})")
+    if result["single_draw_sd"] == result["single_draw_sd"]:
+        print(f"  one draw's sd   {result['single_draw_sd']:.3f}  (how far a one-draw figure, as in history.jsonl, "
+              "scatters)")
     print(f"  active units    {result['active_units']} of {len(result['kl_per_dim'])}")
     kl = ", ".join(f"{v:.2f}" for v in result["kl_per_dim"])
     print(f"  KL per dim      {kl}")

@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draws of z per image for the -ELBO's reconstruction term (default 16)")
     e.add_argument("--device", default="auto")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seeds", type=int, default=1,
+                   help="repeat the estimate at seeds SEED, SEED+1, ...: report the means and their spread (default 1)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--dataset", help="for an ONNX model folder: the data set to score it on (default: its model.json's)")
 

@@ -81,7 +81,8 @@ def evaluate_model(model: VAE, x: Tensor, iw_samples: int = 1000, seed: int = 0,
 
     The -ELBO's reconstruction term E_z[-ln q(x|z)] is estimated with ``elbo_samples`` draws of z per
     image (E7); ``test_neg_elbo_se`` is the Monte-Carlo standard error of that estimate (the spread of
-    the per-draw estimates over the whole split, over sqrt(S)). KL is closed form (E4): no noise.
+    the per-draw estimates over the whole split, over sqrt(S)); ``single_draw_sd`` is that spread itself,
+    how far a one-draw figure (the history's per-epoch ones) scatters. KL is closed form (E4): no noise.
     """
     model.eval()
     gen = torch.Generator(device=x.device).manual_seed(seed)
@@ -96,6 +97,7 @@ def evaluate_model(model: VAE, x: Tensor, iw_samples: int = 1000, seed: int = 0,
     return {
         "test_neg_elbo": recon + stats["kl"],
         "test_neg_elbo_se": se,
+        "single_draw_sd": float(recons.std()) if elbo_samples > 1 else float("nan"),
         "elbo_samples": elbo_samples,
         "test_recon": recon,
         "test_kl": stats["kl"],
@@ -104,3 +106,24 @@ def evaluate_model(model: VAE, x: Tensor, iw_samples: int = 1000, seed: int = 0,
         "active_units": stats["active_units"],
         "kl_per_dim": stats["kl_per_dim"],
     }
+
+
+SEEDED = ("test_neg_elbo", "test_recon", "iwae_nll")  # the figures that depend on the draws of z
+
+
+def evaluate_over_seeds(model: VAE, x: Tensor, seeds: list[int], **kwargs) -> dict[str, object]:
+    """``evaluate_model`` once per seed of SEEDS: each figure that depends on the draws is their mean, and
+    ``over_seeds`` gives its spread (standard deviation over the seeds, lowest, highest); the closed-form
+    figures (KL, active units) are the same at every seed."""
+    runs = [evaluate_model(model, x, seed=seed, **kwargs) for seed in seeds]
+    result = dict(runs[0])
+    spread: dict[str, object] = {"seeds": list(seeds)}
+    for name in SEEDED:
+        values = torch.tensor([r[name] for r in runs], dtype=torch.float64)
+        result[name] = float(values.mean())
+        spread[name] = {"sd": float(values.std()) if len(runs) > 1 else 0.0,
+                        "min": float(values.min()), "max": float(values.max())}
+    if len(runs) > 1:
+        result["test_neg_elbo_se"] = float(torch.tensor([r["test_neg_elbo_se"] for r in runs]).mean()) / len(runs) ** 0.5
+    result["over_seeds"] = spread
+    return result
