@@ -123,7 +123,8 @@ def evaluate_over_seeds(model: VAE, x: Tensor, seeds: list[int], **kwargs) -> di
         result[name] = float(values.mean())
         spread[name] = {"sd": float(values.std()) if len(runs) > 1 else 0.0,
                         "min": float(values.min()), "max": float(values.max())}
-    if len(runs) > 1:
+    if len(runs) > 1:  # pooled over the seeds: each seed's S draws are as many more
+        result["single_draw_sd"] = float(torch.tensor([r["single_draw_sd"] for r in runs]).square().mean().sqrt())
         result["test_neg_elbo_se"] = float(torch.tensor([r["test_neg_elbo_se"] for r in runs]).mean()) / len(runs) ** 0.5
     result["over_seeds"] = spread
     return result
