@@ -119,13 +119,14 @@ def intro() -> None:
     """Two sentences for a newcomer on what this page shows, until the visitor closes them (for the session)."""
     if st.session_state.get(INTRO_CLOSED):
         return
-    with st.container(key="sliders_intro", horizontal=True, vertical_alignment="top"):
+    text, close = st.container(key="sliders_intro").columns([24, 1], vertical_alignment="center")
+    with text:
         st.info(_("Each slider is one coordinate of the latent code z, ordered by how much the model uses it; the "
                   "image is what the decoder draws for that z, its mean image μ̃(z) (E5). The KL on a slider is how "
                   "many nats that dimension carries on average per image (E4); one below 0.01 nats is unused, the "
                   "decoder ignores it."), icon=":material/info:", width="stretch")
-        st.button("", icon=":material/close:", key="sliders_intro_close", help=_("Close this introduction"),
-                  on_click=lambda: st.session_state.update({INTRO_CLOSED: True}))
+    close.button("", icon=":material/close:", key="sliders_intro_close", help=_("Close this introduction"),
+                 on_click=lambda: st.session_state.update({INTRO_CLOSED: True}))
 
 
 def buttons(path: str, z_dim: int) -> None:
