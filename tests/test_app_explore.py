@@ -318,11 +318,15 @@ def array_length(values) -> int:
 
 
 @pytest.mark.parametrize("method, title", [("tsne", "t-SNE 1"), pytest.param("umap", "UMAP 1", marks=pytest.mark.slow)])
-def test_the_map_draws_neighbour_embeddings_of_every_test_image_and_keeps_them_on_disk(method, title):
+def test_the_map_draws_neighbour_embeddings_of_every_test_image_and_keeps_them_on_disk(method, title, monkeypatch):
+    import streamlit as st
+
     from training.analysis import latent, map_cache
     from training.data import load_dataset
     from training.models.open import load_run
 
+    monkeypatch.setattr(map_cache, "shipped", lambda *args, **kwargs: None)  # as a model that ships none: computed
+    st.cache_data.clear()  # no projection kept in memory from an earlier test
     at = open_app("mnist5k-z16")
     at.switch_page("views/latent_map.py").run()
     at.radio(key="map_method").set_value(method).run()
