@@ -46,14 +46,19 @@ load: $(VENV)/.testtools  ## `make test` three times in a row with two CPU hogs 
 bench: $(VENV)/.testtools  ## the benchmarks (figures go into docs/benchmarks.md by hand)
 	$(PY) benchmarks/throughput.py
 
-demos: $(VENV)/.runtime  ## retrain the three bundled demo models (weights, config and history only)
-	rm -rf explorer/demos/mnist5k-z2 explorer/demos/mnist5k-z16 explorer/demos/shapes-z10-b16
+demos: $(VENV)/.runtime  ## retrain the bundled demo models and example sweep, and their first views (explorer/demos/)
+	rm -rf explorer/demos/mnist5k-z2 explorer/demos/mnist5k-z16 explorer/demos/shapes-z10-b16 explorer/demos/sweeps
 	# trained before the faster defaults (lr 5e-3, wsd schedule, mean start): their own settings, pinned
 	$(PY) -m training fit --dataset mnist5k --latent-dim 2 --epochs 50 --lr 0.001 --lr-schedule constant --decoder-start random --seed 0 --quiet --out explorer/demos/mnist5k-z2
 	$(PY) -m training fit --dataset mnist5k --latent-dim 16 --epochs 50 --lr 0.001 --lr-schedule constant --decoder-start random --seed 0 --quiet --out explorer/demos/mnist5k-z16
 	# beta-VAE on shapes: beta 16 leaves 3 of 10 dimensions in use, named x position, y position and scale
 	VAE_EXPLORER_SNAPSHOT_MB=0 $(PY) -m training fit --dataset shapes --latent-dim 10 --beta 16 --epochs 200 --lr 0.001 --lr-schedule constant --decoder-start random --seed 0 --quiet --out explorer/demos/shapes-z10-b16
-	cd explorer/demos && rm -rf */checkpoint.safetensors */status.json */steps.csv */.lock */snapshots
+	# the Sweep page's bundled example: a beta sweep of three tiny runs (16 px shapes, 32 hidden units; about 350 KB)
+	VAE_EXPLORER_SNAPSHOT_MB=0 $(PY) -m training sweep --dataset shapes --image-size 16 --latent-dim 6 --hidden 32 --beta 1,4,16 --epochs 40 --seed 0 --max-running 1 --threads 1 --out explorer/demos/sweeps/shapes-beta --wait
+	# what a newcomer sees first: each demo's first latent point and its t-SNE and UMAP (explorer/demos/first_views.py)
+	$(PY) -m explorer.demos.first_views explorer/demos/mnist5k-z2 explorer/demos/mnist5k-z16 explorer/demos/shapes-z10-b16
+	cd explorer/demos && rm -rf */checkpoint.safetensors */status.json */steps.csv */.lock */snapshots \
+		sweeps/*/checkpoint.safetensors sweeps/*/status.json sweeps/*/steps.csv sweeps/*/.lock sweeps/*/train.log sweeps/.queue*
 
 clean:
 	rm -rf $(VENV)

@@ -53,17 +53,31 @@ def label(i: int, kl: float, active: bool, name: str | None = None) -> str:
     return f"z_{i}" + (f" · {name}" if name else "") + f" · KL {kl:.2f}" + ("" if active else " · " + _("unused: KL < 0.01"))
 
 
+FIRST_VIEW = N_("mu(x) of test image {index}, a typical {label} (its code lies nearest the mean code of the test "
+                "images labelled {label}, and it decodes legibly); Reset to zero gives the prior's mean.")
+FIRST_VIEW_ANY = N_("mu(x) of test image {index}, the test image its decoder explains best (the highest "
+                    "ln q(x|z = mu(x))); Reset to zero gives the prior's mean.")
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def _landing(path: str, digest: str, z_dim: int) -> list[float] | None:
-    """The first point of a model: the clearest of LANDING_SAMPLES prior samples (z = 0 decodes to a grey
-    average of every figure, a poor first look). Decoded in numpy: about 20 ms, no torch."""
+def _landing(path: str, digest: str, z_dim: int) -> tuple[list[float], tuple[str, dict]] | None:
+    """The first point of a model. A bundled demo ships its own (explorer/demos/first_views.py: mu(x) of a
+    clear test image, chosen ahead, so no torch here); any other model starts from the clearest of
+    LANDING_SAMPLES prior samples (z = 0 decodes to a grey average of every figure, a poor first look),
+    decoded in numpy: about 20 ms, no torch."""
+    from explorer.demos import first_views
     from explorer.state import shared
 
+    shipped = first_views.read(path, digest)
+    if shipped is not None and len(shipped["z"]) == z_dim:
+        label, index = shipped.get("label"), shipped["test_index"]
+        source = (FIRST_VIEW, {"index": index, "label": label}) if label else (FIRST_VIEW_ANY, {"index": index})
+        return clip_round(shipped["z"]), source
     decoder = shared.load_decoder_of(path)
     if decoder.latent_dim != z_dim:
         return None
     z, _index = latent_space.clearest_prior_sample(decoder.decode_mean, z_dim, LANDING_SAMPLES, LANDING_SEED)
-    return clip_round(z)
+    return clip_round(z), (LANDING, {"n": LANDING_SAMPLES, "seed": LANDING_SEED})
 
 
 def landing(path: str, z_dim: int) -> tuple[list[float], tuple[str, dict]]:
@@ -72,12 +86,13 @@ def landing(path: str, z_dim: int) -> tuple[list[float], tuple[str, dict]]:
     from training.core.errors import UserError
 
     try:
-        z = _landing(path, shared.weights_digest(Path(path)), z_dim)
+        found = _landing(path, shared.weights_digest(Path(path)), z_dim)
     except (UserError, OSError, ValueError):
-        z = None
-    if z is None:
+        found = None
+    if found is None:
         return [0.0] * z_dim, (PRIOR_MEAN, {})
-    return z, (LANDING, {"n": LANDING_SAMPLES, "seed": LANDING_SEED})
+    z, source = found
+    return list(z), source
 
 
 def _point(path: str, z_dim: int) -> dict:

@@ -20,6 +20,8 @@ from training.vae import latent_space
 NEIGHBOURS = 8
 METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two latent dims")}
 EMBEDDINGS = latent.NEIGHBOUR_EMBEDDINGS
+PERPLEXITY = 30.0
+FIRST_EMBEDDING = ("umap", "tsne")  # a >2-D model with one of these shipped opens on it (the first found)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -37,7 +39,8 @@ def _projection(path: str, digest: str, method: str, dims: tuple[int, int], seed
         return latent.project(_mu, method, dims=dims, seed=seed), np.arange(len(_mu))
     idx = latent.subsample(len(_mu), max_points, seed)
     mu = _mu[idx]
-    coords, _hit = map_cache.cached(mu, method, seed, 30.0, lambda: latent.project(mu, method, seed=seed).coords)
+    coords, _hit = map_cache.cached(mu, method, seed, PERPLEXITY, lambda: latent.project(mu, method, seed=seed).coords,
+                                    shipped_with=(path, digest))  # a bundled demo carries its own
     titles = {"tsne": ("t-SNE 1", "t-SNE 2"), "umap": ("UMAP 1", "UMAP 2")}[method]
     return latent.Projection(method, coords, titles, _mu.shape[1]), idx
 
@@ -51,11 +54,21 @@ def _manifold(path: str, digest: str, method: str, dims: tuple[int, int], n: int
     return images.image_grid(decoded, ncols=n, pad=0), grid.xs, grid.ys
 
 
+def shipped_embedding(run, n_test: int) -> str | None:
+    """The neighbour embedding RUN carries computed ahead for its weights (a bundled demo: explorer/demos/
+    first_views.py), if any: its map opens on it, with no wait, rather than on PCA."""
+    digest, n = shared.weights_digest(run.path), min(n_test, EMBED_MAX_POINTS)
+    return next((m for m in FIRST_EMBEDDING if map_cache.shipped(run.path, digest, n, m, 0, PERPLEXITY) is not None),
+                None)
+
+
 def _defaults(run, data, n_test: int) -> None:
-    """A newly chosen model starts from its own defaults (raw dims for Z = 2, else PCA; z_0, z_1), or from
-    what a link asks for (its projection, dims and picked point, when they fit this model)."""
+    """A newly chosen model starts from its own defaults (raw dims for Z = 2; else its shipped neighbour
+    embedding, or PCA; z_0, z_1), or from what a link asks for (its projection, dims and picked point, when they
+    fit this model)."""
     z_dim = run.config.model.latent_dim
-    st.session_state["map_method"] = "dims" if z_dim == 2 else "pca"
+    st.session_state["map_method"] = "dims" if z_dim == 2 else (
+        (z_dim > 2 and shipped_embedding(run, n_test)) or "pca")
     st.session_state["map_dim_x"], st.session_state["map_dim_y"] = 0, min(1, z_dim - 1)
     if data.labels_are_factors and data.factor_names:
         st.session_state["map_color"] = data.factor_names[0]
@@ -135,6 +148,19 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
     return fig
 
 
+def _captions(data, opts: dict) -> list[str] | None:
+    """What the hover label said of each test image, now under its thumbnail: its class, or the factor coloured."""
+    if data.y_test is None:
+        return None
+    y = data.y_test.numpy()
+    if data.labels_are_factors:
+        if not opts["color_factor"]:
+            return None
+        title, k = dim_names.factor_title(opts["color_factor"]), data.factor_names.index(opts["color_factor"])
+        return [f"{title} {v:.2f}" for v in y[:, k]]
+    return [data.label_names[int(v)] for v in y] if data.label_names else [str(int(v)) for v in y]
+
+
 def _show_selected(run, data, x_test, index: int | None, mu: np.ndarray) -> None:
     if index is None:
         st.info(_("Click a point to see its test image and its reconstruction."))
@@ -207,10 +233,10 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
         proj, idx = replace(proj, coords=proj.coords[keep]), idx[keep]
     left, right = st.columns([3, 1])
     with left:
-        fig = _scatter_figure(proj, idx, data, opts, manifold)
+        fig = map_thumbs.quiet_hover(_scatter_figure(proj, idx, data, opts, manifold), len(x_test))  # the thumbnail says it
         event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_map_scatter",
                                 config={"scrollZoom": True, **downloads.chart_config("latent-map")})
-        map_thumbs.thumbnails(x_test, shared.test_set_id(run), "latent_map_scatter")
+        map_thumbs.thumbnails(x_test, shared.test_set_id(run), "latent_map_scatter", captions=_captions(data, opts))
         if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
             st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
                 method=METHOD_LABELS[opts["method"]], n=len(idx), total=len(mu)))

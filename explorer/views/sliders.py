@@ -19,6 +19,7 @@ from training.vae import latent_space
 
 IMAGE_WIDTH = 320
 INDEX_KEY = "sliders_image_index"
+INTRO_CLOSED = "sliders_intro_closed"  # the visitor closed the introduction: not shown again this session
 ALL_DIMS = "all"  # the traversal choice of every dimension (shown translated)
 
 
@@ -114,6 +115,20 @@ def compared_decodes(z: np.ndarray) -> None:
         st.caption(_("Not decoded (another number of latent dimensions): {names}.").format(names=", ".join(skipped)))
 
 
+def intro() -> None:
+    """Two sentences for a newcomer on what this page shows, until the visitor closes them (for the session)."""
+    if st.session_state.get(INTRO_CLOSED):
+        return
+    text, close = st.container(key="sliders_intro").columns([24, 1], vertical_alignment="center")
+    with text:
+        st.info(_("Each slider is one coordinate of the latent code z, ordered by how much the model uses it; the "
+                  "image is what the decoder draws for that z, its mean image μ̃(z) (E5). The KL on a slider is how "
+                  "many nats that dimension carries on average per image (E4); one below 0.01 nats is unused, the "
+                  "decoder ignores it."), icon=":material/info:", width="stretch")
+    close.button("", icon=":material/close:", key="sliders_intro_close", help=_("Close this introduction"),
+                 on_click=lambda: st.session_state.update({INTRO_CLOSED: True}))
+
+
 def buttons(path: str, z_dim: int) -> None:
     b1, b2 = st.columns(2)
     b1.button(_("Reset to zero"), on_click=_on_reset, args=(path, z_dim), icon=":material/restart_alt:",
@@ -181,6 +196,7 @@ def main() -> None:
     latent_point.sync_sliders(path, z_dim)
 
     st.title(_("Latent sliders"))
+    intro()
     st.caption(_("{z_dim} latent dimensions, ordered by their KL to the prior (largest first, from the last epoch); "
                  "{active} carry more than 0.01 nats. Each slider sets one coordinate of z; the image is the "
                  "decoder mean μ̃(z).").format(z_dim=z_dim, active=int(active.sum())))

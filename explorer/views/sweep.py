@@ -5,6 +5,10 @@ where each lands on the rate-distortion plane (rate = test KL, distortion = test
 well its code separates the data's known factors (MIG, training/analysis/disentangle.py), and what each of its
 dimensions draws (the same traversal from z = 0 for each run). Only finished runs are drawn; the others
 are listed with the state their run folder records, and the page redraws while any of them is active.
+
+Besides the sweeps of the runs folder, the page offers the bundled example (explorer/demos/sweeps/, made by
+``make demos``: three tiny runs on 16-pixel shapes), so that it shows what it does before anyone trains; it is
+only read, never written (its runs are summarised as bundled, like the demo models).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from explorer import DEMOS
 from explorer.figures import images, sweep_figures
 from explorer.i18n import _, error_text
 from explorer.state import dim_names, serving, shared
@@ -32,6 +37,8 @@ LIVE_KEY = "sweep_live"
 EVERY_S = 1.0
 STEPS = 7  # traversal images from -3 to +3 per dimension
 GRID_WIDTH = 300  # pixels a traversal grid is upscaled towards
+BUNDLED = DEMOS / "sweeps"  # the bundled example sweeps: read-only
+EXAMPLE = "example:"  # the picker's value of a bundled sweep ("example:NAME"; a run name has no colon)
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,10 @@ class Member:
 
 def members(root: Path, sw: sweep.Sweep) -> list[Member]:
     found = []
+    bundled = root.resolve() == BUNDLED.resolve()
     for beta, path in zip(sw.betas, sw.run_dirs(root)):
         try:
-            summary = summarize_run(path) if is_model_folder(path) else None
+            summary = summarize_run(path, bundled) if is_model_folder(path) else None
         except (UserError, OSError):  # damaged or deleted meanwhile
             summary = None
         found.append(Member(beta, path, summary))
@@ -73,8 +81,10 @@ def pick_sweep(root: Path, names: list[str]) -> str:
     if st.session_state.get(PICK_KEY) not in names:  # a new runs folder, or the sweep is gone
         st.session_state[PICK_KEY] = default_sweep(root, names)
     return st.selectbox(_("Sweep"), names, key=PICK_KEY,
-                        help=_("The β sweeps of this runs folder, newest first; the default is the sweep of the "
-                               "current model, if it belongs to one."))
+                        format_func=lambda n: _("{name} (bundled example)").format(name=n[len(EXAMPLE):])
+                        if n.startswith(EXAMPLE) else n,
+                        help=_("The β sweeps of this runs folder, newest first, then the bundled example; the "
+                               "default is the sweep of the current model, if it belongs to one."))
 
 
 # -- the runs and their states ----------------------------------------------------------------------
@@ -210,12 +220,19 @@ def main() -> None:
                  "and what each dimension draws."))
     root = shared.runs_root()
     names = sweep.sweep_names(root)
+    examples = [EXAMPLE + n for n in sweep.sweep_names(BUNDLED)]
     if not names:
         st.info(_("No β sweep in this runs folder yet. Start one on the Train page (fill in 'β sweep'), or from the "
                   "command line: {command}").format(
-            command=f"`python -m training sweep --beta 0.5,1,2,4,8 --out {serving.shown_path(root)}/NAME`"))
+            command=f"`python -m training sweep --beta 0.5,1,2,4,8 --out {serving.shown_path(root)}/NAME`")
+                + (" " + _("Meanwhile, here is the bundled example.") if examples else ""))
+    if not names + examples:
         return
-    name = pick_sweep(root, names)
+    name = pick_sweep(root, names + examples)
+    if name.startswith(EXAMPLE):
+        root, name = BUNDLED, name[len(EXAMPLE):]
+        st.caption(_("A bundled example, read-only: three small runs (16-pixel shapes, 6 latent dimensions, 32 hidden "
+                     "units, 40 epochs each) that differ only in β; `make demos` trains them again."))
     try:
         sw = sweep.read_sweep(root, name)
     except UserError as err:

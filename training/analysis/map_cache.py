@@ -10,6 +10,12 @@ beyond ``MAX_FILES`` (80 KB each for 10,000 points). A folder that cannot be wri
 caching.
 
 Folder: ``$VAE_EXPLORER_CACHE/maps``, default ``~/.cache/vae-explorer/maps``.
+
+Shipped embeddings: a model may carry its own, computed ahead (the bundled demos, ``make demos``:
+explorer/demos/first_views.py), in ``<run folder>/maps/<key>.npy``, the same format. Their key is of the
+weights' SHA-256 rather than of mu (mu computed on another machine may differ in its last bits), the number
+of points, the method, the seed and the perplexity; they are read first (``cached(..., shipped=...)``) and
+never written by the app (a bundled folder is read-only).
 """
 
 from __future__ import annotations
@@ -41,9 +47,38 @@ def key(mu: np.ndarray, method: str, seed: int, perplexity: float) -> str:
     return h.hexdigest()[:32]
 
 
-def load(name: str, n: int) -> np.ndarray | None:
+def shipped_key(weights_digest: str, n: int, method: str, seed: int, perplexity: float) -> str:
+    """The name of a shipped embedding of N points of the model whose weights have WEIGHTS_DIGEST."""
+    text = f"v{VERSION}|{method}|{seed}|{perplexity}|{n}|{weights_digest}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def shipped_folder(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "maps"
+
+
+def ship(run_dir: str | Path, weights_digest: str, method: str, seed: int, perplexity: float,
+         coords: np.ndarray) -> Path:
+    """Write COORDS (N, 2) as the shipped embedding of the model in RUN_DIR (``make demos`` only)."""
+    name = shipped_key(weights_digest, len(coords), method, seed, perplexity)
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(coords, dtype="<f4"), allow_pickle=False)
+    path = shipped_folder(run_dir) / f"{name}.npy"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, buffer.getvalue())
+    return path
+
+
+def shipped(run_dir: str | Path, weights_digest: str, n: int, method: str, seed: int,
+            perplexity: float) -> np.ndarray | None:
+    """The shipped (N, 2) embedding of the model in RUN_DIR, or None."""
+    name = shipped_key(weights_digest, n, method, seed, perplexity)
+    return load(name, n, shipped_folder(run_dir), touch=False)
+
+
+def load(name: str, n: int, where: Path | None = None, touch: bool = True) -> np.ndarray | None:
     """The stored (N, 2) coordinates, or None when there are none (or they are not what they should be)."""
-    path = folder() / f"{name}.npy"
+    path = (folder() if where is None else where) / f"{name}.npy"
     try:
         with open_regular(path, "a map cache file", follow_links=True) as f:  # never blocks on a FIFO
             version = np.lib.format.read_magic(f)
@@ -57,6 +92,8 @@ def load(name: str, n: int) -> np.ndarray | None:
         return None
     if coords.size != n * 2 or not np.isfinite(coords).all():
         return None
+    if not touch:
+        return coords.reshape(n, 2)
     try:
         os.utime(path)  # recently used: pruned last
     except OSError:
@@ -78,8 +115,14 @@ def save(name: str, coords: np.ndarray) -> None:
 
 
 def cached(mu: np.ndarray, method: str, seed: int, perplexity: float,
-           compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
-    """The coordinates from disk, or from COMPUTE (then stored); and whether they came from disk."""
+           compute: Callable[[], np.ndarray], shipped_with: tuple[str | Path, str] | None = None
+           ) -> tuple[np.ndarray, bool]:
+    """The coordinates from disk, or from COMPUTE (then stored); and whether they came from disk.
+    SHIPPED_WITH (run folder, weights digest): look first for the embedding that model carries."""
+    if shipped_with is not None:
+        coords = shipped(shipped_with[0], shipped_with[1], len(mu), method, seed, perplexity)
+        if coords is not None:
+            return coords, True
     name = key(mu, method, seed, perplexity)
     coords = load(name, len(mu))
     if coords is not None:

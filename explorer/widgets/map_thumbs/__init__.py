@@ -12,6 +12,11 @@ is chosen from that budget (``ATLAS_MAX_BYTES``) before any image is resized or 
 digits stay at 28 px (7.8 MB raw, about 2 MB of PNG), 10,000 CIFAR-10 images go to 23 px. The atlas
 travels only while the browser lacks it (the component's ``has`` state names the atlas it holds), as
 the latent pad does with its weights.
+
+While the thumbnail shows a dot, Plotly's own hover label would sit on top of it: ``quiet_hover`` turns it off
+for the dots that have a thumbnail (``hoverinfo="none"`` still fires the hover events this listens to), and
+the thumbnail's caption carries what the label said (the test index and its class, ``captions``). Traces
+without thumbnails (the manifold overlay, the prior contours) keep their own hover labels.
 """
 
 from __future__ import annotations
@@ -69,15 +74,28 @@ def _atlas_data(atlas_id: str, _x: torch.Tensor) -> dict:
             "n": int(_x.shape[0])}
 
 
-def thumbnails(x_test: torch.Tensor, atlas_id: str, chart_key: str, key: str = "map_thumbs") -> None:
-    """Hover thumbnails for the chart with Streamlit key CHART_KEY, whose dots' customdata index X_TEST."""
+def quiet_hover(fig, n: int):
+    """FIG with Plotly's hover label off on the dots whose customdata is a test index below N (their thumbnail
+    shows instead); every other trace keeps its label."""
+    for trace in fig.data:
+        data = getattr(trace, "customdata", None)
+        if data is not None and len(data) and all(0 <= int(np.ravel(v)[0]) < n for v in data):
+            trace.hovertemplate = None
+            trace.hoverinfo = "none"
+    return fig
+
+
+def thumbnails(x_test: torch.Tensor, atlas_id: str, chart_key: str, key: str = "map_thumbs",
+               captions: list[str] | None = None) -> None:
+    """Hover thumbnails for the chart with Streamlit key CHART_KEY, whose dots' customdata index X_TEST;
+    CAPTIONS (one per test image, optional) is written under each thumbnail after its index."""
     state = st.session_state.get(key)
     holds = state.get("has") if hasattr(state, "get") else None
     sheet = _atlas_data(atlas_id, x_test)
     _component(
         key=key,
         data={"atlas_id": atlas_id, "atlas": None if holds == atlas_id else sheet["url"], "cols": sheet["cols"],
-              "side": sheet["side"], "n": sheet["n"], "chart": chart_key, "width": SCALE_PX},
+              "side": sheet["side"], "n": sheet["n"], "chart": chart_key, "width": SCALE_PX, "captions": captions},
         default={"has": None},
         on_has_change=lambda: None,  # a new "has" reruns: the next render knows it need not send the atlas
     )

@@ -24,11 +24,12 @@ function create(root) {
     const ctx = canvas.getContext("2d");
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(image, (index % data.cols) * s, Math.floor(index / data.cols) * s, s, s, 0, 0, w, w);
-    caption.textContent = String(index);
+    const label = data.captions && data.captions[index];
+    caption.textContent = label ? `${index} · ${label}` : String(index);
     box.hidden = false;
     const x = event && event.clientX != null ? event.clientX : 0, y = event && event.clientY != null ? event.clientY : 0;
     const bw = box.offsetWidth, bh = box.offsetHeight;
-    // Above the pointer, centred: Plotly's own hover label sits beside the dot, at its height.
+    // Above the pointer, centred (Plotly's own hover label is off for these dots: map_thumbs.quiet_hover).
     box.style.left = `${Math.max(4, Math.min(x - bw / 2, window.innerWidth - bw - 4))}px`;
     box.style.top = `${y - bh - 30 >= 4 ? y - bh - 30 : Math.min(y + 30, window.innerHeight - bh - 4)}px`;
     shown = index;
