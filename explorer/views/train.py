@@ -186,8 +186,10 @@ def focus(runs: list[RunSummary], visitor: str) -> RunSummary:
             or next((r for r in runs if r.state in ACTIVE), None) or (mine or runs)[0])
 
 
-def live_view(root: Path, visitor: str) -> None:
-    """Every training of the runs folder. While one is active the status parts reread the folder
+def live_view(root: Path, visitor: str, above) -> None:
+    """Every training of the runs folder: the status of the one in focus in ABOVE (a container above the form,
+    so that it shows without scrolling), its curves and the others below. While one is active the status parts
+    reread the folder
     once a second and the curves every CHARTS_EVERY seconds: redrawing three Plotly charts each
     second would cost every watching browser (and the server) far more than the curves gain."""
     any_active = any(r.state in ACTIVE for r in trainings_of(root))
@@ -226,7 +228,8 @@ def live_view(root: Path, visitor: str) -> None:
             if run.path != shown.path:
                 row(run, positions)
 
-    status()
+    with above:
+        status()
     curves()
     others()
 
@@ -242,6 +245,7 @@ def main() -> None:
     except UserError as err:
         st.error(error_text(err))
         st.stop()
+    above = st.container()  # the live status: filled once the form's request (if any) is queued
     form = training_form()
     if form is not None:
         try:
@@ -262,7 +266,7 @@ def main() -> None:
                              icon=":material/stacked_line_chart:")
         except UserError as err:
             st.error(error_text(err))
-    live_view(root, visitor)
+    live_view(root, visitor, above)
 
 
 main()

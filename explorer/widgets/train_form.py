@@ -142,10 +142,9 @@ def gpu_devices() -> tuple[str, ...]:
 DEVICE_WORDS = {"auto": N_("automatic (the GPU)"), "cpu": N_("CPU"), "cuda": N_("GPU (CUDA)"), "mps": N_("GPU (Apple MPS)")}
 
 
-def device_choice() -> str | None:
+def device_choice(gpus: tuple[str, ...]) -> str | None:
     """Where a GPU exists, a select of the device to train on (as the command line's ``--device``); its value, None
     for automatic (the launcher's own choice: the GPU, then the CPU). Nothing where there is no GPU."""
-    gpus = gpu_devices()
     if not gpus:
         return None
     picked = st.selectbox(_("Device"), ("auto", "cpu", *gpus), key="train_device", **KEEP,
@@ -183,9 +182,9 @@ def data_fields(dataset: str) -> tuple[str, int, int]:
 
 
 def training_form() -> dict | None:
-    """The form's values once submitted, else None. The data set and the likelihood sit above the form (a change
-    redraws it at once): the fields only some data sets or likelihoods use are shown only for them, and the
-    settings one rarely changes wait in 'More settings'."""
+    """The form's values once submitted, else None. The data set, the likelihood and the architecture sit above
+    the form (a change redraws it at once): the fields only some data sets or likelihoods use are shown only for
+    them, and the settings one rarely changes wait in 'More settings'."""
     with st.container(border=True):
         top = st.columns(3)
         shown = {name: dataset_label(name) for name in [*DATASET_NAMES, FOLDER_CHOICE]}  # words of this run
@@ -195,22 +194,21 @@ def training_form() -> dict | None:
         with top[1]:
             likelihood = choice(ModelConfig, "likelihood", LIKELIHOODS, "train_likelihood")
         with top[2]:
-            device = device_choice()
+            arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP)
         with st.form("train_form", border=False):
             folder, image_size, channels = data_fields(dataset)
             cols = st.columns(4)
             with cols[0]:
-                arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP)
-            with cols[1]:
                 latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
-            with cols[2]:
+            with cols[1]:
                 hidden = st.text_input(_(title_of("hidden")), key="train_hidden", **KEEP,
                                        placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
                                        help=_("Comma-separated widths (mlp) or channels per stride-2 layer (conv)."))
-            with cols[3]:  # the Gaussian's fixed sigma~ (E6): no other likelihood has one
-                sigma = number(ModelConfig, "sigma", "train_sigma", step=0.01, format="%.3f") \
-                    if likelihood == "gaussian" else None
-            cols = st.columns(5)
+            with cols[2]:
+                epochs = number(TrainConfig, "epochs", "train_epochs")
+            with cols[3]:
+                batch_size = number(TrainConfig, "batch_size", "train_batch_size")
+            cols = st.columns(4)
             with cols[0]:
                 beta = number(TrainConfig, "beta", "train_beta", step=0.1)
             with cols[1]:
@@ -220,11 +218,10 @@ def training_form() -> dict | None:
                                                   "one training per value, every other setting equal, shown side "
                                                   "by side on the Sweep page; the β beside it is then not used."))
             with cols[2]:
-                epochs = number(TrainConfig, "epochs", "train_epochs")
-            with cols[3]:
-                batch_size = number(TrainConfig, "batch_size", "train_batch_size")
-            with cols[4]:
                 lr = number(TrainConfig, "lr", "train_lr", step=1e-4, format="%.6f")
+            with cols[3]:  # the Gaussian's fixed sigma~ (E6), which weighs the reconstruction as β weighs the KL
+                sigma = number(ModelConfig, "sigma", "train_sigma", step=0.01, format="%.3f") \
+                    if likelihood == "gaussian" else None
             with st.expander(_("More settings: schedules of β and of the learning rate, free bits, seed"),
                              icon=":material/tune:"):
                 cols = st.columns(3)
@@ -237,12 +234,15 @@ def training_form() -> dict | None:
                 with cols[2]:
                     free_bits = number(TrainConfig, "free_bits", "train_free_bits", step=0.1)
                     seed = number(TrainConfig, "seed", "train_seed")
-            name_col, start_col = st.columns([3, 1], vertical_alignment="bottom")
-            name = name_col.text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
-                                       help=_("Saved as a folder under {root}.").format(
-                                           root=serving.shown_path(shared.runs_root())))
-            if not start_col.form_submit_button(_("Start training"), type="primary", icon=":material/play_arrow:",
-                                                width="stretch"):
+            gpus = gpu_devices()
+            cols = st.columns([2, 1, 1] if gpus else [3, 1], vertical_alignment="bottom")
+            name = cols[0].text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
+                                      help=_("Saved as a folder under {root}.").format(
+                                          root=serving.shown_path(shared.runs_root())))
+            with cols[1]:
+                device = device_choice(gpus)
+            if not cols[-1].form_submit_button(_("Start training"), type="primary", icon=":material/play_arrow:",
+                                               width="stretch"):
                 return None
     return dict(dataset=dataset, folder=folder, image_size=image_size, channels=channels, name=name, arch=arch,
                 latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup_epochs=warmup,
