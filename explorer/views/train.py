@@ -100,13 +100,8 @@ def state_line(run: RunSummary, positions: dict[Path, int], launcher) -> None:
                 icon=":material/hourglass_top:")
     elif run.state == RUNNING:
         st.progress(s.fraction, text=progress_text(run))
-    elif run.state == FINISHED:
-        took = duration((s.ended_at or 0) - (s.started_at or s.ended_at or 0))
-        if s.start_step and s.steps_per_epoch:  # resumed: this process trained only the last epochs
-            st.success(_("Finished {epochs} epochs; the last {last} (after Resume) took {took}.").format(
-                epochs=s.epochs, last=s.epochs - s.start_step // s.steps_per_epoch, took=took))
-        else:
-            st.success(_("Finished {epochs} epochs in {took}.").format(epochs=s.epochs, took=took))
+    elif run.state == FINISHED:  # in the time trained over all its sessions (Stop and Resume included)
+        st.success(_("Finished {epochs} epochs in {took}.").format(epochs=s.epochs, took=duration(s.trained_seconds())))
     elif run.state == STOPPED:
         st.warning(run_actions.reason_text(s) or _("Stopped."))
     elif run.state == INTERRUPTED:
@@ -132,9 +127,8 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     steps = _cached(_steps, run.path, "steps.csv")
     last = history[-1] if history else {}
     cols = st.columns(5)
-    end = s.ended_at or (s.heartbeat if run.state == INTERRUPTED else None) or time.time()
-    elapsed = end - s.started_at if s.started_at else None
-    cols[0].metric(_("Elapsed"), duration(elapsed))
+    # every session's time: a resumed run goes on from what it had trained before Stop (its process gone: its last word)
+    cols[0].metric(_("Elapsed"), duration(s.trained_seconds(s.heartbeat if run.state == INTERRUPTED else time.time())))
     cols[1].metric(_("Time left"), duration(s.eta) if run.state == RUNNING else "-")
     cols[2].metric(_("β now"), f"{steps[-1].beta:.3g}" if steps else "-")
     cols[3].metric(_("test −ELBO"), f"{last['test_neg_elbo']:.2f}" if "test_neg_elbo" in last else "-")
@@ -144,6 +138,8 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
         run_actions.stop_button(run, run.name)
         run_actions.resume_button(run, run.name)
         run_actions.use_button(run, f"train_{run.name}")
+        if run.state == FINISHED and run.ready:
+            run_actions.open_button(run, f"train_{run.name}")
 
 
 def charts(run: RunSummary) -> None:
@@ -190,8 +186,10 @@ def focus(runs: list[RunSummary], visitor: str) -> RunSummary:
             or next((r for r in runs if r.state in ACTIVE), None) or (mine or runs)[0])
 
 
-def live_view(root: Path, visitor: str) -> None:
-    """Every training of the runs folder. While one is active the status parts reread the folder
+def live_view(root: Path, visitor: str, above) -> None:
+    """Every training of the runs folder: the status of the one in focus in ABOVE (a container above the form,
+    so that it shows without scrolling), its curves and the others below. While one is active the status parts
+    reread the folder
     once a second and the curves every CHARTS_EVERY seconds: redrawing three Plotly charts each
     second would cost every watching browser (and the server) far more than the curves gain."""
     any_active = any(r.state in ACTIVE for r in trainings_of(root))
@@ -230,7 +228,8 @@ def live_view(root: Path, visitor: str) -> None:
             if run.path != shown.path:
                 row(run, positions)
 
-    status()
+    with above:
+        status()
     curves()
     others()
 
@@ -246,6 +245,7 @@ def main() -> None:
     except UserError as err:
         st.error(error_text(err))
         st.stop()
+    above = st.container()  # the live status: filled once the form's request (if any) is queued
     form = training_form()
     if form is not None:
         try:
@@ -254,10 +254,10 @@ def main() -> None:
             name = form["name"].strip() or default_run_name(config)
             betas = betas_from_form(form)
             if betas is None:
-                submit(root, name, config, launcher, **trainings.quota(visitor))
+                submit(root, name, config, launcher, device=form["device"], **trainings.quota(visitor))
                 st.session_state[FOCUS_KEY] = name
             else:  # one queued training per beta, each by the same submit()
-                started = start_sweep(root, name, config, betas, launcher, sweep_name_of,
+                started = start_sweep(root, name, config, betas, launcher, sweep_name_of, device=form["device"],
                                       **trainings.quota(visitor, SWEEP_ACTIVE_PER_VISITOR))
                 st.session_state[FOCUS_KEY] = started.runs[0]
                 st.success(_("Sweep {name}: {count} trainings queued, one per β ({betas}).").format(
@@ -266,7 +266,7 @@ def main() -> None:
                              icon=":material/stacked_line_chart:")
         except UserError as err:
             st.error(error_text(err))
-    live_view(root, visitor)
+    live_view(root, visitor, above)
 
 
 main()

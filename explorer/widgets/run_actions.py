@@ -105,6 +105,17 @@ def use_button(run: RunSummary, key: str) -> None:
         shared.choose_run(run.path)  # the whole app redraws: the button may sit in a fragment
 
 
+SLIDERS_PAGE = "views/sliders.py"
+
+
+def open_button(run: RunSummary, key: str) -> None:
+    """'Open in Latent sliders': make the run the current model and go to the first page."""
+    if st.button(_("Open in Latent sliders"), key=f"open_{key}", icon=":material/tune:", type="primary",
+                 help=_("Make this run the current model and move its latent point with the sliders.")):
+        shared.select_run(run.path)
+        st.switch_page(SLIDERS_PAGE)
+
+
 DELETE_PENDING = "delete_pending"  # the run whose Delete was pressed: its dialog stays open until answered
 
 

@@ -106,9 +106,6 @@ def config_from_form(f: dict) -> RunConfig:
                             field=form_name_of("folder"))
         serving.check_image_folder(path)
         dataset, shape = FOLDER_PREFIX + path, (f["channels"], f["image_size"], f["image_size"])
-    elif f["folder"].strip():
-        raise UserError("An image folder is typed in, but the data set is {dataset}; choose 'folder:PATH' to train on "
-                        "the folder, or clear the {field} field.", dataset=f["dataset"], field=form_name_of("folder"))
     elif f["dataset"] == "shapes":
         dataset, shape = "shapes", (1, f["image_size"], f["image_size"])
     else:
@@ -133,67 +130,122 @@ def betas_from_form(f: dict) -> tuple[float, ...] | None:
     return parse_betas(text, form_name_of("beta_sweep")) if text else None
 
 
+def gpu_devices() -> tuple[str, ...]:
+    """The GPUs torch sees here, as ``--device`` names them: ('cuda',), ('mps',), or () on a machine without one."""
+    import torch
+
+    found = ("cuda",) if torch.cuda.is_available() else ()
+    mps = getattr(torch.backends, "mps", None)
+    return found + (("mps",) if mps is not None and mps.is_available() else ())
+
+
+DEVICE_WORDS = {"auto": N_("automatic (the GPU)"), "cpu": N_("CPU"), "cuda": N_("GPU (CUDA)"), "mps": N_("GPU (Apple MPS)")}
+
+
+def device_choice(gpus: tuple[str, ...]) -> str | None:
+    """Where a GPU exists, a select of the device to train on (as the command line's ``--device``); its value, None
+    for automatic (the launcher's own choice: the GPU, then the CPU). Nothing where there is no GPU."""
+    if not gpus:
+        return None
+    picked = st.selectbox(_("Device"), ("auto", "cpu", *gpus), key="train_device", **KEEP,
+                          format_func=lambda d: _(DEVICE_WORDS[d]),
+                          help=_("Where the training computes: the GPU is much faster for conv models and large "
+                                 "batches; the CPU leaves the GPU to other work."))
+    return None if picked == "auto" else picked
+
+
+def data_fields(dataset: str) -> tuple[str, int, int]:
+    """The fields only some data sets use, shown only for them: (folder, image size, channels)."""
+    folder, image_size, channels = "", 28, 1
+    resizable, from_folder = dataset in (FOLDER_CHOICE, "shapes"), dataset == FOLDER_CHOICE
+    if not resizable:
+        return folder, image_size, channels
+    cols = st.columns([2, 1, 1] if from_folder else [1, 3])
+    if from_folder and serving.served():  # served to others: the operator's image folders only, picked, never typed
+        offered = [str(p) for p in serving.image_folders()]
+        folder = cols[0].selectbox(_(FORM_ONLY["folder"]), offered, index=None, key="train_folder_choice", **KEEP,
+                                   format_func=serving.shown_path,
+                                   placeholder=_("one of this server's folders") if offered else
+                                   _("this server offers no image folders"),
+                                   help=_("The image folders this server offers (its operator lists them).")) or ""
+    elif from_folder:
+        folder = cols[0].text_input(_(FORM_ONLY["folder"]), key="train_folder", placeholder="/path/to/images", **KEEP,
+                                    help=_("A folder of images (sub-folders = classes)."))
+    size_col = cols[1] if from_folder else cols[0]
+    image_size = size_col.number_input(_(FORM_ONLY["image_size"]), value=28, key="train_image_size", **KEEP,
+                                       help=_("The side of the square images, {range} pixels.").format(
+                                           range=range_text(*image_size_range(dataset))))
+    if from_folder:
+        channels = cols[2].radio(_("Channels"), (1, 3), horizontal=True, key="train_channels", **KEEP,
+                                 format_func={1: _("grey"), 3: _("colour")}.get)
+    return folder, int(image_size), channels
+
+
 def training_form() -> dict | None:
-    """The form's values once submitted, else None."""
-    with st.form("train_form"):
-        data_col, model_col, objective_col = st.columns(3)
-        with data_col:
-            st.markdown("**" + _("Data") + "**")
-            shown = {name: dataset_label(name) for name in [*DATASET_NAMES, FOLDER_CHOICE]}  # words of this run
+    """The form's values once submitted, else None. The data set, the likelihood and the architecture sit above
+    the form (a change redraws it at once): the fields only some data sets or likelihoods use are shown only for
+    them, and the settings one rarely changes wait in 'More settings'."""
+    with st.container(border=True):
+        top = st.columns(3)
+        shown = {name: dataset_label(name) for name in [*DATASET_NAMES, FOLDER_CHOICE]}  # words of this run
+        with top[0]:
             dataset = st.selectbox(_(title_of("dataset")), [*DATASET_NAMES, FOLDER_CHOICE], format_func=shown.get,
                                    key="train_dataset", **KEEP)
-            if serving.served():  # served to others: the operator's image folders only, picked, never typed
-                offered = [str(p) for p in serving.image_folders()]
-                folder = st.selectbox(_(FORM_ONLY["folder"]), offered, index=None, key="train_folder_choice", **KEEP,
-                                      format_func=serving.shown_path,
-                                      placeholder=_("one of this server's folders") if offered else
-                                      _("this server offers no image folders"),
-                                      help=_("For the data set 'folder:PATH': the image folders this server offers "
-                                             "(its operator lists them).")) or ""
-            else:
-                folder = st.text_input(_(FORM_ONLY["folder"]), key="train_folder", placeholder="/path/to/images", **KEEP,
-                                       help=_("For the data set 'folder:PATH': a folder of images (sub-folders = "
-                                              "classes)."))
-            image_size = st.number_input(_(FORM_ONLY["image_size"]), value=28, key="train_image_size", **KEEP,
-                                         help=_("Side of 'shapes' ({shapes}) and of folder images ({folders}); other "
-                                                "sets have a fixed size.").format(
-                                             shapes=range_text(*image_size_range("shapes")),
-                                             folders=range_text(*image_size_range(FOLDER_CHOICE))))
-            channels = st.radio(_("Channels (folders)"), (1, 3), horizontal=True, key="train_channels", **KEEP,
-                                format_func={1: _("grey"), 3: _("colour")}.get)
-            name = st.text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
-                                 help=_("Saved as a folder under {root}.").format(
-                                     root=serving.shown_path(shared.runs_root())))
-        with model_col:
-            st.markdown("**" + _("Model") + "**")
+        with top[1]:
+            likelihood = choice(ModelConfig, "likelihood", LIKELIHOODS, "train_likelihood")
+        with top[2]:
             arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP)
-            latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
-            hidden = st.text_input(_(title_of("hidden")), key="train_hidden", **KEEP,
-                                   placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
-                                   help=_("Comma-separated widths (mlp) or channels per stride-2 layer (conv)."))
-            likelihood = st.selectbox(_(title_of("likelihood")), LIKELIHOODS, key="train_likelihood", **KEEP)
-            sigma = number(ModelConfig, "sigma", "train_sigma",
-                           step=0.01, format="%.3f")
-        with objective_col:
-            st.markdown("**" + _("Objective and optimiser") + "**")
-            beta = number(TrainConfig, "beta", "train_beta", step=0.1)
-            beta_sweep = st.text_input(_(FORM_ONLY["beta_sweep"]), key="train_beta_sweep", placeholder="0.5, 1, 2, 4, 8",
-                                       **KEEP, help=_("Empty: one training. Several values of β separated by commas: "
-                                                      "one training per value, every other setting equal, shown side "
-                                                      "by side on the Sweep page; the β above is then not used."))
-            warmup = number(TrainConfig, "warmup_epochs", "train_warmup", step=1.0)
-            cycles = number(TrainConfig, "cycles", "train_cycles")
-            free_bits = number(TrainConfig, "free_bits", "train_free_bits", step=0.1)
-            epochs = number(TrainConfig, "epochs", "train_epochs")
-            batch_size = number(TrainConfig, "batch_size", "train_batch_size")
-            lr = number(TrainConfig, "lr", "train_lr", step=1e-4, format="%.6f")
-            lr_schedule = choice(TrainConfig, "lr_schedule", LR_SCHEDULES, "train_lr_schedule")
-            decoder_start = choice(TrainConfig, "decoder_start", DECODER_STARTS, "train_decoder_start")
-            seed = number(TrainConfig, "seed", "train_seed")
-        if not st.form_submit_button(_("Start training"), type="primary", icon=":material/play_arrow:"):
-            return None
-    return dict(dataset=dataset, folder=folder, image_size=int(image_size), channels=channels, name=name, arch=arch,
+        with st.form("train_form", border=False):
+            folder, image_size, channels = data_fields(dataset)
+            cols = st.columns(4)
+            with cols[0]:
+                latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
+            with cols[1]:
+                hidden = st.text_input(_(title_of("hidden")), key="train_hidden", **KEEP,
+                                       placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
+                                       help=_("Comma-separated widths (mlp) or channels per stride-2 layer (conv)."))
+            with cols[2]:
+                epochs = number(TrainConfig, "epochs", "train_epochs")
+            with cols[3]:
+                batch_size = number(TrainConfig, "batch_size", "train_batch_size")
+            cols = st.columns(4)
+            with cols[0]:
+                beta = number(TrainConfig, "beta", "train_beta", step=0.1)
+            with cols[1]:
+                beta_sweep = st.text_input(_(FORM_ONLY["beta_sweep"]), key="train_beta_sweep",
+                                           placeholder="0.5, 1, 2, 4, 8", **KEEP,
+                                           help=_("Empty: one training. Several values of β separated by commas: "
+                                                  "one training per value, every other setting equal, shown side "
+                                                  "by side on the Sweep page; the β beside it is then not used."))
+            with cols[2]:
+                lr = number(TrainConfig, "lr", "train_lr", step=1e-4, format="%.6f")
+            with cols[3]:  # the Gaussian's fixed sigma~ (E6), which weighs the reconstruction as β weighs the KL
+                sigma = number(ModelConfig, "sigma", "train_sigma", step=0.01, format="%.3f") \
+                    if likelihood == "gaussian" else None
+            with st.expander(_("More settings: schedules of β and of the learning rate, free bits, seed"),
+                             icon=":material/tune:"):
+                cols = st.columns(3)
+                with cols[0]:
+                    warmup = number(TrainConfig, "warmup_epochs", "train_warmup", step=1.0)
+                    lr_schedule = choice(TrainConfig, "lr_schedule", LR_SCHEDULES, "train_lr_schedule")
+                with cols[1]:
+                    cycles = number(TrainConfig, "cycles", "train_cycles")
+                    decoder_start = choice(TrainConfig, "decoder_start", DECODER_STARTS, "train_decoder_start")
+                with cols[2]:
+                    free_bits = number(TrainConfig, "free_bits", "train_free_bits", step=0.1)
+                    seed = number(TrainConfig, "seed", "train_seed")
+            gpus = gpu_devices()
+            cols = st.columns([2, 1, 1] if gpus else [3, 1], vertical_alignment="bottom")
+            name = cols[0].text_input(_("Run name"), key="train_name", placeholder=_("automatic: dataset-arch-zN-time"),
+                                      help=_("Saved as a folder under {root}.").format(
+                                          root=serving.shown_path(shared.runs_root())))
+            with cols[1]:
+                device = device_choice(gpus)
+            if not cols[-1].form_submit_button(_("Start training"), type="primary", icon=":material/play_arrow:",
+                                               width="stretch"):
+                return None
+    return dict(dataset=dataset, folder=folder, image_size=image_size, channels=channels, name=name, arch=arch,
                 latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup_epochs=warmup,
                 cycles=cycles, free_bits=free_bits, epochs=epochs, batch_size=batch_size, lr=lr,
                 lr_schedule=lr_schedule, decoder_start=decoder_start, seed=seed,
-                beta_sweep=beta_sweep)
+                beta_sweep=beta_sweep, device=device)

@@ -58,11 +58,11 @@ class ModelConfig(_Strict):
         (400,), title="Hidden sizes", description="MLP: hidden widths (encoder order); conv: channels per stride-2 layer"
     )
     likelihood: Likelihood = Field("bernoulli", title="Likelihood", description="the decoder's q(x|z)")
-    sigma: float = Field(0.1, gt=0.0, le=100.0, title="Decoder sigma~ (gaussian only)",
-                         description="constant decoder sigma~ of the gaussian likelihood (E6)")
+    sigma: float = Field(0.1, gt=0.0, le=100.0, title="Decoder σ̃ (pixel noise)",
+                         description="the constant σ̃ of the gaussian decoder, the noise of every pixel (E6)")
     min_sigma: float = Field(
-        0.01, gt=0.0, le=1.0, title="Smallest learned sigma~",
-        description="lower bound on the learned sigma~ for 'gaussian-learned' (E5)"
+        0.01, gt=0.0, le=1.0, title="Smallest learned σ̃",
+        description="lower bound on the learned σ̃ for 'gaussian-learned' (E5)"
     )
 
     @field_validator("image_shape")
@@ -122,11 +122,12 @@ class TrainConfig(_Strict):
         "mean", title="Decoder's starting output",
         description="mean: the untrained decoder's output starts at the training images' mean image (the bias of "
                     "its last layer); random: PyTorch's default initialisation")
-    beta: float = Field(1.0, ge=0.0, le=1000.0, title="beta (KL weight)", description="the weight of KL in the loss")
+    beta: float = Field(1.0, ge=0.0, le=1000.0, title="β (weight of the KL term)",
+                      description="the weight β of the KL term in the loss (E1)")
     warmup_epochs: float = Field(0.0, ge=0.0, le=MAX_EPOCHS, title="Warm-up epochs",
-                                 description="Raise beta linearly from 0 over this many epochs (0 = off).")
+                                 description="Raise β linearly from 0 over this many epochs (0 = off).")
     cycles: int = Field(0, ge=0, le=1000, title="Cyclical annealing cycles",
-                        description="Repeat a 0-to-beta ramp this many times (0 = off); not together with warm-up.")
+                        description="Repeat a 0-to-β ramp this many times (0 = off); not together with warm-up.")
     free_bits: float = Field(0.0, ge=0.0, le=100.0, title="Free bits (nats per dimension)",
                              description="per-dimension KL floor in nats")
     samples: int = Field(1, ge=1, le=1000, title="Samples of z per image",

@@ -87,11 +87,11 @@ def check_room(root: Path, count: int, requested_by: str | None, requested_from:
 
 def submit(root: str | Path, name: str, config, launcher: Launcher, requested_by: str | None = None,
            max_per_visitor: int | None = None, requested_from: str | None = None,
-           max_in_folder: int | None = None) -> Path:
+           max_in_folder: int | None = None, device: str | None = None) -> Path:
     """Queue a training of ``config`` as the new run ROOT/NAME and launch it; its folder. The visitor's limit
     counts the runs queued or running by ``requested_by`` (a browser) or from ``requested_from`` (an address);
-    ``max_in_folder`` all of ROOT's. Checked and queued under ROOT's queue lock: two visitors pressing at
-    once never both take the last place."""
+    ``max_in_folder`` all of ROOT's; ``device`` the device to train on (as ``--device``; None: the launcher's).
+    Checked and queued under ROOT's queue lock: two visitors pressing at once never both take the last place."""
     check_training(config)  # its memory from the config, before a folder or a process exists
     check_data(config)
     run_dir = run_path(root, name)
@@ -99,7 +99,7 @@ def submit(root: str | Path, name: str, config, launcher: Launcher, requested_by
         raise run_exists(name, run_dir.parent)
     queued_at = time.time()
     status = RunStatus(state=QUEUED, launcher=launcher.kind, requested_by=requested_by, requested_from=requested_from,
-                       queued_at=queued_at, epochs=config.train.epochs)
+                       queued_at=queued_at, epochs=config.train.epochs, device=device)
     with _queue_of(run_dir.parent):
         check_room(run_dir.parent, 1, requested_by, requested_from, max_per_visitor, max_in_folder)
         publish_run(run_dir, {CONFIG: config.to_json().encode(), "status.json": status.to_json().encode()})
@@ -137,9 +137,10 @@ def resume(run_dir: Path, launcher: Launcher, requested_by: str | None = None, m
                 name=run_dir.name, config=CONFIG)
         check_room(run_dir.parent, 1, requested_by, requested_from, max_per_visitor, max_in_folder)
         base = status or RunStatus(state=QUEUED)
+        # the time trained so far goes on counting: up to its end, or (its process gone) its last heartbeat
         queued = base.changed(state=QUEUED, reason=None, reason_template=None, reason_values=None, launcher=launcher.kind, requested_by=requested_by,
                               requested_from=requested_from, queued_at=time.time(), started_at=None, ended_at=None,
-                              owner=None, launched_at=None)
+                              owner=None, launched_at=None, earlier_seconds=base.trained_seconds(base.heartbeat) or 0.0)
         clear_stop(run_dir)
         write_status(run_dir, queued)
     _launch(launcher, run_dir, queued)
@@ -238,7 +239,8 @@ class _locked:
 # -- a beta sweep ------------------------------------------------------------------------------------
 def start_sweep(root: str | Path, name: str, config, betas: tuple[float, ...], launcher: Launcher, name_of: NameOf,
                 requested_by: str | None = None, max_per_visitor: int | None = None,
-                requested_from: str | None = None, max_in_folder: int | None = None) -> Sweep:
+                requested_from: str | None = None, max_in_folder: int | None = None,
+                device: str | None = None) -> Sweep:
     """Queue sweep NAME in ROOT: one training of CONFIG per beta (training/runs/sweep.py). Everything is
     checked first (names, free folders, the visitor's limit, each run's memory), so a refused sweep writes
     nothing; then the manifest, then the runs, each by ``submit``."""
@@ -257,5 +259,5 @@ def start_sweep(root: str | Path, name: str, config, betas: tuple[float, ...], l
     sweep = Sweep(name=name, betas=tuple(betas), runs=tuple(runs), created_at=time.time())
     create_manifest(root, sweep)
     for run, c in zip(runs, per_beta):
-        submit(root, run, c, launcher, requested_by=requested_by, requested_from=requested_from)
+        submit(root, run, c, launcher, requested_by=requested_by, requested_from=requested_from, device=device)
     return sweep

@@ -69,19 +69,24 @@ def run(plan: Plan, lock: RunLock) -> str:
     if plan.queued_at is not None and (previous is None or previous.state != QUEUED
                                        or previous.queued_at != plan.queued_at):
         return previous.state if previous is not None else STOPPED  # cancelled or taken over meanwhile
+    queued = plan.queued_at is not None  # the app's request: its status says who asked, and on which device
     status = RunStatus(
         state=QUEUED if plan.max_running else RUNNING,
-        launcher=previous.launcher if plan.queued_at is not None else "cli",
-        requested_by=previous.requested_by if plan.queued_at is not None else None,
-        requested_from=previous.requested_from if plan.queued_at is not None else None,
+        launcher=previous.launcher if queued else "cli",
+        requested_by=previous.requested_by if queued else None,
+        requested_from=previous.requested_from if queued else None,
         queued_at=plan.queued_at or time.time(), started_at=None if plan.max_running else time.time(),
         owner=Owner.me(), epochs=plan.config.train.epochs,
+        device=previous.device if queued else None,
+        # a resumed run's clock goes on from the time its earlier sessions trained
+        earlier_seconds=(previous.trained_seconds(previous.heartbeat) or 0.0) if plan.resume and previous else 0.0,
     )
     recorder = RunRecorder(plan.run_dir, status, lock)
     stop = threading.Event()
     restore = _on_sigterm(stop.set)
     try:
-        return _run(plan, recorder, lambda: stop.is_set() or recorder.stop_requested())
+        # a device asked for in the app's form wins over the launcher's --device (which the runs it starts next keep)
+        return _run(plan, recorder, lambda: stop.is_set() or recorder.stop_requested(), status.device or plan.device)
     except KeyboardInterrupt:
         recorder.close(state=STOPPED, **reason("Interrupted; the checkpoint of epoch {epoch} is kept.",
                                                epoch=recorder.status.epoch))
@@ -98,7 +103,7 @@ def run(plan: Plan, lock: RunLock) -> str:
         restore()
 
 
-def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool]) -> str:
+def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool], device: str) -> str:
     if plan.max_running:
         promoted = wait_for_slot(plan.run_dir, plan.max_running, cancelled=should_stop,
                                  promote=lambda: recorder.set(state=RUNNING, started_at=time.time()))
@@ -117,7 +122,7 @@ def _run(plan: Plan, recorder: RunRecorder, should_stop: Callable[[], bool]) -> 
                       data_note_values=note["reason_values"])
     resume = plan.resume and (plan.run_dir / CHECKPOINT).is_file()
     callback = _fan_out(recorder.progress, plan.callback)
-    trainer = Trainer(plan.config, data, run_dir=plan.run_dir, device=plan.device, callback=callback,
+    trainer = Trainer(plan.config, data, run_dir=plan.run_dir, device=device, callback=callback,
                       resume=resume, should_stop=should_stop, owner_check=recorder.check_owner)
     start = trainer.epoch * trainer.steps_per_epoch
     recorder.start_steps(start)

@@ -79,6 +79,8 @@ class RunStatus:
     global_step: int = 0
     start_step: int = 0                # global step this process started from (resumed runs > 0)
     train_seconds: float = 0.0         # seconds this process has spent in fit(), for the time left
+    earlier_seconds: float = 0.0       # seconds trained by the sessions before this one (Stop, then Resume)
+    device: str | None = None          # the device asked for when queued (None: the launcher's, as --device)
     data_note: str | None = None       # about the data set as loaded: files that were skipped, and why
     data_note_template: str | None = None  # the same as a template and its values (like the reason's)
     data_note_values: dict | None = None
@@ -98,6 +100,15 @@ class RunStatus:
         if self.state != RUNNING or done <= 0 or not total:
             return None
         return self.train_seconds / done * max(0, total - self.global_step)
+
+    def trained_seconds(self, now: float | None = None) -> float | None:
+        """Seconds trained over all the run's sessions: the earlier ones plus this one from ``started_at`` to
+        ``ended_at``, or to NOW while it runs (a reader passes the last heartbeat for a run whose process is
+        gone). None before it ever started."""
+        earlier, end = self.earlier_seconds or 0.0, self.ended_at or now
+        if self.started_at is None or end is None:
+            return earlier or None
+        return earlier + max(0.0, end - self.started_at)
 
     def changed(self, **changes) -> "RunStatus":
         return replace(self, **changes)
@@ -133,11 +144,12 @@ def _check(s: RunStatus) -> None:
         value = getattr(s, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be a whole number >= 0")
-    for name in ("queued_at", "started_at", "ended_at", "heartbeat", "train_seconds", "launched_at"):
+    for name in ("queued_at", "started_at", "ended_at", "heartbeat", "train_seconds", "launched_at", "earlier_seconds"):
         value = getattr(s, name)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value != value):
             raise ValueError(f"{name} must be a number")
-    for name in ("reason", "requested_by", "requested_from", "data_note", "reason_template", "data_note_template"):
+    for name in ("reason", "requested_by", "requested_from", "data_note", "reason_template", "data_note_template",
+                 "device"):
         value = getattr(s, name)
         if value is not None and (not isinstance(value, str) or len(value) > 2000):
             raise ValueError(f"{name} must be a short text")
