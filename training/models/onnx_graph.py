@@ -116,11 +116,12 @@ def _check_graph(model, role: str, path: Path, limit: int) -> None:
         if any(int(d) < 0 for d in t.dims) or stored > limit:
             raise UserError("{path} declares tensors of more than {limit:,} bytes (VAE_EXPLORER_MAX_WEIGHTS_MB).",
                             path=path, limit=limit)
-    for v in list(model.graph.output) + [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]:
+    stored_names = {t.name for t in model.graph.initializer}
+    for v in list(model.graph.output) + [i for i in model.graph.input if i.name not in stored_names]:
         elem, dims = v.type.tensor_type.elem_type, tensor_dims(v)
         if elem != FLOAT or not 2 <= len(dims) <= 4 or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
-            raise UserError("The {role} {path}: {name} must be float32 of rank 2 to 4 with fixed sizes after the "
-                            "batch, not {what}.", role=role, path=path, name=v.name, what=f"type {elem}, shape {dims}")
+            raise UserError("{path}: {name} must be float32 of rank 2 to 4 with fixed sizes after the batch, not "
+                            "{what}.", path=path, name=v.name, what=f"type {elem}, shape {dims}")
 
 
 def read_meta(folder: Path) -> OnnxMeta:
