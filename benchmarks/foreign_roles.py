@@ -40,9 +40,8 @@ class Decoder(nn.Module):
 
 
 class Encoder(nn.Module):
-    def __init__(self, image, layout: str):
+    def __init__(self, image):
         super().__init__()
-        self.layout = layout
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(image)), 2 * Z))
 
     def forward(self, x):
@@ -58,8 +57,9 @@ def export(folder: Path, image, layout: str, logits: bool) -> Path:
     batch = torch.export.Dim("batch", min=1, max=4096)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        for module, example, name, ins, outs in ((Encoder(image, layout), x, "encoder.onnx", ["images"], ["mean", "log_var"]),
-                                                 (Decoder(image, layout, logits), torch.randn(2, Z), "decoder.onnx", ["code"], ["out"])):
+        pair = ((Encoder(image), x, "encoder.onnx", ["images"], ["mean", "log_var"]),
+                (Decoder(image, layout, logits), torch.randn(2, Z), "decoder.onnx", ["code"], ["out"]))
+        for module, example, name, ins, outs in pair:
             torch.onnx.export(module.eval(), (example,), str(folder / name), input_names=ins, output_names=outs,
                               dynamic_shapes=({0: batch},), dynamo=True, external_data=False, verbose=False)
     (folder / "model.json").write_text(json.dumps({"format": "vae-explorer/onnx", "version": 1}))
@@ -100,7 +100,8 @@ def main() -> None:
     print(f"OnnxVAE.decode_mean of {args.batch} z, images {image}, {args.calls} calls after 20 warm-up")
     for name, ms in rows.items():
         med = statistics.median(ms)
-        print(f"  {name:24s} median {med:6.3f} ms   p90 {np.percentile(ms, 90):6.3f} ms   vs first {med - base:+6.3f} ms")
+        p90 = np.percentile(ms, 90)
+        print(f"  {name:24s} median {med:6.3f} ms   p90 {p90:6.3f} ms   vs first {med - base:+6.3f} ms")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ class LogitsEncoder(nn.Module):
 class LogitsDecoder(nn.Module):
     def __init__(self):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(Z, 32), nn.ReLU(), nn.Linear(32, SIDE * SIDE), nn.Unflatten(1, (1, SIDE, SIDE)))
+        self.net = nn.Sequential(nn.Linear(Z, 32), nn.ReLU(), nn.Linear(32, SIDE * SIDE),
+                                 nn.Unflatten(1, (1, SIDE, SIDE)))
 
     def forward(self, z):
         return self.net(z)  # logits: no Sigmoid

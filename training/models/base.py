@@ -4,8 +4,8 @@ when it names none.
 
 Three kinds implement the interface: the library's own ``training.vae.model.VAE`` (a run of ``fit``), an ONNX
 pair (``training.models.onnx_runtime.OnnxVAE``) and one's own code (``training.models.adapter.AdapterVAE``);
-the last two share their plumbing (``ForeignModel``, training/models/onnx_runtime.py). Which kind a folder holds is decided in
-training/models/open.py alone.
+the last two share their plumbing (``ForeignModel``, training/models/onnx_runtime.py). Which kind a folder
+holds is decided in training/models/open.py alone.
 """
 
 from __future__ import annotations

@@ -73,10 +73,11 @@ class OnnxVAE(ForeignModel):
     def __init__(self, cfg: ModelConfig, encoder_bytes: bytes, decoder_bytes: bytes, roles: GraphRoles | None = None):
         super().__init__(cfg)
         self.roles = roles or GraphRoles()
-        fetches = {"encoder": self.roles.encoder_outputs, "decoder": self.roles.decoder_image}
-        feeds = {"encoder": self.roles.encoder_input, "decoder": self.roles.decoder_input}
+        roles = self.roles
+        feeds = {"encoder": roles.encoder_input, "decoder": roles.decoder_input}
+        fetches = {"encoder": roles.encoder_outputs, "decoder": roles.decoder_image and [roles.decoder_image]}
         self._worker = GraphWorker(encoder_bytes, decoder_bytes, threads=max(1, min(4, torch.get_num_threads())),
-                                   feeds=feeds, fetches={k: [v] if isinstance(v, str) else v for k, v in fetches.items()})
+                                   feeds=feeds, fetches=fetches)
         self.chunk = max(1, min(CHECK_MOST, images_per_chunk(cfg)))
 
     def close(self) -> None:
