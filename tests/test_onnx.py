@@ -249,13 +249,13 @@ def hostile(kind: str):
         m = good_decoder()
         m.graph.initializer.append(TensorProto(name="big", data_type=TensorProto.FLOAT, dims=[100_000, 100_000]))
         return m
-    if kind == "wrong names":
+    if kind == "two inputs":  # names say nothing (any names do), but a decoder takes one input
         m = good_decoder()
-        m.graph.input[0].name = "latent"
+        m.graph.input.append(value("c", ["b", Z]))
         return m
     if kind == "wrong rank":
         m = good_decoder()
-        m.graph.output[0].CopyFrom(value("x_mean", ["b", 64]))
+        m.graph.output[0].CopyFrom(value("x_mean", ["b", 8, 8]))
         return m
     if kind == "wrong type":
         m = good_decoder()
@@ -271,7 +271,7 @@ def hostile(kind: str):
 
 
 KINDS = ["external data", "custom operator domain", "unknown operator", "control flow", "huge declared tensor",
-         "wrong names", "wrong rank", "wrong type", "local function", "not protobuf"]
+         "two inputs", "wrong rank", "wrong type", "local function", "not protobuf"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -34,7 +34,7 @@ from training.core.errors import Phrase, UserError
 from training.core.files import atomic_write
 from training.data.registry import native_shape
 from training.models.base import NO_DATASET, Run
-from training.models.foreign import ForeignModel
+from training.models.onnx_runtime import ForeignModel
 from training.runs.layout import ADAPTER_FILE, read_bounded
 
 ENV = ADAPTER_ENV

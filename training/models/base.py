@@ -4,8 +4,8 @@ when it names none.
 
 Three kinds implement the interface: the library's own ``training.vae.model.VAE`` (a run of ``fit``), an ONNX
 pair (``training.models.onnx_runtime.OnnxVAE``) and one's own code (``training.models.adapter.AdapterVAE``);
-the last two share their plumbing in training/models/foreign.py. Which kind a folder holds is decided in
-training/models/open.py alone.
+the last two share their plumbing (``ForeignModel``, training/models/onnx_runtime.py). Which kind a folder
+holds is decided in training/models/open.py alone.
 """
 
 from __future__ import annotations
@@ -44,12 +44,15 @@ class LatentModel(Protocol):
 @dataclass
 class Run:
     """A model folder, opened: its config, its model (eval mode), its history (empty for most models from
-    elsewhere)."""
+    elsewhere), and for an ONNX pair how its graphs were read (``roles``, a
+    training.models.onnx_roles.GraphRoles: ``roles.layout`` "nchw" | "nhwc", ``roles.decoder_output``
+    "probabilities" | "logits"; None for every other kind)."""
 
     path: Path
     config: RunConfig
     model: LatentModel
     history: list[dict]
+    roles: Any = None
 
     @property
     def epoch(self) -> int:

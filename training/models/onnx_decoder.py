@@ -1,5 +1,7 @@
 """An ONNX folder's decoder graph as a training.vae.array_decoder.ArrayDecoder, which numpy and the browser
-run, when it is the kind of network that decoder computes. No torch here.
+run, when it is the kind of network that decoder computes. The graph's roles (training/models/onnx_roles.py)
+say what it gives: a decoder of logits (no final Sigmoid) gets the sigmoid the ArrayDecoder always applies;
+channels-last or flat images are reordered in its last dense layer. No torch here.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from training.core.errors import UserError
-from training.models.onnx_graph import config_of, read_graph
+from training.models.onnx_graph import open_pair, read_graph
+from training.models.onnx_roles import detect_output, detect_z
 from training.runs.layout import ONNX_DECODER
 from training.vae.array_decoder import KERNEL, PADDING, STRIDE, ArrayDecoder, Layer
 
@@ -21,11 +24,12 @@ def array_decoder(folder: str | Path) -> ArrayDecoder:
     """The decoder graph as an ArrayDecoder, which numpy and the browser run, when it
     is the kind of network that decoder computes: dense layers (Gemm, or MatMul then Add) and transposed
     convolutions (kernel 4, stride 2, padding 1), a ReLU between layers, reshapes, and a Sigmoid at the end.
-    Anything else (batch norm, other activations, other convolutions): one sentence naming what it lacks."""
+    A decoder of logits may end without the Sigmoid. Anything else (batch norm, other activations, other
+    convolutions, a transpose): one sentence naming what it lacks."""
     from onnx import helper, numpy_helper  # onnx itself only when a graph is read
 
     folder = Path(folder)
-    config = config_of(folder)
+    config, roles, _, _ = open_pair(folder)
     decoder, _ = read_graph(folder / ONNX_DECODER, "decoder")
     values = {t.name: numpy_helper.to_array(t) for t in decoder.graph.initializer}
     for node in decoder.graph.node:
@@ -90,7 +94,8 @@ def array_decoder(folder: str | Path) -> ArrayDecoder:
         if len(relus_after) < len(layers) - 1:
             raise UserError("Its decoder has two layers without a ReLU between them, which the in-browser decoder "
                             "does not compute.")
-    if pending_mm is not None or not ends_in_sigmoid or not layers or len(relus_after) != len(layers) - 1:
+    if pending_mm is not None or not layers or len(relus_after) != len(layers) - 1 or \
+            not ends_in_sigmoid and roles.decoder_output == "probabilities":
         raise UserError("Its decoder is not a stack of layers with ReLUs between them and a Sigmoid at the end, which "
                         "is what the in-browser decoder computes.")
     built, shape = [], (z_dim,)
@@ -117,6 +122,20 @@ def array_decoder(folder: str | Path) -> ArrayDecoder:
     if int(np.prod(shape)) != c * h * w:
         raise UserError("Its decoder's last layer gives {n} values for images of {c}x{h}x{w}.", n=int(np.prod(shape)),
                         c=c, h=h, w=w)
-    return ArrayDecoder("onnx", tuple(built), (c, h, w))
+    if roles.decoder_layout == "nhwc" and c > 1:  # its values come (h, w, c): reorder the last layer's rows
+        last = built[-1]
+        if last.kind != "dense":
+            raise UserError("Its decoder gives channels-last images from a transposed convolution, which the "
+                            "in-browser decoder does not compute.")
+        order = np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
+        built[-1] = Layer("dense", np.ascontiguousarray(last.w[order]), np.ascontiguousarray(last.b[order]),
+                          last.in_shape, last.out_shape)
+    decoder = ArrayDecoder("onnx", tuple(built), (c, h, w))
+    if not ends_in_sigmoid and roles.decoder_output == "detect":  # the rule the server applies, on the same z
+        p = np.clip(decoder.decode_mean(detect_z(z_dim)), 1e-30, 1 - 1e-7)
+        if detect_output(np.log(p / (1 - p))) == "probabilities":
+            raise UserError("Its decoder gives probabilities without a final Sigmoid, which the in-browser decoder "
+                            "does not compute.")
+    return decoder
 
 

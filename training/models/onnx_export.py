@@ -47,10 +47,11 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
             torch.onnx.export(_Method(run.model, "decode_mean").eval(), (torch.randn(2, cfg.latent_dim),), str(tmp / ONNX_DECODER),
                               input_names=["z"], output_names=["x_mean"], dynamic_shapes=({0: batch},),
                               dynamo=True, external_data=False, verbose=False)
-        likelihood = "gaussian" if cfg.likelihood.startswith("gaussian") else "bernoulli"
-        meta = OnnxMeta(dataset=run.config.train.dataset, likelihood=likelihood, sigma=cfg.sigma,
-                        image_shape=cfg.image_shape, latent_dim=cfg.latent_dim)
-        (tmp / ONNX_META).write_text(json.dumps(meta.model_dump(), indent=2) + "\n", encoding="utf-8")
+        gaussian = cfg.likelihood.startswith("gaussian")
+        meta = OnnxMeta(dataset=run.config.train.dataset, likelihood="gaussian" if gaussian else "bernoulli",
+                        sigma=cfg.sigma if gaussian else None, image_shape=cfg.image_shape,
+                        latent_dim=cfg.latent_dim, decoder_output="probabilities")
+        (tmp / ONNX_META).write_text(json.dumps(meta.model_dump(exclude_none=True), indent=2) + "\n", encoding="utf-8")
         for leftover in tmp.glob("*.data"):  # no external data, ever
             leftover.unlink()
         if out.exists():

@@ -1,43 +1,38 @@
 """A VAE trained anywhere, as two ONNX graphs in a folder: read and check the graphs, and the config they
-stand for. Running them is training/models/onnx_runtime.py, writing them training/models/onnx_export.py, a
-decoder graph as arrays for numpy and the browser training/models/onnx_decoder.py.
+stand for. Which input and output is which is training/models/onnx_roles.py (the rule, by role); running
+them is training/models/onnx_runtime.py, writing them training/models/onnx_export.py, a decoder graph as
+arrays for numpy and the browser training/models/onnx_decoder.py.
 
-The interface (README, "Models from elsewhere"):
-
-    encoder.onnx   input  "x"       float32 (B, C, H, W), images in [0, 1]
-                   output "mu"      float32 (B, Z)          E3: the encoder's mean
-                   output "logvar"  float32 (B, Z)          E3: ln sigma^2
-    decoder.onnx   input  "z"       float32 (B, Z)
-                   output "x_mean"  float32 (B, C, H, W)    the decoder's mean image mu~(z) in [0, 1]
+    encoder.onnx   images -> mu, logvar (and perhaps the sampled z)    see onnx_roles.py
+    decoder.onnx   z -> the image, probabilities or logits
     model.json     optional: {"format": "vae-explorer/onnx", "version": 1, "dataset": "mnist5k",
-                   "likelihood": "bernoulli" | "gaussian", "sigma": 0.1}; shapes come from the graphs
+                   "likelihood": "bernoulli" | "gaussian", "sigma": 0.1 (gaussian only), "decoder_output":
+                   "probabilities" | "logits" (else detected), "layout": "nchw" | "nhwc" (else from the shapes)}
 
 B is dynamic; C, H, W and Z are fixed in the graphs. Opening never runs code from the folder and never
-reads a file outside it: each graph's size is checked before it is read; it is parsed without
-external data; a tensor that points at external data, an operator outside ONNX's standard domain, a
-local function, control flow (subgraphs), declared sizes over the limits, or inputs and outputs of other
-names, ranks or types are refused with one sentence. ONNX Runtime gets the checked bytes, not a path.
-No torch here (``onnx`` itself is imported when a graph is parsed).
+reads a file outside it: each graph's size is checked before it is read; it is parsed without external data;
+a tensor that points at external data, an operator outside ONNX's standard domain, a local function, control
+flow (subgraphs), declared sizes over the limits, or inputs and outputs that fit no role are refused with one
+sentence. ONNX Runtime gets the checked bytes, not a path. No torch here (``onnx`` is imported when a graph is
+parsed).
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from training.core.config import MAX_IMAGE_SIDE, MAX_LATENT_DIM, ModelConfig, RunConfig
+from training.core.config import ModelConfig, RunConfig
 from training.core.costs import MB
 from training.core.environment import WEIGHTS_ENV, limit_mb
 from training.core.errors import Phrase, UserError
 from training.models.base import NO_DATASET
+from training.models.onnx_roles import FORMAT, GraphRoles, OnnxMeta, tensor_dims, graph_roles
 from training.runs.layout import ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_bounded
 
-FORMAT = "vae-explorer/onnx"
-ENCODER_IO = (("x",), ("mu", "logvar"))
-DECODER_IO = (("z",), ("x_mean",))
+__all__ = ["FORMAT", "GraphRoles", "OnnxMeta", "config_of", "open_pair", "parse_graph", "read_graph", "read_meta"]
 MAX_META_BYTES = 64 * 1024
 OPSET_RANGE = (7, 23)
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -45,27 +40,7 @@ FLOAT = 1  # onnx.TensorProto.FLOAT
 EXTERNAL = 1  # onnx.TensorProto.EXTERNAL
 
 
-class OnnxMeta(BaseModel):
-    """model.json: what the graphs do not say (all optional but the format)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    format: Literal["vae-explorer/onnx"] = FORMAT
-    version: Literal[1] = 1
-    dataset: str | None = Field(None, max_length=4096)
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
-    sigma: float = Field(0.1, gt=0.0, le=100.0)
-    image_shape: tuple[int, int, int] | None = None  # written by export; checked against the graphs
-    latent_dim: int | None = None
-
-
 # -- reading one graph safely -------------------------------------------------------------------------
-def _dims(value_info) -> list[int | str | None]:
-    t = value_info.type.tensor_type
-    if not t.HasField("shape"):
-        return []
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
-
-
 def read_graph(path: Path, role: str):
     """Parse PATH (ROLE: "encoder" or "decoder") after checking its size; refuse what the module doc lists."""
     limit = limit_mb(WEIGHTS_ENV) * MB
@@ -141,46 +116,12 @@ def _check_graph(model, role: str, path: Path, limit: int) -> None:
         if any(int(d) < 0 for d in t.dims) or stored > limit:
             raise UserError("{path} declares tensors of more than {limit:,} bytes (VAE_EXPLORER_MAX_WEIGHTS_MB).",
                             path=path, limit=limit)
-    names_in, names_out = ENCODER_IO if role == "encoder" else DECODER_IO
     stored_names = {t.name for t in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in stored_names]
-    ranks_in, ranks_out = ((4,), (2, 2)) if role == "encoder" else ((2,), (4,))
-    for kind, got, names, ranks in (("input", inputs, names_in, ranks_in),
-                                    ("output", list(model.graph.output), names_out, ranks_out)):
-        found = [v.name for v in got]
-        if found != list(names):
-            raise UserError("The {role} {path} must have the {kind}s {names}, not {found}.", role=role, path=path,
-                            kind=kind, names=", ".join(names), found=", ".join(found) or "none")
-        for v, rank in zip(got, ranks):
-            elem = v.type.tensor_type.elem_type
-            dims = _dims(v)
-            if elem != FLOAT or len(dims) != rank:
-                raise UserError("The {role} {path}: {kind} {name} must be float32 of rank {rank}, not {what}.",
-                                role=role, path=path, kind=kind, name=v.name, rank=rank,
-                                what=f"type {elem}, rank {len(dims)}")
-            fixed = dims[1:]
-            if not all(isinstance(d, int) and d > 0 for d in fixed):
-                raise UserError("The {role} {path}: {kind} {name} must have fixed sizes after the batch, not {dims}.",
-                                role=role, path=path, kind=kind, name=v.name, dims=dims)
-
-
-# -- the pair -----------------------------------------------------------------------------------------
-def graph_shapes(encoder, decoder, path: Path) -> tuple[tuple[int, int, int], int]:
-    x_in = _dims(encoder.graph.input[[i.name for i in encoder.graph.input].index("x")])
-    mu, logvar = (_dims(o) for o in encoder.graph.output)
-    z_in = _dims([i for i in decoder.graph.input if i.name == "z"][0])
-    x_out = _dims(decoder.graph.output[0])
-    image, z_dim = tuple(int(d) for d in x_in[1:]), int(mu[1])
-    if logvar[1] != z_dim or z_in[1] != z_dim or tuple(x_out[1:]) != image:
-        raise UserError("The encoder and decoder in {path} do not fit together: images {image} and z of {z} in the "
-                        "encoder, z of {z_dec} and images {image_dec} in the decoder.", path=path, image=image,
-                        z=z_dim, z_dec=z_in[1], image_dec=tuple(x_out[1:]))
-    c, h, w = image
-    if c not in (1, 3) or h != w or not 1 <= h <= MAX_IMAGE_SIDE or not 1 <= z_dim <= MAX_LATENT_DIM:
-        raise UserError("{path} holds a model of images {image} and {z} latent dimensions; the explorer takes square "
-                        "grayscale or RGB images up to {side} pixels and 1 to {most} dimensions.", path=path,
-                        image=image, z=z_dim, side=MAX_IMAGE_SIDE, most=MAX_LATENT_DIM)
-    return image, z_dim
+    for v in list(model.graph.output) + [i for i in model.graph.input if i.name not in stored_names]:
+        elem, dims = v.type.tensor_type.elem_type, tensor_dims(v)
+        if elem != FLOAT or not 2 <= len(dims) <= 4 or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
+            raise UserError("{path}: {name} must be float32 of rank 2 to 4 with fixed sizes after the batch, not "
+                            "{what}.", path=path, name=v.name, what=f"type {elem}, shape {dims}")
 
 
 def read_meta(folder: Path) -> OnnxMeta:
@@ -196,15 +137,29 @@ def read_meta(folder: Path) -> OnnxMeta:
                         field=".".join(str(p) for p in first["loc"]) or "it", why=first["msg"].lower()) from None
 
 
-def config_of(folder: str | Path, dataset: str | None = None) -> RunConfig:
-    """The RunConfig an ONNX folder stands for: shapes from its graphs, the rest from model.json or DATASET."""
+def model_config(meta: OnnxMeta, image: tuple[int, int, int], z_dim: int) -> ModelConfig:
+    """The ModelConfig a pair stands for (arch and hidden say nothing here: the graphs are the network)."""
+    sigma = {"sigma": meta.sigma} if meta.sigma is not None and meta.likelihood == "gaussian" else {}
+    return ModelConfig(image_shape=image, latent_dim=z_dim, likelihood=meta.likelihood, arch="mlp", hidden=(1,),
+                       **sigma)
+
+
+def open_pair(folder: str | Path, dataset: str | None = None) -> tuple[RunConfig, GraphRoles, bytes, bytes]:
+    """An ONNX folder's config (shapes from its graphs, the rest from model.json or DATASET), its roles and the
+    checked bytes of its encoder and decoder."""
     folder = Path(folder)
     meta = read_meta(folder)
-    (encoder, _), (decoder, _) = read_graph(folder / ONNX_ENCODER, "encoder"), read_graph(folder / ONNX_DECODER, "decoder")
-    image, z_dim = graph_shapes(encoder, decoder, folder)
+    (encoder, encoder_bytes), (decoder, decoder_bytes) = (read_graph(folder / ONNX_ENCODER, "encoder"),
+                                                          read_graph(folder / ONNX_DECODER, "decoder"))
+    roles, image, z_dim = graph_roles(encoder, decoder, meta, folder)
     if meta.image_shape is not None and tuple(meta.image_shape) != image or meta.latent_dim not in (None, z_dim):
         raise UserError("{path} describes images {image} and {z} dimensions, but the graphs have {graphs} and {z2}.",
                         path=folder / ONNX_META, image=meta.image_shape, z=meta.latent_dim, graphs=image, z2=z_dim)
-    model = ModelConfig(image_shape=image, latent_dim=z_dim, likelihood=meta.likelihood, sigma=meta.sigma,
-                        arch="mlp", hidden=(1,))  # arch and hidden say nothing here: the graphs are the network
-    return RunConfig(model=model, train={"dataset": dataset or meta.dataset or NO_DATASET, "epochs": 1})
+    config = RunConfig(model=model_config(meta, image, z_dim),
+                       train={"dataset": dataset or meta.dataset or NO_DATASET, "epochs": 1})
+    return config, roles, encoder_bytes, decoder_bytes
+
+
+def config_of(folder: str | Path, dataset: str | None = None) -> RunConfig:
+    """The RunConfig an ONNX folder stands for."""
+    return open_pair(folder, dataset)[0]

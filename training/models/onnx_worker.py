@@ -9,8 +9,10 @@ in about half a second and costs what its graphs cost. Its limits are set before
     argv[3]  threads    ONNX Runtime's intra-op threads
 
 The protocol on stdin/stdout, one frame each way per request: a 4-byte big-endian length, a JSON header of that
-length, then the raw bytes the header announces. Requests: {"op": "load", "sizes": [n_enc, n_dec]} + both
-graphs' bytes; {"op": "run", "graph": "encoder" | "decoder", "shape": [...]} + float32 bytes. Replies:
+length, then the raw bytes the header announces. Requests: {"op": "load", "sizes": [n_enc, n_dec], "feeds":
+{"encoder": name | null, ...}, "fetches": {"encoder": [names] | null, ...}} + both graphs' bytes (the input
+each graph is fed and the outputs asked of it, by name, as training/models/onnx_roles.py read them; null: the
+first input, every output); {"op": "run", "graph": "encoder" | "decoder", "shape": [...]} + float32 bytes. Replies:
 {"ok": true, "shapes": [[...], ...]} + each output's float32 bytes in turn, or {"ok": false, "kind":
 "memory" | "runtime", "why": "first line"}. End of stdin ends the process (its parent closed or died).
 """
@@ -73,6 +75,8 @@ def main(argv: list[str]) -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames may reach the parent's pipe
     sessions: dict[str, object] = {}
+    feeds: dict[str, str | None] = {}
+    fetches: dict[str, list[str] | None] = {}
     while True:
         try:
             header, payload = _receive(stdin)
@@ -88,12 +92,14 @@ def main(argv: list[str]) -> int:
                 options.log_severity_level = 3
                 sessions = {role: ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
                             for role, blob in (("encoder", payload[:n_enc]), ("decoder", payload[n_enc:n_enc + n_dec]))}
+                feeds, fetches = header.get("feeds") or {}, header.get("fetches") or {}
                 _send(stdout, {"ok": True, "shapes": []})
                 continue
             session = sessions[header["graph"]]
             array = np.frombuffer(payload, np.float32).reshape(header["shape"])
-            name = session.get_inputs()[0].name
-            outputs = [np.ascontiguousarray(o, np.float32) for o in session.run(None, {name: array})]
+            name = feeds.get(header["graph"]) or session.get_inputs()[0].name
+            outputs = session.run(fetches.get(header["graph"]), {name: array})
+            outputs = [np.ascontiguousarray(o, np.float32) for o in outputs]
             _send(stdout, {"ok": True, "shapes": [list(o.shape) for o in outputs]}, [o.tobytes() for o in outputs])
         except EOFError:
             return 0

@@ -49,8 +49,11 @@ def _stop(process: subprocess.Popen) -> None:
 class GraphWorker:
     """``run("encoder" | "decoder", array)`` -> the graph's outputs, computed in the limited child."""
 
-    def __init__(self, encoder_bytes: bytes, decoder_bytes: bytes, threads: int = 1):
+    def __init__(self, encoder_bytes: bytes, decoder_bytes: bytes, threads: int = 1, feeds: dict | None = None,
+                 fetches: dict | None = None):
+        """FEEDS and FETCHES: each graph's input name and output names (GraphRoles); None: first input, all."""
         self._graphs = (encoder_bytes, decoder_bytes)
+        self._names = {"feeds": feeds or {}, "fetches": fetches or {}}
         self._threads = max(1, threads)
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
@@ -66,7 +69,7 @@ class GraphWorker:
                                          stderr=subprocess.DEVNULL, env=env, close_fds=True)
         self._finalizer = weakref.finalize(self, _stop, self._process)
         encoder, decoder = self._graphs
-        self._call({"op": "load", "sizes": [len(encoder), len(decoder)]}, [encoder, decoder])
+        self._call({"op": "load", "sizes": [len(encoder), len(decoder)], **self._names}, [encoder, decoder])
 
     def close(self) -> None:
         """End the child now (it is ended anyway when this object goes)."""
