@@ -7,10 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.i18n import _, error_text, public
+from explorer.i18n import _, error_text
 from explorer.state import serving, shared
 from explorer.state.uploads import save_uploaded_run, save_uploaded_zip
-from explorer.widgets import run_actions
+from explorer.widgets import model_words, run_actions
 from training.core.costs import MB
 from training.core.environment import WEIGHTS_ENV, limit_mb
 from training.core.errors import UserError
@@ -52,15 +52,12 @@ def card(run: RunSummary) -> None:
         badge = " · :blue-badge[" + _("demo") + "]" if run.bundled else (
             f" · {run_actions.badge(run.state)}" if run_actions.badge(run.state) else "")
         st.markdown(f"**{run.name}**{badge}")
-        if model_kind(run.path) != RUN:  # a model from elsewhere: no training to tell
-            kind = _("ONNX graphs") if model_kind(run.path) == ONNX else _("your own code")
-            st.caption(public(f"{run.dataset} · {kind} · z = {run.latent_dim} · {run.likelihood}"))
+        st.caption(model_words.caption(run))
+        if model_words.is_foreign(run):  # a model from elsewhere: no training to tell, no β
             st.markdown(_("A model from elsewhere, without a training history; python -m training evaluate scores it."))
             with st.container(horizontal=True):
                 run_actions.use_button(run, serving.widget_key(run.path))
             return
-        st.caption(public(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · "
-                          f"β = {run.beta:g}"))
         elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
         units = (_("{active} of {z_dim}").format(active=run.active_units, z_dim=run.latent_dim)
                  if run.active_units is not None else "-")
