@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 
 from training.core.config import FOLDER_PREFIX, ModelConfig
 from training.core.costs import images_per_chunk
-from training.core.errors import UserError
+from training.core.errors import Phrase, UserError
 from training.models.base import Run
 from training.models.foreign import ForeignModel
 from training.models.sandbox import GraphWorker
-from training.models.onnx_graph import MAX_META_BYTES, OnnxMeta, config_of, graph_shapes, parse_graph, read_graph
+from training.models.onnx_graph import (MAX_META_BYTES, OnnxMeta, config_of, graph_shapes, meta_of, parse_graph,
+                                        read_graph)
 from training.runs.layout import HISTORY, ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_history
 
 CHECK_MOST = 256  # the largest chunk a foreign pair is checked at and then called with
@@ -101,12 +101,7 @@ def check_upload(encoder_bytes: bytes, decoder_bytes: bytes, meta_bytes: bytes |
     image, z_dim = graph_shapes(encoder, decoder, Path("the upload"))
     meta = OnnxMeta()
     if meta_bytes is not None:
-        try:
-            meta = OnnxMeta.model_validate_json(meta_bytes[:MAX_META_BYTES + 1])
-        except ValidationError as err:
-            first = err.errors()[0]
-            raise UserError("The uploaded {name} is not a valid model description: {field} {why}.", name=ONNX_META,
-                            field=".".join(str(p) for p in first["loc"]) or "it", why=first["msg"].lower()) from None
+        meta = meta_of(meta_bytes[:MAX_META_BYTES + 1], Phrase("the uploaded model description"))
     if (meta.dataset or "").startswith(FOLDER_PREFIX):
         raise UserError("Uploaded models must name a built-in data set; a folder: data set would make the server "
                         "read one of its own folders.")
