@@ -24,11 +24,13 @@ VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name swi
 # browser from fonts.gstatic.com (it fails offline and tells that host the app was opened); an emoji one
 # from a CDN too. The icons of the pages and buttons come from the Material Symbols font Streamlit serves.
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
-# The model picker's options are short (name · tag, explorer/widgets/model_words.py), its whole description the
-# line under it. Options of every dropdown wrap rather than being cut; a button's label wraps instead of ending
-# in "..." in a narrow column.
+# The model picker's options are short (a name fitted to the sidebar and a tag, explorer/widgets/model_words.py),
+# its whole description the line under it. A dropdown's rows are one line high: an option longer than its row ends
+# in "…" on that line (wrapped, its second line was cut off), and so does the closed box. A button's label wraps
+# instead of ending in "..." in a narrow column.
 STYLE = """<style>
-[role="listbox"] [role="option"] > div { white-space: normal; overflow-wrap: anywhere; }
+[role="listbox"] [role="option"] > div { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+[data-baseweb="select"] input { text-overflow: ellipsis; }
 [data-testid="stBaseButton-secondary"] p, [data-testid="stBaseButton-primary"] p { white-space: normal; }
 </style>"""
 

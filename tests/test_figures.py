@@ -122,7 +122,7 @@ def test_loss_curves_train_test_beta_kl_and_total():
     fig = charts.loss_curves(HISTORY, train_loss="recon + β·Σₖ max(0.5, KLₖ)")
     names = [t.name for t in fig.data]
     assert names == ["train recon", "test recon", "train KL", "test KL", "β · train KL",
-                     "training objective recon + β·Σₖ max(0.5, KLₖ)", "test −ELBO recon + KL"]
+                     "training objective (recon + β·Σₖ max(0.5, KLₖ))", "test −ELBO (recon + KL)"]
     beta_kl = fig.data[names.index("β · train KL")]
     np.testing.assert_allclose(beta_kl.y, [0.5 * 6, 1.0 * 7, 1.0 * 8])
     np.testing.assert_array_equal(fig.data[0].x, [1, 2, 3])

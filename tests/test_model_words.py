@@ -95,7 +95,7 @@ def test_the_loss_formula_and_the_two_totals_are_words_in_chinese():
     assert zh["formula"] == "重建 + β·Σₖ max(0.5, KLₖ)"  # the word translated, the math as it is
     assert "recon" not in zh["note"] and "重建 + KL" in zh["note"]
     train, test = zh["names"][-2:]
-    assert train == "训练目标 重建 + β·Σₖ max(0.5, KLₖ)" and test == "测试 −ELBO 重建 + KL"  # two names, not one
+    assert train == "训练目标（重建 + β·Σₖ max(0.5, KLₖ)）" and test == "测试 −ELBO（重建 + KL）"  # two names, not one
     assert not [n for n in zh["names"] if re.search(r"recon|loss|train|test", n)]
 
 
@@ -128,3 +128,14 @@ def test_a_broken_json_file_is_told_in_chinese_by_line_and_column_without_the_pa
     for text in (config_zh, invalid_zh, meta_zh):
         assert not re.search(r"Expecting|property|delimiter|value|line \d|column", text)
         assert not re.search(r"[\u4e00-\u9fff）] [\u4e00-\u9fff]", text)
+
+
+def test_a_long_name_keeps_its_start_its_end_and_its_tag_in_the_pickers_width(tmp_path):
+    from explorer.widgets import model_words
+
+    long_name = "my-onnx-export-of-the-two-dimensional-demo"
+    label = model_words.short_label(summary(onnx_folder(tmp_path).rename(tmp_path / long_name)))
+    assert label.startswith("my-onnx") and label.endswith("-demo · ONNX") and "…" in label
+    assert model_words.columns(label) <= model_words.PICKER_COLUMNS
+    assert model_words.fitted_name("mnist5k-z16", 20) == "mnist5k-z16"  # a name that fits stays whole
+    assert model_words.columns("示例") == 4

@@ -169,8 +169,8 @@ def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360, train_l
     line(2, "test_kl", _("test KL"), "#d62728", TEST_DASH)
     beta_kl = [(h.get("beta") or 0.0) * h["train_kl"] if h.get("train_kl") is not None else None for h in history]
     line(2, "", _("β · train KL"), "#ff7f0e", "dash", values=beta_kl)
-    line(3, "train_loss", _("training objective {formula}").format(formula=train_loss), "#2ca02c", TRAIN_DASH)
-    line(3, "test_neg_elbo", _("test −ELBO {formula}").format(formula=loss_formula(1.0, recon=recon)), "#2ca02c",
+    line(3, "train_loss", _("training objective ({formula})").format(formula=train_loss), "#2ca02c", TRAIN_DASH)
+    line(3, "test_neg_elbo", _("test −ELBO ({formula})").format(formula=loss_formula(1.0, recon=recon)), "#2ca02c",
          TEST_DASH)
     fig.update_xaxes(title_text=_("epoch"))
     fig.update_yaxes(title_text=_("nats per image"), row=1, col=1)

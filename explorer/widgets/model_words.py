@@ -9,6 +9,7 @@ from training.models.catalogue import RunSummary
 from training.models.open import ADAPTER, ONNX, RUN, model_kind
 
 FOREIGN_KINDS = {ONNX: N_("ONNX graphs"), ADAPTER: N_("your own code")}
+PICKER_COLUMNS = 26  # what the sidebar's picker box shows on one line at its default width, in Latin letters
 STATE_WORDS = {"queued": N_("queued"), "running": N_("running"), "stopped": N_("stopped"), "failed": N_("failed"),
                "interrupted": N_("interrupted")}
 
@@ -26,6 +27,20 @@ def kind_word(run: RunSummary) -> str:
     return _("demo") if run.bundled else _("run")
 
 
+def columns(text: str) -> int:
+    """How wide TEXT is in Latin letters (a Chinese character is two)."""
+    return sum(2 if "\u2e80" <= ch <= "\uffef" else 1 for ch in text)
+
+
+def fitted_name(name: str, most: int) -> str:
+    """NAME in at most MOST characters, its start and its end kept ('my-onnx-expor…-two-demo'): a run's name
+    is told by both (data set and size in front, β or time behind)."""
+    if len(name) <= most:
+        return name
+    tail = (most - 1) // 3
+    return f"{name[:most - 1 - tail]}…{name[-tail:]}"
+
+
 def short_label(run: RunSummary) -> str:
     """The picker's option, short enough for one line of the sidebar: the name and a compact tag ('mnist5k-z16 ·
     demo', 'my-export · ONNX', 'beta4 · running'); the whole description is under the picker."""
@@ -36,7 +51,8 @@ def short_label(run: RunSummary) -> str:
         tag = _(STATE_WORDS.get(run.state, run.state))
     else:
         tag = _("demo") if run.bundled else ""
-    return public(f"{run.name} · {tag}" if tag else run.name)
+    name = fitted_name(run.name, max(12, PICKER_COLUMNS - (columns(tag) + 3 if tag else 0)))
+    return public(f"{name} · {tag}" if tag else name)
 
 
 def details(run: RunSummary) -> str:

@@ -188,3 +188,39 @@ def test_every_page_in_chinese_shows_the_projects_own_texts_in_chinese(page, ser
     print("texts with Latin words per page:", counted)
     assert sum(counted.values()) > 50  # the check sees the pages (their names, formulas, figures)
     assert {p: t for p, t in left.items() if t} == {}, "English words on a Chinese page"
+
+
+LONG_NAME = "my-onnx-export-of-the-two-dimensional-demo"
+ONE_LINE = "e => e.scrollWidth <= e.clientWidth + 1 && e.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(e).lineHeight || '20')"
+
+
+@pytest.mark.parametrize("lang, tag", [("en", "ONNX"), ("zh", "ONNX")])
+def test_the_model_picker_reads_on_one_line_with_a_long_name(page, server, lang, tag):
+    import shutil
+    import subprocess
+    import sys
+
+    from explorer import DEMOS
+
+    folder = server.runs_root / LONG_NAME
+    subprocess.run([sys.executable, "-m", "training", "export", str(DEMOS / "mnist5k-z2"), "--out", str(folder)],
+                   check=True, capture_output=True)
+    try:
+        page.goto(f"{server.url}/models?lang={lang}&model={LONG_NAME}")
+        settle(page)
+        box = page.locator('.st-key-model_picker input[role="combobox"]')
+        shown = box.input_value()
+        assert shown.startswith("my-onnx") and shown.endswith(f"· {tag}") and "…" in shown, shown
+        assert box.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), shown  # the closed box holds all of it
+        details = page.locator(".st-key-model_details").inner_text()
+        assert LONG_NAME in details.replace("\n", "") and "β" not in details  # the whole name under it, no β
+        box.click()
+        options = page.get_by_role("option")
+        options.first.wait_for(timeout=TIMEOUT)
+        texts = options.all_inner_texts()
+        assert any(t.endswith(f"· {tag}") for t in texts) and all("\n" not in t for t in texts), texts
+        for option in options.all():
+            assert option.locator("> div").first.evaluate(ONE_LINE), option.inner_text()
+        screenshot(page, f"{lang}-model-picker")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
