@@ -17,17 +17,20 @@ import streamlit as st  # noqa: E402
 from explorer import i18n  # noqa: E402
 from explorer.i18n import N_, _  # noqa: E402
 from explorer.state import latent_point, serving, shared, view_link  # noqa: E402
-from explorer.widgets import compare, copy_link, run_actions  # noqa: E402
+from explorer.widgets import compare, copy_link, model_words  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
 # The tab's icon: a decoded digit, served by the app itself. A ":material/...:" page icon is fetched by the
 # browser from fonts.gstatic.com (it fails offline and tells that host the app was opened); an emoji one
 # from a CDN too. The icons of the pages and buttons come from the Material Symbols font Streamlit serves.
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
-# Options of every dropdown wrap instead of being cut ("mnist5k-z16 (demo: mnist5k, z=1"); a button's label
-# wraps instead of ending in "..." in a narrow column.
+# The model picker's options are short (a name fitted to the sidebar and a tag, explorer/widgets/model_words.py),
+# its whole description the line under it. A dropdown's rows are one line high: an option longer than its row ends
+# in "…" on that line (wrapped, its second line was cut off), and so does the closed box. A button's label wraps
+# instead of ending in "..." in a narrow column.
 STYLE = """<style>
-[role="listbox"] [role="option"] > div { white-space: normal; overflow-wrap: anywhere; }
+[role="listbox"] [role="option"] > div { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+[data-baseweb="select"] input { text-overflow: ellipsis; }
 [data-testid="stBaseButton-secondary"] p, [data-testid="stBaseButton-primary"] p { white-space: normal; }
 </style>"""
 
@@ -35,19 +38,19 @@ STYLE = """<style>
 def model_picker() -> None:
     """Sidebar: which model every page shows."""
     runs = shared.available_runs()
-    labels = {shared.canonical(r.path): run_actions.run_label(r) for r in runs}  # every run once, in one spelling
+    labels = {shared.canonical(r.path): model_words.short_label(r) for r in runs}  # every run once, in one spelling
     paths = list(labels)
     current = shared.canonical(shared.current_run_path())
     if current not in labels:
         paths.insert(0, current)
     st.session_state["model_picker"] = current  # follow a model chosen on a page (shared.select_run) since the last run
-    details = {shared.canonical(r.path): run_actions.run_details(r) for r in runs}
+    details = {shared.canonical(r.path): model_words.details(r) for r in runs}
     st.sidebar.selectbox(
         _("Model"), paths, format_func=lambda p: labels.get(p, Path(p).name), key="model_picker",
         on_change=lambda: shared.select_run(st.session_state["model_picker"]),
         help=details.get(current, Path(current).name),
     )
-    with st.sidebar.container(key="model_details"):  # the box cuts long labels: the whole of it, in words
+    with st.sidebar.container(key="model_details"):  # the option is short: the whole of it, in words
         st.caption(details.get(current, Path(current).name))
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import gettext
 import io
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -106,9 +107,10 @@ def words(template: str | None, values: dict | None, english: str) -> str:
     if not template:
         return public(english)
     try:
-        return public(_(template).format(**(values or {})))
+        text = _(template).format(**(values or {}))
     except (KeyError, IndexError, ValueError):
         return public(english)
+    return public(tight(text) if current() == "zh" else text)
 
 
 def error_text(err: BaseException, nested: bool = False) -> str:
@@ -129,6 +131,32 @@ def error_text(err: BaseException, nested: bool = False) -> str:
 def N_(message: str) -> str:
     """Mark MESSAGE for the catalogue without translating it here (translate where it is shown)."""
     return message
+
+
+# A config keeps the names ("bernoulli", "conv"); a visitor reads words (captions, the picker, the charts).
+LIKELIHOOD_WORDS = {"bernoulli": N_("Bernoulli"), "gaussian": N_("Gaussian"),
+                    "gaussian-learned": N_("Gaussian, learned σ̃")}
+ARCH_WORDS = {"mlp": N_("fully connected"), "conv": N_("convolutional")}
+
+
+def likelihood_word(name: str) -> str:
+    """The decoder's likelihood (a config's name) in the visitor's language."""
+    return _(LIKELIHOOD_WORDS[name]) if name in LIKELIHOOD_WORDS else name
+
+
+def arch_word(name: str) -> str:
+    """The architecture (a config's name) in the visitor's language."""
+    return _(ARCH_WORDS[name]) if name in ARCH_WORDS else name
+
+
+_CJK = "\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
+_SPACE_IN_CHINESE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+
+
+def tight(text: str) -> str:
+    """Chinese puts no space between two of its characters: a template's space before or after a field
+    ("{source} 无效") that a Chinese phrase filled ("上传的配置") goes; one beside a name or a number stays."""
+    return _SPACE_IN_CHINESE.sub("", text)
 
 
 def _pseudo(text: str) -> str:

@@ -212,7 +212,7 @@ def test_a_model_chosen_anywhere_shows_at_once_everywhere_and_once_in_the_picker
 def test_balance_outlines_the_current_run_however_it_is_spelled(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from explorer.figures.charts import rate_distortion
+    from explorer.figures.rate_distortion import rate_distortion
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "a").mkdir(parents=True)

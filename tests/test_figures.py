@@ -119,30 +119,61 @@ def test_kl_bars_one_bar_per_dimension_with_active_highlighted():
 
 
 def test_loss_curves_train_test_beta_kl_and_total():
-    fig = charts.loss_curves(HISTORY, train_loss="recon + β·KL")
+    fig = charts.loss_curves(HISTORY, train_loss="recon + β·Σₖ max(0.5, KLₖ)")
     names = [t.name for t in fig.data]
     assert names == ["train recon", "test recon", "train KL", "test KL", "β · train KL",
-                     "train loss (recon + β·KL)", "test −ELBO (recon + KL)"]
+                     "training objective (recon + β·Σₖ max(0.5, KLₖ))", "test −ELBO (recon + KL)"]
     beta_kl = fig.data[names.index("β · train KL")]
     np.testing.assert_allclose(beta_kl.y, [0.5 * 6, 1.0 * 7, 1.0 * 8])
     np.testing.assert_array_equal(fig.data[0].x, [1, 2, 3])
 
 
-def test_rate_distortion_one_point_per_scored_run():
+def summary(name, beta, lik, kl, recon, dataset="mnist5k"):
     from training.models.catalogue import RunSummary
 
-    def run(name, beta, lik, kl, recon):
-        return RunSummary(path=Path("/r") / name, name=name, bundled=False, dataset="mnist5k", arch="mlp",
-                          latent_dim=2, likelihood=lik, beta=beta, epochs_done=1, epochs_planned=1,
-                          test_neg_elbo=None if kl is None else kl + recon, test_recon=recon, test_kl=kl,
-                          active_units=1)
+    return RunSummary(path=Path("/r") / name, name=name, bundled=False, dataset=dataset, arch="mlp",
+                      latent_dim=2, likelihood=lik, beta=beta, epochs_done=1, epochs_planned=1,
+                      test_neg_elbo=None if kl is None else kl + recon, test_recon=recon, test_kl=kl,
+                      active_units=1)
 
-    runs = [run("a", 1.0, "bernoulli", 5.0, 100.0), run("b", 4.0, "bernoulli", 2.0, 120.0),
-            run("c", 1.0, "gaussian", 9.0, -500.0), run("untrained", 1.0, "bernoulli", None, None)]
-    fig = charts.rate_distortion(runs, current="/r/b")
-    assert [t.name for t in fig.data] == ["bernoulli", "gaussian"]
+
+def test_rate_distortion_one_named_point_per_scored_run():
+    from explorer.figures.rate_distortion import rate_distortion
+
+    runs = [summary("a", 1.0, "bernoulli", 5.0, 100.0), summary("b", 4.0, "bernoulli", 2.0, 120.0),
+            summary("c", 1.0, "gaussian", 9.0, -500.0), summary("untrained", 1.0, "bernoulli", None, None)]
+    fig = rate_distortion(runs, current="/r/b")
+    assert [t.name for t in fig.data] == ["Bernoulli", "Gaussian"]
     bern = fig.data[0]
     assert list(bern.x) == [5.0, 2.0] and list(bern.y) == [100.0, 120.0]
-    assert list(bern.text) == ["β=1 · bernoulli", "β=4 · bernoulli"]
+    assert list(bern.text) == ["a", "b"]  # named by the run, not by its β
+    assert [c[3] for c in bern.customdata] == ["1", "4"]  # β in the hover
     assert list(bern.marker.size) == [10, 16]  # the current run stands out
     assert fig.layout.xaxis.title.text.startswith("rate")
+
+
+def test_rate_distortion_one_plane_per_data_set():
+    from explorer.figures.rate_distortion import rate_distortion
+
+    runs = [summary("m1", 1.0, "bernoulli", 25.0, 115.0), summary("m2", 4.0, "bernoulli", 6.0, 140.0),
+            summary("s1", 16.0, "bernoulli", 3.0, 80.0, dataset="shapes"),
+            summary("d1", 1.0, "bernoulli", 5.0, 30.0, dataset="digits")]
+    fig = rate_distortion(runs)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["data set digits", "data set mnist5k", "data set shapes"]
+    axes = {t.xaxis: sorted(t.text) for t in fig.data}
+    assert len(axes) == 3 and sorted(axes.values()) == [["d1"], ["m1", "m2"], ["s1"]]  # never two sets on one plane
+    assert sum(t.showlegend is not False for t in fig.data) == 1  # one legend entry per likelihood
+
+
+def test_rate_distortion_labels_never_overlap():
+    from explorer.figures.rate_distortion import _label_box, _overlap, place_labels
+
+    rng = np.random.default_rng(0)
+    px, py = rng.uniform(0, 300, 40), rng.uniform(0, 250, 40)
+    texts = [f"run-{k}" for k in range(40)]
+    where = place_labels(px, py, texts, 300, 250)
+    boxes = [_label_box(x, y, w, t) for x, y, w, t in zip(px, py, where, texts) if w]
+    assert 5 <= len(boxes) < 40  # crowded: some names go to the hover only
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert place_labels([10.0, 200.0], [100.0, 100.0], ["a", "b"], 300, 250) == ["top center", "top center"]

@@ -198,7 +198,7 @@ def test_an_upload_refused_in_chinese_names_the_upload_in_chinese():
     at.query_params["lang"] = "zh"
     at.run()
     assert at.session_state["en"].startswith("The uploaded weights file does not match the config: it is 68 bytes")
-    assert at.session_state["zh"].startswith("上传的权重文件 与配置不符：它有 68 字节")
+    assert at.session_state["zh"].startswith("上传的权重文件与配置不符：它有 68 字节")
 
 
 def test_an_invalid_uploaded_config_is_explained_in_chinese_down_to_the_bound():
@@ -218,4 +218,4 @@ def test_an_invalid_uploaded_config_is_explained_in_chinese_down_to_the_bound():
     at.session_state["lang"] = "zh"
     at.run()
     assert at.session_state["en"] == "The uploaded config is invalid: model.latent_dim = 0: it must be at least 1."
-    assert at.session_state["zh"] == "上传的配置 无效：model.latent_dim = 0：它必须至少为 1。"
+    assert at.session_state["zh"] == "上传的配置无效：model.latent_dim = 0：它必须至少为 1。"

@@ -226,7 +226,8 @@ def test_labels_name_the_loss_that_was_really_minimised():
     note = loss_note(2.0, warmup_epochs=10, free_bits=0.5)
     assert "over the first 10 epochs" in note and "at least 0.5 nats" in note and "recon + KL" in note
     assert "each of 4 cycles" in loss_note(2.0, cycles=4)
-    assert loss_note(3.0).startswith("The train loss was recon + β·KL (β = 3);")
+    assert loss_note(3.0).startswith("The training objective was recon + β·KL (β = 3);")
+    assert loss_formula(4.0, recon="重建") == "重建 + β·KL"  # the word is the caller's, the math stays
 
 
 def test_wsd_schedule_warms_up_holds_and_decays_to_near_zero():

@@ -4,13 +4,12 @@ Their words (titles, axes, legends, hover texts) go through explorer/i18n.py; no
 touches Streamlit.
 
 Latent scatter (WebGL, one trace per class, ``customdata`` = test-set index), prior contours,
-manifold-grid overlay, loss curves, KL per dimension, and the rate-distortion plane.
+manifold-grid overlay, loss curves, KL per dimension (the rate-distortion planes: rate_distortion.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -136,17 +135,28 @@ def axis_titles(projection) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- training curves
 
+def loss_formula(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0,
+                 recon: str = "recon") -> str:
+    """``training.vae.objective.loss_formula``, imported when first drawn (that module imports torch)."""
+    from training.vae.objective import loss_formula as formula
+
+    return formula(beta, warmup_epochs, cycles, free_bits, recon=recon)
+
+
 def _series(history: Sequence[Mapping[str, Any]], key: str) -> list[float | None]:
     return [h.get(key) for h in history]
 
 
-def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
-                train_loss: str = "recon + β·KL") -> go.Figure:
-    """Per epoch: reconstruction -ln q(x|z), KL (E4) and beta*KL, and the total, train and test.
-    ``train_loss`` names what the train loss really was (``training.vae.objective.loss_formula``)."""
+def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360, train_loss: str | None = None) -> go.Figure:
+    """Per epoch: reconstruction -ln q(x|z), KL (E4) and beta*KL, and the two totals: the training objective
+    (what the optimiser minimised: beta and free bits included) and the test -ELBO (recon + KL, no floor).
+    ``train_loss`` names the objective (``training.vae.objective.loss_formula``; by default in the visitor's
+    words)."""
     epochs = _series(history, "epoch")
+    recon = _("recon")
+    train_loss = train_loss or loss_formula(2.0, recon=recon)
     fig = make_subplots(rows=1, cols=3, subplot_titles=(
-        _("Reconstruction −ln q(x|z)"), "KL(p(z|x) ‖ q(z))", _("Total (train loss, test −ELBO)")))
+        _("Reconstruction −ln q(x|z)"), "KL(p(z|x) ‖ q(z))", _("Totals (training objective, test −ELBO)")))
 
     def line(col: int, key: str, name: str, color: str, dash: str, values=None) -> None:
         y = values if values is not None else _series(history, key)
@@ -159,8 +169,9 @@ def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
     line(2, "test_kl", _("test KL"), "#d62728", TEST_DASH)
     beta_kl = [(h.get("beta") or 0.0) * h["train_kl"] if h.get("train_kl") is not None else None for h in history]
     line(2, "", _("β · train KL"), "#ff7f0e", "dash", values=beta_kl)
-    line(3, "train_loss", _("train loss ({formula})").format(formula=train_loss), "#2ca02c", TRAIN_DASH)
-    line(3, "test_neg_elbo", _("test −ELBO (recon + KL)"), "#2ca02c", TEST_DASH)
+    line(3, "train_loss", _("training objective ({formula})").format(formula=train_loss), "#2ca02c", TRAIN_DASH)
+    line(3, "test_neg_elbo", _("test −ELBO ({formula})").format(formula=loss_formula(1.0, recon=recon)), "#2ca02c",
+         TEST_DASH)
     fig.update_xaxes(title_text=_("epoch"))
     fig.update_yaxes(title_text=_("nats per image"), row=1, col=1)
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -168,11 +179,14 @@ def loss_curves(history: Sequence[Mapping[str, Any]], height: int = 360,
     return fig
 
 
-def loss_note(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
-    """One sentence on how the training loss differs from the bound recon + KL (E1): the weight beta,
-    its schedule, free bits (the formula itself is ``training.vae.objective.loss_formula``)."""
-    from training.vae.objective import loss_formula
+def train_loss_formula(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
+    """The training objective of these settings as a formula in the visitor's words ("重建 + β·KL")."""
+    return loss_formula(beta, warmup_epochs, cycles, free_bits, recon=_("recon"))
 
+
+def loss_note(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
+    """One sentence on how the training objective differs from the bound recon + KL (E1): the weight beta,
+    its schedule, free bits (the formula itself is ``training.vae.objective.loss_formula``)."""
     if cycles:
         parts = [_("β(t) rose from 0 to {beta} over the first half of each of {cycles} cycles, then held").format(
             beta=f"{beta:g}", cycles=cycles)]
@@ -183,8 +197,10 @@ def loss_note(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bit
         parts = [f"β = {beta:g}"]
     if free_bits > 0:
         parts.append(_("free bits: each dimension's KL counted as at least {nats} nats").format(nats=f"{free_bits:g}"))
-    return _("The train loss was {formula} ({how}); the test −ELBO is recon + KL, a bound on −ln q(x).").format(
-        formula=loss_formula(beta, warmup_epochs, cycles, free_bits), how=_("; ").join(parts))
+    return _("The training objective was {formula} ({how}); the test −ELBO is {bound}, a bound on −ln q(x) without "
+             "β or a free-bits floor.").format(
+        formula=train_loss_formula(beta, warmup_epochs, cycles, free_bits), how=_("; ").join(parts),
+        bound=loss_formula(1.0, recon=_("recon")))
 
 
 def kl_bars(kl_per_dim: np.ndarray | Sequence[float], active: np.ndarray | Sequence[bool],
@@ -222,41 +238,6 @@ def compare_curves(runs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], heig
     fig.update_yaxes(title_text=_("nats per image"), row=1, col=1)
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.3})
-    return fig
-
-
-def rate_distortion(runs: Sequence[Any], current: str | None = None, height: int = 420,
-                    picked: Sequence[str] = ()) -> go.Figure:
-    """One point per saved run: rate = test KL (x), distortion = test recon (y), labelled by beta; the
-    current run outlined in black, runs picked for comparison in orange.
-
-    ``runs`` are ``training.models.catalogue.RunSummary`` (or anything with path, name, beta, likelihood,
-    dataset, test_kl, test_recon). One trace per likelihood: their recon nats are not comparable.
-    """
-    fig = go.Figure()
-    scored = [r for r in runs if r.test_kl is not None and r.test_recon is not None]
-    for k, lik in enumerate(sorted({r.likelihood for r in scored})):
-        group = [r for r in scored if r.likelihood == lik]
-        is_current = [current is not None and Path(r.path).resolve() == Path(current).resolve() for r in group]
-        chosen = {Path(p).resolve() for p in picked}
-        is_picked = [Path(r.path).resolve() in chosen for r in group]
-        fig.add_trace(go.Scatter(
-            x=[r.test_kl for r in group], y=[r.test_recon for r in group], mode="markers+text", name=lik,
-            text=[f"β={r.beta:g} · {lik}" for r in group], textposition="top center",
-            customdata=[[r.name, r.dataset, r.latent_dim] for r in group],
-            marker={"size": [16 if c or p else 10 for c, p in zip(is_current, is_picked)],
-                    "color": PALETTE[k % len(PALETTE)],
-                    "line": {"width": [3 if c or p else 0 for c, p in zip(is_current, is_picked)],
-                             "color": ["black" if c else PICKED_COLOR for c in is_current]}},
-            hovertemplate=("%{customdata[0]}<br>%{customdata[1]}, z=%{customdata[2]}<br>%{text}<br>"
-                           + _("KL {kl} · recon {recon} nats").format(kl="%{x:.2f}", recon="%{y:.2f}")
-                           + "<extra></extra>"),
-        ))
-    fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=True,
-        xaxis_title=_("rate: test KL (nats per image)"),
-        yaxis_title=_("distortion: test −ln q(x|z) (nats per image)"),
-    )
     return fig
 
 

@@ -7,14 +7,14 @@ import numpy as np
 import streamlit as st
 
 from explorer.figures import charts
+from explorer.figures.rate_distortion import rate_distortion
 from explorer.i18n import _
 from explorer.state import dim_names, shared
-from explorer.widgets import compare, downloads, live
+from explorer.widgets import compare, downloads, live, model_words
 from training.analysis import latent
 from training.analysis.disentangle import LABEL_MARGIN, LABEL_MIN_NMI
 from training.models.open import RUN, model_kind
 from training.vae import latent_space
-from training.vae.objective import loss_formula
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -105,7 +105,8 @@ def main() -> None:
 
     st.subheader(_("Per epoch"))
     schedule = (cfg.train.beta, cfg.train.warmup_epochs, cfg.train.cycles, cfg.train.free_bits)
-    st.plotly_chart(charts.loss_curves(run.history, train_loss=loss_formula(*schedule)), key="balance_curves",
+    st.plotly_chart(charts.loss_curves(run.history, train_loss=charts.train_loss_formula(*schedule)),
+                    key="balance_curves",
                     config=downloads.chart_config("loss-curves"))
     st.caption(charts.loss_note(*schedule))
 
@@ -127,13 +128,12 @@ def main() -> None:
     factor_section(run, kl)
 
     st.subheader(_("Rate and distortion of every saved run"))
-    runs = shared.available_runs()
-    st.plotly_chart(charts.rate_distortion(runs, current=str(run.path), picked=[str(o.path) for o in others]),
-                    key="balance_rd",
-                    config=downloads.chart_config("rate-distortion"))
-    st.caption(_("Rate: test KL; distortion: test −ln q(x|z); labelled by β, one colour per likelihood (their nats "
-                 "are not comparable with one another). The current run is outlined in black, compared runs in "
-                 "orange."))
-
+    runs = [r for r in shared.available_runs() if not model_words.is_foreign(r)]  # no training here: no figures
+    st.plotly_chart(rate_distortion(runs, current=str(run.path), picked=[str(o.path) for o in others]),
+                    key="balance_rd", config=downloads.chart_config("rate-distortion"))
+    st.caption(_("One plane per data set (their nats are not comparable), each point a saved run of this library "
+                 "named on the plane; rate: test KL, distortion: test −ln q(x|z); one colour per decoder "
+                 "likelihood. Hover a point for its data set, z, β and figures. The current run is outlined in "
+                 "black, compared runs in orange; models from elsewhere have no test figures and are not shown."))
 
 main()

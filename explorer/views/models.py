@@ -7,10 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.i18n import _, error_text, public
+from explorer.i18n import _, current, error_text
 from explorer.state import serving, shared
 from explorer.state.uploads import save_uploaded_run, save_uploaded_zip
-from explorer.widgets import run_actions
+from explorer.widgets import model_words, run_actions
 from training.core.costs import MB
 from training.core.environment import WEIGHTS_ENV, limit_mb
 from training.core.errors import UserError
@@ -52,15 +52,12 @@ def card(run: RunSummary) -> None:
         badge = " · :blue-badge[" + _("demo") + "]" if run.bundled else (
             f" · {run_actions.badge(run.state)}" if run_actions.badge(run.state) else "")
         st.markdown(f"**{run.name}**{badge}")
-        if model_kind(run.path) != RUN:  # a model from elsewhere: no training to tell
-            kind = _("ONNX graphs") if model_kind(run.path) == ONNX else _("your own code")
-            st.caption(public(f"{run.dataset} · {kind} · z = {run.latent_dim} · {run.likelihood}"))
+        st.caption(model_words.caption(run))
+        if model_words.is_foreign(run):  # a model from elsewhere: no training to tell, no β
             st.markdown(_("A model from elsewhere, without a training history; python -m training evaluate scores it."))
             with st.container(horizontal=True):
                 run_actions.use_button(run, serving.widget_key(run.path))
             return
-        st.caption(public(f"{run.dataset} · {run.arch} · z = {run.latent_dim} · {run.likelihood} · "
-                          f"β = {run.beta:g}"))
         elbo = f"{run.test_neg_elbo:.2f}" if run.test_neg_elbo is not None else "-"
         units = (_("{active} of {z_dim}").format(active=run.active_units, z_dim=run.latent_dim)
                  if run.active_units is not None else "-")
@@ -100,7 +97,24 @@ def run_cards() -> None:
     cards()
 
 
+def uploader_words() -> None:
+    """Streamlit writes its file uploaders' own words in English ("Upload", "64MB per file • JSON"); in
+    another language the page writes them in its own (the file types are in each uploader's label)."""
+    if current() == "en":
+        return
+    button = _("Upload").replace('"', "")
+    limit = _("{mb} MB per file").format(mb=st.get_option("server.maxUploadSize")).replace('"', "")
+    st.html(f"""<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {{
+  content: "{button}"; font-size: 0.875rem; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{ content: "{limit}"; font-size: 0.875rem; }}
+</style>""")
+
+
 def upload() -> None:
+    uploader_words()
     said = shared.chosen_message()  # "Saved as ...; it is now the current model", after the redraw
     if said:
         st.success(said)
@@ -110,7 +124,8 @@ def upload() -> None:
         config = config_col.file_uploader(_("Config (config.json)"), type=["json"], key="upload_config")
         bundle = st.file_uploader(_("Or one .zip: a run as “all as .zip” saves it, or an ONNX model (encoder.onnx, "
                                     "decoder.onnx, model.json)"), type=["zip"], key="upload_zip")
-        name = st.text_input(_("Save as run name"), key="upload_name", placeholder=_("automatic: uploaded-time"))
+        name = st.text_input(_("Save as run name"), key="upload_name", placeholder=_("automatic: {name}").format(
+            name=time.strftime("uploaded-%Y%m%d-%H%M%S")))
         submitted = st.form_submit_button(_("Check, save and use"), icon=":material/upload:")
     if not submitted:
         return

@@ -19,12 +19,13 @@ parsed).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from training.core.config import ModelConfig, RunConfig
+from training.core.config import ModelConfig, RunConfig, describe_validation_error
 from training.core.costs import MB
 from training.core.environment import WEIGHTS_ENV, limit_mb
 from training.core.errors import Phrase, UserError
@@ -129,12 +130,22 @@ def read_meta(folder: Path) -> OnnxMeta:
     path = folder / ONNX_META
     if not path.is_file():
         return OnnxMeta()
+    return meta_of(read_bounded(path, MAX_META_BYTES, Phrase("an ONNX model description")), path)
+
+
+def meta_of(data: bytes, source: str | Path) -> OnnxMeta:
+    """A model.json's bytes, validated; a problem is one sentence of our own words that names where the JSON
+    breaks (line and column), never the parser's English."""
     try:
-        return OnnxMeta.model_validate_json(read_bounded(path, MAX_META_BYTES, Phrase("an ONNX model description")))
+        return OnnxMeta.model_validate(json.loads(data))
+    except json.JSONDecodeError as err:
+        raise UserError("{source} is not valid JSON (its first error is at line {line}, column {column}).",
+                        source=source, line=err.lineno, column=err.colno) from None
+    except (UnicodeDecodeError, RecursionError):
+        raise UserError("{path} is not valid JSON.", path=source) from None
     except ValidationError as err:
-        first = err.errors()[0]
-        raise UserError("{path} is not a valid model description: {field} {why}.", path=path,
-                        field=".".join(str(p) for p in first["loc"]) or "it", why=first["msg"].lower()) from None
+        raise UserError("{source} is not a valid model description: {err}.", source=source,
+                        err=describe_validation_error(err)) from None
 
 
 def model_config(meta: OnnxMeta, image: tuple[int, int, int], z_dim: int) -> ModelConfig:

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 
 from training.core.config import FOLDER_PREFIX, ModelConfig
 from training.core.costs import images_per_chunk
-from training.core.errors import UserError
+from training.core.errors import Phrase, UserError
 from training.models.base import Run
 from training.models.sandbox import GraphWorker
-from training.models.onnx_graph import MAX_META_BYTES, OnnxMeta, model_config, open_pair, parse_graph
+from training.models.onnx_graph import MAX_META_BYTES, OnnxMeta, meta_of, model_config, open_pair, parse_graph
 from training.models.onnx_roles import GraphRoles, detect_output, detect_z, graph_roles
 from training.runs.layout import HISTORY, ONNX_DECODER, ONNX_ENCODER, ONNX_META, read_history
 from training.vae.likelihoods import make_likelihood
@@ -160,12 +159,7 @@ def check_upload(encoder_bytes: bytes, decoder_bytes: bytes, meta_bytes: bytes |
     decoder = parse_graph(decoder_bytes, "decoder", "the uploaded " + ONNX_DECODER)
     meta = OnnxMeta()
     if meta_bytes is not None:
-        try:
-            meta = OnnxMeta.model_validate_json(meta_bytes[:MAX_META_BYTES + 1])
-        except ValidationError as err:
-            first = err.errors()[0]
-            raise UserError("The uploaded {name} is not a valid model description: {field} {why}.", name=ONNX_META,
-                            field=".".join(str(p) for p in first["loc"]) or "it", why=first["msg"].lower()) from None
+        meta = meta_of(meta_bytes[:MAX_META_BYTES + 1], Phrase("the uploaded model description"))
     roles, image, z_dim = graph_roles(encoder, decoder, meta, Path("the upload"))
     if (meta.dataset or "").startswith(FOLDER_PREFIX):
         raise UserError("Uploaded models must name a built-in data set; a folder: data set would make the server "

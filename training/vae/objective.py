@@ -105,12 +105,15 @@ def lr_at(step: int, total_steps: int, peak: float, schedule: str = "constant") 
     return peak * max(total - step, 0) / (total - decay_start)
 
 
-def loss_formula(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0) -> str:
+def loss_formula(beta: float, warmup_epochs: float = 0.0, cycles: int = 0, free_bits: float = 0.0,
+                 recon: str = "recon") -> str:
     """The training loss that these settings really minimised, as a short formula for labels:
-    ``recon + β·KL``, ``recon + β(t)·KL`` under warm-up or cycles, ``Σₖ max(λ, KLₖ)`` for free bits."""
+    ``recon + β·KL``, ``recon + β(t)·KL`` under warm-up or cycles, ``Σₖ max(λ, KLₖ)`` for free bits.
+    ``recon`` is the word for the reconstruction term -ln q(x|z) (the caller's language: the app passes its
+    own word, the math stays as it is)."""
     weight = "β(t)" if cycles or warmup_epochs else ("β" if beta != 1.0 else "")
     kl = f"Σₖ max({free_bits:g}, KLₖ)" if free_bits > 0 else "KL"
-    return f"recon + {weight}·{kl}" if weight else f"recon + {kl}"
+    return f"{recon} + {weight}·{kl}" if weight else f"{recon} + {kl}"
 
 
 def log_normal_std(z: Tensor) -> Tensor:
