@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.figures.train_figures import beta_figure, loss_figure
-from explorer.i18n import _, error_text, public
+from explorer.i18n import _, arch_word, error_text, likelihood_word, public
 from explorer.state import serving, shared, trainings
 from explorer.widgets import downloads, run_actions
 from explorer.widgets.train_form import betas_from_form, config_from_form, sweep_name_of, training_form
@@ -118,7 +118,7 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     owner = (" · " + _("process {pid} on {host}").format(pid=s.owner.pid, host=s.owner.host)
              if s.owner is not None and run.state in ACTIVE and not serving.served() else "")
     st.caption(f"{run_actions.STATE_ICONS[run.state]} {run_actions.state_word(run.state)} · {public(run.dataset)}, "
-               f"{run.arch}, z = {run.latent_dim}, {run.likelihood}, β = {run.beta:g} · "
+               f"{arch_word(run.arch)}, z = {run.latent_dim}, {likelihood_word(run.likelihood)}, β = {run.beta:g} · "
                + _("saved in {path}").format(path=f"`{serving.shown_path(run.path)}`") + owner)
     state_line(run, positions, launcher)
     if s.data_note:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from explorer.i18n import _
 from explorer.state import shared, view_link
-from explorer.widgets import run_actions
+from explorer.widgets import model_words
 from training.models.catalogue import RunSummary
 
 KEY = "compare_runs"
@@ -42,7 +42,7 @@ def picker() -> None:
     if kept != st.session_state.get(KEY):
         st.session_state[KEY] = kept  # runs of another data set (the model changed) drop out
     st.sidebar.multiselect(_("Compare with"), list(options), key=KEY, max_selections=MAX_OTHERS,
-                           format_func=lambda p: run_actions.run_label(options[p]) if p in options else Path(p).name,
+                           format_func=lambda p: model_words.short_label(options[p]) if p in options else Path(p).name,
                            placeholder=_("other runs on the same data set"),
                            help=_("Up to three runs trained on the same data set: Balance overlays their curves, "
                                   "Latent sliders decodes the same z and reconstructs the same image with each."))

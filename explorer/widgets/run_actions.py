@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import DEMOS
-from explorer.i18n import N_, _, error_text, public, words
+from explorer.i18n import N_, _, error_text, words
 from explorer.state import serving, shared, trainings
 from training.core.errors import UserError
 from training.jobs.control import delete_run, resume, stop_run
@@ -28,24 +28,6 @@ STOP_WAIT_S = 0.8  # the page shows the stopped state at once: the training reco
 def state_word(state_name: str) -> str:
     """A run's state in the visitor's language."""
     return _(STATE_WORDS.get(state_name, state_name))
-
-
-def run_label(run: RunSummary) -> str:
-    """How the model picker names a run: 'mnist5k-z16 (demo: mnist5k, z=16, bernoulli, β=1)', plus its
-    state when it is not finished."""
-    kind = _("demo") if run.bundled else _("run")
-    live = "" if run.state == "finished" else f" · {state_word(run.state)}"
-    return public(f"{run.name} ({kind}: {run.dataset}, z={run.latent_dim}, {run.likelihood}, β={run.beta:g}){live}")
-
-
-def run_details(run: RunSummary) -> str:
-    """The whole of a run's description in words, for the line under the model picker (its box is too narrow
-    for the label): 'mnist5k-z16: demo, data set mnist5k, 16 latent dimensions, Bernoulli decoder, β = 1'."""
-    kind = _("demo") if run.bundled else _("run")
-    text = _("{name}: {kind}, data set {dataset}, {z_dim} latent dimensions, {likelihood} decoder, β = {beta}").format(
-        name=run.name, kind=kind, dataset=run.dataset, z_dim=run.latent_dim, likelihood=run.likelihood,
-        beta=f"{run.beta:g}")
-    return public(text if run.state == "finished" else f"{text} · {state_word(run.state)}")
 
 
 def badge(state_name: str) -> str:

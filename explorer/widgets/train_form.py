@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.i18n import N_, _
+from explorer.i18n import N_, _, arch_word, likelihood_word
 from explorer.state import serving, shared
 from training.core.config import ARCHS, DECODER_STARTS, LIKELIHOODS, LR_SCHEDULES, ModelConfig, RunConfig, TrainConfig
 from training.core.errors import UserError
@@ -27,6 +27,8 @@ KEEP = {"persist_state": "session"}  # the form keeps its values when the user v
 
 FORM_ONLY = {"folder": N_("Image folder"), "image_size": N_("Image size (pixels)"),  # fields that are not settings
              "beta_sweep": N_("β sweep")}
+SCHEDULE_WORDS = {"wsd": N_("warm-up, stable, decay"), "cosine": N_("cosine"), "constant": N_("constant")}
+START_WORDS = {"mean": N_("at the data's mean image"), "random": N_("random (PyTorch's initialisation)")}
 
 
 def form_name_of(key: str) -> str:
@@ -75,10 +77,14 @@ def number(section: type, field: str, key: str, **kwargs):
     return st.number_input(label, value=default, key=key, **KEEP, **kwargs)
 
 
-def choice(section: type, field: str, options: tuple[str, ...], key: str):
-    """A select box for a config field with a few named values: its label, default and help from the field."""
+def choice(section: type, field: str, options: tuple[str, ...], key: str, words=None):
+    """A select box for a config field with a few named values: its label, default and help from the field;
+    WORDS shows each value in the visitor's language (the config keeps its own name). The words are fixed
+    now, in this visitor's language, as a dict: the widget may call its format function later, outside this run."""
     info = section.model_fields[field]
+    labels = {option: (words or str)(option) for option in options}
     return st.selectbox(_(title_of(field)), options, index=options.index(info.default), key=key, **KEEP,
+                        format_func=labels.get,
                         help=_(info.description) + "." if info.description else None)
 
 
@@ -148,7 +154,7 @@ def device_choice(gpus: tuple[str, ...]) -> str | None:
     if not gpus:
         return None
     picked = st.selectbox(_("Device"), ("auto", "cpu", *gpus), key="train_device", **KEEP,
-                          format_func=lambda d: _(DEVICE_WORDS[d]),
+                          format_func={d: _(DEVICE_WORDS[d]) for d in DEVICE_WORDS}.get,
                           help=_("Where the training computes: the GPU is much faster for conv models and large "
                                  "batches; the CPU leaves the GPU to other work."))
     return None if picked == "auto" else picked
@@ -192,9 +198,10 @@ def training_form() -> dict | None:
             dataset = st.selectbox(_(title_of("dataset")), [*DATASET_NAMES, FOLDER_CHOICE], format_func=shown.get,
                                    key="train_dataset", **KEEP)
         with top[1]:
-            likelihood = choice(ModelConfig, "likelihood", LIKELIHOODS, "train_likelihood")
+            likelihood = choice(ModelConfig, "likelihood", LIKELIHOODS, "train_likelihood", likelihood_word)
         with top[2]:
-            arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP)
+            arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP,
+                            format_func={a: arch_word(a) for a in ARCHS}.get)
         with st.form("train_form", border=False):
             folder, image_size, channels = data_fields(dataset)
             cols = st.columns(4)
@@ -202,8 +209,10 @@ def training_form() -> dict | None:
                 latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
             with cols[1]:
                 hidden = st.text_input(_(title_of("hidden")), key="train_hidden", **KEEP,
-                                       placeholder=f"mlp: {DEFAULT_HIDDEN['mlp']}; conv: {DEFAULT_HIDDEN['conv']}",
-                                       help=_("Comma-separated widths (mlp) or channels per stride-2 layer (conv)."))
+                                       placeholder=_("fully connected: {mlp}; convolutional: {conv}").format(
+                                           mlp=DEFAULT_HIDDEN["mlp"], conv=DEFAULT_HIDDEN["conv"]),
+                                       help=_("Comma-separated widths (fully connected) or channels per stride-2 "
+                                              "layer (convolutional)."))
             with cols[2]:
                 epochs = number(TrainConfig, "epochs", "train_epochs")
             with cols[3]:
@@ -227,10 +236,12 @@ def training_form() -> dict | None:
                 cols = st.columns(3)
                 with cols[0]:
                     warmup = number(TrainConfig, "warmup_epochs", "train_warmup", step=1.0)
-                    lr_schedule = choice(TrainConfig, "lr_schedule", LR_SCHEDULES, "train_lr_schedule")
+                    lr_schedule = choice(TrainConfig, "lr_schedule", LR_SCHEDULES, "train_lr_schedule",
+                                         lambda v: _(SCHEDULE_WORDS[v]))
                 with cols[1]:
                     cycles = number(TrainConfig, "cycles", "train_cycles")
-                    decoder_start = choice(TrainConfig, "decoder_start", DECODER_STARTS, "train_decoder_start")
+                    decoder_start = choice(TrainConfig, "decoder_start", DECODER_STARTS, "train_decoder_start",
+                                           lambda v: _(START_WORDS[v]))
                 with cols[2]:
                     free_bits = number(TrainConfig, "free_bits", "train_free_bits", step=0.1)
                     seed = number(TrainConfig, "seed", "train_seed")
