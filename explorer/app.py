@@ -18,6 +18,8 @@ from explorer import i18n  # noqa: E402
 from explorer.i18n import N_, _  # noqa: E402
 from explorer.state import latent_point, serving, shared, view_link  # noqa: E402
 from explorer.widgets import compare, copy_link, model_words  # noqa: E402
+from training.core.errors import UserError  # noqa: E402
+from training.models.open import ONNX, model_kind  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"  # not "pages/": that name switches on the old multipage mode
 # The tab's icon: a decoded digit, served by the app itself. A ":material/...:" page icon is fetched by the
@@ -52,6 +54,13 @@ def model_picker() -> None:
     )
     with st.sidebar.container(key="model_details"):  # the option is short: the whole of it, in words
         st.caption(details.get(current, Path(current).name))
+        if model_kind(current) == ONNX:  # how its graphs were read, when not as the library writes them
+            try:
+                note = model_words.graph_note(shared.current_run().roles)
+            except UserError:  # the page says what is wrong with it
+                note = None
+            if note:
+                st.caption(note)
 
 
 def main() -> None:

@@ -81,6 +81,9 @@ def test_it_opens_on_every_page(foreign, name, monkeypatch):
     at.session_state["run_path"] = str(foreign[name]["folder"])
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.sidebar.caption)  # how its graphs were read, said beside the model
+    assert ("channels last" in said) == (name == "keras-style"), said
+    assert ("gives logits" in said) == (name == "logits"), said
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])

@@ -79,3 +79,17 @@ def caption(run: RunSummary) -> str:
         parts = [run.dataset, arch_word(run.arch), f"z = {run.latent_dim}", likelihood_word(run.likelihood),
                  f"β = {run.beta:g}"]
     return public(" · ".join(parts))
+
+
+def graph_note(roles) -> str | None:
+    """How an ONNX pair was read, when it is not as the library writes one (ROLES: a Run's ``roles``): images
+    channels last, a decoder that gives logits; None for every other model."""
+    if roles is None:
+        return None
+    notes = []
+    if roles.layout == "nhwc" or roles.decoder_layout == "nhwc":
+        notes.append(_("Its graphs take images channels last (height, width, channels); they are transposed at the "
+                       "boundary."))
+    if roles.decoder_output == "logits":
+        notes.append(_("Its decoder gives logits, not probabilities; the sigmoid is applied to them."))
+    return " ".join(notes) or None
