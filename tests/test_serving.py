@@ -10,7 +10,7 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from explorer.state import serving
-from explorer.widgets.train_form import config_from_form
+from explorer.widgets.train_form import FOLDER_CHOICE, config_from_form
 from training.core.errors import UserError
 from tests.waiting import HANG_S
 
@@ -51,6 +51,7 @@ def test_served_the_runs_folder_is_picked_from_the_operators_list(operator, tmp_
 def test_served_the_image_folder_is_picked_and_others_are_refused(operator, tmp_path):
     _, _, images = operator
     at = open_page("views/train.py", tmp_path / "anywhere")
+    at.selectbox(key="train_dataset").set_value(FOLDER_CHOICE).run()  # the folder fields are the folder set's only
     assert not [t for t in at.text_input if t.label == "Image folder"]
     (choice,) = [s for s in at.selectbox if s.label == "Image folder"]
     assert choice.options == ["images"]  # by name: no server path shown
@@ -68,6 +69,8 @@ def test_locally_visitors_type_their_own_folders(tmp_path, monkeypatch):
     at = open_page("views/models.py", tmp_path / "mine")
     assert [t for t in at.text_input if t.label == "Runs folder"][0].value == str(tmp_path / "mine")
     at.switch_page("views/train.py").run()
+    assert not [t for t in at.text_input if t.label == "Image folder"]  # shown for the folder data set only
+    at.selectbox(key="train_dataset").set_value(FOLDER_CHOICE).run()
     assert [t for t in at.text_input if t.label == "Image folder"]
 
 
