@@ -119,13 +119,13 @@ def intro() -> None:
     """Two sentences for a newcomer on what this page shows, until the visitor closes them (for the session)."""
     if st.session_state.get(INTRO_CLOSED):
         return
-    text, close = st.container(key="sliders_intro").columns([24, 1], vertical_alignment="center")
+    text, close = st.container(key="sliders_intro").columns([14, 1], vertical_alignment="center")
     with text:
         st.info(_("Each slider is one coordinate of the latent code z, ordered by how much the model uses it; the "
                   "image is what the decoder draws for that z, its mean image μ̃(z) (E5). The KL on a slider is how "
                   "many nats that dimension carries on average per image (E4); one below 0.01 nats is unused, the "
                   "decoder ignores it."), icon=":material/info:", width="stretch")
-    close.button("", icon=":material/close:", key="sliders_intro_close", help=_("Close this introduction"),
+    close.button("✕", key="sliders_intro_close", help=_("Close this introduction"),  # a sign, in every language
                  on_click=lambda: st.session_state.update({INTRO_CLOSED: True}))
 
 

@@ -111,7 +111,7 @@ def test_the_browsers_language_decides_when_the_link_does_not(chromium, server):
 # libraries named by the Theory page, and "English" (the language switch names each language in its own words).
 NAMES = re.compile(
     r"[\w.-]*\d[\w.-]*|[\w-]*\.(?:json|jsonl|onnx|safetensors|zip|md|png|py)\b|\S*/\S*|\w*_\w+|"
-    r"\b(?:mnist5k|digits|shapes|fashion|cifar10|KL|ELBO|MIG|ONNX|PCA|t-SNE|UMAP|VAE|NMI|IWAE|PNG|SVG|JSON|ZIP|"
+    r"\b(?:shapes-beta|mnist5k|digits|shapes|fashion|cifar10|KL|ELBO|MIG|ONNX|PCA|t-SNE|UMAP|VAE|NMI|IWAE|PNG|SVG|JSON|ZIP|"
     r"SAFETENSORS|safetensors|pickle|README|MB|mu|ln|exp|sin|cos|diag|logvar|logit|sigmoid|softplus|max|Kingma|"
     r"Welling|Keras|English|zN)\b|(?<![A-Za-z])[A-Za-z](?:_[A-Za-z0-9]+)?(?![A-Za-z])")
 WORD = re.compile(r"[A-Za-z]{2,}")
