@@ -20,7 +20,7 @@ DEMO_NAMES = ["mnist5k-z2", "mnist5k-z16"]
 # likelihoods, dimensions, equations.
 NAMES = re.compile(r"\bln\b|\bexp\b|\bz_\d+\b|\bKL\b|ELBO|\bPCA\b|t-SNE|\bE[1-7]\b|mnist5k[-\w]*|\bdigits\b|\bshapes\b|\bmlp\b|"
                    r"\bconv\b|gaussian-learned|\bgaussian\b|\bbernoulli\b|(?<![A-Za-z])[A-Za-z](_[a-z0-9]+)?(?![A-Za-z])")
-DATA = re.compile(r"^[\s\d.,:;·×−+\-=()\[\]{}%/|<>~^_*`'\"√‖∑σμβΩεℓ̃⟦⟧▶◀]*$")
+DATA = re.compile(r"^[\s\d.,:;·×−+\-=()\[\]{}%/|<>~^_*`'\"√‖∑σμβΩεℓ̃⟦⟧▶◀✕]*$")
 
 
 def is_data(text: str) -> bool:
