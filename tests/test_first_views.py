@@ -37,7 +37,7 @@ def infos(at: AppTest) -> str:
 
 def test_the_introduction_shows_until_closed_and_stays_closed_for_the_session(tmp_path):
     at = open_app(tmp_path)
-    assert INTRO in infos(at) and "μ̃(z) (E5)" in infos(at) and "(E4)" in infos(at)
+    assert INTRO in infos(at) and "μ̃(z) (E5, on the Theory page)" in infos(at) and "(E4)" in infos(at)
     at.button(key="sliders_intro_close").click().run()
     assert not at.exception and INTRO not in infos(at)
     at.switch_page("views/theory.py").run()

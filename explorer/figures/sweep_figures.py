@@ -46,11 +46,12 @@ def mig_curve(betas: Sequence[float], mig: Sequence[float], height: int = 340) -
     """MIG (0 to 1) against beta, on a log axis: a sweep's betas are usually spaced by factors."""
     b, m = _in_beta_order(betas, mig)
     fig = go.Figure(go.Scatter(
-        x=b, y=m, mode="lines+markers+text", text=[f"{v:.2f}" for v in m], textposition="top center",
+        x=b, y=m, mode="lines+markers+text", text=[f"β={x:g}: {v:.2f}" for x, v in zip(b, m)],
+        textposition="top center",
         name="MIG", marker={"size": 10, "color": LINE_COLOR}, line={"color": LINE_COLOR},
         hovertemplate="β=%{x:g}<br>MIG %{y:.3f}<extra></extra>",
     ))
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False,
-                      xaxis={"title": {"text": "β"}, "type": "log"},
+                      xaxis={"title": {"text": "β"}, "type": "log", "tickvals": b, "ticktext": [f"{x:g}" for x in b]},
                       yaxis={"title": {"text": _("MIG (mutual information gap)")}, "range": [0, 1.05]})
     return fig

@@ -124,7 +124,7 @@ def upload() -> None:
         config = config_col.file_uploader(_("Config (config.json)"), type=["json"], key="upload_config")
         bundle = st.file_uploader(_("Or one .zip: a run as “all as .zip” saves it, or an ONNX model (encoder.onnx, "
                                     "decoder.onnx, model.json)"), type=["zip"], key="upload_zip")
-        name = st.text_input(_("Save as run name"), key="upload_name", placeholder=_("automatic: {name}").format(
+        name = st.text_input(_("Save as"), key="upload_name", placeholder=_("automatic: {name}").format(
             name=time.strftime("uploaded-%Y%m%d-%H%M%S")))
         submitted = st.form_submit_button(_("Check, save and use"), icon=":material/upload:")
     if not submitted:
@@ -180,9 +180,9 @@ def download() -> None:
 def main() -> None:
     st.title(_("Models"))
     runs_folder()
-    st.subheader(_("Demos and saved runs"), anchor=False)
+    st.subheader(_("Demos, saved runs and models from elsewhere"), anchor=False)
     run_cards()
-    st.subheader(_("Upload a run"), anchor=False)
+    st.subheader(_("Upload a model"), anchor=False)
     st.caption(_("Everything is checked before anything is saved: the config's settings and ranges, then every "
                  "weight's name, shape and values (only safetensors files are read, never pickle); a .zip's "
                  "entries and sizes before it is unpacked; an ONNX model's graphs as the README lists."))

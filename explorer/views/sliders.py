@@ -122,8 +122,8 @@ def intro() -> None:
     text, close = st.container(key="sliders_intro").columns([14, 1], vertical_alignment="center")
     with text:
         st.info(_("Each slider is one coordinate of the latent code z, ordered by how much the model uses it; the "
-                  "image is what the decoder draws for that z, its mean image μ̃(z) (E5). The KL on a slider is how "
-                  "many nats that dimension carries on average per image (E4); one below 0.01 nats is unused, the "
+                  "image is what the decoder draws for that z, its mean image μ̃(z) (E5, on the Theory page). The KL on a slider is "
+                  "how many nats that dimension carries on average per image (E4); one below 0.01 nats is unused, the "
                   "decoder ignores it."), icon=":material/info:", width="stretch")
     close.button("✕", key="sliders_intro_close", help=_("Close this introduction"),  # a sign, in every language
                  on_click=lambda: st.session_state.update({INTRO_CLOSED: True}))
@@ -197,9 +197,8 @@ def main() -> None:
 
     st.title(_("Latent sliders"))
     intro()
-    st.caption(_("{z_dim} latent dimensions, ordered by their KL to the prior (largest first, from the last epoch); "
-                 "{active} carry more than 0.01 nats. Each slider sets one coordinate of z; the image is the "
-                 "decoder mean μ̃(z).").format(z_dim=z_dim, active=int(active.sum())))
+    st.caption(_("{z_dim} latent dimensions, ordered by their KL to the prior (largest first); {active} carry "
+                 "more than 0.01 nats.").format(z_dim=z_dim, active=int(active.sum())))
     buttons(path, z_dim)
     epochs.scrubber("sliders")
     names = dim_names.of_history(history, z_dim)

@@ -223,7 +223,7 @@ def main() -> None:
     examples = [EXAMPLE + n for n in sweep.sweep_names(BUNDLED)]
     if not names:
         st.info(_("No β sweep in this runs folder yet. Start one on the Train page (fill in 'β sweep'), or from the "
-                  "command line: {command}").format(
+                  "command line: {command}.").format(
             command=f"`python -m training sweep --beta 0.5,1,2,4,8 --out {serving.shown_path(root)}/NAME`")
                 + (" " + _("Meanwhile, here is the bundled example.") if examples else ""))
     if not names + examples:

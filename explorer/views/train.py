@@ -117,8 +117,8 @@ def detail(run: RunSummary, positions: dict[Path, int], launcher) -> None:
     st.subheader(run.name, anchor=False)
     owner = (" · " + _("process {pid} on {host}").format(pid=s.owner.pid, host=s.owner.host)
              if s.owner is not None and run.state in ACTIVE and not serving.served() else "")
-    st.caption(f"{run_actions.STATE_ICONS[run.state]} {run_actions.state_word(run.state)} · {public(run.dataset)}, "
-               f"{arch_word(run.arch)}, z = {run.latent_dim}, {likelihood_word(run.likelihood)}, β = {run.beta:g} · "
+    st.caption(f"{run_actions.STATE_ICONS[run.state]} {run_actions.state_word(run.state)} · {public(run.dataset)} · "
+               f"{arch_word(run.arch)} · z = {run.latent_dim} · {likelihood_word(run.likelihood)} · β = {run.beta:g} · "
                + _("saved in {path}").format(path=f"`{serving.shown_path(run.path)}`") + owner)
     state_line(run, positions, launcher)
     if s.data_note:

@@ -67,7 +67,7 @@ def details(run: RunSummary) -> str:
                  "β = {beta}").format(**values, beta=f"{run.beta:g}")
     if run.state != "finished":
         text += " · " + _(STATE_WORDS.get(run.state, run.state))
-    return public(text)
+    return public(text.replace("β = ", "β\u00a0=\u00a0"))  # "β = 1" never broken over two lines
 
 
 def caption(run: RunSummary) -> str:

@@ -202,14 +202,14 @@ def training_form() -> dict | None:
         with top[2]:
             arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP,
                             format_func={a: arch_word(a) for a in ARCHS}.get)
-        with st.form("train_form", border=False):
+        with st.form("train_form", border=False, enter_to_submit=False):  # Enter after a number starts nothing
             folder, image_size, channels = data_fields(dataset)
             cols = st.columns(4)
             with cols[0]:
                 latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
             with cols[1]:
                 hidden = st.text_input(_(title_of("hidden")), key="train_hidden", **KEEP,
-                                       placeholder=_("fully connected: {mlp}; convolutional: {conv}").format(
+                                       placeholder=_("{mlp} (convolutional: {conv})").format(
                                            mlp=DEFAULT_HIDDEN["mlp"], conv=DEFAULT_HIDDEN["conv"]),
                                        help=_("Comma-separated widths (fully connected) or channels per stride-2 "
                                               "layer (convolutional)."))

@@ -355,7 +355,7 @@ def test_delete_asks_first_and_a_running_run_has_stop_instead(page, server, trai
         assert page.get_by_text(done.name).count() == 0
         assert busy.is_dir() and owner_alive(busy)  # the other run is untouched
         assert page.locator('[data-testid="stException"]').count() == 0
-        shot(page, "trainings-after-delete", page.get_by_text("Demos and saved runs"))
+        shot(page, "trainings-after-delete", page.get_by_text("Demos, saved runs and models from elsewhere"))
 
         card_button(page, "stop", busy).get_by_role("button", name="Stop").click()  # stopped: now it may go
         card_button(page, "delete", busy).get_by_role("button", name="Delete").wait_for(timeout=TIMEOUT)
