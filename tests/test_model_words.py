@@ -54,14 +54,14 @@ def test_an_onnx_folder_is_named_by_its_kind_and_has_no_beta(tmp_path):
     from explorer.widgets import model_words
 
     run = summary(onnx_folder(tmp_path))
-    assert model_words.caption(run) == "digits · ONNX graphs · z = 5 · Bernoulli"
+    assert model_words.caption(run) == "digits · ONNX graphs · z\u00a0=\u00a05 · Bernoulli"
     assert model_words.short_label(run) == "their-export · ONNX"
     details = model_words.details(run)
     assert details == "their-export: ONNX graphs, data set digits, 5 latent dimensions, Bernoulli decoder"
     for text in (model_words.caption(run), details, model_words.short_label(run)):
         assert "β" not in text and not re.search(r"\brun\b", text)
     zh = in_chinese(words_of, run)
-    assert zh["caption"] == "digits · ONNX 计算图 · z = 5 · 伯努利"
+    assert zh["caption"] == "digits · ONNX 计算图 · z\u00a0=\u00a05 · 伯努利"
     assert "β" not in zh["details"] and "训练结果" not in zh["details"] and "伯努利" in zh["details"]
 
 
@@ -70,10 +70,10 @@ def test_a_run_says_its_architecture_likelihood_and_beta_in_words():
     from training.models.catalogue import summarize_run
 
     demo = summarize_run(DEMOS / "mnist5k-z16", bundled=True)
-    assert model_words.caption(demo) == "mnist5k · fully connected · z = 16 · Bernoulli · β = 1"
+    assert model_words.caption(demo) == "mnist5k · fully connected · z\u00a0=\u00a016 · Bernoulli · β\u00a0=\u00a01"
     assert model_words.short_label(demo) == "mnist5k-z16 · demo"
     zh = in_chinese(words_of, demo)
-    assert zh["caption"] == "mnist5k · 全连接 · z = 16 · 伯努利 · β = 1"
+    assert zh["caption"] == "mnist5k · 全连接 · z\u00a0=\u00a016 · 伯努利 · β\u00a0=\u00a01"  # never broken
     assert zh["label"] == "mnist5k-z16 · 示例"
     assert not re.search(r"bernoulli|mlp|decoder|demo", zh["details"] + zh["caption"] + zh["label"])
 

@@ -43,7 +43,7 @@ def picker() -> None:
         st.session_state[KEY] = kept  # runs of another data set (the model changed) drop out
     st.sidebar.multiselect(_("Compare with"), list(options), key=KEY, max_selections=MAX_OTHERS,
                            format_func=lambda p: model_words.short_label(options[p]) if p in options else Path(p).name,
-                           placeholder=_("other models on the same data set"),
+                           placeholder=_("other models of this data set"),
                            help=_("Up to three runs trained on the same data set: Balance overlays their curves, "
                                   "Latent sliders decodes the same z and reconstructs the same image with each."))
     view_link.write(compare=",".join(options[p].name for p in st.session_state[KEY]) or None)

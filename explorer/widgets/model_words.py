@@ -9,6 +9,7 @@ from training.models.catalogue import RunSummary
 from training.models.open import ADAPTER, ONNX, RUN, model_kind
 
 FOREIGN_KINDS = {ONNX: N_("ONNX graphs"), ADAPTER: N_("your own code")}
+NBSP = "\u00a0"  # "β = 1" and "z = 16" are never broken over two lines
 PICKER_COLUMNS = 26  # what the sidebar's picker box shows on one line at its default width, in Latin letters
 STATE_WORDS = {"queued": N_("queued"), "running": N_("running"), "stopped": N_("stopped"), "failed": N_("failed"),
                "interrupted": N_("interrupted")}
@@ -67,17 +68,17 @@ def details(run: RunSummary) -> str:
                  "β = {beta}").format(**values, beta=f"{run.beta:g}")
     if run.state != "finished":
         text += " · " + _(STATE_WORDS.get(run.state, run.state))
-    return public(text.replace("β = ", "β\u00a0=\u00a0"))  # "β = 1" never broken over two lines
+    return public(text.replace("β = ", f"β{NBSP}={NBSP}"))
 
 
 def caption(run: RunSummary) -> str:
     """A card's one line: 'mnist5k · fully connected · z = 16 · Bernoulli · β = 1'; a model from elsewhere:
     'mnist5k · ONNX graphs · z = 16 · Bernoulli'."""
     if is_foreign(run):
-        parts = [run.dataset, kind_word(run), f"z = {run.latent_dim}", likelihood_word(run.likelihood)]
+        parts = [run.dataset, kind_word(run), f"z{NBSP}={NBSP}{run.latent_dim}", likelihood_word(run.likelihood)]
     else:
-        parts = [run.dataset, arch_word(run.arch), f"z = {run.latent_dim}", likelihood_word(run.likelihood),
-                 f"β = {run.beta:g}"]
+        parts = [run.dataset, arch_word(run.arch), f"z{NBSP}={NBSP}{run.latent_dim}", likelihood_word(run.likelihood),
+                 f"β{NBSP}={NBSP}{run.beta:g}"]
     return public(" · ".join(parts))
 
 
