@@ -74,3 +74,20 @@ def test_a_reader_ignores_a_row_still_being_written_and_refuses_garbage(tmp_path
 
 def test_merging_rows_weights_by_their_counts():
     assert merge(StepRow(2, 1.0, 2.0, 0.5, 2), StepRow(3, 4.0, 8.0, 1.0, 1)) == StepRow(3, 2.0, 4.0, 2.0 / 3, 3)
+
+
+def test_an_epochs_last_step_is_on_disk_before_its_checkpoint(tmp_path):
+    """The trainer writes the epoch's checkpoint right after its last step: a kill then must not leave the step
+    log short of the checkpoint's step (a resume starts after it, so those steps would never be logged)."""
+    from training.jobs.progress import Progress
+    from training.runs.recorder import RunRecorder
+
+    recorder = RunRecorder(tmp_path, RunStatus(state="running"))
+    recorder.start_steps(0)
+    try:
+        for step in range(1, 5):  # within one status interval: only the epoch's end flushes
+            recorder.progress(Progress(kind="step", epoch=1, epochs=2, step=step, steps_per_epoch=4,
+                                       global_step=step, beta=1.0, recon=2.0, kl=0.5))
+        assert [r.step for r in read_steps(tmp_path)] == [1, 2, 3, 4]
+    finally:
+        recorder.close(state="finished")

@@ -68,6 +68,8 @@ class RunRecorder:
             self.check_owner()
         if p.kind == "step" and self.steps is not None and p.recon is not None:
             self.steps.add(p.global_step, p.recon, p.kl, p.beta)
+            if p.step == p.steps_per_epoch:  # before the epoch's checkpoint: a kill after it loses no logged step
+                self.steps.flush()
         with self._lock:
             status = self._status.changed(epoch=p.epoch, epochs=p.epochs, step=p.step,
                                           steps_per_epoch=p.steps_per_epoch, global_step=p.global_step,
