@@ -69,7 +69,7 @@ class RunRecorder:
         if p.kind == "step" and self.steps is not None and p.recon is not None:
             self.steps.add(p.global_step, p.recon, p.kl, p.beta)
             if p.step == p.steps_per_epoch:  # before the epoch's checkpoint: a kill after it loses no logged step
-                self.steps.flush()
+                self._flush_steps()
         with self._lock:
             status = self._status.changed(epoch=p.epoch, epochs=p.epochs, step=p.step,
                                           steps_per_epoch=p.steps_per_epoch, global_step=p.global_step,
@@ -78,7 +78,7 @@ class RunRecorder:
                 self._status = status  # written with the next one
                 return
             if self.steps is not None:
-                self.steps.flush()
+                self._flush_steps()
             self._write(status)
 
     def stop_requested(self) -> bool:
@@ -96,13 +96,22 @@ class RunRecorder:
         self._closed.set()
         self.check_owner()
         if self.steps is not None:
-            self.steps.flush()
+            self._flush_steps()
         clear_stop(self.run_dir)
         with self._lock:
             self._write(self._status.changed(ended_at=time.time(), **final))
         return self._status
 
     # -- internals (lock held) -----------------------------------------------------------------
+    def _flush_steps(self) -> None:
+        """Write the step log's pending rows; when that fails because the run was taken away (its folder or
+        lock file removed), say that, not which of its files went missing."""
+        try:
+            self.steps.flush()
+        except (UserError, OSError):
+            self.check_owner()
+            raise
+
     def _write(self, status: RunStatus) -> None:
         self.check_owner()
         self._status = status.changed(heartbeat=time.time())
