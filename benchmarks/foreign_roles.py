@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmarks.foreign_latency import timed  # one timer for the foreign-model benchmarks
 from training.models.onnx_runtime import load_folder
 
 Z = 16
@@ -64,18 +65,6 @@ def export(folder: Path, image, layout: str, logits: bool) -> Path:
                               dynamic_shapes=({0: batch},), dynamo=True, external_data=False, verbose=False)
     (folder / "model.json").write_text(json.dumps({"format": "vae-explorer/onnx", "version": 1}))
     return folder
-
-
-def timed(call, n: int) -> list[float]:
-    import time
-    for _ in range(20):
-        call()
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        call()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
 
 
 def main() -> None:

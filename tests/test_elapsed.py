@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.test_trainings import FakeLauncher  # records launches, starts nothing
 from training.core.config import RunConfig
 from training.jobs.control import resume, submit
 from training.runs.status import FINISHED, QUEUED, STOPPED, RunStatus, read_status, write_status
@@ -14,18 +15,6 @@ MODEL = {"image_shape": (1, 8, 8), "hidden": (16,), "latent_dim": 2}
 
 def tiny(**train) -> RunConfig:
     return RunConfig(model=MODEL, train={"dataset": "digits", "epochs": 1, "batch_size": 256, **train})
-
-
-class FakeLauncher:
-    """Records launches and starts nothing."""
-
-    kind, max_running = "local", 1
-
-    def __init__(self):
-        self.launched: list[tuple[Path, float]] = []
-
-    def launch(self, run_dir: Path, queued_at: float) -> None:
-        self.launched.append((run_dir, queued_at))
 
 
 def test_trained_seconds_add_the_earlier_sessions_to_this_one():
