@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 
 import numpy as np
@@ -16,6 +17,7 @@ from benchmarks.harness import ROOT, Server
 from tests.e2e.conftest import SCREENSHOTS, new_context, require_browser, settle
 
 APP = ROOT / "tests" / "e2e" / "draw_pad_app.py"
+pytestmark = pytest.mark.e2e
 CANVAS = ".st-key-draw canvas"
 SHOWN = "() => (document.querySelector('.st-key-drawn') || {}).innerText || ''"
 
@@ -23,7 +25,8 @@ SHOWN = "() => (document.querySelector('.st-key-drawn') || {}).innerText || ''"
 @pytest.fixture(scope="module")
 def pad_server(tmp_path_factory):
     require_browser()
-    server = Server(APP, tmp_path_factory.mktemp("runs"))
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)  # `streamlit run` adds only tests/e2e
+    server = Server(APP, tmp_path_factory.mktemp("runs"), env={"PYTHONPATH": path})
     yield server
     server.stop()
 
