@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, features
 
 from training.core.errors import UserError
 from training.data.folder import load_folder
@@ -175,13 +175,16 @@ def test_grey_with_alpha_stays_one_channel():
     assert pixels.shape == (4, 4, 1) and pixels[1, 1, 0] == 0.0 and pixels[0, 0, 0] == 1.0
 
 
-def test_an_animated_gif_gives_its_first_frame():
-    frames = [Image.new("L", (6, 6), 255), Image.new("L", (6, 6), 0), Image.new("L", (6, 6), 128)]
-    data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
+@pytest.mark.parametrize("format", ["GIF", "WEBP"])
+def test_an_animation_gives_its_first_frame(format):
+    if format == "WEBP" and not features.check("webp"):
+        pytest.skip("this Pillow reads no WebP")
+    frames = [Image.new("RGB", (6, 6), grey) for grey in ((255,) * 3, (0,) * 3, (128,) * 3)]
+    data = encoded(frames[0], format, save_all=True, append_images=frames[1:], duration=50, loop=0, lossless=True)
     with Image.open(io.BytesIO(data)) as image:
         assert image.n_frames == 3
     pixels = read_image(data)
-    assert pixels.shape == (6, 6, 1) and pixels.min() == 1.0
+    assert pixels.shape[:2] == (6, 6) and pixels.min() > 0.99
 
 
 def test_exif_orientation_is_applied():

@@ -108,8 +108,9 @@ def ink_of(grey_image: np.ndarray) -> tuple[np.ndarray, bool]:
 
 def ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
     """(top, left, bottom, right), ends excluded, of the pixels holding more than INK_SHARE of the most ink."""
-    rows, cols = np.nonzero(ink > INK_SHARE * ink.max())
-    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+    held = ink > INK_SHARE * ink.max()
+    rows, cols = np.flatnonzero(held.any(axis=1)), np.flatnonzero(held.any(axis=0))
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
 def fitted(size: tuple[int, int], limit: tuple[int, int]) -> tuple[int, int]:
