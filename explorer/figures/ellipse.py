@@ -54,12 +54,14 @@ def projected_ellipse(mu, sigma, a: np.ndarray, b: np.ndarray, n_sigma: float = 
     return center, ellipse_points(center, cov, n_sigma, n)
 
 
-def add_posterior(fig: go.Figure, posterior: dict, projection) -> go.Figure:
-    """FIG with the posterior's 2-sigma ellipse and its centre mu (named in the legend, the source on hover);
-    unchanged where the projection has no map from z (``affine_map`` None)."""
+def add_posterior(fig: go.Figure, posterior: dict, projection, method: str) -> tuple[go.Figure, str]:
+    """FIG with the posterior's 2-sigma ellipse and its centre mu (named in the legend, the source on hover), and
+    one caption line that says what is drawn; where the projection (named METHOD) has no map from z, FIG as it
+    was and the line says why."""
     found = affine_map(projection)
     if found is None:
-        return fig
+        return fig, _("{method} has no map from z to the plane, so your image's posterior ({source}) is not drawn "
+                      "here; choose PCA or two latent dims.").format(method=method, source=posterior["source"])
     center, points = projected_ellipse(posterior["mu"], posterior["sigma"], *found)
     name = _("your image: μ ± 2σ")
     source = str(posterior["source"]).replace("<", "&lt;")
@@ -74,4 +76,5 @@ def add_posterior(fig: go.Figure, posterior: dict, projection) -> go.Figure:
                                   "line": {"width": 1, "color": "#ffffff"}},
         hovertemplate=_("your image: μ") + f"<br>{source}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
     ))
-    return fig
+    return fig, _("Dashed: your image's posterior p(z|x) ({source}) at μ ± 2σ, which holds 86% of its mass, mapped "
+                  "exactly into this plane; ✕ marks μ.").format(source=posterior["source"])

@@ -150,20 +150,13 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
 
 
 def _your_input(fig, run, proj: latent.Projection) -> tuple[object, str | None]:
-    """The visitor's own input (the Your image page): its posterior p(z|x) as its 2-sigma ellipse wherever the
-    plane is an affine map of z (explorer/figures/ellipse.py), and the caption line that says what is drawn."""
+    """The visitor's own input (the Your image page): its posterior's 2-sigma ellipse, and what is drawn in words."""
     posterior = your_input.get(str(run.path), run.config.model.latent_dim)
     if posterior is None:
         return fig, None
     if epochs.chosen(Path(run.path)) is not None:  # its mu and sigma are the latest weights' encoder's
         return fig, _("Your image's posterior was read with the latest weights, not this epoch's: it is not drawn.")
-    if ellipse.affine_map(proj) is None:
-        return fig, _("{method} has no map from z to the plane, so your image's posterior ({source}) is not drawn "
-                      "here; choose PCA or two latent dims.").format(method=METHOD_LABELS[proj.method],
-                                                                     source=posterior["source"])
-    return ellipse.add_posterior(fig, posterior, proj), _(
-        "Dashed: your image's posterior p(z|x) ({source}) at μ ± 2σ, which holds 86% of its mass, mapped exactly "
-        "into this plane; ✕ marks μ.").format(source=posterior["source"])
+    return ellipse.add_posterior(fig, posterior, proj, _(METHOD_LABELS[proj.method]))
 
 
 def _captions(data, opts: dict) -> list[str] | None:

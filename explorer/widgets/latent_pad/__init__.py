@@ -74,8 +74,8 @@ def texts() -> dict[str, str]:
             "sliders": _("Latent sliders"), "image": _("Decoder mean"),
             "stats": _("decoded in the browser: {frames} frames, last {ms} ms"), "details": _("Details"),
             "posterior": _("your image ({source}): μ ± 2σ"),
-            "posterior_marginal": _("your image ({source}): μ ± 2σ of z_{i} and z_{j}, the marginal of p(z|x) over the "
-                                    "pad's two dimensions (exact: p(z|x) is a diagonal Gaussian)")}
+            "posterior_marginal": _("your image ({source}): μ ± 2σ of z_{i} and z_{j}, the marginal of p(z|x) (exact "
+                                    "for its diagonal Gaussian)")}
 
 
 def _state(key: str):
