@@ -154,3 +154,39 @@ def test_oversized_decoders_are_not_sent_to_the_browser():
 
     assert fits_in_browser(ArrayDecoder("mlp", (dense(4, 1),), (1, 2, 2)))
     assert not fits_in_browser(ArrayDecoder("mlp", (dense(MAX_BROWSER_PARAMS, 1),), (1, 1, MAX_BROWSER_PARAMS)))
+
+
+def _pad_data(at: AppTest) -> dict:
+    """The ``data`` the page passed to the latent_pad component (its JSON, as the browser gets it)."""
+    import json
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if getattr(proto, "component_name", None) == "latent_pad":
+            yield json.loads(proto.json)
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    (data,) = walk(at.main)
+    return data
+
+
+@pytest.mark.parametrize("owner", ["this model", "another model", None])
+def test_the_pad_gets_the_posterior_of_the_visitors_input_of_this_model_only(owner):
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.session_state["run_path"] = str(DEMO)
+    if owner is not None:
+        run, z_dim = (DEMO, 16) if owner == "this model" else (BUNDLED_DEMOS / "mnist5k-z2", 2)
+        mu, sigma = [0.1 * k for k in range(z_dim)], [0.2 + 0.01 * k for k in range(z_dim)]
+        at.session_state["your_input"] = {"run": str(run), "mu": mu, "sigma": sigma,
+                                          "source": ("test image {index}", {"index": 17})}
+    at.switch_page("views/scrub.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    data = _pad_data(at)
+    assert data["model"] is not None and len(data["z0"]) == 16  # the rest as before: weights, z, keys
+    if owner == "this model":
+        assert data["posterior"] == {"mu": pytest.approx(mu), "sigma": pytest.approx(sigma), "source": "test image 17"}
+        assert "{source}" in data["texts"]["posterior_marginal"] and "{i}" in data["texts"]["posterior_marginal"]
+    else:
+        assert data["posterior"] is None

@@ -4,13 +4,14 @@ and the decoder's manifold over the plotted axes."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from explorer.figures import charts, images
+from explorer.figures import charts, ellipse, images
 from explorer.i18n import N_, _
-from explorer.state import dim_names, latent_point, shared, view_link
+from explorer.state import dim_names, latent_point, shared, view_link, your_input
 from explorer.widgets import downloads, epochs, live, map_thumbs
 from training.core.numbers import whole_number
 from training.analysis import latent, map_cache
@@ -148,6 +149,16 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
     return fig
 
 
+def _your_input(fig, run, proj: latent.Projection) -> tuple[object, str | None]:
+    """The visitor's own input (the Your image page): its posterior's 2-sigma ellipse, and what is drawn in words."""
+    posterior = your_input.get(str(run.path), run.config.model.latent_dim)
+    if posterior is None:
+        return fig, None
+    if epochs.chosen(Path(run.path)) is not None:  # its mu and sigma are the latest weights' encoder's
+        return fig, _("Your image's posterior was read with the latest weights, not this epoch's: it is not drawn.")
+    return ellipse.add_posterior(fig, posterior, proj, _(METHOD_LABELS[proj.method]))
+
+
 def _captions(data, opts: dict) -> list[str] | None:
     """What the hover label said of each test image, now under its thumbnail: its class, or the factor coloured."""
     if data.y_test is None:
@@ -234,12 +245,15 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     left, right = st.columns([3, 1])
     with left:
         fig = map_thumbs.quiet_hover(_scatter_figure(proj, idx, data, opts, manifold), len(x_test))  # the thumbnail says it
+        fig, said = _your_input(fig, run, proj)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_map_scatter",
                                 config={"scrollZoom": True, **downloads.chart_config("latent-map")})
         map_thumbs.thumbnails(x_test, shared.test_set_id(run), "latent_map_scatter", captions=_captions(data, opts))
         if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
             st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
                 method=METHOD_LABELS[opts["method"]], n=len(idx), total=len(mu)))
+        if said:
+            st.caption(said)
     with right:
         st.number_input(_("Find test image"), 0, len(mu) - 1, value=None, key="map_find",
                         placeholder=_("index"), on_change=_find, args=(str(run.path),))

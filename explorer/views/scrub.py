@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.i18n import N_, _
-from explorer.state import dim_names, latent_point, shared
+from explorer.state import dim_names, latent_point, shared, your_input
 from explorer.widgets.latent_pad import MAX_BROWSER_PARAMS, fits_in_browser, latent_pad, released_z
 from training.models.open import ADAPTER, ONNX, model_kind
 from training.vae import latent_space
@@ -35,7 +35,7 @@ def pad_panel(decoder, path: str, model_id: str, order: np.ndarray, kl: np.ndarr
     z_dim = decoder.latent_dim
     labels = [latent_point.label(i, kl[i], active[i], names[i]) for i in range(z_dim)]
     latent_pad(decoder, latent_point.get(path, z_dim), order, labels, key=KEY, model_id=model_id, active=active,
-               on_release=lambda: _on_release(path, z_dim, model_id))
+               on_release=lambda: _on_release(path, z_dim, model_id), posterior=your_input.get(path, z_dim))
     last = st.session_state.get("scrub_last")
     with st.container(key="scrub_value"):
         if last is None:

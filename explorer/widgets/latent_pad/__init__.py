@@ -10,7 +10,8 @@ z back only on release.
 It is a Streamlit components v2 component (``st.components.v2.component``: no iframe, automatic
 height, the theme as ``--st-*`` CSS variables). Its front end is three hand-written files in
 this folder (pad.html, style.css, pad.js), read here and registered inline: no
-build step, no CDN. It speaks two values: the state ``has`` (the model whose weights the browser
+build step, no CDN. It may also draw the visitor's own input's posterior p(z|x) (the Your image page) on the
+pad: its 2-sigma ellipse over the pad's two dimensions. It speaks two values: the state ``has`` (the model whose weights the browser
 holds) and the trigger ``release`` (z when a slider or the pad is let go).
 """
 
@@ -71,7 +72,10 @@ def texts() -> dict[str, str]:
     return {"waiting": _("waiting for the model…"), "pad": _("Drag to set the two chosen dimensions"),
             "pad_x": _("Pad horizontal dimension"), "pad_y": _("Pad vertical dimension"),
             "sliders": _("Latent sliders"), "image": _("Decoder mean"),
-            "stats": _("decoded in the browser: {frames} frames, last {ms} ms"), "details": _("Details")}
+            "stats": _("decoded in the browser: {frames} frames, last {ms} ms"), "details": _("Details"),
+            "posterior": _("your image ({source}): μ ± 2σ"),
+            "posterior_marginal": _("your image ({source}): μ ± 2σ of z_{i} and z_{j}, the marginal of p(z|x) (exact "
+                                    "for its diagonal Gaussian)")}
 
 
 def _state(key: str):
@@ -81,7 +85,7 @@ def _state(key: str):
 
 def latent_pad(decoder: ArrayDecoder, z0: Sequence[float], order: Sequence[int], labels: Sequence[str], key: str,
                model_id: str, active: Sequence[bool] | None = None, pair: Sequence[int] | None = None,
-               on_release: Callable[[], None] | None = None) -> list[float] | None:
+               on_release: Callable[[], None] | None = None, posterior: dict | None = None) -> list[float] | None:
     """Sliders and a 2-D pad decoded in the browser; returns z sent by a release in this run (else None).
 
     ``order`` lists latent indices in display order (largest KL first); ``labels[i]`` names dimension i;
@@ -89,7 +93,8 @@ def latent_pad(decoder: ArrayDecoder, z0: Sequence[float], order: Sequence[int],
     The weights (1.7 MB of base64 for 16-400-784) travel only while the browser lacks them: the
     component's ``has`` state names the model it holds, and renders after that pass ``model=None``.
     They are encoded once per ``model_id``. ``on_release`` runs before the rerun a release causes;
-    read the z with :func:`released_z`.
+    read the z with :func:`released_z`. ``posterior`` (explorer/state/your_input.py's ``get``: mu, sigma, source)
+    is drawn on the pad as its 2-sigma ellipse; None draws none.
     """
     z_dim = decoder.latent_dim
     order = [int(i) for i in order]
@@ -109,12 +114,21 @@ def latent_pad(decoder: ArrayDecoder, z0: Sequence[float], order: Sequence[int],
             "limit": latent_point.LIMIT,
             "step": latent_point.STEP,
             "texts": texts(),
+            "posterior": posterior_data(posterior, z_dim),
         },
         default={"has": None},
         on_has_change=lambda: None,  # a new "has" reruns: the next render knows what to send
         on_release_change=on_release or (lambda: None),
     )
     return release_z(getattr(result, "release", None), z_dim, model_id)
+
+
+def posterior_data(posterior: dict | None, z_dim: int) -> dict | None:
+    """What the pad needs of a posterior (mu, sigma as lists of Z numbers, the source in words), or None."""
+    if posterior is None or len(posterior["mu"]) != z_dim or z_dim < 2:
+        return None
+    return {"mu": [float(v) for v in posterior["mu"]], "sigma": [float(v) for v in posterior["sigma"]],
+            "source": str(posterior["source"])}
 
 
 def released_z(key: str, z_dim: int, model_id: str) -> list[float] | None:

@@ -5,6 +5,8 @@
 // controls; every call applies the new data. Python reads two values (explorer/latent_pad.py):
 //   state   "has"     the model_id whose weights this instance holds (so they are sent only once)
 //   trigger "release" {z} when a slider or the pad is let go
+// `data.posterior` ({mu, sigma, source} or null): the visitor's own input's p(z|x) = N(mu, diag sigma^2), drawn
+// on the pad as the 2-sigma ellipse of the pad's two dimensions (their marginal: exact for a diagonal Gaussian).
 // Both architectures the library builds are decoded here, exactly as PyTorch does it:
 //   dense   out[j] = b[j] + sum_i w[j, i] h[i]                    (nn.Linear, w row-major (out, in))
 //   deconv  ConvTranspose2d(kernel 4, stride 2, padding 1)        (w as PyTorch stores it: (c_in, c_out, 4, 4))
@@ -87,6 +89,8 @@ function makeDecoder(model) {
 function createPad(root) {
   const $ = sel => root.querySelector(sel);
   const slidersEl = $("#sliders"), pad = $("#pad"), dot = $("#pad-dot"), padX = $("#pad-x"), padY = $("#pad-y");
+  const postSvg = $("#pad-posterior"), postEllipse = $("#posterior-ellipse"), postMu = $("#posterior-mu");
+  const postLabel = $("#posterior-label");
   const readout = $("#pad-readout"), statsEl = $("#stats"), canvas = $("#decoded-canvas");
   const ctx = canvas.getContext("2d");
   const small = document.createElement("canvas");
@@ -96,6 +100,7 @@ function createPad(root) {
   let decoder = null, modelId = null, pixels = null, imageData = null;
   let z = new Float32Array(0), zDim = 0;
   let limit = 4, step = 0.05, pair = [0, 1], order = [];
+  let posterior = null, drawn = null;  // drawn: the ellipse on the pad now, in z units (for tests)
   let rafPending = false, lastSent = null, lastZ0Key = null, uiKey = null;
   let send = {state: () => {}, trigger: () => {}};
   let texts = {stats: "{frames} / {ms} ms"};
@@ -200,6 +205,23 @@ function createPad(root) {
     dot.style.top = (100 - toPct(z[pair[1]])) + "%";
     readout.textContent = `z_${pair[0]} = ${fmt(z[pair[0]])}, z_${pair[1]} = ${fmt(z[pair[1]])}`;
     rowsByDim.forEach((r, i) => r.row.classList.toggle("on-pad", i === pair[0] || i === pair[1]));
+    syncPosterior();
+  }
+
+  function syncPosterior() {  // centre mu, half-axes 2 sigma along the pad's two axes, in percent of the pad
+    const [i, j] = pair, p = posterior;
+    const ok = p && i !== j && i < p.mu.length && j < p.mu.length;
+    drawn = ok ? {cx: p.mu[i], cy: p.mu[j], rx: 2 * p.sigma[i], ry: 2 * p.sigma[j]} : null;
+    postSvg.style.display = ok ? "" : "none";
+    postLabel.hidden = !ok;
+    if (!ok) return;
+    const pct = v => 50 * v / limit;
+    const set = (el, attrs) => { for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v)); };
+    set(postEllipse, {cx: 50 + pct(drawn.cx), cy: 50 - pct(drawn.cy), rx: pct(drawn.rx), ry: pct(drawn.ry)});
+    set(postMu, {cx: 50 + pct(drawn.cx), cy: 50 - pct(drawn.cy)});
+    const text = p.mu.length > 2 ? texts.posterior_marginal : texts.posterior;
+    postLabel.textContent = "\u25CC " + String(text || "").replace("{source}", () => p.source)
+      .replace("{i}", i).replace("{j}", j);
   }
 
   function syncControls() {
@@ -254,6 +276,7 @@ function createPad(root) {
     send = {state: setStateValue, trigger: setTriggerValue};
     applyTexts(data.texts || {});
     limit = data.limit; step = data.step;
+    posterior = data.posterior || null;
     let rebuilt = false;
     if (!data.model) stats.light++;
     if (data.model_id !== modelId) {   // parse the weights only for a new model
@@ -296,6 +319,7 @@ function createPad(root) {
     get lightRenders() { return stats.light; },  // Python has heard "has": it renders without the weights
     get modelId() { return modelId; },
     get z() { return Array.from(z); },
+    get posterior() { return drawn && Object.assign({label: postLabel.textContent}, drawn); },
     get dims() { return [...slidersEl.querySelectorAll(".row")].map(r => +r.dataset.dim); },  // display order
     image() { return canvas.toDataURL(); },
     slider(rank) { return slidersEl.querySelectorAll("input[type=range]")[rank]; },
