@@ -110,7 +110,8 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def _print_text(args: argparse.Namespace, run, images: list[dict], why_not: str | None, n_reference: int) -> None:
-    print(f"run {args.run} ({run.config.train.dataset}, {run.config.model.latent_dim} latent dimensions; "
+    dataset = run.config.train.dataset if run.config.train.dataset != NO_DATASET else "no data set named"
+    print(f"run {args.run} ({dataset}, {run.config.model.latent_dim} latent dimensions; "
           f"K = {K} samples z = mu + sigma * eps, IWAE K = {IWAE_K}, seed {args.seed})")
     if why_not is not None:
         print(f"no test images to compare with ({why_not}): no percentile and no nearest test images")
