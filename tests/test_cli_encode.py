@@ -147,3 +147,10 @@ def test_a_model_whose_data_set_cannot_be_loaded_still_reads_the_images(trained_
         assert out.count("no test images to compare with") == 1 and "\n  nearest test" not in out
     # neither names a set with a style of its own: both prepare the image plainly, and the same weights read it alike
     np.testing.assert_allclose(readings[0]["mu"], readings[1]["mu"], rtol=1e-5, atol=1e-5)
+
+
+def test_a_flag_given_twice_or_no_image_is_refused_in_one_sentence(trained_run, images, capsys):
+    assert main(["encode", "--run", str(trained_run), str(images[0]), "--seed", "1", "--seed", "2"]) == 2
+    assert "given twice; give it once" in _error_line(capsys)
+    assert main(["encode", "--run", str(trained_run)]) == 2
+    assert "IMAGE" in _error_line(capsys)
