@@ -1,10 +1,8 @@
-"""Latent map: mu(x) of the test images in the plane, a point's image and reconstruction on click,
-and the decoder's manifold over the plotted axes."""
+"""Latent map: mu(x) of the test images in the plane, a point's image and reconstruction on click, the decoder's manifold."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -150,12 +148,12 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
 
 
 def _your_input(fig, run, proj: latent.Projection) -> tuple[object, str | None]:
-    """The visitor's own input (the Your image page): its posterior's 2-sigma ellipse, and what is drawn in words."""
+    """The visitor's own input (the Your image page): its posterior's 2-sigma ellipse, and what is drawn in words;
+    not on an earlier epoch's map (its mu and sigma are the latest weights' encoder's)."""
     posterior = your_input.get(str(run.path), run.config.model.latent_dim)
-    if posterior is None:
-        return fig, None
-    if epochs.chosen(Path(run.path)) is not None:  # its mu and sigma are the latest weights' encoder's
-        return fig, _("Your image's posterior was read with the latest weights, not this epoch's: it is not drawn.")
+    if posterior is None or epochs.chosen(run.path) is not None:
+        return fig, None if posterior is None else _("Your image's posterior was read with the latest weights, not "
+                                                     "this epoch's: it is not drawn.")
     return ellipse.add_posterior(fig, posterior, proj, _(METHOD_LABELS[proj.method]))
 
 
