@@ -37,11 +37,10 @@ def posterior_chart(mu: np.ndarray, sigma: np.ndarray, kl_per_dim: np.ndarray, o
     active = np.asarray(active, dtype=bool)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
     names = [titles[k] for k in order]
-    fig.add_trace(go.Scatter(  # the prior's +-2 band, as wide as the plotted dimensions
-        x=[names[0], names[-1], names[-1], names[0], names[0]], y=[-TWO_SIGMA, -TWO_SIGMA, TWO_SIGMA, TWO_SIGMA,
-                                                                  -TWO_SIGMA],
-        fill="toself", fillcolor=PRIOR_BAND, line={"width": 0}, mode="lines", hoverinfo="skip",
-        name=_("prior q(z) = N(0, 1): ±2"), legendrank=3), row=1, col=1)
+    fig.add_hrect(y0=-TWO_SIGMA, y1=TWO_SIGMA, fillcolor=PRIOR_BAND, line_width=0, layer="below", row=1, col=1)
+    fig.add_trace(go.Scatter(  # the band's entry in the legend (a shape has none)
+        x=[names[0]], y=[None], mode="markers", marker={"symbol": "square", "size": 14, "color": PRIOR_BAND},
+        name=_("prior q(z) = N(0, 1): ±2"), legendrank=3, hoverinfo="skip"), row=1, col=1)
     hover = (_("{dim}: μ = {mu}, σ = {sigma}, KL of this x {kl} nats").format(
         dim="%{x}", mu="%{y:.2f}", sigma="%{customdata[0]:.3f}", kl="%{customdata[1]:.3f}") + "<extra></extra>")
     for used, name, color in ((True, _("μ_k ± 2σ_k of this x"), ACTIVE_COLOR),
@@ -86,7 +85,7 @@ def posterior_map(test_mu: np.ndarray, labels: np.ndarray | None, label_names: S
     fig.add_trace(go.Scatter(
         x=[mu[0]], y=[mu[1]], mode="markers", name=_("your input: μ(x)"),
         marker={"color": INPUT_COLOR, "size": 14, "symbol": "x", "line": {"width": 1, "color": "white"}},
-        hovertemplate=_("μ(x) = ({x}, {y}), σ = ({sx}, {sy})").format(
+        hovertemplate="μ(x) = ({x}, {y}), σ = ({sx}, {sy})".format(
             x=f"{mu[0]:.2f}", y=f"{mu[1]:.2f}", sx=f"{sigma[0]:.3f}", sy=f"{sigma[1]:.3f}") + "<extra></extra>"))
     fig.update_layout(clickmode="none", dragmode="pan")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)  # a circle stays a circle

@@ -145,7 +145,7 @@ def loss_section(run, reading, tests: readings.TestSet) -> None:
                      "nats).").format(pct=f"{share:.0f}", n=len(reference), median=f"{np.median(reference):.1f}"))
 
 
-def nearest_section(run, reading, tests: readings.TestSet) -> None:
+def nearest_section(run, chosen: image_input.Input, reading, tests: readings.TestSet) -> None:
     if tests.x is None:
         return
     from training.analysis import latent
@@ -154,7 +154,10 @@ def nearest_section(run, reading, tests: readings.TestSet) -> None:
     st.subheader(_("The nearest test images in z"))
     with st.spinner(_("Encoding the test set...")):
         test_mu = readings.test_mu(run, tests.x)
-    near = [int(i) for i in nearest_test(reading.mu, test_mu, NEAREST)]
+    if chosen.index is not None:  # a test image: its neighbours, itself left out
+        near = [int(i) for i in latent_space.nearest(test_mu, chosen.index, NEAREST)]
+    else:
+        near = [int(i) for i in nearest_test(reading.mu, test_mu, NEAREST)]
     tiles = latent.to_hwc(tests.x[near])
     with st.container(key="your_image_nearest"):
         for col, i, tile in zip(st.columns(len(near)), near, tiles):
@@ -163,7 +166,7 @@ def nearest_section(run, reading, tests: readings.TestSet) -> None:
     st.caption(_("The test images whose μ(x) lie nearest to this μ(x) (Euclidean distance in z): index · label."))
     if len(reading.mu) == 2:
         st.plotly_chart(posterior.posterior_map(test_mu, tests.labels, tests.label_names, reading.mu, reading.sigma),
-                        key="your_image_map", config=downloads.chart_config("your-image-posterior"))
+                        key="your_image_map", config=downloads.chart_config("your-image-map"))
         st.caption(_("The test images' μ(x) and your input's posterior as its 2σ ellipse; the Latent map and the "
                      "Real-time sliders' pad draw it too."))
 
@@ -200,7 +203,7 @@ def main() -> None:
     sampling_section(reading, order, names)
     posterior_section(reading, order, active, names)
     loss_section(run, reading, tests)
-    nearest_section(run, reading, tests)
+    nearest_section(run, chosen, reading, tests)
 
 
 main()
