@@ -37,7 +37,8 @@ def posterior_chart(mu: np.ndarray, sigma: np.ndarray, kl_per_dim: np.ndarray, o
     active = np.asarray(active, dtype=bool)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
     names = [titles[k] for k in order]
-    fig.add_hrect(y0=-TWO_SIGMA, y1=TWO_SIGMA, fillcolor=PRIOR_BAND, line_width=0, layer="below", row=1, col=1)
+    fig.add_hrect(y0=-TWO_SIGMA, y1=TWO_SIGMA, fillcolor=PRIOR_BAND, line_width=0, layer="below", row=1, col=1,
+                  exclude_empty_subplots=False)
     fig.add_trace(go.Scatter(  # the band's entry in the legend (a shape has none)
         x=[names[0]], y=[None], mode="markers", marker={"symbol": "square", "size": 14, "color": PRIOR_BAND},
         name=_("prior q(z) = N(0, 1): ±2"), legendrank=3, hoverinfo="skip"), row=1, col=1)
