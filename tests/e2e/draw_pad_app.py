@@ -2,16 +2,12 @@
 Python received, the stroke count and the PNG's mean ink, as text a test can wait for."""
 
 import io
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: `streamlit run` adds only ours
+import numpy as np
+import streamlit as st
+from PIL import Image
 
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from explorer.widgets.draw_pad import clear, draw_pad  # noqa: E402
+from explorer.widgets.draw_pad import clear, draw_pad  # the test's server puts the repository on PYTHONPATH
 
 st.title("draw_pad")
 st.button("Clear from Python", on_click=clear, args=("draw",))

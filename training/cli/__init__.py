@@ -1,5 +1,6 @@
-"""Command line: ``python -m training {fit,sweep,evaluate,export,stop,datasets}``, a thin parser and printer
-over the library: ``parser`` declares the commands, ``fit`` trains and sweeps, ``evaluate`` reads runs.
+"""Command line: ``python -m training {fit,sweep,evaluate,encode,export,stop,datasets}``, a thin parser and
+printer over the library: ``parser`` declares the commands, ``fit`` trains and sweeps, ``evaluate`` reads runs,
+``encode`` reads one's own images with a run's model.
 
 Every mistake a user can make ends in one sentence on stderr and exit code 2, with nothing written.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from training.cli.encode import run_encode
 from training.cli.evaluate import run_datasets, run_evaluate, run_export, run_stop
 from training.cli.fit import run_fit, run_sweep
 from training.cli.parser import build_parser
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_sweep(args)
         if args.command == "evaluate":
             return run_evaluate(args)
+        if args.command == "encode":
+            return run_encode(args)
         if args.command == "stop":
             return run_stop(args)
         if args.command == "export":

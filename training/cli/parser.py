@@ -107,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--dataset", help="for an ONNX model folder: the data set to score it on (default: its model.json's)")
 
+    n = sub.add_parser("encode", help="what a run's model makes of your own images: mu, sigma, the loss terms, the "
+                                      "nearest test images",
+                       description="Read each image (PNG, JPEG, WebP, GIF, BMP), prepare it as the model's data was "
+                                   "(MNIST-like: white stroke on black, cropped, centred by its mass), and print its "
+                                   "posterior mu and sigma, -ln q(x|z), KL, -ELBO and the IWAE estimate in nats, "
+                                   "where its -ELBO falls among the test images' and the nearest test images in z.")
+    n.add_argument("--run", required=True, help="a run folder, an ONNX model folder or an adapter folder")
+    n.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    n.add_argument("--seed", type=int, default=0, help="seed of the draws of eps (default 0)")
+    n.add_argument("--json", action="store_true", help="print one JSON object")
+
     x = sub.add_parser("export", help="write a run's model as encoder.onnx, decoder.onnx and model.json")
     x.add_argument("run_dir", help="a run folder written by 'fit'")
     x.add_argument("--out", required=True, help="a new folder for the ONNX files")

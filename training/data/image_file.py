@@ -100,11 +100,13 @@ def to_array(image) -> np.ndarray:
         return _deep_grey(image)[:, :, None]
     if mode in ("1", "L") and "transparency" not in image.info:
         return (np.asarray(image.convert("L"), dtype=np.float32) / 255.0)[:, :, None]
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-    rgb = _composited(rgba[:, :, :3], rgba[:, :, 3]) if _has_alpha(image) else rgba[:, :, :3]
-    if mode in ("1", "L", "LA", "La") or (mode in ("P", "PA") and _all_grey(rgba[:, :, :3])):
-        return np.ascontiguousarray(rgb[:, :, :1])
-    return np.ascontiguousarray(rgb)
+    if _has_alpha(image):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / np.float32(255.0)
+        rgb = _composited(rgba[:, :, :3], rgba[:, :, 3])
+    else:
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255.0)
+    one_channel = mode in ("1", "L", "LA", "La") or (mode in ("P", "PA") and _all_grey(rgb))
+    return np.ascontiguousarray(rgb[:, :, :1] if one_channel else rgb)
 
 
 def _deep_grey(image) -> np.ndarray:

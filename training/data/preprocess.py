@@ -11,7 +11,7 @@ of the model's shape. Each data set was made its own way, and an input is prepar
   KMNIST (Clanuwat et al. 2018) was made to the same recipe. Here: grayscale; the ink is 1 - grey when the
   background (the border pixels' median) is light, else grey; cropped to the ink's bounding box (the pixels
   above a tenth of the darkest ink's value; the values inside keep their anti-aliasing); scaled so that its
-  longer side is 20 (the shorter by the same factor), anti-aliased; pasted into 28x28 with its centre of mass
+  longer side is 20 (the shorter by the same factor), anti-aliased (area averages); pasted into 28x28 with its centre of mass
   at the field's centre, shifted by whole pixels (rounded), and never cut off: a shift that would push ink
   out of the frame is clamped so the box stays inside.
   Coordinates: a pixel's centre sits at its index + 0.5, so the 28x28 field's centre is (14, 14); in index
@@ -23,9 +23,9 @@ of the model's shape. Each data set was made its own way, and an input is prepar
   to the background colour, its longest edge resized to 28, its shortest extended to 28 with the image in the
   centre, and its intensities negated. Here: invert a light background, crop to the box, longest side 28,
   centred by the box.
-- "shapes" (this project's dSprites-like shapes: one white shape on black): grayscale, invert a light
-  background, the whole image resized to the model's size.
-- "photo" (cifar10, 32x32 colour photos): RGB, centre-cropped to a square, resized.
+- "shapes" (this project's dSprites-like shapes: one white shape on black, rendered supersampled): grayscale,
+  invert a light background, the whole image resized to the model's size (area averages).
+- "photo" (cifar10, 32x32 colour photos): RGB, centre-cropped to a square, resized (area averages).
 - "plain" (folder:PATH and models that name no data set): stretched to the model's size with its channels,
   as training/data/folder.py reads each image; nothing inverted.
 
@@ -70,14 +70,14 @@ def prepare(image: np.ndarray, dataset: str | None, shape: tuple[int, int, int])
     style = style_of(dataset)
     channels, height, width = shape
     if style == "photo":
-        return Prepared(stretch(centre_square(image), shape), False, None, style)
+        return Prepared(stretch(centre_square(image), shape, None), False, None, style)
     if style == "plain":
         return Prepared(stretch(image, shape), False, None, style)
     ink, inverted = ink_of(grey(image))
     if ink.max() < BLANK:
         raise UserError("The image is blank: there is no stroke or shape in it to read.")
     if style == "shapes":
-        return Prepared(stretch(ink[:, :, None], shape), inverted, None, style)
+        return Prepared(stretch(ink[:, :, None], shape, None), inverted, None, style)
     box = ink_box(ink)
     top, left, bottom, right = box
     crop = ink[top:bottom, left:right]
@@ -108,8 +108,9 @@ def ink_of(grey_image: np.ndarray) -> tuple[np.ndarray, bool]:
 
 def ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
     """(top, left, bottom, right), ends excluded, of the pixels holding more than INK_SHARE of the most ink."""
-    rows, cols = np.nonzero(ink > INK_SHARE * ink.max())
-    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+    held = ink > INK_SHARE * ink.max()
+    rows, cols = np.flatnonzero(held.any(axis=1)), np.flatnonzero(held.any(axis=0))
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
 def fitted(size: tuple[int, int], limit: tuple[int, int]) -> tuple[int, int]:
@@ -119,12 +120,16 @@ def fitted(size: tuple[int, int], limit: tuple[int, int]) -> tuple[int, int]:
     return max(1, min(limit[0], round(size[0] * factor))), max(1, min(limit[1], round(size[1] * factor)))
 
 
-def resized(plane: np.ndarray, size: tuple[int, int], resample: str = "LANCZOS") -> np.ndarray:
-    """A float (h, w) plane resized to SIZE (h, w), anti-aliased (PIL on a float image), clipped to [0, 1]."""
+def resized(plane: np.ndarray, size: tuple[int, int], resample: str | None = None) -> np.ndarray:
+    """A float (h, w) plane resized to SIZE (h, w) by PIL on a float image, clipped to [0, 1]. Unless RESAMPLE
+    names PIL's filter: shrinking averages each output pixel's area (BOX: anti-aliased, no ringing, the ink's
+    mass kept, as the digits' 4x4 block counts), enlarging is bilinear."""
     from PIL import Image
 
     if plane.shape == tuple(size):
         return plane.astype(np.float32)
+    if resample is None:
+        resample = "BOX" if size[0] <= plane.shape[0] and size[1] <= plane.shape[1] else "BILINEAR"
     out = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F").resize(
         (size[1], size[0]), getattr(Image.Resampling, resample))
     return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
@@ -178,10 +183,10 @@ def with_channels(image: np.ndarray, channels: int) -> np.ndarray:
     return np.repeat(image[:, :, :1], channels, axis=2)
 
 
-def stretch(image: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """(H, W, C) stretched to SHAPE (C, H, W) with its channels, bilinear (anti-aliased when shrinking), as
-    training/data/folder.py reads every image of a folder."""
+def stretch(image: np.ndarray, shape: tuple[int, int, int], resample: str | None = "BILINEAR") -> np.ndarray:
+    """(H, W, C) stretched to SHAPE (C, H, W) with its channels; bilinear (PIL's, anti-aliased when shrinking)
+    unless told (None: ``resized``'s own choice), as training/data/folder.py reads every image of a folder."""
     channels, height, width = shape
     image = with_channels(image, channels)
-    planes = [resized(image[:, :, c], (height, width), "BILINEAR") for c in range(channels)]
+    planes = [resized(image[:, :, c], (height, width), resample) for c in range(channels)]
     return np.stack(planes).astype(np.float32)
