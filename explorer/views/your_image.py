@@ -141,7 +141,7 @@ def loss_section(run, reading, tests: readings.TestSet) -> None:
                      "model does not explain this input as it explains its data.").format(
             pct=f"{share:.1f}", n=len(reference), median=f"{np.median(reference):.1f}"), icon=":material/warning:")
     else:
-        st.caption(_("Its −ELBO is higher than that of {pct}% of the {n} test images (their median is {median} "
+        st.caption(_("{pct}% of the {n} test images have a lower −ELBO than this x (their median is {median} "
                      "nats).").format(pct=f"{share:.0f}", n=len(reference), median=f"{np.median(reference):.1f}"))
 
 
