@@ -59,11 +59,15 @@ def test_the_link_opens_a_test_image_in_chinese(chromium, server):
     try:
         page.goto(f"{server.url}/your_image?model=mnist5k-z2&input=test:17&lang=zh")
         settle(page)
-        page.locator(RECON).wait_for()
-        assert page.locator('[data-testid="stMain"] h1').first.inner_text() == "你的图像"
-        page.locator(".st-key-your_image_explore button").click()
+        page.locator(RECON).first.wait_for()
         idle(page)
-        page.get_by_role("link", name="隐变量滑块").wait_for()
+        assert page.locator('[data-testid="stMain"] h1').first.inner_text() == "你的图像"
+        page.locator(".st-key-your_image_explore button").first.click()
+        idle(page)
+        link = page.locator('[data-testid="stMain"] [data-testid="stPageLink-NavLink"]', has_text="隐变量滑块")
         screenshot(page, "your-image-test-17-zh")
+        link.click()
+        page.locator('[data-testid="stMain"] h1', has_text="隐变量滑块").wait_for()
+        assert "/your_image" not in page.url
     finally:
         context.close()
