@@ -249,3 +249,43 @@ def test_the_figures_draw_the_posterior_against_the_prior():
     ex, ey = posterior.ellipse(np.array([1.0, 2.0]), np.array([0.5, 0.25]))
     assert ex.max() == pytest.approx(2.0) and ex.min() == pytest.approx(0.0, abs=1e-3)
     assert ey.max() == pytest.approx(2.5, abs=1e-3) and ey.min() == pytest.approx(1.5, abs=1e-3)
+
+
+NAN_MODEL = """
+import numpy as np
+
+
+class NanEncoder:
+    image_shape = (1, 8, 8)
+    dataset = "digits"
+
+    def encode(self, x):
+        mu = np.full((len(x), 2), np.nan, np.float32)
+        return mu, np.zeros_like(mu)
+
+    def decode(self, z):
+        return np.full((len(z), 1, 8, 8), 0.5, np.float32)
+
+
+def make():
+    return NanEncoder()
+"""
+
+
+def test_an_encoder_that_gives_nan_is_one_sentence(tmp_path, monkeypatch):
+    from training.models import adapter
+
+    (tmp_path / "nan_model.py").write_text(NAN_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(adapter.ENV, "nan_model:make")
+    for name in [m for m in sys.modules if m.startswith("explorer")]:
+        monkeypatch.delitem(sys.modules, name)
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.query_params["input"] = "test:2"
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["The model's encoder gave values that are not finite numbers (NaN or "
+                                           "infinity) for this image, so it has no posterior to show."]
+    assert not has(at, "reconstruction") and not at.metric

@@ -87,7 +87,7 @@ def reconstruction_column(path: str, chosen: image_input.Input, reading) -> None
             st.page_link(page, label=_(title), icon=icon)
 
 
-def sampling_section(reading, order: np.ndarray, names: list[str | None]) -> None:
+def sampling_section(reading, order: np.ndarray, active: np.ndarray, names: list[str | None]) -> None:
     st.subheader(_("The sampling trick: z = μ + σ ⊙ ε (E7)"))
     strip, button = st.columns([6, 1], vertical_alignment="center")
     with strip, st.container(key="samples"):
@@ -97,7 +97,7 @@ def sampling_section(reading, order: np.ndarray, names: list[str | None]) -> Non
                      k=len(reading.samples), seed=reading.seed))
     button.button(_("New ε"), icon=":material/casino:", key="your_image_new_eps", on_click=_new_eps,
                   help=_("Draw {k} new ε; μ and σ stay what the encoder said.").format(k=len(reading.samples)))
-    dims = [int(k) for k in order[:TABLE_DIMS]]
+    dims = [int(k) for k in order[:TABLE_DIMS] if active[k]] or [int(k) for k in order[:TABLE_DIMS]]
     st.dataframe([{"": dim_names.title(k, names), "μ_k": reading.mu[k], "σ_k": reading.sigma[k],
                    "ε_k": reading.eps[0, k], "z_k = μ_k + σ_k ε_k": reading.z[0, k]} for k in dims],
                  hide_index=True, key="your_image_first_sample",
@@ -163,7 +163,9 @@ def nearest_section(run, chosen: image_input.Input, reading, tests: readings.Tes
         for col, i, tile in zip(st.columns(len(near)), near, tiles):
             label = tests.label(i)
             col.image(images.display(tile, 84), caption=f"{i} · {label}" if label is not None else str(i))
-    st.caption(_("The test images whose μ(x) lie nearest to this μ(x) (Euclidean distance in z): index · label."))
+    st.caption(_("The test images whose μ(x) lie nearest to this μ(x) (Euclidean distance in z): index · label.")
+               if tests.labels is not None else
+               _("The test images whose μ(x) lie nearest to this μ(x) (Euclidean distance in z), by their index."))
     if len(reading.mu) == 2:
         st.plotly_chart(posterior.posterior_map(test_mu, tests.labels, tests.label_names, reading.mu, reading.sigma),
                         key="your_image_map", config=downloads.chart_config("your-image-map"))
@@ -200,7 +202,7 @@ def main() -> None:
     with right:
         reconstruction_column(path, chosen, reading)
     order, active, names = ranking(z_dim)
-    sampling_section(reading, order, names)
+    sampling_section(reading, order, active, names)
     posterior_section(reading, order, active, names)
     loss_section(run, reading, tests)
     nearest_section(run, chosen, reading, tests)
