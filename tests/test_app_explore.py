@@ -15,6 +15,7 @@ DEMOS = ["mnist5k-z2", "mnist5k-z16"]
 PAGES = {
     "views/sliders.py": "Latent sliders",
     "views/latent_map.py": "Latent map",
+    "views/your_image.py": "Your image",
     "views/balance.py": "Balance",
     "views/interpolate.py": "Interpolate",
     "views/samples.py": "Samples",

@@ -12,7 +12,7 @@ from explorer import DEMOS, i18n
 from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
-PAGES = ["views/sliders.py", "views/scrub.py", "views/latent_map.py", "views/balance.py", "views/interpolate.py",
+PAGES = ["views/sliders.py", "views/scrub.py", "views/latent_map.py", "views/your_image.py", "views/balance.py", "views/interpolate.py",
          "views/samples.py", "views/train.py", "views/sweep.py", "views/models.py", "views/theory.py"]
 DEMO_NAMES = ["mnist5k-z2", "mnist5k-z16"]
 # What may be shown without a translation: numbers, symbols, z_k names, formulas, file and run names.
