@@ -87,9 +87,11 @@ def _test_mu(path: str, digest: str, test_set_id: str, _model, _x) -> np.ndarray
     return latent.encode_dataset(_model, _x)
 
 
-def test_mu(run: Run, x_test) -> np.ndarray:
-    """mu(x) of every test image (E3), (N, Z): once per model and test set."""
-    return _test_mu(str(run.path), shared.weights_digest(run.path), shared.test_set_id(run), run.model, x_test)
+def test_mu(run: Run, x_test, digest: str | None = None) -> np.ndarray:
+    """mu(x) of every test image (E3), (N, Z): once per model and test set; the Latent map and the Your image page
+    share it. DIGEST names the weights RUN's model holds (an earlier epoch's on the map), the latest by default."""
+    return _test_mu(str(run.path), digest or shared.weights_digest(run.path), shared.test_set_id(run), run.model,
+                    x_test)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from explorer.figures import charts, ellipse, images
 from explorer.i18n import N_, _
-from explorer.state import dim_names, latent_point, shared, view_link, your_input
+from explorer.state import dim_names, latent_point, readings, shared, view_link, your_input
 from explorer.widgets import downloads, epochs, live, map_thumbs
 from training.core.numbers import whole_number
 from training.analysis import latent, map_cache
@@ -21,12 +21,6 @@ METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two 
 EMBEDDINGS = latent.NEIGHBOUR_EMBEDDINGS
 PERPLEXITY = 30.0
 FIRST_EMBEDDING = ("umap", "tsne")  # a >2-D model with one of these shipped opens on it (the first found)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _encode_test(path: str, digest: str, _model, _x) -> np.ndarray:
-    """mu(x) of every test image (E3), (N, Z): once per model."""
-    return latent.encode_dataset(_model, _x)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -292,7 +286,7 @@ def main() -> None:
                  "its image; click it to see the image, its reconstruction and its nearest neighbours in z.").format(
         n=f"{len(x_test):,}", z_dim=z_dim))
     with st.spinner(_("Encoding the test set...")):
-        mu = _encode_test(str(run.path), epochs.digest(run), run.model, x_test)
+        mu = readings.test_mu(run, x_test, epochs.digest(run))
     scatter_panel(run, data, x_test, mu)
     live.follow_training("map")
 
