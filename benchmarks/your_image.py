@@ -97,7 +97,7 @@ def library_times(pngs: list[bytes]) -> list[float]:
 
     from training.analysis.one_input import read_input
     from training.data.image_file import read_image
-    from training.data.preprocess import prepare
+    from training.data.preprocess import prepare_for
     from training.models.open import load_run
 
     run = load_run(ROOT / "explorer" / "demos" / "mnist5k-z16")
@@ -106,7 +106,7 @@ def library_times(pngs: list[bytes]) -> list[float]:
     times = []
     for png in [pngs[0]] + pngs:  # a warm-up first
         t0 = time.perf_counter()
-        x = prepare(read_image(png), run.config.train.dataset, shape).x
+        x = prepare_for(run.config, read_image(png)).x
         read_input(run.model, torch.from_numpy(x), k=8, iwae_k=100, seed=0)
         times.append(time.perf_counter() - t0)
     return times[1:]

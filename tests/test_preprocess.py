@@ -160,3 +160,21 @@ def test_styles_by_data_set():
     assert [style_of(name) for name in ("mnist", "mnist5k", "kmnist", "digits", "fashion-mnist", "shapes",
                                         "cifar10", "folder:/data", None, "")] == [
         "mnist", "mnist", "mnist", "digits", "fashion", "shapes", "photo", "plain", "plain", "plain"]
+
+
+def test_a_binarize_run_gets_its_input_binarised_once_as_its_test_images_are():
+    from training.core.config import ModelConfig, RunConfig, TrainConfig
+    from training.data.preprocess import prepare_for
+
+    grey = np.zeros((40, 40, 1), np.float32)
+    grey[8:32, 14:26] = 0.5  # a half-grey bar on black: each of its pixels a fair coin
+    plain = RunConfig(model=ModelConfig(image_shape=MNIST), train=TrainConfig(dataset="mnist5k"))
+    binarize = RunConfig(model=ModelConfig(image_shape=MNIST), train=TrainConfig(dataset="mnist5k", binarize=True))
+    as_grey, as_bits = prepare_for(plain, grey), prepare_for(binarize, grey)
+    assert not as_grey.binarized and as_bits.binarized
+    np.testing.assert_array_equal(as_grey.x, prepare(grey, "mnist5k", MNIST).x)
+    assert set(np.unique(as_bits.x)) <= {0.0, 1.0}
+    ink = as_grey.x > 0
+    assert abs(as_bits.x[ink].mean() - as_grey.x[ink].mean()) < 0.1  # drawn with the grey as the probability
+    assert as_bits.x[~ink].max() == 0.0
+    np.testing.assert_array_equal(as_bits.x, prepare_for(binarize, grey).x)  # once: the same draw every time

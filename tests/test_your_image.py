@@ -112,8 +112,9 @@ def test_an_uploaded_png_is_prepared_read_and_becomes_the_sessions_input():
     assert posterior["source"] == ("your image {name}", {"name": "one.png"}) and len(posterior["mu"]) == 16
 
     from explorer.widgets.image_input import read_file
+    from training.models.open import read_config
 
-    image, prepared = read_file(digit_png(), "mnist5k", (1, 28, 28))
+    image, prepared = read_file(digit_png(), read_config(DEMOS / "mnist5k-z16"))
     assert image.shape == (120, 120, 1) and prepared.x.shape == (1, 28, 28) and prepared.inverted
     assert prepared.x.max() > 0.9 and prepared.x[:, :3].max() < 0.05  # white ink on black, margins kept black
 

@@ -68,6 +68,8 @@ def inputs_column(chosen: image_input.Input, x: np.ndarray) -> None:
     caption = _("As the model sees it: {w}×{h} pixels").format(w=w, h=h)
     if chosen.prepared is not None and chosen.prepared.inverted:
         caption += " · " + _("its light background turned dark, as in the training images")
+    if chosen.prepared is not None and chosen.prepared.binarized:
+        caption += " · " + _("each pixel drawn once as black or white, as this model's training images were")
     elif chosen.prepared is None:
         caption = _("{source}, as the model sees it: {w}×{h} pixels").format(source=chosen.said, w=w, h=h)
     st.image(images.display(x.transpose(1, 2, 0), SIDE), caption=caption)
@@ -176,7 +178,7 @@ def nearest_section(run, chosen: image_input.Input, reading, tests: readings.Tes
 def main() -> None:
     run = shared.current_run()
     path, cfg = str(run.path), run.config
-    z_dim, shape = cfg.model.latent_dim, tuple(int(v) for v in cfg.model.image_shape)
+    z_dim = cfg.model.latent_dim
     st.title(_("Your image"))
     st.caption(_("Draw, upload or pick an image, and see what the encoder makes of it: its posterior p(z|x) = "
                  "N(μ(x), σ²(x)) (E3), decodes of samples z = μ + σ ⊙ ε (E7), and the loss of this one x in nats."))
@@ -185,7 +187,7 @@ def main() -> None:
     left, middle, right = st.columns([5, 3, 3], gap="large")
     with left:
         try:
-            chosen = image_input.choose(cfg.train.dataset, shape, tests)
+            chosen = image_input.choose(cfg, tests)
             if chosen is not None:
                 with st.spinner(_("Reading your input...")):
                     reading = readings.reading(run, chosen.x, int(st.session_state.get(SEED_KEY, 0)))

@@ -19,7 +19,7 @@ from explorer.state import view_link
 from explorer.state.readings import TestSet
 from training.core.numbers import whole_number
 from training.data.image_file import MAX_BYTES, read_image
-from training.data.preprocess import Prepared, prepare
+from training.data.preprocess import Prepared, prepare_for
 
 DRAW, UPLOAD, PICK = "draw", "upload", "pick"
 MODES = (DRAW, UPLOAD, PICK)
@@ -49,10 +49,10 @@ class Input:
         return _(self.source).format(**self.values)
 
 
-def read_file(data: bytes, dataset: str, shape: tuple[int, int, int]) -> tuple[np.ndarray, Prepared]:
-    """An image file's bytes as read (H, W, C) and as prepared for a model of DATASET and SHAPE (C, H, W)."""
+def read_file(data: bytes, config) -> tuple[np.ndarray, Prepared]:
+    """An image file's bytes as read (H, W, C) and as prepared for the model a run's CONFIG describes."""
     image = read_image(data)
-    return image, prepare(image, dataset, tuple(int(v) for v in shape))
+    return image, prepare_for(config, image)
 
 
 def from_link(n_test: int | None) -> None:
@@ -73,7 +73,7 @@ def from_link(n_test: int | None) -> None:
         st.session_state[INDEX_KEY] = index
 
 
-def choose(dataset: str, shape: tuple[int, int, int], tests: TestSet) -> Input | None:
+def choose(config, tests: TestSet) -> Input | None:
     """The way in and its control; the input, or None (with a hint) while there is none yet. UserError when the
     drawing or the file cannot be read or prepared."""
     n_test = None if tests.x is None else len(tests.x)
@@ -89,13 +89,13 @@ def choose(dataset: str, shape: tuple[int, int, int], tests: TestSet) -> Input |
     if mode != PICK:
         view_link.write(**{LINK: None})  # a drawing or a file is never put in the link
     if mode == UPLOAD:
-        return _upload(dataset, shape)
+        return _upload(config)
     if mode == PICK:
         return _pick(tests)
-    return _draw(dataset, shape)
+    return _draw(config)
 
 
-def _draw(dataset: str, shape: tuple[int, int, int]) -> Input | None:
+def _draw(config) -> Input | None:
     from explorer.widgets.draw_pad import draw_pad
 
     drawing = draw_pad(key=CANVAS_KEY)
@@ -103,17 +103,17 @@ def _draw(dataset: str, shape: tuple[int, int, int]) -> Input | None:
         st.caption(_("Draw a digit or a figure with the mouse or a finger: each stroke, when you let go, is read by "
                      "the encoder."))
         return None
-    image, prepared = read_file(drawing.png, dataset, shape)
+    image, prepared = read_file(drawing.png, config)
     return Input(prepared.x, DRAWING, original=image, prepared=prepared)
 
 
-def _upload(dataset: str, shape: tuple[int, int, int]) -> Input | None:
+def _upload(config) -> Input | None:
     file = st.file_uploader(_("An image file: PNG, JPEG, WebP or GIF (its first frame)"), type=FILE_TYPES,
                             key=UPLOAD_KEY, max_upload_size=math.ceil(MAX_BYTES / 2**20))
     if file is None:
         st.caption(_("Any size: it is cropped and scaled as the model's training images were."))
         return None
-    image, prepared = read_file(file.getvalue(), dataset, shape)
+    image, prepared = read_file(file.getvalue(), config)
     return Input(prepared.x, FILE, {"name": file.name}, original=image, prepared=prepared)
 
 

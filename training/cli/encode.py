@@ -19,16 +19,16 @@ REFERENCE_IMAGES = 2000  # the test images whose -ELBOs an image is ranked among
 NEAREST = 8
 
 
-def _prepared_images(paths: list[str], dataset: str, shape: tuple[int, int, int]) -> list:
+def _prepared_images(paths: list[str], config) -> list:
     """Every image read and prepared before anything is computed or printed: a bad file is one sentence."""
     from training.data.image_file import read_image_file
-    from training.data.preprocess import prepare
+    from training.data.preprocess import prepare_for
 
     prepared = []
     for path in paths:
         image = read_image_file(path)  # its sentences name the file
         try:
-            prepared.append(prepare(image, dataset, shape))
+            prepared.append(prepare_for(config, image))
         except UserError as err:
             raise UserError("{file}: {problem}", file=path, problem=err) from None
     return prepared
@@ -81,7 +81,7 @@ def run_encode(args: argparse.Namespace) -> int:
         raise UserError("--seed must be 0 or more, not {seed}.", seed=args.seed)
     run = load_run(args.run)
     dataset = run.config.train.dataset
-    prepared = _prepared_images(args.images, dataset, tuple(run.config.model.image_shape))
+    prepared = _prepared_images(args.images, run.config)
     readings = [one_input.read_input(run.model, torch.from_numpy(p.x), k=K, iwae_k=IWAE_K, seed=args.seed)
                 for p in prepared]
     data, x_test, why_not = _test_set(run)

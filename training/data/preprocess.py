@@ -35,7 +35,7 @@ A digit, fashion or shapes input without any ink (a blank image) is refused with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -55,6 +55,7 @@ class Prepared:
     inverted: bool                                # a light background was turned dark
     box: tuple[int, int, int, int] | None         # (top, left, bottom, right) of the ink in the original, ends excluded
     style: str                                    # mnist, digits, fashion, shapes, photo or plain
+    binarized: bool = False                       # drawn once as 0/1 pixels, as a --binarize run's images were
 
 
 def style_of(dataset: str | None) -> str:
@@ -89,6 +90,18 @@ def prepare(image: np.ndarray, dataset: str | None, shape: tuple[int, int, int])
         patch = resized(crop, fitted(crop.shape, (height, width)))
         field = paste(patch, (height, width), box_offset(patch.shape, (height, width)))
     return Prepared(with_channels(field[:, :, None], channels).transpose(2, 0, 1).copy(), inverted, box, style)
+
+
+def prepare_for(config, image: np.ndarray) -> Prepared:
+    """IMAGE prepared for the model a run's CONFIG (training.core.config.RunConfig) describes: its data set's style,
+    its image shape, and for a ``--binarize`` run each pixel drawn once as 0 or 1 with its grey as the probability,
+    seeded by the run's seed, as its test images are (training/vae/evaluate.py ``test_images``). The one function
+    the Your image page and ``python -m training encode`` call."""
+    prepared = prepare(image, config.train.dataset, tuple(int(v) for v in config.model.image_shape))
+    if not config.train.binarize:
+        return prepared
+    draw = np.random.default_rng(config.train.seed).random(prepared.x.shape)
+    return replace(prepared, x=(draw < prepared.x).astype(np.float32), binarized=True)
 
 
 # -- the steps ---------------------------------------------------------------------------------------------------
