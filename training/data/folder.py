@@ -4,8 +4,11 @@ If the folder has sub-folders containing images, each sub-folder is a class
 (labels = sorted sub-folder names, images found recursively inside; loose
 files at the top are then ignored). Otherwise the folder's own images are
 used without labels. Images are resized (stretched) to a square, converted to
-grayscale or RGB, and split 80/20 with a fixed seed. 16-bit and 32-bit images
-are scaled by their own depth (65,535 is white), not clipped to 8 bits.
+grayscale or RGB, and split 80/20 with a fixed seed. Each image's mode is
+converted by training/data/image_file.py (``to_array``: 16-bit and 32-bit images
+scaled by their own depth, 65,535 white, not clipped to 8 bits; palette, CMYK,
+transparency and EXIF orientation handled there), then stretched as
+training/data/preprocess.py's ``stretch`` says.
 
 Files that are not used are counted in ``Dataset.skipped`` with a few named,
 each with why: unreadable, larger than MAX_PIXELS (checked from the file's
@@ -23,11 +26,12 @@ import torch
 from training.core.config import FOLDER_PREFIX
 from training.core.errors import UserError
 from .dataset import Dataset, images_to_tensor, split_indices
+from .image_file import MAX_PIXELS, to_array
+from .preprocess import stretch
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 MAX_IMAGES = 200_000
 MAX_VALUES = 1_500_000_000  # N*C*H*W cap, about 6 GB of float32
-MAX_PIXELS = 4096 * 4096    # per image, from its header: far above what this project trains on (<= 256 x 256)
 EXAMPLES = 5                # skipped files named in the note
 _SPLIT_SEED = 0
 
@@ -131,23 +135,11 @@ def _find_images(folder: Path) -> tuple[list[Path], np.ndarray | None, list[str]
     return files, labels, [name for name, _ in classes], outside
 
 
-def _to_unit_float(image) -> np.ndarray:
-    """A single-channel image of more than 8 bits as float32 in [0, 1], scaled by its own depth."""
-    a = np.asarray(image)
-    if image.mode.startswith("I;16"):
-        return a.astype(np.float32) / 65535.0
-    if image.mode == "I":  # PIL's 32-bit integers: 16-bit PNGs often open so
-        top = 65535.0 if a.size == 0 or a.max() <= 65535 else float(2**31 - 1)
-        return np.clip(a.astype(np.float32) / top, 0.0, 1.0)
-    return np.clip(a.astype(np.float32), 0.0, 1.0)  # "F": floats, taken as already in [0, 1]
-
-
 def _read_images(files: list[Path], image_size: int, channels: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Decode into uint8 (N, C, S, S); the bool mask marks files that could be used, and ``why`` says
     why each other one was not."""
     from PIL import Image
 
-    mode = "L" if channels == 1 else "RGB"
     images = np.zeros((len(files), image_size, image_size, channels), dtype=np.uint8)
     ok = np.zeros(len(files), dtype=bool)
     why = [""] * len(files)
@@ -158,15 +150,9 @@ def _read_images(files: list[Path], image_size: int, channels: int) -> tuple[np.
                 if width * height > MAX_PIXELS:
                     why[i] = f"{width} x {height} pixels, over the {MAX_PIXELS:,} allowed"
                     continue
-                if image.mode in ("I", "F") or image.mode.startswith("I;16"):
-                    unit = Image.fromarray(_to_unit_float(image), mode="F")
-                    unit = unit.resize((image_size, image_size), Image.Resampling.BILINEAR)
-                    grey = np.rint(np.clip(np.asarray(unit), 0.0, 1.0) * 255.0).astype(np.uint8)
-                    images[i] = np.repeat(grey[:, :, None], channels, axis=2)
-                else:
-                    image = image.convert(mode).resize((image_size, image_size), Image.Resampling.BILINEAR)
-                    images[i] = np.asarray(image).reshape(image_size, image_size, channels)
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+                pixels = stretch(to_array(image), (channels, image_size, image_size))  # modes: image_file.py
+                images[i] = np.rint(pixels.transpose(1, 2, 0) * 255.0).astype(np.uint8)
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, Image.DecompressionBombError) as err:
             why[i] = f"not readable as an image: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
             continue
         ok[i] = True
