@@ -262,3 +262,40 @@ def test_the_browsers_preparation_is_pythons_for_every_style(chromium):
             assert (tuple(got["box"]) if got["box"] else None) == want.box, seed
     finally:
         page.close()
+
+
+def test_the_browsers_networks_are_numpys_for_mlp_and_conv_models(chromium, tmp_path):
+    """nets.js's encoder (dense, conv) and decoder (dense, deconv) on the weights Python sends equal the numpy
+    arrays' (which equal torch's, tests/test_array_encoder.py), on a colour conv model and an MLP."""
+    import torch
+
+    from explorer.widgets.latent_pad import encode_decoder
+    from training.core.config import RunConfig
+    from training.models.open import load_decoder, load_encoder
+    from training.runs.checkpoint import write_views
+    from training.vae.model import VAE
+
+    page = chromium.new_page()
+    try:
+        page.set_content("<html><body></body></html>")
+        page.add_script_tag(content=(ROOT / "explorer" / "widgets" / "nets.js").read_text()
+                            + "\nwindow.makeEncoder = makeEncoder; window.makeDecoder = makeDecoder;")
+        run = ("([enc, dec, x]) => { const e = makeEncoder(enc), d = makeDecoder(dec);"
+               " const mu = new Float32Array(e.zDim), logvar = new Float32Array(e.zDim); e.encodeInto(Float32Array.from(x), mu, logvar);"
+               " return {mu: Array.from(mu), logvar: Array.from(logvar), recon: Array.from(d.decodeInto(mu, d.pixels()))}; }")
+        for i, model in enumerate([{"image_shape": (3, 16, 8), "arch": "conv", "hidden": (4, 6)},
+                                   {"image_shape": (1, 8, 8), "hidden": (24, 12), "likelihood": "gaussian-learned"}]):
+            folder = tmp_path / str(i)
+            folder.mkdir()
+            config = RunConfig(model={"latent_dim": 3, **model}, train={"dataset": "digits"})
+            torch.manual_seed(i)
+            write_views(folder, config, VAE(config.model).eval(), 0, [])
+            encoder, decoder = load_encoder(folder), load_decoder(folder)
+            x = np.random.default_rng(i).uniform(size=(1, *model["image_shape"])).astype(np.float32)
+            got = page.evaluate(run, [encode_decoder(encoder), encode_decoder(decoder), x.ravel().tolist()])
+            mu, logvar = encoder.encode(x)
+            np.testing.assert_allclose(got["mu"], mu[0], atol=1e-5)
+            np.testing.assert_allclose(got["logvar"], logvar[0], atol=1e-5)
+            np.testing.assert_allclose(np.array(got["recon"]).reshape(x.shape[1:]), decoder.decode_mean(mu)[0], atol=1e-5)
+    finally:
+        page.close()

@@ -85,7 +85,7 @@ function createLive(root) {
   // data.live: {model_id, model (null when Python knows we hold it)} or null (no live preview). Returns the model
   // id to report in "has" when it changed, else undefined.
   function apply(liveData, label) {
-    if (label) figure.querySelector("#live-label").textContent = label;
+    if (label) { figure.querySelector("#live-label").textContent = label; out.setAttribute("aria-label", label); }
     let report;
     if (!liveData) {
       on = false;
@@ -111,6 +111,12 @@ function createLive(root) {
     preview() { if (!on) return null; const r = strokesNow().length ? run(strokesNow()) : null;
                 return r && {x: Array.from(r.x), mu: r.mu, logvar: r.logvar, recon: Array.from(r.recon)}; },
     liveImage() { return out.toDataURL("image/png"); },
+    timeNets(n) {  // ms per encode + decode of the last frame's x, over N runs (for benchmarks: the clock is coarse)
+      if (!on || !last) return null;
+      const x = Float32Array.from(last.x), t0 = performance.now();
+      for (let i = 0; i < n; i++) { net.encoder.encodeInto(x, mu, logvar); net.decoder.decodeInto(mu, pixels); }
+      return (performance.now() - t0) / n;
+    },
   };
   return {apply, schedule, api, follow(f) { strokesNow = f; }};
 }
