@@ -30,7 +30,7 @@ STROKE = [[0.2, 0.5], [0.5, 0.5], [0.8, 0.5004]]
 
 def test_frontend_is_hand_written_files_on_components_v2():
     html, js, css = ((FRONTEND / name).read_text() for name in ("draw.html", "draw.js", "style.css"))
-    for text in (html, js, css):
+    for text in (html, css, *(path.read_text() for path in draw_pad_module.SCRIPTS)):  # nets.js, prepare.js, live.js too
         assert "http" not in text and "import " not in text  # no CDN, no third-party module
     assert "export default function" in js and "setTriggerValue" in js and "parentElement" in js
     for v1 in ("postMessage", "streamlit:render", "setFrameHeight", "componentReady"):

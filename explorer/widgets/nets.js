@@ -67,7 +67,8 @@ function deconv(L, h) {
 }
 
 function conv(L, h) {
-  // out[co, oy, ox] = b[co] + sum over ci, ky, kx of w[co, ci, ky, kx] h[ci, 2 oy - 1 + ky, 2 ox - 1 + kx] (zero outside).
+  // out[co, oy, ox] = b[co] + sum over ci, ky, kx of w[co, ci, ky, kx] h[ci, 2 oy - 1 + ky, 2 ox - 1 + kx]
+  // (zero outside the image).
   const {w, b, out} = L;
   const [cIn, hIn, wIn] = L.inShape, [cOut, hOut, wOut] = L.outShape;
   for (let co = 0; co < cOut; co++) {

@@ -196,8 +196,9 @@ def test_the_reconstruction_follows_the_pen_and_the_browser_prepares_and_encodes
         np.testing.assert_allclose(browser["logvar"], logvar[0], atol=1e-4)
         recon = load_decoder(demo).decode_mean(mu)[0]
         np.testing.assert_allclose(np.array(browser["recon"]).reshape(1, 28, 28), recon, atol=1e-3)
+        # the frame after release shows the drawing as sent
         page.wait_for_function("mu => drawPad.liveLast && drawPad.liveLast.mu.every((v, k) => Math.abs(v - mu[k]) < 1e-4)",
-                               arg=[float(v) for v in mu[0]])  # the frame after release shows the drawing as sent
+                               arg=[float(v) for v in mu[0]])
         assert 0 < page.evaluate("drawPad.lastNetMs") <= page.evaluate("drawPad.lastEncodeMs")
 
         # a remount gets the weights again (the new instance holds none) and follows the pen again

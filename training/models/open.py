@@ -4,9 +4,9 @@
     onnx     encoder.onnx and decoder.onnx, no config.json                            training/models/onnx_*.py
     adapter  adapter.json naming one's own model code, no config.json                 training/models/adapter.py
 
-``model_kind`` answers the question; ``read_config``, ``weights_path``, ``load_run``, ``load_decoder`` and ``load_encoder``
-dispatch on it, so that nothing below this layer knows models from elsewhere and a new kind is one module
-plus a line in each of these. Importing this module and opening a run's config or its numpy decoder never
+``model_kind`` answers the question; ``read_config``, ``weights_path``, ``load_run``, ``load_decoder`` and
+``load_encoder`` dispatch on it, so that nothing below this layer knows models from elsewhere and a new kind is
+one module plus a line in each of these. Importing this module and opening a run's config or its numpy decoder never
 imports torch (the first image of the app is drawn before PyTorch has loaded); the modules that run a
 model are imported when a model is loaded.
 """

@@ -11,8 +11,9 @@
 // With a model (data.live = {model_id, model}), the reconstruction follows the pen: at most once per animation frame
 // while a stroke is drawn (and after each release, undo or clear) the drawing is painted at PNG_SIDE as Python gets
 // it, prepared as the model's data was made (prepareDrawing, prepare.js), encoded to mu (makeEncoder, ../nets.js) and
-// mu decoded (makeDecoder) into the small canvas beside it (createLive, live.js). The weights travel once per model: the state "has" names
-// the model this instance holds. Python still receives the drawing on release and computes everything itself.
+// mu decoded (makeDecoder) into the small canvas beside it (createLive, live.js). The weights travel once per model:
+// the state "has" names the model this instance holds. Python still receives the drawing on release and computes
+// everything itself.
 "use strict";
 
 const INK = "#000000", PAPER = "#ffffff";

@@ -52,7 +52,9 @@ function createLive(root) {
     const [c, h, w] = net.decoder.imageShape, hw = h * w, d = pixelData.data;
     for (let p = 0; p < hw; p++) {
       const q = 4 * p, g = recon[p] * 255 + 0.5;
-      d[q] = g; d[q + 1] = c >= 3 ? recon[hw + p] * 255 + 0.5 : g; d[q + 2] = c >= 3 ? recon[2 * hw + p] * 255 + 0.5 : g;
+      d[q] = g;
+      d[q + 1] = c >= 3 ? recon[hw + p] * 255 + 0.5 : g;
+      d[q + 2] = c >= 3 ? recon[2 * hw + p] * 255 + 0.5 : g;
       d[q + 3] = 255;
     }
     imageCtx.putImageData(pixelData, 0, 0);

@@ -148,7 +148,9 @@ const boxOffset = ([h, w], [fh, fw]) => [Math.floor((fh - h) / 2), Math.floor((f
 
 function paste(patch, [fh, fw], [top, left]) {
   const field = plane(fh, fw);
-  for (let y = 0; y < patch.h; y++) field.v.set(patch.v.subarray(y * patch.w, (y + 1) * patch.w), (top + y) * fw + left);
+  for (let y = 0; y < patch.h; y++) {
+    field.v.set(patch.v.subarray(y * patch.w, (y + 1) * patch.w), (top + y) * fw + left);
+  }
   return field;
 }
 
