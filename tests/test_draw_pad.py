@@ -30,7 +30,7 @@ STROKE = [[0.2, 0.5], [0.5, 0.5], [0.8, 0.5004]]
 
 def test_frontend_is_hand_written_files_on_components_v2():
     html, js, css = ((FRONTEND / name).read_text() for name in ("draw.html", "draw.js", "style.css"))
-    for text in (html, js, css):
+    for text in (html, css, *(path.read_text() for path in draw_pad_module.SCRIPTS)):  # nets.js, prepare.js, live.js too
         assert "http" not in text and "import " not in text  # no CDN, no third-party module
     assert "export default function" in js and "setTriggerValue" in js and "parentElement" in js
     for v1 in ("postMessage", "streamlit:render", "setFrameHeight", "componentReady"):
@@ -76,10 +76,11 @@ def test_a_drawing_message_is_kept_only_whole_and_well_formed():
 def _fake_component(calls):
     """A stand-in for the browser: records what Python sends; a trigger set in the test's session state
     (st.session_state["draw"]["drawing"]) is delivered through the component's callback, as Streamlit would."""
-    def component(key, data, on_drawing_change):
+    def component(key, data, on_drawing_change, **live_state):
         import streamlit as st
 
         calls.append(data)
+        data["live_state"] = live_state
         if st.session_state.get("deliver"):
             st.session_state["deliver"] = False
             on_drawing_change()
@@ -98,7 +99,13 @@ def _pad_script():
     def changed():
         st.session_state["changes"] += 1
 
-    st.session_state["result"] = draw_pad(key="draw", on_change=changed)
+    model = None
+    if st.session_state.get("live"):
+        from explorer import DEMOS
+        from explorer.widgets.draw_pad import browser_model
+
+        model = browser_model(str(DEMOS / "mnist5k-z16"), "demo-16")
+    st.session_state["result"] = draw_pad(key="draw", on_change=changed, model=model)
 
 
 def _run(at, monkeypatch, calls, trigger=None, **state):
@@ -147,3 +154,33 @@ def test_the_component_speaks_the_visitors_language(monkeypatch):
     texts = calls[-1]["texts"]
     assert texts["clear"] == "清除" and texts["undo"] == "撤销"
     assert all(text and not text.isascii() for text in texts.values()), texts
+
+
+def test_a_native_model_is_sent_to_the_browser_once_and_models_from_elsewhere_never(monkeypatch, tmp_path):
+    from explorer import DEMOS
+    from explorer.widgets.draw_pad import browser_model
+    from explorer.widgets.latent_pad import decode_array
+
+    at, calls = AppTest.from_function(_pad_script, default_timeout=HANG_S), []
+    _run(at, monkeypatch, calls)
+    assert calls[-1]["live"] is None and calls[-1]["live_state"] == {}  # no model: no preview, no "has" state
+    _run(at, monkeypatch, calls, live=True)
+    sent = calls[-1]["live"]
+    assert sent["model_id"] == "demo-16" and sent["model"]["style"] == "mnist"
+    encoder, decoder = sent["model"]["encoder"], sent["model"]["decoder"]
+    assert [layer["kind"] for layer in encoder["layers"]] == ["dense", "dense"]
+    assert encoder["layers"][-1]["out_shape"] == [32] and decoder["layers"][0]["in_shape"] == [16]  # 2Z out, Z in
+    model = browser_model(str(DEMOS / "mnist5k-z16"), "demo-16")
+    first = encoder["layers"][0]
+    np.testing.assert_array_equal(decode_array(first["w"], first["w_shape"]), model.encoder.layers[0].w)
+    assert calls[-1]["live_state"]["default"] == {"has": None}
+    at.session_state["draw"] = {"has": "demo-16"}  # the browser says it holds them
+    _run(at, monkeypatch, calls, live=True)
+    assert calls[-1]["live"] == {"model_id": "demo-16", "model": None}
+
+    onnx, adapter = tmp_path / "onnx", tmp_path / "adapter"
+    for folder, names in ((onnx, ("encoder.onnx", "decoder.onnx")), (adapter, ("adapter.json",))):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_text("{}")
+    assert browser_model(str(onnx), "o") is None and browser_model(str(adapter), "a") is None

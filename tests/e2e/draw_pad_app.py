@@ -1,5 +1,6 @@
 """A tiny app around the draw_pad component for its browser test (tests/e2e/test_draw_pad.py): it shows what
-Python received, the stroke count and the PNG's mean ink, as text a test can wait for."""
+Python received, the stroke count and the PNG's mean ink, as text a test can wait for. With ``?live=1`` the
+canvas gets the bundled 16-D model (explorer/demos/mnist5k-z16) and shows its reconstruction while drawing."""
 
 import io
 
@@ -7,12 +8,16 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explorer.widgets.draw_pad import clear, draw_pad  # the test's server puts the repository on PYTHONPATH
+from explorer import DEMOS
+from explorer.widgets.draw_pad import browser_model, clear, draw_pad  # the test's server puts the repository on PYTHONPATH
+
+LIVE_MODEL = "mnist5k-z16-harness"
 
 st.title("draw_pad")
 st.button("Clear from Python", on_click=clear, args=("draw",))
 hidden = st.checkbox("Hide the canvas")
-drawing = None if hidden else draw_pad(key="draw")
+model = browser_model(str(DEMOS / "mnist5k-z16"), LIVE_MODEL) if st.query_params.get("live") == "1" else None
+drawing = None if hidden else draw_pad(key="draw", model=model)
 with st.container(key="drawn"):
     if hidden:
         st.text("hidden")

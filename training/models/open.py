@@ -4,9 +4,9 @@
     onnx     encoder.onnx and decoder.onnx, no config.json                            training/models/onnx_*.py
     adapter  adapter.json naming one's own model code, no config.json                 training/models/adapter.py
 
-``model_kind`` answers the question; ``read_config``, ``weights_path``, ``load_run`` and ``load_decoder``
-dispatch on it, so that nothing below this layer knows models from elsewhere and a new kind is one module
-plus a line in each of these. Importing this module and opening a run's config or its numpy decoder never
+``model_kind`` answers the question; ``read_config``, ``weights_path``, ``load_run``, ``load_decoder`` and
+``load_encoder`` dispatch on it, so that nothing below this layer knows models from elsewhere and a new kind is
+one module plus a line in each of these. Importing this module and opening a run's config or its numpy decoder never
 imports torch (the first image of the app is drawn before PyTorch has loaded); the modules that run a
 model are imported when a model is loaded.
 """
@@ -25,6 +25,7 @@ from training.models.base import Run
 from training.runs.layout import (ADAPTER_FILE, CONFIG, ONNX_DECODER, ONNX_ENCODER, WEIGHTS, read_bounded,
                                   read_history, read_run_config)
 from training.vae.array_decoder import ArrayDecoder, decoder_from_arrays
+from training.vae.array_encoder import ArrayEncoder, encoder_from_arrays
 
 RUN, ONNX, ADAPTER = "run", "onnx", "adapter"
 KINDS = (RUN, ONNX, ADAPTER)
@@ -106,20 +107,35 @@ def load_run(run_dir: str | Path, device: str = "cpu", dataset: str | None = Non
     return Run(run_dir, config, model, read_history(run_dir))
 
 
-def load_decoder(run_dir: str | Path) -> ArrayDecoder:
-    """The decoder of RUN_DIR as numpy arrays; never imports torch. Sizes are checked before reading. An ONNX
-    model folder's decoder graph, when it is a network of this kind (else one sentence saying what it lacks)."""
-    run_dir = Path(run_dir)
-    if model_kind(run_dir) == ONNX:
-        return onnx_decoder.array_decoder(run_dir)
+def _native_tensors(run_dir: Path) -> tuple[RunConfig, dict]:
+    """A native run's config and its weights as numpy arrays, sizes checked before anything is read."""
     config = read_config(run_dir)
     check_model(config.model)
     size = (run_dir / WEIGHTS).stat().st_size
     check_weights_file(config.model, size, str(run_dir / WEIGHTS))
     data = read_bounded(run_dir / WEIGHTS, size, "a weights file")  # a regular file, not a link, no more than checked
     try:
-        tensors = st_load_numpy(data)
+        return config, st_load_numpy(data)
     except Exception as err:  # any malformation of the file
         raise UserError("{value} is not a valid safetensors file ({value_2}).",
             value=run_dir / WEIGHTS, value_2=str(err).splitlines()[0]) from None
+
+
+def load_decoder(run_dir: str | Path) -> ArrayDecoder:
+    """The decoder of RUN_DIR as numpy arrays; never imports torch. Sizes are checked before reading. An ONNX
+    model folder's decoder graph, when it is a network of this kind (else one sentence saying what it lacks)."""
+    run_dir = Path(run_dir)
+    if model_kind(run_dir) == ONNX:
+        return onnx_decoder.array_decoder(run_dir)
+    config, tensors = _native_tensors(run_dir)
     return decoder_from_arrays(config.model, tensors, str(run_dir / WEIGHTS))
+
+
+def load_encoder(run_dir: str | Path) -> ArrayEncoder | None:
+    """The encoder of RUN_DIR, a run of this library, as numpy arrays (never imports torch; sizes checked before
+    reading); None for a model from elsewhere (ONNX graphs, one's own code): only the server runs its encoder."""
+    run_dir = Path(run_dir)
+    if model_kind(run_dir) != RUN:
+        return None
+    config, tensors = _native_tensors(run_dir)
+    return encoder_from_arrays(config.model, tensors, str(run_dir / WEIGHTS))

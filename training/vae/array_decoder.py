@@ -29,13 +29,14 @@ STRIDE, PADDING = 2, 1  # every ConvTranspose2d the library builds (kernel KERNE
 
 @dataclass(frozen=True)
 class Layer:
-    """One learned layer: ``dense`` w (out, in), or ``deconv`` w (c_in, c_out, 4, 4) as PyTorch stores it."""
+    """One learned layer: ``dense`` w (out, in), ``deconv`` w (c_in, c_out, 4, 4) or (in the encoder,
+    training/vae/array_encoder.py) ``conv`` w (c_out, c_in, 4, 4), as PyTorch stores them."""
 
-    kind: str                       # "dense" | "deconv"
+    kind: str                       # "dense" | "deconv" | "conv"
     w: np.ndarray                   # float32
     b: np.ndarray                   # float32 (out,) or (c_out,)
     in_shape: tuple[int, ...]       # (in,) or (c_in, h, w)
-    out_shape: tuple[int, ...]      # (out,) or (c_out, 2h, 2w)
+    out_shape: tuple[int, ...]      # (out,) or (c_out, 2h, 2w); a conv (c_out, h/2, w/2)
 
     @property
     def size(self) -> int:
@@ -101,23 +102,29 @@ def layer_shapes(cfg: ModelConfig) -> list[tuple[str, str, tuple[int, ...], tupl
               for j, s in enumerate(deconvs)]]
 
 
+def checked_layer(tensors: dict[str, np.ndarray], kind: str, prefix: str, w_shape: tuple[int, ...],
+                  in_shape: tuple[int, ...], out_shape: tuple[int, ...], source: str) -> Layer:
+    """The layer PREFIX of TENSORS, checked against the config's shapes: present, float32, finite. A bias has one
+    value per output: per row of a dense or conv weight, per column of a deconv weight (c_in, c_out, 4, 4)."""
+    w, b = tensors.get(f"{prefix}.weight"), tensors.get(f"{prefix}.bias")
+    if w is None or b is None:
+        raise UserError("The weights in {source} do not match the config: {prefix} is missing.",
+            source=source, prefix=prefix)
+    b_shape = (w_shape[1],) if kind == "deconv" else (w_shape[0],)
+    if w.shape != w_shape or b.shape != b_shape:
+        raise UserError("The weights in {source} do not match the config: {prefix} has shape {shape}, the config "
+            "needs {w_shape}.",
+            source=source, prefix=prefix, shape=w.shape, w_shape=w_shape)
+    if w.dtype != np.float32 or b.dtype != np.float32:
+        raise UserError("The weights in {source} have dtype {dtype} for {prefix}; expected float32.",
+            source=source, dtype=w.dtype, prefix=prefix)
+    if not (np.isfinite(w).all() and np.isfinite(b).all()):
+        raise UserError("The weights in {source} contain NaN or infinite values ({prefix}).",
+            source=source, prefix=prefix)
+    return Layer(kind, w, b, in_shape, out_shape)
+
+
 def decoder_from_arrays(cfg: ModelConfig, tensors: dict[str, np.ndarray], source: str) -> ArrayDecoder:
-    layers = []
-    for kind, prefix, w_shape, in_shape, out_shape in layer_shapes(cfg):
-        w, b = tensors.get(f"{prefix}.weight"), tensors.get(f"{prefix}.bias")
-        if w is None or b is None:
-            raise UserError("The weights in {source} do not match the config: {prefix} is missing.",
-                source=source, prefix=prefix)
-        b_shape = (w_shape[0],) if kind == "dense" else (w_shape[1],)
-        if w.shape != w_shape or b.shape != b_shape:
-            raise UserError("The weights in {source} do not match the config: {prefix} has shape {shape}, the config "
-                "needs {w_shape}.",
-                source=source, prefix=prefix, shape=w.shape, w_shape=w_shape)
-        if w.dtype != np.float32 or b.dtype != np.float32:
-            raise UserError("The weights in {source} have dtype {dtype} for {prefix}; expected float32.",
-                source=source, dtype=w.dtype, prefix=prefix)
-        if not (np.isfinite(w).all() and np.isfinite(b).all()):
-            raise UserError("The weights in {source} contain NaN or infinite values ({prefix}).",
-                source=source, prefix=prefix)
-        layers.append(Layer(kind, w, b, in_shape, out_shape))
+    layers = [checked_layer(tensors, kind, prefix, w_shape, in_shape, out_shape, source)
+              for kind, prefix, w_shape, in_shape, out_shape in layer_shapes(cfg)]
     return ArrayDecoder(cfg.arch, tuple(layers), tuple(cfg.image_shape))

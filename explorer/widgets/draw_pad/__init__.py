@@ -1,8 +1,9 @@
 """draw_pad: a square canvas to draw a digit on with a mouse, a pen or a finger (the "Your image" page).
 
 A Streamlit components v2 component (``st.components.v2.component``: no iframe, automatic height, the
-theme as ``--st-*`` CSS variables) whose front end is three hand-written files in this folder (draw.html,
-style.css, draw.js), read here and registered inline: no build step, no CDN, no third-party request.
+theme as ``--st-*`` CSS variables) whose front end is hand-written files, read here and registered inline (the
+scripts concatenated into the one that components v2 takes: ../nets.js, prepare.js, live.js, draw.js): no build
+step, no CDN, no third-party request.
 
 Dark ink on white, round caps and joins, a stroke 1/14 of the side wide (MNIST's strokes, once the
 digit is cropped and scaled into 20x20). On each stroke's release, and on Undo or Clear (buttons inside
@@ -13,6 +14,12 @@ strokes back in ``data``, so a remounted canvas redraws them. The PNG is checked
 ``image/png`` data URL, valid base64, a PNG signature, at most :data:`MAX_PNG_BYTES`); decoding it is
 ``training.data.image_file.read_image``'s job. A malformed message, which no browser of ours sends, is
 ignored: the drawing stays what it was.
+
+With a ``model`` (:func:`browser_model`: a native run's encoder and decoder as arrays, and how its data set's
+images were prepared), the reconstruction follows the pen: the browser prepares the drawing as
+``training.data.preprocess.prepare`` does, encodes it to mu and decodes mu, at most once per animation frame
+while a stroke is drawn. The weights travel once per model id (the component's state ``has`` names the model
+the browser holds, as latent_pad's does). What Python computes on release is unchanged and exact.
 """
 
 from __future__ import annotations
@@ -27,6 +34,12 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.i18n import _
+from explorer.widgets.latent_pad import MAX_BROWSER_PARAMS, encode_decoder
+from training.core.errors import UserError
+from training.data.preprocess import style_of
+from training.models.open import load_decoder, load_encoder, read_config
+from training.vae.array_decoder import ArrayDecoder
+from training.vae.array_encoder import ArrayEncoder
 
 FRONTEND = Path(__file__).resolve().parent  # its front end lies beside it
 PNG_PREFIX = "data:image/png;base64,"
@@ -36,11 +49,13 @@ MAX_STROKES = 500
 MAX_POINTS = 20_000            # over all strokes (the browser drops points closer than ~1 px)
 DECIMALS = 3                   # points are fractions of the side, rounded as the browser rounds them
 
+SCRIPTS = (FRONTEND.parent / "nets.js", FRONTEND / "prepare.js", FRONTEND / "live.js", FRONTEND / "draw.js")
+
 _component = st.components.v2.component(
     "draw_pad",
     html=(FRONTEND / "draw.html").read_text(encoding="utf-8"),
     css=(FRONTEND / "style.css").read_text(encoding="utf-8"),
-    js=(FRONTEND / "draw.js").read_text(encoding="utf-8"),
+    js="\n".join(path.read_text(encoding="utf-8") for path in SCRIPTS),
 )
 
 
@@ -53,10 +68,46 @@ class Drawing:
     version: int
 
 
+@dataclass(frozen=True)
+class BrowserModel:
+    """What the browser needs to follow the pen: the encoder and decoder as arrays, and the preprocessing style
+    of the model's data set (training/data/preprocess.py), under an id that changes with the weights."""
+    model_id: str
+    encoder: ArrayEncoder
+    decoder: ArrayDecoder
+    style: str
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def browser_model(run_dir: str, model_id: str) -> BrowserModel | None:
+    """The live preview's model for RUN_DIR, or None when the browser cannot run it: a model from elsewhere (ONNX,
+    one's own code: only the server runs their encoders), weights that cannot be read, or more than the
+    browser's limit of parameters. MODEL_ID names these weights (as latent_pad's ids do)."""
+    try:
+        encoder = load_encoder(run_dir)
+        if encoder is None:
+            return None
+        decoder = load_decoder(run_dir)
+        dataset = read_config(run_dir).train.dataset
+    except (UserError, OSError):
+        return None
+    if encoder.parameter_count + decoder.parameter_count > MAX_BROWSER_PARAMS:
+        return None
+    return BrowserModel(model_id, encoder, decoder, style_of(dataset))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)  # read-only strings: no copy per rerun
+def _payload(model_id: str, _model: BrowserModel) -> dict:
+    """The weights as base64 float32 (latent_pad's format: encode_decoder reads any network's layers)."""
+    return {"encoder": encode_decoder(_model.encoder), "decoder": encode_decoder(_model.decoder),
+            "style": _model.style}
+
+
 def texts() -> dict[str, str]:
     """The component's own words, in the visitor's language."""
     return {"clear": _("Clear"), "undo": _("Undo"),
-            "canvas": _("Drawing canvas: draw a digit with the mouse, a pen or a finger")}
+            "canvas": _("Drawing canvas: draw a digit with the mouse, a pen or a finger"),
+            "live": _("Reconstruction while you draw (in your browser)")}
 
 
 def store_key(key: str) -> str:
@@ -151,20 +202,26 @@ def _widget_state(key: str):
     return value if hasattr(value, "get") else {}
 
 
-def draw_pad(key: str = "draw", on_change: Callable[[], None] | None = None) -> Drawing | None:
+def draw_pad(key: str = "draw", on_change: Callable[[], None] | None = None,
+             model: BrowserModel | None = None) -> Drawing | None:
     """The canvas (its container is ``st-key-KEY``); returns the current drawing, None when it is empty.
 
     ``on_change`` runs, before the rerun a new drawing causes, once the drawing is kept (read it with
-    :func:`current`)."""
+    :func:`current`). ``model`` (from :func:`browser_model`) shows the reconstruction beside the canvas while
+    the pen draws; None shows none."""
 
     def received() -> None:
         if receive(key, _widget_state(key).get("drawing")) and on_change is not None:
             on_change()
 
     held = _stored(key)
-    _component(
-        key=key,
-        data={"strokes": held["strokes"], "version": held["version"], "texts": texts()},
-        on_drawing_change=received,
-    )
+    data = {"strokes": held["strokes"], "version": held["version"], "texts": texts(), "live": None}
+    live_state = {}
+    if model is not None:  # the weights only while the browser lacks them
+        holds = _widget_state(key).get("has")
+        data["live"] = {"model_id": model.model_id,
+                        "model": None if holds == model.model_id else _payload(model.model_id, model)}
+        # a new "has" reruns: the next render knows whether to send the weights
+        live_state = {"default": {"has": None}, "on_has_change": lambda: None}
+    _component(key=key, data=data, on_drawing_change=received, **live_state)
     return current(key)

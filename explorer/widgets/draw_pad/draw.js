@@ -7,6 +7,13 @@
 // where png is the drawing at PNG_SIDE x PNG_SIDE as a data URL (null when empty), strokes the list of strokes as
 // [x, y] points in [0, 1] (3 decimals) and version a counter. Python sends back {strokes, version, texts}: the
 // canvas redraws Python's strokes when they are newer than or differ from its own (a remount, a clear from Python).
+//
+// With a model (data.live = {model_id, model}), the reconstruction follows the pen: at most once per animation frame
+// while a stroke is drawn (and after each release, undo or clear) the drawing is painted at PNG_SIDE as Python gets
+// it, prepared as the model's data was made (prepareDrawing, prepare.js), encoded to mu (makeEncoder, ../nets.js) and
+// mu decoded (makeDecoder) into the small canvas beside it (createLive, live.js). The weights travel once per model:
+// the state "has" names the model this instance holds. Python still receives the drawing on release and computes
+// everything itself.
 "use strict";
 
 const INK = "#000000", PAPER = "#ffffff";
@@ -50,13 +57,15 @@ function createPad(root) {
   const small = document.createElement("canvas");
   small.width = PNG_SIDE; small.height = PNG_SIDE;
   const smallCtx = small.getContext("2d");
+  const live = createLive(root);
 
   let strokes = [];      // committed strokes
   let active = null;     // {id, points} while a pointer draws
   let version = -1;      // -1: nothing heard from Python yet
   let side = 0;          // the canvas's backing-store side in device pixels
-  let trigger = () => {};
+  let trigger = () => {}, setState = () => {};
   let lastPng = null, sent = 0;
+  live.follow(() => (active ? [...strokes, active.points] : strokes));
 
   function resize() {  // crisp on high-DPI screens: as many backing pixels as device pixels
     const css = canvas.clientWidth || 280;
@@ -71,6 +80,7 @@ function createPad(root) {
     paint(ctx, side, strokes);
     if (active) inkPath(ctx, side, active.points, 0);
     undoBtn.disabled = clearBtn.disabled = strokes.length === 0;
+    live.schedule();
   }
 
   function send() {
@@ -105,6 +115,7 @@ function createPad(root) {
     active = {id: ev.pointerId, points: []};
     add(ev);
     inkPath(ctx, side, active.points, 0);
+    live.schedule();
   });
 
   canvas.addEventListener("pointermove", ev => {
@@ -113,7 +124,7 @@ function createPad(root) {
     const events = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [];
     let moved = false;
     for (const e of (events.length ? events : [ev])) moved = add(e) || moved;
-    if (moved) inkPath(ctx, side, active.points, from);
+    if (moved) { inkPath(ctx, side, active.points, from); live.schedule(); }
   });
 
   function release(ev) {
@@ -139,9 +150,12 @@ function createPad(root) {
     if (t.canvas) canvas.setAttribute("aria-label", t.canvas);
   }
 
-  function render(data, setTriggerValue) {
+  function render(data, setStateValue, setTriggerValue) {
     trigger = setTriggerValue;
+    setState = setStateValue || setState;
     applyTexts(data.texts || {});
+    const report = live.apply(data.live || null, (data.texts || {}).live);
+    if (report !== undefined) setState("has", report);  // the weights held (null: Python must send them again)
     const theirs = Array.isArray(data.strokes) ? data.strokes : [];
     const v = Number.isInteger(data.version) ? data.version : 0;
     // Python's strokes win when they are newer, or as new and different (a clear from Python); the echo of our
@@ -165,20 +179,21 @@ function createPad(root) {
     stroke(points) { strokes.push(points.map(p => [round(p[0]), round(p[1])])); repaint(); send(); },
     image() { return canvas.toDataURL("image/png"); },
   };
+  Object.defineProperties(api, Object.getOwnPropertyDescriptors(live.api));  // the live preview's counters
   return {render, api};
 }
 
 const instances = new WeakMap();  // parentElement -> its pad, kept across renders
 
 export default function (component) {
-  const {data, parentElement, setTriggerValue} = component;
+  const {data, parentElement, setStateValue, setTriggerValue} = component;
   let pad = instances.get(parentElement);
   if (!pad) {
     pad = createPad(parentElement);
     instances.set(parentElement, pad);
   }
   window.drawPad = pad.api;
-  pad.render(data || {}, setTriggerValue);
+  pad.render(data || {}, setStateValue, setTriggerValue);
   return () => {
     if (window.drawPad === pad.api) delete window.drawPad;
   };

@@ -36,7 +36,7 @@ _component = st.components.v2.component(
     "latent_pad",
     html=(FRONTEND / "pad.html").read_text(encoding="utf-8"),
     css=(FRONTEND / "style.css").read_text(encoding="utf-8"),
-    js=(FRONTEND / "pad.js").read_text(encoding="utf-8"),
+    js=(FRONTEND.parent / "nets.js").read_text(encoding="utf-8") + (FRONTEND / "pad.js").read_text(encoding="utf-8"),
 )
 
 

@@ -7,83 +7,10 @@
 //   trigger "release" {z} when a slider or the pad is let go
 // `data.posterior` ({mu, sigma, source} or null): the visitor's own input's p(z|x) = N(mu, diag sigma^2), drawn
 // on the pad as the 2-sigma ellipse of the pad's two dimensions (their marginal: exact for a diagonal Gaussian).
-// Both architectures the library builds are decoded here, exactly as PyTorch does it:
-//   dense   out[j] = b[j] + sum_i w[j, i] h[i]                    (nn.Linear, w row-major (out, in))
-//   deconv  ConvTranspose2d(kernel 4, stride 2, padding 1)        (w as PyTorch stores it: (c_in, c_out, 4, 4))
-// with a ReLU between layers and the sigmoid of the first C channels as the image (the decoder mean).
+// Both architectures the library builds are decoded by makeDecoder, in ../nets.js (the networks the browser runs,
+// concatenated before this file by the component's Python): dense layers and transposed convolutions exactly as
+// PyTorch computes them, a ReLU between layers, the sigmoid of the first C channels as the image.
 "use strict";
-
-const K = 4, STRIDE = 2, PAD = 1;
-
-function b64ToFloat32(s) {
-  const bin = atob(s);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new Float32Array(bytes.buffer);  // little-endian, as numpy "<f4" wrote it
-}
-
-// ---- the decoder: Float32Array weights, parsed once per model_id ----
-function makeDecoder(model) {
-  const layers = model.layers.map(l => ({
-    kind: l.kind, w: b64ToFloat32(l.w), b: b64ToFloat32(l.b), inShape: l.in_shape, outShape: l.out_shape,
-    out: new Float32Array(l.out_shape.reduce((a, v) => a * v, 1)),
-  }));
-  const imageShape = model.image_shape;
-
-  function dense(L, h) {
-    const {w, b, out} = L, nIn = L.inShape[0], nOut = L.outShape[0];
-    for (let j = 0; j < nOut; j++) {
-      let s = b[j];
-      const row = j * nIn;
-      for (let i = 0; i < nIn; i++) s += w[row + i] * h[i];
-      out[j] = s;
-    }
-  }
-
-  function deconv(L, h) {
-    // Each input pixel (ci, iy, ix) adds h * w[ci, co, ky, kx] at output (co, 2 iy - 1 + ky, 2 ix - 1 + kx).
-    const {w, b, out} = L;
-    const [cIn, hIn, wIn] = L.inShape, [cOut, hOut, wOut] = L.outShape;
-    const plane = hOut * wOut;
-    for (let co = 0; co < cOut; co++) out.fill(b[co], co * plane, (co + 1) * plane);
-    for (let ci = 0; ci < cIn; ci++) {
-      for (let iy = 0; iy < hIn; iy++) {
-        for (let ix = 0; ix < wIn; ix++) {
-          const v = h[(ci * hIn + iy) * wIn + ix];
-          if (v === 0) continue;  // after a ReLU most inputs are zero
-          for (let co = 0; co < cOut; co++) {
-            const wBase = (ci * cOut + co) * K * K, oBase = co * plane;
-            for (let ky = 0; ky < K; ky++) {
-              const oy = STRIDE * iy - PAD + ky;
-              if (oy < 0 || oy >= hOut) continue;
-              const oRow = oBase + oy * wOut, wRow = wBase + ky * K;
-              for (let kx = 0; kx < K; kx++) {
-                const ox = STRIDE * ix - PAD + kx;
-                if (ox >= 0 && ox < wOut) out[oRow + ox] += v * w[wRow + kx];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-
-  // z -> sigmoid of the first C*H*W outputs; writes into and returns OUT (Float32Array(C*H*W)).
-  function decodeInto(z, out) {
-    let h = z;
-    for (let k = 0; k < layers.length; k++) {
-      const L = layers[k];
-      if (L.kind === "dense") dense(L, h); else deconv(L, h);
-      if (k < layers.length - 1) { const o = L.out; for (let i = 0; i < o.length; i++) if (o[i] < 0) o[i] = 0; }
-      h = L.out;
-    }
-    for (let p = 0; p < out.length; p++) out[p] = 1 / (1 + Math.exp(-h[p]));
-    return out;
-  }
-
-  return {decodeInto, imageShape, zDim: layers[0].inShape[0],
-          pixels: () => new Float32Array(imageShape[0] * imageShape[1] * imageShape[2])};
-}
 
 // ---- one instance per mounted component ----
 function createPad(root) {
