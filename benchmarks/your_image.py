@@ -72,7 +72,7 @@ def browser_times(strokes: int) -> tuple[list[float], list[bytes]]:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{server.url}/your_image")
-            canvas = page.locator(".st-key-draw canvas").first
+            canvas = page.locator(".st-key-draw canvas#canvas").first
             canvas.wait_for(timeout=120_000)
             page.evaluate(WATCH)
             clear = page.locator(".st-key-draw button").filter(has_text="Clear").first

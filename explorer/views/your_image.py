@@ -187,7 +187,7 @@ def main() -> None:
     left, middle, right = st.columns([5, 3, 3], gap="large")
     with left:
         try:
-            chosen = image_input.choose(cfg, tests)
+            chosen = image_input.choose(run, tests)
             if chosen is not None:
                 with st.spinner(_("Reading your input...")):
                     reading = readings.reading(run, chosen.x, int(st.session_state.get(SEED_KEY, 0)))

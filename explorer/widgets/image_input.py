@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.i18n import N_, _
-from explorer.state import view_link
+from explorer.state import shared, view_link
 from explorer.state.readings import TestSet
 from training.core.numbers import whole_number
 from training.data.image_file import MAX_BYTES, read_image
@@ -73,7 +73,7 @@ def from_link(n_test: int | None) -> None:
         st.session_state[INDEX_KEY] = index
 
 
-def choose(config, tests: TestSet) -> Input | None:
+def choose(run, tests: TestSet) -> Input | None:
     """The way in and its control; the input, or None (with a hint) while there is none yet. UserError when the
     drawing or the file cannot be read or prepared."""
     n_test = None if tests.x is None else len(tests.x)
@@ -89,21 +89,23 @@ def choose(config, tests: TestSet) -> Input | None:
     if mode != PICK:
         view_link.write(**{LINK: None})  # a drawing or a file is never put in the link
     if mode == UPLOAD:
-        return _upload(config)
+        return _upload(run.config)
     if mode == PICK:
         return _pick(tests)
-    return _draw(config)
+    return _draw(run)
 
 
-def _draw(config) -> Input | None:
-    from explorer.widgets.draw_pad import draw_pad
+def _draw(run) -> Input | None:
+    """The canvas; a native model's encoder and decoder also run in the browser while the pen draws (a preview
+    beside it), and every stroke's release is read here exactly."""
+    from explorer.widgets.draw_pad import draw_pad, live_model
 
-    drawing = draw_pad(key=CANVAS_KEY)
+    drawing = draw_pad(key=CANVAS_KEY, model=live_model(run.path, shared.weights_digest(run.path)))
     if drawing is None:
         st.caption(_("Draw a digit or a figure with the mouse or a finger: each stroke, when you let go, is read by "
                      "the encoder."))
         return None
-    image, prepared = read_file(drawing.png, config)
+    image, prepared = read_file(drawing.png, run.config)
     return Input(prepared.x, DRAWING, original=image, prepared=prepared)
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.conftest import idle, new_context, screenshot, settle
 
 pytestmark = pytest.mark.e2e
-CANVAS = ".st-key-draw canvas"
+CANVAS = ".st-key-draw canvas#canvas"
 RECON = ".st-key-reconstruction img"
 NEG_ELBO = ("() => { const m = [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
             ".find(m => m.innerText.includes('ELBO (E1)')); return m ? m.innerText : ''; }")

@@ -96,6 +96,19 @@ def browser_model(run_dir: str, model_id: str) -> BrowserModel | None:
     return BrowserModel(model_id, encoder, decoder, style_of(dataset))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _live_model(run_dir: str, model_id: str) -> BrowserModel | None:
+    return browser_model(run_dir, model_id)
+
+
+def live_model(run_dir: Path, digest: str) -> BrowserModel | None:
+    """:func:`browser_model` of RUN_DIR, whose weights have DIGEST, read once per weights."""
+    import hashlib
+
+    model_id = f"{run_dir.name}-" + hashlib.sha256(f"{run_dir}:{digest}".encode()).hexdigest()[:16]
+    return _live_model(str(run_dir), model_id)
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)  # read-only strings: no copy per rerun
 def _payload(model_id: str, _model: BrowserModel) -> dict:
     """The weights as base64 float32 (latent_pad's format: encode_decoder reads any network's layers)."""
