@@ -58,7 +58,8 @@ def posterior_chart(mu: np.ndarray, sigma: np.ndarray, kl_per_dim: np.ndarray, o
             x=[titles[k] for k in ks], y=kl[ks], marker={"color": color}, showlegend=False,
             hovertemplate="%{x}: " + _("{kl} nats").format(kl="%{y:.3f}") + "<extra></extra>"), row=2, col=1)
     fig.update_xaxes(categoryorder="array", categoryarray=names)
-    fig.update_yaxes(title_text="z_k", zeroline=True, row=1, col=1)
+    reach = max(TWO_SIGMA, float(np.max(np.abs(mu) + TWO_SIGMA * sigma))) + 0.3  # every bar whole, the band too
+    fig.update_yaxes(title_text="z_k", zeroline=True, range=[-reach, reach], row=1, col=1)
     fig.update_yaxes(title_text=_("KL_k (nats)"), rangemode="tozero", row=2, col=1)
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, barmode="overlay",
                       legend={"orientation": "h", "y": 1.08, "x": 0}, hovermode="closest")
