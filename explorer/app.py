@@ -90,7 +90,7 @@ def main() -> None:
     model_picker()
     compare.picker()
     view_link.write(model=shared.current_run_path().name, lang=i18n.current())
-    view_link.show_problems()
+    view_link.show_problems(page.url_path)
     page.run()
     copy_link.share_box()  # after the page: the link holds what the page wrote
 

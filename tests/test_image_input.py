@@ -45,12 +45,12 @@ def png_declaring(width: int, height: int) -> bytes:
 
 # -- bad input ----------------------------------------------------------------------------------------------------
 def test_no_bytes():
-    assert refusal(b"") == "The image is empty: it holds no bytes."
+    assert refusal(b"") == "This file is empty: it holds no bytes."
 
 
 def test_text_is_not_an_image():
     message = refusal(b"hello, this is a text file\n" * 10)
-    assert message == "The image is not an image that can be read; use a PNG, JPEG, WebP, GIF or BMP file."
+    assert message == "This file is not an image that can be read; use a PNG, JPEG, WebP, GIF or BMP file."
 
 
 @pytest.mark.parametrize("side", [50_000, 5_000])
@@ -62,7 +62,7 @@ def test_a_decompression_bomb_is_refused_from_its_header(side):
     message = refusal(data)
     assert "pixels" in message and f"{MAX_PIXELS:,}" in message and "cut short" not in message
     if side == 5_000:
-        assert message == (f"The image is 5,000 x 5,000 pixels, over the {MAX_PIXELS:,} an image may have; use a "
+        assert message == (f"This file is 5,000 x 5,000 pixels, over the {MAX_PIXELS:,} an image may have; use a "
                            "smaller image.")
 
 
@@ -74,7 +74,7 @@ def test_the_bomb_header_is_a_valid_png_header():
 
 def test_over_max_bytes():
     message = refusal(b"\x89PNG\r\n\x1a\n" + bytes(MAX_BYTES))
-    assert message == f"The image is {MAX_BYTES + 8:,} bytes, over the {MAX_BYTES:,} an image file may have."
+    assert message == f"This file is {MAX_BYTES + 8:,} bytes, over the {MAX_BYTES:,} an image file may have."
 
 
 def test_a_huge_file_is_refused_from_its_size_before_reading(tmp_path):
@@ -90,7 +90,7 @@ def test_a_truncated_png():
     data = encoded(Image.fromarray(noise))
     assert read_image(data).shape == (64, 64, 1)
     message = refusal(data[: len(data) // 2])
-    assert message == "The image is damaged or cut short: its pixels cannot be decoded."
+    assert message == "This file is damaged or cut short: its pixels cannot be decoded."
 
 
 def test_files_on_disk_are_named_in_the_sentence(tmp_path):

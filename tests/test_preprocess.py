@@ -178,3 +178,20 @@ def test_a_binarize_run_gets_its_input_binarised_once_as_its_test_images_are():
     assert abs(as_bits.x[ink].mean() - as_grey.x[ink].mean()) < 0.1  # drawn with the grey as the probability
     assert as_bits.x[~ink].max() == 0.0
     np.testing.assert_array_equal(as_bits.x, prepare_for(binarize, grey).x)  # once: the same draw every time
+
+
+def test_a_photographed_sheet_grey_uneven_and_noisy_is_cropped_to_the_strokes_not_the_paper():
+    rng = np.random.default_rng(0)
+    h, w = 300, 450
+    paper = np.linspace(0.72, 0.92, w, dtype=np.float32)[None, :].repeat(h, 0)  # a shadow across the sheet
+    photo = np.clip(paper + rng.normal(0.0, 0.02, (h, w)).astype(np.float32), 0.0, 1.0)
+    photo[100:220, 200:212] = 0.15  # a dark upright stroke, 120 x 12 pixels, and its foot
+    photo[208:220, 200:250] = 0.15
+    prepared = prepare(photo[:, :, None], "mnist5k", MNIST)
+    top, left, bottom, right = prepared.box
+    assert prepared.inverted and abs(top - 100) <= 2 and abs(bottom - 220) <= 2  # the strokes' box, not the sheet's
+    assert abs(left - 200) <= 2 and abs(right - 250) <= 2
+    field = prepared.x[0]
+    rows, cols = np.nonzero(field > 0.05)
+    assert rows.max() - rows.min() + 1 == 20  # the 120-pixel stroke fills the 20-pixel box
+    assert field[:, :2].max() == 0.0 and field[:2].max() == 0.0  # the paper is black, as MNIST's background is

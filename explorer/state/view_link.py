@@ -25,7 +25,7 @@ from explorer.i18n import N_, _
 MODEL, Z = "model", "z"
 RESTORED = "view_link_restored"
 WANTED = "view_link_wanted"      # a page's values from the link, until that page takes them
-PROBLEMS = "view_link_problems"  # sentences about values that could not be used
+PROBLEMS = "view_link_problems"  # {"page": where they are said, "problems": [(message, values)]}: values not used
 Z_DIGITS = 2                     # z is stored in steps of 0.05: two decimals say it exactly
 
 
@@ -54,12 +54,32 @@ def restore(available, select_run, put_z, z_dim_of) -> None:
         else:
             put_z(z)
     st.session_state[WANTED] = {k: v for k, v in params.items() if k not in (MODEL, Z)}
-    st.session_state[PROBLEMS] = problems
+    st.session_state[PROBLEMS] = {"page": None, "problems": problems}
 
 
-def show_problems() -> None:
-    for message, values in st.session_state.pop(PROBLEMS, []) or []:
+def show_problems(page: str) -> None:
+    """Say the link's problems on PAGE (its URL path), the page the link opened: on that run and on every rerun of
+    it (a component's first message reruns a page at once), until the visitor opens another page."""
+    kept = st.session_state.get(PROBLEMS)
+    if not isinstance(kept, dict) or not kept.get("problems"):
+        return
+    if kept["page"] is None:
+        kept["page"] = page
+    if kept["page"] != page:
+        st.session_state.pop(PROBLEMS)
+        return
+    for message, values in kept["problems"]:
         st.warning(_(message).format(**values), icon=":material/link_off:")
+
+
+def problem(page: str, message: str, **values) -> None:
+    """A page's own link value that cannot be used: said now, and kept with the link's other problems."""
+    kept = st.session_state.get(PROBLEMS)
+    if not isinstance(kept, dict) or kept.get("page") not in (None, page):
+        kept = st.session_state[PROBLEMS] = {"page": page, "problems": []}
+    kept["page"] = page
+    kept["problems"].append((message, values))
+    st.warning(_(message).format(**values), icon=":material/link_off:")
 
 
 def parse_z(text: str) -> list[float] | None:

@@ -28,7 +28,8 @@ MODE_ICONS = {DRAW: ":material/draw:", UPLOAD: ":material/upload:", PICK: ":mate
 MODE_KEY, INDEX_KEY, UPLOAD_KEY, CANVAS_KEY = "your_image_mode", "your_image_index", "your_image_upload", "draw"
 KEPT = "your_image_kept"  # the way in and the index, kept while another page drops the widgets' own state
 LINK, TEST_PREFIX = "input", "test:"
-FILE_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
+PAGE = "your_image"  # its URL path: where a problem with its link value is said
+FILE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 # Where the input came from, put into words where shown (the Latent map and the 2-D pad say it too)
 DRAWING, FILE, TEST_IMAGE = N_("your drawing"), N_("your image {name}"), N_("test image {index}")
 
@@ -49,9 +50,10 @@ class Input:
         return _(self.source).format(**self.values)
 
 
-def read_file(data: bytes, config) -> tuple[np.ndarray, Prepared]:
-    """An image file's bytes as read (H, W, C) and as prepared for the model a run's CONFIG describes."""
-    image = read_image(data)
+def read_file(data: bytes, config, name: str | None = None) -> tuple[np.ndarray, Prepared]:
+    """An image file's bytes as read (H, W, C) and as prepared for the model a run's CONFIG describes; NAME (the
+    file's) names it in a refusal."""
+    image = read_image(data, name) if name else read_image(data)
     return image, prepare_for(config, image)
 
 
@@ -63,11 +65,11 @@ def from_link(n_test: int | None) -> None:
         return
     index = whole_number(value[len(TEST_PREFIX):]) if value.startswith(TEST_PREFIX) else None
     if n_test is None:
-        st.warning(_("The link's input {value} is a test image, and this model has no test images to show; draw or "
-                     "upload one instead.").format(value=value), icon=":material/link_off:")
+        view_link.problem(PAGE, N_("The link's input {value} is a test image, and this model has no test images to "
+                                   "show; draw or upload one instead."), value=value)
     elif index is None or index >= n_test:
-        st.warning(_("The link's input {value} does not fit this model: it has test images test:0 to test:{last}; "
-                     "your drawing is shown instead.").format(value=value, last=n_test - 1), icon=":material/link_off:")
+        view_link.problem(PAGE, N_("The link's input {value} does not fit this model: it has test images test:0 to "
+                                   "test:{last}; your drawing is shown instead."), value=value, last=n_test - 1)
     else:
         st.session_state[MODE_KEY] = PICK
         st.session_state[INDEX_KEY] = index
@@ -110,12 +112,12 @@ def _draw(run) -> Input | None:
 
 
 def _upload(config) -> Input | None:
-    file = st.file_uploader(_("An image file: PNG, JPEG, WebP or GIF (its first frame)"), type=FILE_TYPES,
+    file = st.file_uploader(_("An image file: PNG, JPEG, WebP, GIF (its first frame) or BMP"), type=FILE_TYPES,
                             key=UPLOAD_KEY, max_upload_size=math.ceil(MAX_BYTES / 2**20))
     if file is None:
         st.caption(_("Any size: it is cropped and scaled as the model's training images were."))
         return None
-    image, prepared = read_file(file.getvalue(), config)
+    image, prepared = read_file(file.getvalue(), config, file.name)
     return Input(prepared.x, FILE, {"name": file.name}, original=image, prepared=prepared)
 
 

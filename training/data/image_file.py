@@ -36,12 +36,12 @@ MAX_BYTES = 20 * 2**20      # one image file
 MAX_PIXELS = 4096 * 4096    # per image, from its header: far above what this project trains on (<= 256 x 256)
 LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, PIL's RGB -> L
 
-THE_IMAGE = Phrase("the image")  # how a sentence names bytes that have no file name
+THE_IMAGE = Phrase("this file")  # how a sentence names bytes that have no file name
 
 
 def read_image(data: bytes, name: str | Path = THE_IMAGE) -> np.ndarray:
     """The pixels of an image file's bytes, float32 ``(H, W, C)`` in [0, 1], C = 1 or 3; NAME (a file name, or
-    "the image") names it in the sentence of a refusal."""
+    "this file") names it in the sentence of a refusal."""
     from PIL import Image
 
     if not data:

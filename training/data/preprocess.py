@@ -47,6 +47,7 @@ STYLES = {"mnist": "mnist", "mnist5k": "mnist", "kmnist": "mnist", "digits": "di
 MNIST_BOX, MNIST_FIELD = 20, 28  # the digit's box and the field it is centred in
 INK_SHARE = 0.1      # a pixel belongs to the ink's bounding box when its ink is above this share of the most ink
 BLANK = 0.05         # an image whose most ink is below this has none: nothing to prepare
+PAPER_QUANTILE = 0.99  # the paper's own ink: this quantile of the border's (a photo's grey, uneven, noisy sheet)
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,19 @@ def grey(image: np.ndarray) -> np.ndarray:
 
 def ink_of(grey_image: np.ndarray) -> tuple[np.ndarray, bool]:
     """The ink, bright on dark as the data sets have it, and whether the image was inverted for it: a light
-    background (the border pixels' median above 0.5) means dark strokes."""
+    background (the border pixels' median above 0.5) means dark strokes. The paper's own level (the border's
+    ink at PAPER_QUANTILE: a photographed sheet is grey, uneven and noisy) is taken off and the rest stretched back
+    to [0, 1], so that only the strokes hold ink, as in the data sets, whose background is 0. A drawing's clean
+    paper has level 0: nothing changes."""
     border = np.concatenate([grey_image[0], grey_image[-1], grey_image[:, 0], grey_image[:, -1]])
-    if np.median(border) > 0.5:
-        return 1.0 - grey_image, True
-    return grey_image, False
+    inverted = bool(np.median(border) > 0.5)
+    ink = 1.0 - grey_image if inverted else grey_image
+    paper = float(np.quantile(1.0 - border if inverted else border, PAPER_QUANTILE))
+    if paper <= 0.0:
+        return ink, inverted
+    if paper >= 1.0:
+        return np.zeros_like(ink), inverted
+    return np.clip((ink - np.float32(paper)) / np.float32(1.0 - paper), 0.0, 1.0).astype(np.float32), inverted
 
 
 def ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:

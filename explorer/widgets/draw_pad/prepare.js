@@ -10,7 +10,7 @@
 // first; a centre of mass lying within ~1e-6 of half a pixel could round to the other whole-pixel shift.
 "use strict";
 
-const PREPARE = {MNIST_BOX: 20, MNIST_FIELD: 28, INK_SHARE: 0.1, BLANK: 0.05};
+const PREPARE = {MNIST_BOX: 20, MNIST_FIELD: 28, INK_SHARE: 0.1, BLANK: 0.05, PAPER_QUANTILE: 0.99};
 
 // Python's round(): halves go to the even neighbour.
 function pyRound(v) {
@@ -24,20 +24,31 @@ function median(values) {  // numpy's median: the middle value, or the mean of t
   return n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
 }
 
+function quantile(values, q) {  // numpy's quantile: linear between the two nearest of the sorted values
+  const a = Float64Array.from(values).sort(), pos = (a.length - 1) * q, lo = Math.floor(pos);
+  return lo + 1 < a.length ? a[lo] + (a[lo + 1] - a[lo]) * (pos - lo) : a[lo];
+}
+
 // A plane: {v: Float32Array(h * w), h, w}, row-major.
 const plane = (h, w) => ({v: new Float32Array(h * w), h, w});
 
-// The ink, bright on dark, and whether it was inverted: a light background (the border's median above 0.5).
+// The ink, bright on dark, and whether it was inverted: a light background (the border's median above 0.5); the
+// paper's own level (the border's ink at PAPER_QUANTILE) taken off and the rest stretched back to [0, 1].
 function inkOf(grey) {
   const {v, h, w} = grey, border = [];
   for (let x = 0; x < w; x++) border.push(v[x]);
   for (let x = 0; x < w; x++) border.push(v[(h - 1) * w + x]);
   for (let y = 0; y < h; y++) border.push(v[y * w]);
   for (let y = 0; y < h; y++) border.push(v[y * w + w - 1]);
-  if (median(border) <= 0.5) return {ink: grey, inverted: false};
+  const inverted = median(border) > 0.5;
   const ink = plane(h, w);
-  for (let i = 0; i < v.length; i++) ink.v[i] = 1 - v[i];
-  return {ink, inverted: true};
+  for (let i = 0; i < v.length; i++) ink.v[i] = inverted ? 1 - v[i] : v[i];
+  const paper = quantile(inverted ? border.map(x => 1 - x) : border, PREPARE.PAPER_QUANTILE);
+  if (paper <= 0) return {ink, inverted};
+  for (let i = 0; i < ink.v.length; i++) {
+    ink.v[i] = paper >= 1 ? 0 : Math.min(1, Math.max(0, (ink.v[i] - Math.fround(paper)) / Math.fround(1 - paper)));
+  }
+  return {ink, inverted};
 }
 
 const maxOf = p => p.v.reduce((m, x) => (x > m ? x : m), -Infinity);
