@@ -166,7 +166,7 @@ def test_a_2d_model_draws_the_posterior_among_the_test_encodings():
     at = open_page("mnist5k-z2", query={"input": "test:3"})
     charts = at.get("plotly_chart")
     assert len(charts) == 2  # the posterior per dimension and the map
-    assert charts[1].proto.spec.count('"name":"your input:') == 2  # the 2-sigma ellipse and mu
+    assert charts[1].proto.spec.count('"name":"your image:') == 2  # the 2-sigma ellipse and mu
     assert len(at.session_state["your_input"]["sigma"]) == 2
 
 
@@ -190,7 +190,7 @@ def test_every_visible_word_is_translated_on_the_page(monkeypatch):
 def test_the_page_in_chinese():
     at = open_page(query={"input": "test:17"}, lang="zh")
     assert at.title[0].value == "你的图像"
-    assert "−ELBO (E1)" in metrics(at) and "IWAE，K = 100" in metrics(at)
+    assert "−ELBO（E1）" in metrics(at) and "IWAE，K = 100" in metrics(at)
 
 
 def _onnx_model(tmp_path: Path, dataset: str | None) -> Path:

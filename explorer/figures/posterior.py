@@ -82,10 +82,10 @@ def posterior_map(test_mu: np.ndarray, labels: np.ndarray | None, label_names: S
     fig.update_traces(marker={"opacity": 0.45})
     mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
     ex, ey = ellipse(mu, sigma)
-    fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", name=_("your input: μ ± 2σ"), hoverinfo="skip",
+    fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", name=_("your image: μ ± 2σ"), hoverinfo="skip",
                              line={"color": INPUT_COLOR, "width": 3}))
     fig.add_trace(go.Scatter(
-        x=[mu[0]], y=[mu[1]], mode="markers", name=_("your input: μ(x)"),
+        x=[mu[0]], y=[mu[1]], mode="markers", name=_("your image: μ"),
         marker={"color": INPUT_COLOR, "size": 14, "symbol": "x", "line": {"width": 1, "color": "white"}},
         hovertemplate="μ(x) = ({x}, {y}), σ = ({sx}, {sy})".format(
             x=f"{mu[0]:.2f}", y=f"{mu[1]:.2f}", sx=f"{sigma[0]:.3f}", sy=f"{sigma[1]:.3f}") + "<extra></extra>"))

@@ -38,13 +38,11 @@ class TestSet:
     labels: np.ndarray | None = None
     label_names: list[str] | None = None
     why: str | None = None
+    data: object = None  # the training.data.Dataset, whose ``test_label`` names a test image
 
     def label(self, index: int) -> str | None:
-        if self.labels is None or self.labels.ndim != 1:  # none, or factors (one row of numbers per image)
-            return None
-        value = int(self.labels[index])
-        names = self.label_names
-        return names[value] if names and 0 <= value < len(names) else str(value)
+        """Test image INDEX's class name (shapes: its shape), or None without labels."""
+        return None if self.data is None else self.data.test_label(index)
 
 
 def test_set(run: Run) -> TestSet:
@@ -59,7 +57,7 @@ def test_set(run: Run) -> TestSet:
     labels = None if data.y_test is None else data.y_test.numpy()
     if labels is not None and data.labels_are_factors:
         labels = None  # factors, not classes: no one label to name a neighbour by
-    return TestSet(x=shared.current_test_images(run, data), labels=labels, label_names=data.label_names)
+    return TestSet(x=shared.current_test_images(run, data), labels=labels, label_names=data.label_names, data=data)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -123,8 +123,8 @@ def loss_section(run, reading, tests: readings.TestSet) -> None:
     cols = st.columns(5)
     cols[0].metric(_("−ln q(x|z), sample 1"), f"{reading.recon_nll[0]:.2f}")
     cols[1].metric(_("−ln q(x|z), mean of {k}").format(k=len(reading.recon_nll)), f"{reading.recon_nll_mean:.2f}")
-    cols[2].metric("KL (E4)", f"{reading.kl:.2f}")
-    cols[3].metric("−ELBO (E1)", f"{reading.neg_elbo:.2f}")
+    cols[2].metric(_("KL (E4)"), f"{reading.kl:.2f}")
+    cols[3].metric(_("−ELBO (E1)"), f"{reading.neg_elbo:.2f}")
     cols[4].metric(_("IWAE, K = {k}").format(k=reading.iwae_k), f"{reading.iwae_nll:.2f}",
                    help=_("An importance-weighted estimate of −ln q(x) from {k} samples z: a tighter bound than the "
                           "−ELBO, which it never exceeds on average.").format(k=reading.iwae_k))
@@ -166,7 +166,7 @@ def nearest_section(run, chosen: image_input.Input, reading, tests: readings.Tes
             label = tests.label(i)
             col.image(images.display(tile, 84), caption=f"{i} · {label}" if label is not None else str(i))
     st.caption(_("The test images whose μ(x) lie nearest to this μ(x) (Euclidean distance in z): index · label.")
-               if tests.labels is not None else
+               if tests.data is not None and tests.data.y_test is not None else
                _("The test images whose μ(x) lie nearest to this μ(x) (Euclidean distance in z), by their index."))
     if len(reading.mu) == 2:
         st.plotly_chart(posterior.posterior_map(test_mu, tests.labels, tests.label_names, reading.mu, reading.sigma),

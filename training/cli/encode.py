@@ -53,16 +53,6 @@ def _test_set(run) -> tuple[object, object, str | None]:
     return data, test_images(run.config, data), None
 
 
-def _label(data, index: int) -> str | None:
-    """A test image's class name (a shapes row's first factor is its shape), or None without labels."""
-    if data.y_test is None:
-        return None
-    y = data.y_test[index]
-    value = int(y[0]) if data.labels_are_factors else int(y)
-    names = data.label_names
-    return names[value] if names and 0 <= value < len(names) else str(value)
-
-
 def _fmt(values) -> str:
     return ", ".join(f"{float(v):.3f}" for v in values)
 
@@ -92,7 +82,7 @@ def run_encode(args: argparse.Namespace) -> int:
     images = []
     for path, reading in zip(args.images, readings):
         known = reference is not None
-        nearest = [{"index": int(i), "label": _label(data, int(i))}
+        nearest = [{"index": int(i), "label": data.test_label(int(i))}
                    for i in one_input.nearest_test(reading.mu, test_mu, NEAREST)] if known else None
         images.append({
             "file": path, "mu": reading.mu.tolist(), "sigma": reading.sigma.tolist(),
@@ -129,7 +119,7 @@ def _print_text(args: argparse.Namespace, run, images: list[dict], why_not: str 
             if image["far_outside"]:
                 rank += "  far outside what the model knows"
         print(f"  -ELBO           {image['neg_elbo']:.3f} nats{rank}")
-        print(f"  IWAE -ln p(x)   {image['iwae_nll']:.3f}  (K = {IWAE_K})")
+        print(f"  IWAE -ln q(x)   {image['iwae_nll']:.3f}  (K = {IWAE_K})")
         if image["nearest"] is not None:
             near = ", ".join(f"{n['index']}" + (f" ({n['label']})" if n["label"] is not None else "")
                              for n in image["nearest"])

@@ -76,6 +76,16 @@ class Dataset:
         """True when ``y_*`` hold continuous factor rows rather than class indices."""
         return self.y_train is not None and self.y_train.dim() == 2
 
+    def test_label(self, index: int) -> str | None:
+        """Test image INDEX's class name (a factor row's first factor, shapes' shape, stands for its class), or
+        None without labels."""
+        if self.y_test is None:
+            return None
+        y = self.y_test[index]
+        value = int(y[0]) if self.labels_are_factors else int(y)
+        names = self.label_names
+        return names[value] if names and 0 <= value < len(names) else str(value)
+
     def clone(self) -> Dataset:
         """A copy with fresh tensors, so in-place edits cannot leak into a cache."""
         def copy(t: torch.Tensor | None) -> torch.Tensor | None:
