@@ -151,7 +151,8 @@ PAGES = {"": ".st-key-decoded img", "scrub": "window.latentPad && latentPad.fram
          "interpolate": ".st-key-interp_to_sliders", "samples": '[data-testid="stMain"] img',
          "train": ".st-key-train_epochs input", "sweep": '[data-testid="stMain"] [data-testid="stAlert"]',
          "models": '[data-testid="stMain"] [data-testid="stDownloadButton"]',
-         "theory": '[data-testid="stMain"] .katex'}
+         "theory": '[data-testid="stMain"] .katex', "your_image": ".st-key-reconstruction img"}
+MORE = {"your_image": "&input=test:17"}  # the page whole: a test image read, every section drawn
 
 
 def visible_texts(page) -> list[str]:
@@ -178,7 +179,7 @@ def english_words(text: str) -> list[str]:
 def test_every_page_in_chinese_shows_the_projects_own_texts_in_chinese(page, server):
     left, counted = {}, {}
     for path in PAGES:
-        page.goto(f"{server.url}/{path}?lang=zh&model=mnist5k-z16")
+        page.goto(f"{server.url}/{path}?lang=zh&model=mnist5k-z16" + MORE.get(path, ""))
         settle(page)
         page_drawn(page, path)
         bearing = [t for t in visible_texts(page) if WORD.search(t)]
