@@ -172,8 +172,8 @@ def test_latent_map_options_run():
     at = open_app("mnist5k-z16")
     at.switch_page("views/latent_map.py").run()
     at.radio(key="map_method").set_value("dims").run()
-    at.toggle(key="map_prior").set_value(True).run()
-    at.toggle(key="map_overlay").set_value(True).run()
+    at.toggle(key="map_density").set_value(True).run()
+    at.toggle(key="map_grid_on_points").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("every other dimension at 0" in c.value for c in at.caption)
 
@@ -336,7 +336,7 @@ def test_the_map_draws_neighbour_embeddings_of_every_test_image_and_keeps_them_o
     spec = json.loads(chart.proto.spec)
     assert sum(array_length(t["x"]) for t in spec["data"] if t["type"] == "scattergl") == 1000  # all test images
     assert spec["layout"]["xaxis"]["title"]["text"] == title
-    assert at.toggle(key="map_overlay").disabled and at.slider(key="map_grid_n").disabled  # no inverse map
+    assert at.toggle(key="map_grid_on_points").disabled and at.slider(key="map_grid_n").disabled  # no inverse map
     mu = latent.encode_dataset(load_run(BUNDLED_DEMOS / "mnist5k-z16").model, load_dataset("mnist5k").x_test)
     kept = map_cache.load(map_cache.key(mu, method, 0, 30.0), 1000)  # kept on disk for the next visitor
     assert kept is not None and kept.shape == (1000, 2)

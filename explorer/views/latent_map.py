@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from explorer.figures import charts, ellipse, images
+from explorer.figures import charts, density, ellipse, images
 from explorer.i18n import N_, _
 from explorer.state import dim_names, latent_point, readings, shared, view_link, your_input
 from explorer.widgets import downloads, epochs, live, map_thumbs
@@ -110,9 +110,10 @@ def _controls(z_dim: int, data, names: list[str | None]) -> dict:
     if data.labels_are_factors and data.factor_names:
         color_factor = c3.selectbox(_("Colour by"), data.factor_names, key="map_color", format_func=dim_names.factor_title)
     o1, o2, o3 = st.columns(3)
-    overlay = o1.toggle(_("Manifold grid over the scatter"), key="map_overlay", disabled=method in EMBEDDINGS)
-    prior = o2.toggle(_("Prior contours"), key="map_prior", disabled=method != "dims",
-                      help=_("N(0, I) density at 1, 2, 3 sigma. Only raw latent dims are distributed like the prior."))
+    density_on = o1.toggle(_("Aggregate posterior against the prior"), key="map_density", help=_(
+        "Where the encodings μ(x) lie against where the prior q(z) = N(0, I) puts its mass: the regions holding 50%, "
+        "90% and 99% of each."))
+    overlay = o2.toggle(_("Decoded grid under the points"), key="map_grid_on_points", disabled=method in EMBEDDINGS)
     n_grid = o3.slider(_("Grid size"), 5, 25, 12, key="map_grid_n", disabled=method in EMBEDDINGS)
     shown_labels = None
     if data.y_test is not None and not data.labels_are_factors and data.label_names:
@@ -121,7 +122,7 @@ def _controls(z_dim: int, data, names: list[str | None]) -> dict:
                                       placeholder=_("all labels"))
     view_link.write(proj=method, dims=f"{dims[0]},{dims[1]}" if method == "dims" else None)
     return {"method": method, "dims": dims, "color_factor": color_factor, "overlay": overlay and method not in EMBEDDINGS,
-            "prior": prior and method == "dims", "n_grid": n_grid, "labels": shown_labels or None}
+            "density": density_on, "n_grid": n_grid, "labels": shown_labels or None}
 
 
 def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, manifold) -> object:
@@ -134,8 +135,8 @@ def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, 
     else:
         fig = charts.latent_scatter(proj.coords, idx, labels=None if y is None else y[idx],
                                      label_names=data.label_names, axis_titles=_axis_titles(proj, opts["names"]))
-    if opts["prior"]:
-        fig = charts.add_prior_contours(fig, latent.grid_extent(proj))
+    if opts["density"]:
+        fig, opts["density_said"] = density.add_aggregate_and_prior(fig, proj)
     if opts["overlay"] and manifold is not None:
         fig = charts.add_manifold_overlay(fig, *manifold)
     return fig
@@ -244,8 +245,9 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
         if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
             st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
                 method=METHOD_LABELS[opts["method"]], n=len(idx), total=len(mu)))
-        if said:
-            st.caption(said)
+        for line in (opts.get("density_said"), said):
+            if line:
+                st.caption(line)
     with right:
         st.number_input(_("Find test image"), 0, len(mu) - 1, value=None, key="map_find",
                         placeholder=_("index"), on_change=_find, args=(str(run.path),))
