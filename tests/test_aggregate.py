@@ -130,17 +130,17 @@ def test_figure_has_both_sets_for_pca_and_only_the_points_for_tsne():
     proj = _pca_of_random_mu()
     fig, said = density.add_aggregate_and_prior(charts.latent_scatter(proj.coords, np.arange(len(proj.coords))),
                                                 proj)
-    groups = [t.legendgroup for t in fig.data]
+    groups = [t.legendgroup for t in fig.data if t.hoverinfo != "skip"]  # the lines, not their white halos
     assert groups.count("prior") == 3 and groups.count("encodings") == 3 and "dashed grey" in said
-    prior = [t for t in fig.data if t.legendgroup == "prior"]
+    prior = [t for t in fig.data if t.legendgroup == "prior" and t.hoverinfo != "skip"]
     centre = -proj.components @ proj.mean
     radius = np.hypot(np.asarray(prior[0].x) - centre[0], np.asarray(prior[0].y) - centre[1])
-    np.testing.assert_allclose(radius, aggregate.mass_radius(0.5), rtol=1e-6)  # the 50% circle about -C mean
+    np.testing.assert_allclose(radius, aggregate.mass_radius(0.5), atol=1e-3)  # the 50% circle about -C mean (4 decimals sent)
 
     tsne = latent.Projection("tsne", proj.coords, ("t-SNE 1", "t-SNE 2"), proj.z_dim)
     fig, said = density.add_aggregate_and_prior(charts.latent_scatter(tsne.coords, np.arange(len(tsne.coords))),
                                                 tsne)
-    groups = [t.legendgroup for t in fig.data]
+    groups = [t.legendgroup for t in fig.data if t.hoverinfo != "skip"]
     assert "prior" not in groups and groups.count("encodings") == 3
     assert "no image in this plane" in said
 
@@ -166,7 +166,7 @@ def test_latent_map_toggles_draw_the_contours_and_the_grid():
     at.toggle(key="map_grid_on_points").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     spec = _map_figure(at)
-    groups = [t.get("legendgroup") for t in spec["data"]]
+    groups = [t.get("legendgroup") for t in spec["data"] if t.get("hoverinfo") != "skip"]
     assert groups.count("prior") == 3 and groups.count("encodings") == 3
     (image,) = spec["layout"]["images"]
     assert image["xref"] == "x" and image["yref"] == "y" and image["layer"] == "below"

@@ -2,8 +2,9 @@
 
 Two sets of contours that mean the same thing, the regions holding 50%, 90% and 99% of the mass: the prior
 q(z) = N(0, I) (E2) mapped into the plane, in closed form (dashed grey ellipses; raw dims and PCA only), and
-the encodings mu(x) (E3), a kernel density of the plotted points (solid black). Both are WebGL lines, so they
-are drawn over the points, not hidden under a dense cloud; they take no clicks (no markers to select).
+the encodings mu(x) (E3), a kernel density of the plotted points (solid black). Both are WebGL lines on white
+halos, so they are drawn over the points and the decoded grid, not hidden under them; they take no clicks (no
+markers to select).
 """
 
 from __future__ import annotations
@@ -15,9 +16,21 @@ from explorer.figures.ellipse import ellipse_points
 from explorer.i18n import _
 from training.analysis import aggregate
 
-PRIOR_COLOR = "rgba(90,90,90,0.95)"
+PRIOR_COLOR = "rgba(70,70,70,0.95)"
 POINTS_COLOR = "#000000"
 WIDTHS = (2.6, 1.9, 1.3)  # the innermost region's line the widest
+HALO = "rgba(255,255,255,0.8)"  # under each line: it stays seen over the decoded grid's dark tiles and dense points
+
+
+def _line(fig: go.Figure, xy: np.ndarray, group: str, name: str, first: bool, color: str, width: float,
+          dash: str, label: str) -> None:
+    """One contour: a white halo, then the line (the one named in the legend, once per GROUP)."""
+    x, y = np.round(xy[:, 0], 4), np.round(xy[:, 1], 4)
+    fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", legendgroup=group, showlegend=False, hoverinfo="skip",
+                               connectgaps=False, line={"color": HALO, "width": width + 2.5}))
+    fig.add_trace(go.Scattergl(x=x, y=y, mode="lines", name=name, legendgroup=group, showlegend=first,
+                               connectgaps=False, line={"color": color, "width": width, "dash": dash},
+                               hovertemplate=f"{label}<extra></extra>"))
 
 
 def _percent(p: float) -> str:
@@ -37,13 +50,8 @@ def add_prior(fig: go.Figure, projection, masses=aggregate.MASSES) -> bool:
     mean, cov = found
     name = _("prior q(z) = N(0, I): {masses} of its mass").format(masses=_masses_text(masses))
     for k, (p, r) in enumerate(zip(masses, aggregate.mass_radius(masses))):
-        points = ellipse_points(mean, cov, float(r))
-        label = _("prior q(z): {p} of its mass").format(p=_percent(p))
-        fig.add_trace(go.Scattergl(
-            x=points[:, 0], y=points[:, 1], mode="lines", name=name, legendgroup="prior", showlegend=k == 0,
-            line={"color": PRIOR_COLOR, "width": WIDTHS[k % len(WIDTHS)], "dash": "dash"},
-            hovertemplate=f"{label}<extra></extra>",
-        ))
+        _line(fig, ellipse_points(mean, cov, float(r)), "prior", name, k == 0, PRIOR_COLOR, WIDTHS[k % len(WIDTHS)],
+              "dash", _("prior q(z): {p} of its mass").format(p=_percent(p)))
     return True
 
 
@@ -53,14 +61,9 @@ def add_encodings(fig: go.Figure, coords: np.ndarray, masses=aggregate.MASSES) -
     density = aggregate.kde_grid(coords, masses)
     name = _("encodings μ(x): {masses} of the points").format(masses=_masses_text(masses))
     for k, (p, level) in enumerate(zip(density.masses, density.levels)):
-        line = aggregate.level_segments(density.density, density.xs, density.ys, float(level))
-        label = _("encodings μ(x): {p} of the points").format(p=_percent(p))
-        fig.add_trace(go.Scattergl(
-            x=np.round(line[:, 0], 4), y=np.round(line[:, 1], 4), mode="lines", name=name,
-            legendgroup="encodings", showlegend=k == 0, connectgaps=False,
-            line={"color": POINTS_COLOR, "width": WIDTHS[k % len(WIDTHS)]},
-            hovertemplate=f"{label}<extra></extra>",
-        ))
+        _line(fig, aggregate.level_segments(density.density, density.xs, density.ys, float(level)), "encodings",
+              name, k == 0, POINTS_COLOR, WIDTHS[k % len(WIDTHS)], "solid",
+              _("encodings μ(x): {p} of the points").format(p=_percent(p)))
     return density
 
 
