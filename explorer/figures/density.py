@@ -48,7 +48,7 @@ def add_prior(fig: go.Figure, projection, masses=aggregate.MASSES) -> bool:
     if found is None:
         return False
     mean, cov = found
-    name = _("prior q(z) = N(0, I): {masses} of its mass").format(masses=_masses_text(masses))
+    name = _("prior q(z) = N(0, I): {masses}").format(masses=_masses_text(masses))
     for k, (p, r) in enumerate(zip(masses, aggregate.mass_radius(masses))):
         _line(fig, ellipse_points(mean, cov, float(r)), "prior", name, k == 0, PRIOR_COLOR, WIDTHS[k % len(WIDTHS)],
               "dash", _("prior q(z): {p} of its mass").format(p=_percent(p)))
@@ -59,7 +59,7 @@ def add_encodings(fig: go.Figure, coords: np.ndarray, masses=aggregate.MASSES) -
     """FIG with the edges of the regions holding MASSES of the points COORDS (N, 2), read from their kernel
     density on a grid; the density returned (its bandwidth for the caption)."""
     density = aggregate.kde_grid(coords, masses)
-    name = _("encodings μ(x): {masses} of the points").format(masses=_masses_text(masses))
+    name = _("encodings μ(x): {masses}").format(masses=_masses_text(masses))
     for k, (p, level) in enumerate(zip(density.masses, density.levels)):
         _line(fig, aggregate.level_segments(density.density, density.xs, density.ys, float(level)), "encodings",
               name, k == 0, POINTS_COLOR, WIDTHS[k % len(WIDTHS)], "solid",
