@@ -80,12 +80,8 @@ def test_latent_scatter_continuous_factor_is_one_coloured_trace():
     np.testing.assert_allclose(fig.data[0].marker.color, [0.1, 0.2, 0.3, 0.4])
 
 
-def test_prior_contours_and_manifold_overlay():
+def test_manifold_overlay():
     fig = charts.latent_scatter(np.zeros((2, 2)), np.arange(2))
-    charts.add_prior_contours(fig, (-3, 3, -3, 3))
-    assert fig.data[-1].type == "contour"
-    z = np.asarray(fig.data[-1].z)
-    assert z.max() == pytest.approx(1 / (2 * np.pi), rel=0.01)  # N(0, I) peak density
     charts.add_manifold_overlay(fig, np.zeros((20, 20, 1)), np.linspace(-2, 2, 5), np.linspace(2, -2, 5))
     image = fig.layout.images[0]
     assert image.x == pytest.approx(-2.5) and image.sizex == pytest.approx(5.0)

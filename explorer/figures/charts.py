@@ -72,21 +72,6 @@ def latent_scatter(coords: np.ndarray, indices: np.ndarray, labels: np.ndarray |
     return fig
 
 
-def add_prior_contours(fig: go.Figure, extent: tuple[float, float, float, float], n: int = 120) -> go.Figure:
-    """Lines of the prior's 2-D marginal density N(0, I) (E2) at 1, 2 and 3 sigma (raw dims only)."""
-    x0, x1, y0, y1 = extent
-    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-    gx, gy = np.meshgrid(xs, ys)
-    density = np.exp(-0.5 * (gx**2 + gy**2)) / (2 * np.pi)
-    levels = [float(np.exp(-0.5 * r**2) / (2 * np.pi)) for r in (3.0, 2.0, 1.0)]
-    fig.add_trace(go.Contour(
-        x=xs, y=ys, z=density, name=_("prior q(z)"), showscale=False, hoverinfo="skip", showlegend=True,
-        contours={"coloring": "none", "start": levels[0], "end": levels[-1], "size": levels[1] - levels[0]},
-        line={"color": "rgba(80,80,80,0.6)", "width": 1, "dash": "dash"},
-    ))
-    return fig
-
-
 def add_manifold_overlay(fig: go.Figure, grid_image: np.ndarray, xs: np.ndarray, ys: np.ndarray,
                          opacity: float = 0.55, pad: int = 0) -> go.Figure:
     """Draw the decoded grid (tiles centred on the grid points xs x ys) under the scatter."""
