@@ -106,6 +106,7 @@ DATASET_NAMES: tuple[str, ...] = ("mnist5k", "digits", "shapes", "mnist", "fashi
 FOLDER_PREFIX = "folder:"  # a data set named "folder:PATH" is the images of that folder (training/data/folder.py)
 # How many images a shapes set may have (training/data/shapes.py): at most dSprites' own, 3 x 6 x 40 x 32 x 32.
 SHAPES_SIZE_RANGE = (10, 737_280)
+SHAPES_DEFAULT_SIZE = 10_000  # when none is asked for: 8,000 train / 2,000 test
 
 
 class TrainConfig(_Strict):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from training.core.config import SHAPES_SIZE_RANGE
+from training.core.config import SHAPES_DEFAULT_SIZE, SHAPES_SIZE_RANGE
 
 from .cache import memoized
 from .dataset import Dataset
@@ -27,7 +27,7 @@ _RADIUS = 0.6  # circumscribed radius of a scale-1 shape, in image units ([-1, 1
 _SUPERSAMPLE = 3  # sub-pixels per axis for anti-aliasing
 _BATCH = 512  # images rendered per vectorised step (bounds memory)
 N_TRAIN, N_TEST = 8000, 2000
-DEFAULT_SIZE = N_TRAIN + N_TEST  # images when no size is asked for
+DEFAULT_SIZE = SHAPES_DEFAULT_SIZE  # images when no size is asked for: N_TRAIN + N_TEST
 SIZE_RANGE = SHAPES_SIZE_RANGE  # a size one can ask for: at most dSprites' own (3 x 6 x 40 x 32 x 32 factor values)
 TEST_FRACTION = N_TEST / DEFAULT_SIZE  # one image in five is a test image, at every size
 
