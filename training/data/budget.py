@@ -10,9 +10,10 @@
 
 ``shapes`` has 10,000 images unless a size is asked for (``dataset_size``, at most 737,280, dSprites' own);
 at 28 px the full 737,280 are 2,205 MB of data (more than the data cache keeps, so one copy) and about
-2,302 MB at the peak: past the default limit, refused unless the operator raises it. Measured (peak RSS
-above a warmed-up process, 2 shared cores): 200,000 at 28 px, 1,210 MB against 1,293 (kept, 17 s) and 649 MB
-against 695 (not kept, $VAE_EXPLORER_DATA_CACHE_MB=0, 13 s); 737,280 at 28 px, 2,271 MB against 2,302 (71 s).
+2,302 MB at the peak: past the default limit, refused unless the operator raises it. Measured (peak RSS,
+2 shared cores): 200,000 at 28 px, 1,210 MB above the imports against 1,293 (kept, 17 s) and 649 MB above a
+warmed-up process against 695 (not kept, $VAE_EXPLORER_DATA_CACHE_MB=0, 13 s); 737,280 at 28 px, 2,271 MB above
+a warmed-up process against 2,302 (71 s).
 
 Measured for ``shapes`` (peak RSS above the imports): 211 MB at 32 px and 786 MB at 64 px, where the
 formula says 210 MB and 817 MB; at 128 px it says 3,266 MB (the 3.8 GB of the issue is that plus the
