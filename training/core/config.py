@@ -115,7 +115,7 @@ class TrainConfig(_Strict):
     dataset: str = Field("mnist5k", title="Data set")
     dataset_size: int | None = Field(
         None, ge=SHAPES_SIZE_RANGE[0], le=SHAPES_SIZE_RANGE[1], title="Number of images",
-        description="shapes only: how many images to generate, one in five for the test split (default 10,000)")
+        description="shapes only: how many images to generate (default 10,000), one in five for the test split")
     epochs: int = Field(10, ge=1, le=MAX_EPOCHS, title="Epochs", description="epochs to train")
     batch_size: int = Field(128, ge=1, le=MAX_BATCH_SIZE, title="Batch size", description="images per step")
     lr: float = Field(5e-3, gt=0.0, le=10.0, title="Learning rate", description="Adam's learning rate")

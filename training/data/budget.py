@@ -1,4 +1,5 @@
-"""What building a data set costs in memory, known from its name and image size before anything is built.
+"""What building a data set costs in memory, known from its name and image size (and the number of shapes) before
+anything is built.
 
     data bytes  = images x C x H x W x 4                          (float32, train and test together)
     build peak  = 2 x data bytes + the source's own bytes         (the source, the float copy, the caller's
