@@ -212,7 +212,7 @@ def test_a_queued_run_without_a_process_is_cancelled_and_its_place_taken_by_the_
 # -- data sets counted before they are built ----------------------------------------------------------------
 def test_the_128_px_shapes_of_an_uploaded_config_are_refused_before_a_byte_is_built(monkeypatch, tmp_path, capsys):
     built = []
-    monkeypatch.setattr(shapes_module, "generate_shapes", lambda *a: built.append(a))  # never reached
+    monkeypatch.setattr(shapes_module, "sample_factors", lambda *a: built.append(a))  # never reached
     kept = load_shapes.cache_nbytes()
     for seed in (0, 7):
         with pytest.raises(UserError, match=r"Building the shapes data set at 128x128 pixels would take about "
@@ -231,7 +231,7 @@ def test_the_128_px_shapes_of_an_uploaded_config_are_refused_before_a_byte_is_bu
     monkeypatch.setenv("VAE_EXPLORER_MAX_DATA_MB", "4096")  # the operator's choice
     with pytest.raises(TypeError):  # past the check, into the (stubbed) build
         load_dataset("shapes", image_size=128, seed=1)
-    assert built == [(10_000, 128, 1)]
+    assert built == [(10_000, 1)]  # the factors of 10,000 shapes at seed 1: the build's first step
 
 
 def test_every_bundled_data_set_fits_the_default_limit():

@@ -141,7 +141,7 @@ def latent_max_points() -> int:
 def _dataset_options(config) -> dict:
     """What load_dataset needs besides the name for a run's data (the image size of shapes)."""
     c, h, _w = config.model.image_shape
-    return {"image_size": h, "channels": c, "seed": config.train.seed}
+    return {"image_size": h, "channels": c, "seed": config.train.seed, "dataset_size": config.train.dataset_size}
 
 
 def main(argv: list[str]) -> int:

@@ -209,7 +209,7 @@ def _measured_kl(path: str, digest: str) -> list[dict]:
 def data_of(run: Run) -> Dataset:
     """The data set RUN was trained on, as its config names it (cached), or UserError."""
     c, h, _w = run.config.model.image_shape
-    return dataset_for(run.config.train.dataset, c, h, run.config.train.seed)
+    return dataset_for(run.config.train.dataset, c, h, run.config.train.seed, run.config.train.dataset_size)
 
 
 def current_decoder() -> ArrayDecoder | None:
@@ -249,10 +249,10 @@ def current_run() -> Run:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the data set...")
-def dataset_for(name: str, channels: int, side: int, seed: int) -> Dataset:
+def dataset_for(name: str, channels: int, side: int, seed: int, size: int | None = None) -> Dataset:
     from training.data import load_dataset
 
-    return load_dataset(name, image_size=side, channels=channels, seed=seed)
+    return load_dataset(name, image_size=side, channels=channels, seed=seed, dataset_size=size)
 
 
 def on_new_model(page: str, reset: Callable[[], None]) -> None:
@@ -280,7 +280,8 @@ def test_set_id(run: Run) -> str:
 
     c, h, _ = run.config.model.image_shape
     t = run.config.train
-    return hashlib.sha1(f"{t.dataset}|{c}|{h}|{t.seed}|{t.binarize}".encode()).hexdigest()[:16]
+    size = "" if t.dataset_size is None else f"|{t.dataset_size}"  # the default size keeps the names it had
+    return hashlib.sha1(f"{t.dataset}|{c}|{h}|{t.seed}|{t.binarize}{size}".encode()).hexdigest()[:16]
 
 
 def current_data(run: Run) -> Dataset:

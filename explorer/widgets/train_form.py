@@ -17,7 +17,7 @@ from training.core.config import ARCHS, DECODER_STARTS, LIKELIHOODS, LR_SCHEDULE
 from training.core.errors import UserError
 from training.core.settings import DEFAULT_HIDDEN, build_run_config, title_of
 from training.data import DATASET_NAMES, list_datasets
-from training.core.config import FOLDER_PREFIX
+from training.core.config import FOLDER_PREFIX, SHAPES_DEFAULT_SIZE
 from training.data.registry import image_size_range
 
 FOLDER_CHOICE = f"{FOLDER_PREFIX}PATH"
@@ -120,6 +120,8 @@ def config_from_form(f: dict) -> RunConfig:
                                         "cycles", "free_bits", "epochs", "batch_size", "lr", "seed")}
     settings.update({key: f.get(key) for key in ("lr_schedule", "decoder_start")})  # absent: the field's default
     settings.update(dataset=dataset, sigma=f["sigma"] if f["likelihood"] == "gaussian" else None)
+    if dataset == "shapes" and f.get("dataset_size") != SHAPES_DEFAULT_SIZE:  # the default: as before one could ask
+        settings["dataset_size"] = f.get("dataset_size")
     return build_run_config(settings, shape, form_name_of)  # errors name the form's fields, in the visitor's words
 
 
@@ -160,13 +162,13 @@ def device_choice(gpus: tuple[str, ...]) -> str | None:
     return None if picked == "auto" else picked
 
 
-def data_fields(dataset: str) -> tuple[str, int, int]:
-    """The fields only some data sets use, shown only for them: (folder, image size, channels)."""
-    folder, image_size, channels = "", 28, 1
+def data_fields(dataset: str) -> tuple[str, int, int, int | None]:
+    """The fields only some data sets use, shown only for them: (folder, image size, channels, number of images)."""
+    folder, image_size, channels, size = "", 28, 1, None
     resizable, from_folder = dataset in (FOLDER_CHOICE, "shapes"), dataset == FOLDER_CHOICE
     if not resizable:
-        return folder, image_size, channels
-    cols = st.columns([2, 1, 1] if from_folder else [1, 3])
+        return folder, image_size, channels, size
+    cols = st.columns([2, 1, 1] if from_folder else [1, 1, 2])
     if from_folder and serving.served():  # served to others: the operator's image folders only, picked, never typed
         offered = [str(p) for p in serving.image_folders()]
         folder = cols[0].selectbox(_(FORM_ONLY["folder"]), offered, index=None, key="train_folder_choice", **KEEP,
@@ -184,7 +186,12 @@ def data_fields(dataset: str) -> tuple[str, int, int]:
     if from_folder:
         channels = cols[2].radio(_("Channels"), (1, 3), horizontal=True, key="train_channels", **KEEP,
                                  format_func={1: _("grey"), 3: _("colour")}.get)
-    return folder, int(image_size), channels
+    else:  # shapes: as many as one asks, up to dSprites' own number
+        info = TrainConfig.model_fields["dataset_size"]
+        size = int(cols[1].number_input(_(title_of("dataset_size")), value=SHAPES_DEFAULT_SIZE, step=1000,
+                                        key="train_dataset_size", **KEEP,
+                                        help=_(info.description) + f" ({bounds_of(info)})."))
+    return folder, int(image_size), channels, size
 
 
 def training_form() -> dict | None:
@@ -203,7 +210,7 @@ def training_form() -> dict | None:
             arch = st.radio(_(title_of("arch")), ARCHS, horizontal=True, key="train_arch", **KEEP,
                             format_func={a: arch_word(a) for a in ARCHS}.get)
         with st.form("train_form", border=False, enter_to_submit=False):  # Enter after a number starts nothing
-            folder, image_size, channels = data_fields(dataset)
+            folder, image_size, channels, dataset_size = data_fields(dataset)
             cols = st.columns(4)
             with cols[0]:
                 latent_dim = number(ModelConfig, "latent_dim", "train_latent_dim")
@@ -255,7 +262,8 @@ def training_form() -> dict | None:
             if not cols[-1].form_submit_button(_("Start training"), type="primary", icon=":material/play_arrow:",
                                                width="stretch"):
                 return None
-    return dict(dataset=dataset, folder=folder, image_size=image_size, channels=channels, name=name, arch=arch,
+    return dict(dataset=dataset, folder=folder, image_size=image_size, channels=channels, dataset_size=dataset_size,
+                name=name, arch=arch,
                 latent_dim=latent_dim, hidden=hidden, likelihood=likelihood, sigma=sigma, beta=beta, warmup_epochs=warmup,
                 cycles=cycles, free_bits=free_bits, epochs=epochs, batch_size=batch_size, lr=lr,
                 lr_schedule=lr_schedule, decoder_start=decoder_start, seed=seed,

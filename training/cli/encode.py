@@ -44,7 +44,8 @@ def _test_set(run) -> tuple[object, object, str | None]:
         return None, None, "the model names no data set"
     c, h, _ = run.config.model.image_shape
     try:
-        data = load_dataset(name, image_size=h, channels=c, seed=run.config.train.seed)
+        data = load_dataset(name, image_size=h, channels=c, seed=run.config.train.seed,
+                            dataset_size=run.config.train.dataset_size)
     except Exception as err:  # not here, not downloadable, not of this shape: the images are read all the same
         sentence = as_user_error(err)
         if sentence is None:

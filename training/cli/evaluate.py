@@ -47,7 +47,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     else:
         run = load_run(args.run_dir, device=device)
     c, h, _ = run.config.model.image_shape
-    data = load_dataset(run.config.train.dataset, image_size=h, channels=c, seed=run.config.train.seed)
+    data = load_dataset(run.config.train.dataset, image_size=h, channels=c, seed=run.config.train.seed,
+                        dataset_size=run.config.train.dataset_size)
     x = test_images(run.config, data, device)
     seeds = list(range(args.seed, args.seed + args.seeds))
     result = evaluate_over_seeds(run.model, x, seeds, iw_samples=args.iw_samples, elbo_samples=args.elbo_samples)

@@ -58,7 +58,8 @@ def _train(args: argparse.Namespace, device: str) -> None:
         from training.data import load_dataset  # torch
 
         data_name = args.dataset or "mnist5k"
-        data = _noted(load_dataset(data_name, image_size=args.image_size, channels=args.channels, seed=args.seed or 0))
+        data = _noted(load_dataset(data_name, image_size=args.image_size, channels=args.channels, seed=args.seed or 0,
+                                   dataset_size=args.dataset_size))
         config = config_from_flags(args, tuple(data.image_shape))
         out = out or Path("runs") / default_run_name(config)
         load = lambda: data  # noqa: E731
@@ -135,7 +136,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     _check_process_flags(args)
     device = check_device(args.device)
     data = _noted(load_dataset(args.dataset or "mnist5k", image_size=args.image_size, channels=args.channels,
-                               seed=args.seed or 0))
+                               seed=args.seed or 0, dataset_size=args.dataset_size))
     config = config_from_flags(argparse.Namespace(**{**vars(args), "beta": betas[0]}), tuple(data.image_shape))
     out = Path(args.out) if args.out else Path("runs") / default_run_name(config)
     if os.environ.get(RAY_ADDRESS_ENV, "").strip():  # as the app: Ray tasks when the operator set an address

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from training.core.config import DATASET_NAMES, FOLDER_PREFIX, TrainConfig
+from training.core.config import DATASET_NAMES, FOLDER_PREFIX, SHAPES_SIZE_RANGE, TrainConfig
 from training.core.errors import UserError
 from training.core.settings import add_flags
 
@@ -49,6 +49,9 @@ def _data_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help=f"{', '.join(names)} or {FOLDER_PREFIX}PATH")
     parser.add_argument("--image-size", type=int, help=f"side length for shapes and {FOLDER_PREFIX} data sets")
     parser.add_argument("--channels", type=int, choices=(1, 3), help=f"1 (grey) or 3 (RGB) for {FOLDER_PREFIX} data sets")
+    low, high = SHAPES_SIZE_RANGE
+    parser.add_argument("--dataset-size", type=int, metavar="N",
+                        help=f"{TrainConfig.model_fields['dataset_size'].description}; {low:,} to {high:,}")
 
 
 def _device_flag(parser: argparse.ArgumentParser) -> None:

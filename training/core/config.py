@@ -104,12 +104,18 @@ class ModelConfig(_Strict):
 # The data sets by name (training/data/registry.py loads them; kept here, torch-free, for the command line's help).
 DATASET_NAMES: tuple[str, ...] = ("mnist5k", "digits", "shapes", "mnist", "fashion-mnist", "kmnist", "cifar10")
 FOLDER_PREFIX = "folder:"  # a data set named "folder:PATH" is the images of that folder (training/data/folder.py)
+# How many images a shapes set may have (training/data/shapes.py): at most dSprites' own, 3 x 6 x 40 x 32 x 32.
+SHAPES_SIZE_RANGE = (10, 737_280)
+SHAPES_DEFAULT_SIZE = 10_000  # when none is asked for: 8,000 train / 2,000 test
 
 
 class TrainConfig(_Strict):
     """How the model is trained: objective options (E1/E7 with beta) and the optimiser."""
 
     dataset: str = Field("mnist5k", title="Data set")
+    dataset_size: int | None = Field(
+        None, ge=SHAPES_SIZE_RANGE[0], le=SHAPES_SIZE_RANGE[1], title="Number of images",
+        description="shapes only: how many images to generate (default 10,000), one in five for the test split")
     epochs: int = Field(10, ge=1, le=MAX_EPOCHS, title="Epochs", description="epochs to train")
     batch_size: int = Field(128, ge=1, le=MAX_BATCH_SIZE, title="Batch size", description="images per step")
     lr: float = Field(5e-3, gt=0.0, le=10.0, title="Learning rate", description="Adam's learning rate")
@@ -146,6 +152,13 @@ class TrainConfig(_Strict):
         if not 1 <= len(name) <= 4096:
             raise UserError("the data set's name must be 1 to 4096 characters")
         return name
+
+    @model_validator(mode="after")
+    def _check_dataset_size(self) -> "TrainConfig":
+        if self.dataset_size is not None and self.dataset.strip().lower() != "shapes":
+            raise UserError("Only the shapes data set takes a size; {name} comes with its own number of images.",
+                            name=self.dataset)
+        return self
 
     @model_validator(mode="after")
     def _check_schedule(self) -> "TrainConfig":

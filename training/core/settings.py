@@ -26,7 +26,7 @@ from training.core.errors import UserError, bound_phrase
 
 DEFAULT_HIDDEN = {"mlp": "400", "conv": "32,64"}
 MODEL_KEYS = ("latent_dim", "likelihood", "sigma", "min_sigma")
-TRAIN_KEYS = ("epochs", "batch_size", "lr", "lr_schedule", "decoder_start", "beta", "warmup_epochs", "cycles",
+TRAIN_KEYS = ("dataset_size", "epochs", "batch_size", "lr", "lr_schedule", "decoder_start", "beta", "warmup_epochs", "cycles",
               "free_bits", "samples", "binarize", "seed")
 
 NameOf = Callable[[str], str]  # how a caller names a setting in its sentences: flag_name, title_of

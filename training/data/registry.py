@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
-from training.core.config import DATASET_NAMES, FOLDER_PREFIX
+from training.core.config import DATASET_NAMES, FOLDER_PREFIX, SHAPES_SIZE_RANGE
 from training.core.errors import UserError
 from .budget import check_dataset_memory
 from .cache import data_root
@@ -52,19 +52,22 @@ def load_dataset(
     channels: int | None = None,
     seed: int = 0,
     download: bool = True,
+    dataset_size: int | None = None,
 ) -> Dataset:
     """Load a data set by name (see ``DATASET_NAMES``) or ``folder:PATH``.
 
     ``root`` is the download cache (default $VAE_EXPLORER_DATA or
     ~/.cache/vae-explorer/data). ``image_size`` / ``channels`` apply to
     ``folder:`` (default 28 and 1) and ``shapes`` (size only, default 28); for
-    other sets they must match the native shape. ``seed`` only affects shapes.
+    other sets they must match the native shape. ``seed`` only affects shapes. ``dataset_size`` is the
+    number of shapes (None: 10,000; at most 737,280); no other set takes one.
     A set whose build would pass the operator's memory limit is refused first (training/data/budget.py).
     The built-in sets are cached in memory (within $VAE_EXPLORER_DATA_CACHE_MB); each call returns fresh
     tensors.
     """
     if not isinstance(name, str):
         raise UserError(_unknown(name))
+    check_dataset_size(name, dataset_size)
     if name.startswith(FOLDER_PREFIX):
         from .folder import load_folder
 
@@ -84,8 +87,10 @@ def load_dataset(
             raise UserError("The shapes data set is grayscale only, so channels must be 1, not {channels}.",
                 channels=channels)
         size = _check_size(image_size, 28, SHAPES_MAX_SIZE)
-        check_dataset_memory("shapes", size)  # before a byte of it is built
-        return load_shapes(size, int(seed))
+        check_dataset_memory("shapes", size, dataset_size)  # before a byte of it is built
+        if dataset_size is None:
+            return load_shapes(size, int(seed))  # the cache's key as before a size could be asked for
+        return load_shapes(size, int(seed), int(dataset_size))
     if name not in _NATIVE_SHAPES:
         raise UserError(_unknown(name))
 
@@ -110,7 +115,8 @@ def list_datasets(root: str | Path | None = None) -> list[DatasetInfo]:
         elif name == "digits":
             available, detail = True, "offline, ships with scikit-learn"
         elif name == "shapes":
-            available, detail = True, "offline, generated on the fly (image size 8..128, deterministic by seed)"
+            available, detail = True, ("offline, generated on the fly (image size 8..128, 10,000 images or "
+                                       "a size up to 737,280, deterministic by seed)")
         else:
             spec = TORCHVISION_SETS[name]
             available = spec.is_cached(folder)
@@ -127,6 +133,20 @@ def _unknown(name: object) -> str:
 def image_size_range(name: str) -> tuple[int, int]:
     """The smallest and largest image side a resizable set accepts (shapes, folder:PATH)."""
     return IMAGE_SIZE_RANGE[0], SHAPES_MAX_SIZE if name == "shapes" else IMAGE_SIZE_RANGE[1]
+
+
+def check_dataset_size(name: str, dataset_size: int | None) -> None:
+    """A data set size is a whole number of shapes within ``SIZE_RANGE``, and only shapes takes one."""
+    if dataset_size is None:
+        return
+    if name.strip().lower() != "shapes":
+        raise UserError("Only the shapes data set takes a size; {name} comes with its own number of images.",
+                        name=name)
+    smallest, largest = SHAPES_SIZE_RANGE
+    if isinstance(dataset_size, bool) or not isinstance(dataset_size, Integral) \
+            or not smallest <= dataset_size <= largest:
+        raise UserError("The shapes data set's size must be a whole number of images from {smallest:,} to {largest:,}, "
+                        "not {dataset_size!r}.", smallest=smallest, largest=largest, dataset_size=dataset_size)
 
 
 def _check_size(image_size: int | None, default: int, largest: int) -> int:

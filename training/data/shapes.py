@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from training.core.config import SHAPES_DEFAULT_SIZE, SHAPES_SIZE_RANGE
+
 from .cache import memoized
-from .dataset import Dataset, images_to_tensor
+from .dataset import Dataset
 
 SHAPE_NAMES = ["square", "ellipse", "heart"]
 FACTOR_NAMES = ["shape", "scale", "rotation", "pos_x", "pos_y"]
@@ -25,19 +27,37 @@ _RADIUS = 0.6  # circumscribed radius of a scale-1 shape, in image units ([-1, 1
 _SUPERSAMPLE = 3  # sub-pixels per axis for anti-aliasing
 _BATCH = 512  # images rendered per vectorised step (bounds memory)
 N_TRAIN, N_TEST = 8000, 2000
+DEFAULT_SIZE = SHAPES_DEFAULT_SIZE  # images when no size is asked for: N_TRAIN + N_TEST
+SIZE_RANGE = SHAPES_SIZE_RANGE  # a size one can ask for: at most dSprites' own (3 x 6 x 40 x 32 x 32 factor values)
+TEST_FRACTION = N_TEST / DEFAULT_SIZE  # one image in five is a test image, at every size
+
+
+def split_sizes(size: int | None) -> tuple[int, int]:
+    """(train, test) image counts of a shapes set of SIZE images (None: the default 8,000 / 2,000)."""
+    if size is None:
+        return N_TRAIN, N_TEST
+    n_test = max(1, round(size * TEST_FRACTION))
+    return size - n_test, n_test
 
 
 @memoized
-def load_shapes(image_size: int = 28, seed: int = 0) -> Dataset:
-    """8,000 train / 2,000 test shapes of size ``image_size``, deterministic by ``seed``."""
-    images, factors = generate_shapes(N_TRAIN + N_TEST, image_size, seed)
-    factors = torch.from_numpy(factors)
+def load_shapes(image_size: int = 28, seed: int = 0, size: int | None = None) -> Dataset:
+    """SIZE shapes (default 10,000) of side ``image_size``, four in five for training, deterministic by ``seed``.
+
+    The images are rendered straight into their two float32 tensors, a batch at a time: the build's peak is
+    the data itself plus one batch's temporaries (training/data/budget.py)."""
+    n_train, n_test = split_sizes(size)
+    factors = torch.from_numpy(sample_factors(n_train + n_test, seed))
+    x_train = torch.empty((n_train, 1, image_size, image_size), dtype=torch.float32)
+    x_test = torch.empty((n_test, 1, image_size, image_size), dtype=torch.float32)
+    render_shapes(factors[:n_train].numpy(), image_size, out=x_train.numpy())
+    render_shapes(factors[n_train:].numpy(), image_size, out=x_test.numpy())
     return Dataset(
         name="shapes",
-        x_train=images_to_tensor(images[:N_TRAIN], 1.0),
-        y_train=factors[:N_TRAIN].clone(),
-        x_test=images_to_tensor(images[N_TRAIN:], 1.0),
-        y_test=factors[N_TRAIN:].clone(),
+        x_train=x_train,
+        y_train=factors[:n_train].clone(),
+        x_test=x_test,
+        y_test=factors[n_train:].clone(),
         image_shape=(1, image_size, image_size),
         label_names=list(SHAPE_NAMES),
         factor_names=list(FACTOR_NAMES),
@@ -56,10 +76,13 @@ def sample_factors(n: int, seed: int) -> np.ndarray:
     return factors
 
 
-def render_shapes(factors: np.ndarray, image_size: int = 28) -> np.ndarray:
-    """Render factor rows into float32 images of shape (N, 1, S, S) with values in [0, 1]."""
+def render_shapes(factors: np.ndarray, image_size: int = 28, out: np.ndarray | None = None) -> np.ndarray:
+    """Render factor rows into float32 images of shape (N, 1, S, S) with values in [0, 1] (into OUT when given)."""
     factors = np.asarray(factors, dtype=np.float32).reshape(-1, 5)
-    images = np.empty((len(factors), 1, image_size, image_size), dtype=np.float32)
+    shape = (len(factors), 1, image_size, image_size)
+    if out is not None and (out.shape != shape or out.dtype != np.float32):
+        raise ValueError(f"out must be float32 of shape {shape}, not {out.dtype} {out.shape}")
+    images = np.empty(shape, dtype=np.float32) if out is None else out
     grid = _subpixel_grid(image_size)
     k = _SUPERSAMPLE
     for index, inside_test in enumerate(_SHAPE_TESTS):

@@ -109,7 +109,8 @@ def submit(root: str | Path, name: str, config, launcher: Launcher, requested_by
 
 def check_data(config) -> None:
     """CONFIG's data set fits the memory the operator allows a data set's build (training/data/budget.py)."""
-    check_dataset_memory(config.train.dataset, image_size=config.model.image_shape[1])
+    check_dataset_memory(config.train.dataset, image_size=config.model.image_shape[1],
+                         dataset_size=config.train.dataset_size)
 
 
 def _queue_of(root: Path):

@@ -65,7 +65,8 @@ def data_of(config: RunConfig, note: Note | None = None) -> Callable[[], object]
         from training.data import load_dataset  # torch, and the data set itself: only once the run starts
 
         c, h, _ = config.model.image_shape
-        data = load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed)
+        data = load_dataset(config.train.dataset, image_size=h, channels=c, seed=config.train.seed,
+                            dataset_size=config.train.dataset_size)
         if note is not None and data.skipped_note:
             note(data.skipped_note)
         return data
@@ -83,7 +84,8 @@ def fit(out: Path, config: RunConfig, load_data: Callable[[], object], *, resume
     names the app's request). A failure is recorded in the run's status and raised as one sentence. Once it
     has ended, ``start_next`` starts the local runs waiting in OUT's runs folder that its slot lets start."""
     check_training(config)  # before any model, optimizer or batch exists
-    check_dataset_memory(config.train.dataset, config.model.image_shape[1])  # and before its data set is built
+    check_dataset_memory(config.train.dataset, config.model.image_shape[1],  # and before its data set is built
+                         config.train.dataset_size)
     plan = Plan(run_dir=out, config=config, load_data=load_data, resume=resume, device=device,
                 max_running=max_running, queued_at=queued_at, threads=threads, callback=progress)
     if not is_rank0():  # rank 0 alone claims, records and writes; the others train beside it

@@ -60,7 +60,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)  # here only: a folder removed mid-run is not remade
         tc = config.train
         if data is None:
-            data = load_dataset(tc.dataset, seed=tc.seed)
+            data = load_dataset(tc.dataset, seed=tc.seed, dataset_size=tc.dataset_size)
         if tuple(data.image_shape) != tuple(config.model.image_shape):
             raise UserError(
                 "The data set {dataset} has images of shape {image_shape}, but the model expects "
