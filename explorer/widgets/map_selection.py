@@ -31,7 +31,7 @@ KEY = "map_selection"        # {"path", "indices" (sorted test indices), "link" 
 SEEN = "map_lassoed"         # (path, indices) of the last box or lasso taken: an event counts once
 MAX_LINKED = 200             # an index list longer than this is not written into the link
 LABEL_PREFIX = "label:"
-UNSELECTED = {"marker": {"opacity": 0.12, "color": "#9e9e9e"}}
+UNSELECTED = {"marker": {"opacity": 0.2, "color": "#a8a8a8"}}
 
 
 # ---------------------------------------------------------------- one point: a click, or found by index

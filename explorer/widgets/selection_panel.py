@@ -110,7 +110,7 @@ def show(run, data, x_test, mu: np.ndarray, selection: dict) -> None:
         mean_mu = mu[indices].mean(axis=0)
         decoded = latent.decode_images(run.model, mean_mu)[0]
         st.image(images.display(mean_x, 120), width=120, caption=_("mean image"))
-        st.image(images.display(decoded, 120), width=120, caption=_("decode of the mean mu, μ̃(mean μ)"))
+        st.image(images.display(decoded, 120), width=120, caption=_("decoded at the mean mu(x): μ̃(μ̄)"))
     labels = map_selection.class_labels(data)
     st.download_button(_("indices, labels and mu (CSV)"), data=lambda: selection_csv(indices, labels, mu),
                        file_name=f"selection-{len(indices)}.csv", mime="text/csv", on_click="ignore",
