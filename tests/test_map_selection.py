@@ -142,3 +142,33 @@ def test_a_selection_by_label_is_written_into_the_link_and_a_long_one_is_said(en
                                            "link": "3,8", "how": ("drawn on the map", {})}
     at.run()
     assert str(at.query_params["select"]).strip("[]'") == "3,8"
+
+
+def test_a_factors_range_selects_the_shapes_inside_it_and_label_counts_by_shape(tmp_path):
+    import torch
+
+    from training.core.config import RunConfig
+    from training.data.shapes import load_shapes
+    from training.runs.checkpoint import write_views
+    from training.vae.model import VAE
+
+    torch.manual_seed(0)
+    config = RunConfig(model={"hidden": (16,), "image_shape": (1, 16, 16), "latent_dim": 3},
+                       train={"epochs": 1, "dataset": "shapes"})
+    (tmp_path / "shapes").mkdir()
+    write_views(tmp_path / "shapes", config, VAE(config.model).eval(), 1, [])
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.session_state["run_path"] = str(tmp_path / "shapes")
+    at.session_state["runs_root"] = str(tmp_path)
+    at.switch_page("views/latent_map.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="map_sel_factor").set_value("scale").run()
+    at.slider(key="map_sel_range_1").set_value((0.6, 0.8)).run()
+    at.button(key="map_sel_by_factor").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    scale = load_shapes(16, config.train.seed).y_test.numpy()[:, 1]
+    assert selected(at).tolist() == np.flatnonzero((scale >= 0.6) & (scale <= 0.8)).tolist()
+    assert "(scale from 0.60 to 0.80)" in " ".join(m.value for m in at.markdown)
+    (counts,) = at.dataframe
+    assert set(counts.value.iloc[:, 0]) <= {"square", "ellipse", "heart"}
+    assert counts.value.iloc[:, 1].sum() == len(selected(at))
