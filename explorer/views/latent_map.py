@@ -185,13 +185,14 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
         keep = np.isin(data.y_test.numpy()[idx], opts["labels"])
         proj, idx = replace(proj, coords=proj.coords[keep]), idx[keep]
     clicked = map_selection.take_event(path, st.session_state.get("latent_map_scatter"), len(mu))  # before it redraws
-    selection = map_selection.current(path, len(mu))
+    selection, picked = map_selection.current(path, len(mu)), map_selection.remember_pick(run, clicked, len(mu))
     left, right = st.columns([3, 1])
     with left:
         fig = map_thumbs.quiet_hover(_scatter_figure(proj, idx, data, opts, manifold), len(x_test))  # the thumbnail says it
-        fig, said = _your_input(map_selection.grey_others(fig, selection and selection["indices"]), run, proj)
+        fig, said = _your_input(map_selection.grey_others(fig, selection and selection["indices"], picked), run,
+                                 proj)
         st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_map_scatter",
-                                config={"scrollZoom": True, **downloads.chart_config("latent-map")})
+                        config={"scrollZoom": True, **downloads.chart_config("latent-map")})
         map_thumbs.thumbnails(x_test, shared.test_set_id(run), "latent_map_scatter", captions=_captions(data, opts))
         if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
             st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
@@ -201,7 +202,7 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     with right:
         st.number_input(_("Find test image"), 0, len(mu) - 1, value=None, key="map_find",
                         placeholder=_("index"), on_change=map_selection.find, args=(str(run.path),))
-        map_selection.show_picked(run, data, x_test, map_selection.remember_pick(run, clicked, len(mu)), mu)
+        map_selection.show_picked(run, data, x_test, picked, mu)
     selection_panel.controls(data, path)
     if selection is not None:
         selection_panel.show(run, data, x_test, mu, selection)

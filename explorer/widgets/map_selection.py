@@ -189,15 +189,23 @@ def current(path: str, n: int) -> dict | None:
     return kept
 
 
-def grey_others(fig, indices: np.ndarray | None):
+def grey_others(fig, indices: np.ndarray | None, picked: int | None = None):
     """FIG with the points outside INDICES greyed (still drawn): Plotly's ``selectedpoints`` on every trace whose
-    ``customdata`` are test indices."""
+    ``customdata`` are test indices; and the PICKED point ringed (a click would otherwise leave Plotly's own
+    one-point selection drawn over the selection: the ring redraws the map)."""
     if indices is None:
         return fig
+    ring = None
     for trace in fig.data:
         data = getattr(trace, "customdata", None)
         if data is None or getattr(trace, "mode", None) != "markers":
             continue
-        inside = np.flatnonzero(np.isin(np.asarray(data).reshape(len(data), -1)[:, 0], indices))
-        trace.update(selectedpoints=inside.tolist(), unselected=UNSELECTED)
+        data = np.asarray(data).reshape(len(data), -1)[:, 0]
+        trace.update(selectedpoints=np.flatnonzero(np.isin(data, indices)).tolist(), unselected=UNSELECTED)
+        at = np.flatnonzero(data == picked) if picked is not None else []
+        if len(at):
+            ring = (trace.x[at[0]], trace.y[at[0]])
+    if ring is not None:
+        fig.add_scattergl(x=[ring[0]], y=[ring[1]], mode="markers", hoverinfo="skip", showlegend=False,
+                          marker={"size": 15, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "#202020"}})
     return fig

@@ -47,6 +47,14 @@ def test_a_box_drawn_on_the_map_selects_its_dots_and_greys_the_others(page, serv
     said = page.get_by_text("test images selected").first.inner_text()
     assert said.startswith(f"{len(selected)} test images selected (drawn on the map)")
     screenshot(page, "latent-map-box-selection")
+    inside_dot = next(d for d in page.evaluate(DOTS) if d["sel"] and d["i"] in inside)
+    page.mouse.click(inside_dot["px"], inside_dot["py"])  # a click beside the selection: one point, as before
+    page.get_by_text(f"test image {inside_dot['i']}", exact=True).first.wait_for()
+    idle(page)
+    page.wait_for_function(f"sel => ({DOTS})() && ({DOTS})().filter(d => d.sel).length === sel",
+                           arg=len(selected))  # the selection still drawn, not Plotly's one clicked dot
+    assert {d["i"] for d in page.evaluate(DOTS) if d["sel"]} == selected
+    assert page.get_by_text("test images selected").first.inner_text() == said
     page.get_by_role("button", name="Clear selection").click()
     page.get_by_text("test images selected").first.wait_for(state="detached")
     idle(page)
