@@ -41,7 +41,7 @@ def _select_range(path: str, data, k: int) -> None:
     values = data.y_test.numpy()[:, k]
     low, high = st.session_state[f"map_sel_range_{k}"]
     map_selection.put(path, np.flatnonzero((values >= low) & (values <= high)), N_("{factor} from {low} to {high}"),
-                      factor=dim_names.factor_title(data.factor_names[k]), low=f"{low:.2f}", high=f"{high:.2f}")
+                      factor=data.factor_names[k], low=f"{low:.2f}", high=f"{high:.2f}")
 
 
 def controls(data, path: str) -> None:
@@ -83,6 +83,7 @@ def show(run, data, x_test, mu: np.ndarray, selection: dict) -> None:
     """The selection's panel, with its downloads and a Clear button."""
     indices = selection["indices"]
     how, values = selection["how"]
+    values = {k: dim_names.factor_title(v) if k == "factor" else v for k, v in values.items()}  # in today's language
     st.subheader(_("Selection"))
     top, clear_col = st.columns([4, 1])
     top.markdown(_("**{n}** test images selected ({how}).").format(n=f"{len(indices):,}", how=_(how).format(**values)))
