@@ -10,13 +10,11 @@ import streamlit as st
 from explorer.figures import charts, density, ellipse, images
 from explorer.i18n import N_, _
 from explorer.state import dim_names, latent_point, readings, shared, view_link, your_input
-from explorer.widgets import downloads, epochs, live, map_thumbs
+from explorer.widgets import downloads, epochs, live, map_selection, map_thumbs, selection_panel
 from training.core.numbers import whole_number
 from training.analysis import latent, map_cache
 from training.analysis.embedding import MAX_POINTS as EMBED_MAX_POINTS
-from training.vae import latent_space
 
-NEIGHBOURS = 8
 METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two latent dims")}
 EMBEDDINGS = latent.NEIGHBOUR_EMBEDDINGS
 PERPLEXITY = 30.0
@@ -77,6 +75,7 @@ def _defaults(run, data, n_test: int) -> None:
     picked = whole_number(point)
     if picked is not None and picked < n_test:
         st.session_state["map_selected"] = (str(run.path), picked)
+    map_selection.from_link(data, str(run.path), n_test)
 
 
 def _axis_titles(proj: latent.Projection, names: list[str | None]) -> tuple[str, str]:
@@ -165,55 +164,6 @@ def _captions(data, opts: dict) -> list[str] | None:
     return [data.label_names[int(v)] for v in y] if data.label_names else [str(int(v)) for v in y]
 
 
-def _show_selected(run, data, x_test, index: int | None, mu: np.ndarray) -> None:
-    if index is None:
-        st.info(_("Click a point to see its test image and its reconstruction."))
-        return
-    if st.button(_("Open in Latent sliders"), icon=":material/tune:", key="map_to_sliders",
-                 help=_("Make mu(x) of this image the current latent point and move it with the sliders.")):
-        latent_point.put(str(run.path), mu[index], N_("mu(x) of test image {index}, picked on the Latent map."),
-                         index=index)
-        st.switch_page("views/sliders.py")
-    x = x_test[index:index + 1]
-    original = latent.to_hwc(x)[0]
-    recon = latent.reconstruct(run.model, x)[0]
-    st.image(images.display(original, 140), width=140, caption=_("test image {index}").format(index=index))  # one above
-    st.image(images.display(recon, 140), width=140, caption=_("reconstruction μ̃(μ(x))"))  # the other
-    downloads.image_button(images.image_grid(np.stack([original, recon]), ncols=2, pad=1), f"test-{index}-and-reconstruction",
-                           "map_pair")
-    _neighbours(run, x_test, index, mu)
-    if data.y_test is not None and not data.labels_are_factors and data.label_names:
-        st.caption(_("Label: {label}").format(label=data.label_names[int(data.y_test[index])]))
-
-
-def _find(path: str) -> None:
-    """Search by index: the typed test image becomes the picked point."""
-    index = st.session_state.get("map_find")
-    if index is not None:
-        st.session_state["map_selected"] = (path, int(index))
-
-
-def _neighbours(run, x_test, index: int, mu: np.ndarray) -> None:
-    """The test images whose mu(x) lie nearest to the picked one's in z (not in the plotted plane)."""
-    near = latent_space.nearest(mu, index, NEIGHBOURS)
-    st.caption(_("Nearest in z ({k}):").format(k=len(near)))
-    tiles = latent.to_hwc(x_test[near])
-    st.image(images.display(images.image_grid(tiles, ncols=4, pad=1), 140), width=140,
-             caption=", ".join(str(int(i)) for i in near))
-
-
-def _remember_selection(run, index: int | None, n_test: int) -> int | None:
-    """The picked point: the last one clicked or found by index. It survives redraws of the figure (new
-    options clear plotly's selection), and a click counts once (a search may replace it)."""
-    if index is not None and (str(run.path), index) != st.session_state.get("map_clicked"):
-        st.session_state["map_clicked"] = (str(run.path), index)
-        st.session_state["map_selected"] = (str(run.path), index)
-    path, last = st.session_state.get("map_selected", (None, None))
-    picked = last if path == str(run.path) and last is not None and last < n_test else None
-    view_link.write(point=picked)
-    return picked
-
-
 @st.fragment
 def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     """Controls, scatter, selection and manifold: interacting reruns only this."""
@@ -235,12 +185,15 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     if opts["labels"]:  # filter: the points of the chosen labels only (the projection itself is of all)
         keep = np.isin(data.y_test.numpy()[idx], opts["labels"])
         proj, idx = replace(proj, coords=proj.coords[keep]), idx[keep]
+    clicked = map_selection.take_event(path, st.session_state.get("latent_map_scatter"), len(mu))  # before it redraws
+    selection, picked = map_selection.current(path, len(mu)), map_selection.remember_pick(run, clicked, len(mu))
     left, right = st.columns([3, 1])
     with left:
         fig = map_thumbs.quiet_hover(_scatter_figure(proj, idx, data, opts, manifold), len(x_test))  # the thumbnail says it
-        fig, said = _your_input(fig, run, proj)
-        event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_map_scatter",
-                                config={"scrollZoom": True, **downloads.chart_config("latent-map")})
+        fig, said = _your_input(map_selection.grey_others(fig, selection and selection["indices"], picked), run,
+                                 proj)
+        st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_map_scatter",
+                        config={"scrollZoom": True, **downloads.chart_config("latent-map")})
         map_thumbs.thumbnails(x_test, shared.test_set_id(run), "latent_map_scatter", captions=_captions(data, opts))
         if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
             st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
@@ -250,8 +203,11 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
                 st.caption(line)
     with right:
         st.number_input(_("Find test image"), 0, len(mu) - 1, value=None, key="map_find",
-                        placeholder=_("index"), on_change=_find, args=(str(run.path),))
-        _show_selected(run, data, x_test, _remember_selection(run, charts.selected_index(event), len(mu)), mu)
+                        placeholder=_("index"), on_change=map_selection.find, args=(str(run.path),))
+        map_selection.show_picked(run, data, x_test, picked, mu)
+    selection_panel.controls(data, path)
+    if selection is not None:
+        selection_panel.show(run, data, x_test, mu, selection)
 
     st.subheader(_("Manifold"))
     if manifold is None:
