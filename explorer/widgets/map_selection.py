@@ -31,7 +31,8 @@ KEY = "map_selection"        # {"path", "indices" (sorted test indices), "link" 
 SEEN = "map_lassoed"         # (path, indices) of the last box or lasso taken: an event counts once
 MAX_LINKED = 200             # an index list longer than this is not written into the link
 LABEL_PREFIX = "label:"
-UNSELECTED = {"marker": {"opacity": 0.2, "color": "#a8a8a8"}}
+UNSELECTED = {"marker": {"opacity": 0.12, "color": "#c4c4c4"}}  # faint: a class drawn grey (7) still stands out
+SELECTED = {"marker": {"opacity": 1.0}}
 
 
 # ---------------------------------------------------------------- one point: a click, or found by index
@@ -201,7 +202,8 @@ def grey_others(fig, indices: np.ndarray | None, picked: int | None = None):
         if data is None or getattr(trace, "mode", None) != "markers":
             continue
         data = np.asarray(data).reshape(len(data), -1)[:, 0]
-        trace.update(selectedpoints=np.flatnonzero(np.isin(data, indices)).tolist(), unselected=UNSELECTED)
+        trace.update(selectedpoints=np.flatnonzero(np.isin(data, indices)).tolist(), selected=SELECTED,
+                     unselected=UNSELECTED)
         at = np.flatnonzero(data == picked) if picked is not None else []
         if len(at):
             ring = (trace.x[at[0]], trace.y[at[0]])
