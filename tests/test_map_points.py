@@ -60,7 +60,7 @@ def test_the_link_s_points_draw_that_split(points, n, split):
 def test_both_splits_are_numbered_test_first_and_the_hover_says_which():
     at = open_map("all")
     caption = " ".join(c.value for c in at.caption)
-    assert "indices 0 to 999 are the test images, 1000 and on the training images" in caption
+    assert "points 0 to 999 are the test images, point 1,000 + i is training image i" in caption
     from explorer.widgets import map_points
 
     assert map_points.name(999, ("all", 1000)) == "test 999"

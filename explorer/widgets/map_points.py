@@ -112,18 +112,19 @@ def choose(run, data) -> Points:
 
 def describe(points: Points, z_dim: int) -> str:
     """What a dot is, how many there are, and how they are numbered."""
-    n, rest = f"{len(points.x):,}", _(" Point at a dot to see its image; click it to see the image, its reconstruction "
-                                      "and its nearest neighbours in z.")
+    n = f"{len(points.x):,}"
     if points.split == "test":
         return _("Each dot is mu(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Point at a dot to see "
                  "its image; click it to see the image, its reconstruction and its nearest neighbours in z.").format(
             n=n, z_dim=z_dim)
     if points.split == "train":
-        return _("Each dot is mu(x) (E3) of one of the {n} training images, z = {z_dim} dimensions; a dot's index is "
-                 "its index in the training split.").format(n=n, z_dim=z_dim) + rest
-    return _("Each dot is mu(x) (E3) of one of the {n} images of both splits, z = {z_dim} dimensions: indices 0 to "
-             "{last_test} are the test images, {n_test} and on the training images (training image i is point "
-             "{n_test} + i).").format(n=n, z_dim=z_dim, last_test=points.n_test - 1, n_test=points.n_test) + rest
+        return _("Each dot is mu(x) (E3) of one of the {n} training images, z = {z_dim} dimensions, numbered as in the "
+                 "training split. Point at a dot to see its image; click it to see the image, its reconstruction and "
+                 "its nearest neighbours in z.").format(n=n, z_dim=z_dim)
+    return _("Each dot is mu(x) (E3) of one of the {n} images of both splits, z = {z_dim} dimensions: points 0 to "
+             "{last_test} are the test images, point {n_test} + i is training image i. Point at a dot to see its "
+             "image; click it to see the image, its reconstruction and its nearest neighbours in z.").format(
+        n=n, z_dim=z_dim, last_test=f"{points.n_test - 1:,}", n_test=f"{points.n_test:,}")
 
 
 def encodings_of(run, points: Points, digest: str) -> np.ndarray:
