@@ -68,6 +68,22 @@ def test_both_splits_are_numbered_test_first_and_the_hover_says_which():
     assert map_points.name(17, ("train", 1000)) == "train 17"
 
 
+def test_a_link_s_point_is_a_point_of_its_split_and_a_new_split_forgets_the_picked_one():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app_explore import APP
+    from tests.waiting import HANG_S
+
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.query_params.update({"model": "mnist5k-z16", "points": "all", "point": "3000"})  # training image 2000
+    at.switch_page("views/latent_map.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["map_selected"][1] == 3000 and at.query_params["point"] == "3000"
+    assert at.radio(key="map_method").value == "pca"  # the shipped t-SNE and UMAP are of the test images only
+    at.radio(key="map_points").set_value("train").run()
+    assert "map_selected" not in at.session_state and "point" not in at.query_params
+
+
 def test_a_bad_points_value_is_one_sentence_and_the_test_split():
     at = open_map("everything")
     assert [w.value for w in at.warning] == [

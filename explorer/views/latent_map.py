@@ -279,8 +279,7 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
 def main() -> None:
     run = shared.current_run()
     data = shared.current_data(run)
-    x_test = shared.current_test_images(run, data)
-    shared.on_new_model("map", lambda: _defaults(run, data, len(x_test)))
+    shared.on_new_model("map", lambda: _defaults(run, data, map_points.count(data)))  # the link's point in its split
     st.title(_("Latent map"))
     epochs.scrubber("map")
     run = epochs.shown(run)

@@ -88,6 +88,13 @@ def _count(data, split: str) -> int:
         int(data.x_train.shape[0]) if split in ("train", "all") else 0)
 
 
+def count(data) -> int:
+    """How many points the chosen split has (the link's ``points=`` taken first): what a link's point index must
+    be below."""
+    _from_link()
+    return _count(data, st.session_state.get(KEY, DEFAULT))
+
+
 def choose(run, data) -> Points:
     """The Points control (and the link's value), and the chosen points; a split too large for the memory limit is
     said in one sentence with its figure, before anything is joined or encoded, and the test images are shown."""
