@@ -186,3 +186,37 @@ def test_the_page_reads_a_split_s_encodings_from_disk_the_second_time(cache_dir,
     readings._kept_splits.clear()  # a restarted server: memory empty, the disk cache kept
     at = open_map("train")
     assert not calls and shown_points(at) == 4_000
+
+
+def test_both_splits_of_a_binarised_shapes_model_with_its_factors(tmp_path):
+    """Factor rows (N, 5) are joined like class labels; a --binarize run's training images are drawn once as 0/1
+    pixels with their own fixed seed (training/vae/evaluate.py: split_images), the test images as before."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app_explore import APP
+    from tests.waiting import HANG_S
+    from training.core.config import RunConfig
+    from training.data import load_dataset
+    from training.runs.checkpoint import write_views
+    from training.vae.evaluate import split_images, test_images
+    from training.vae.model import VAE
+
+    config = RunConfig(model={"image_shape": (1, 16, 16), "hidden": (16,), "latent_dim": 4},
+                       train={"dataset": "shapes", "dataset_size": 500, "binarize": True, "epochs": 1})
+    torch.manual_seed(0)
+    (tmp_path / "shapes").mkdir()
+    write_views(tmp_path / "shapes", config, VAE(config.model).eval(), 1, [])
+    data = load_dataset("shapes", image_size=16, channels=1, seed=0, dataset_size=500)
+    train = split_images(config, data, "train")
+    assert set(torch.unique(train).tolist()) == {0.0, 1.0}
+    assert torch.equal(train, split_images(config, data, "train"))  # the same draw every time
+    assert torch.equal(split_images(config, data, "test"), test_images(config, data))
+
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.session_state["run_path"], at.session_state["runs_root"] = str(tmp_path / "shapes"), str(tmp_path)
+    at.query_params["points"] = "all"
+    at.switch_page("views/latent_map.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert shown_points(at) == len(data.x_test) + len(data.x_train) == 500
+    at.selectbox(key="map_color").set_value("rotation").run()
+    assert not at.exception, [e.value for e in at.exception]
