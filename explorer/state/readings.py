@@ -9,6 +9,9 @@ unchanged one never is.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from training.analysis.one_input import Reading
     from training.models.base import Run
 
+KEPT_SPLITS = 4  # encoded splits this server keeps in memory (in front of the disk cache)
 K = 8            # samples z = mu + sigma * eps shown and averaged (E7)
 IWAE_K = 100     # samples of the importance-weighted estimate of -ln q(x)
 NO_TEST_SET = N_("This model does not name its data set, so there are no test images to pick from or to compare "
@@ -103,3 +107,34 @@ def test_neg_elbos(run: Run, x_test) -> np.ndarray:
     """The -ELBO of (the first test images), estimated as an input's is: the reference of its percentile."""
     return _test_neg_elbos(str(run.path), shared.weights_digest(run.path), shared.test_set_id(run), run.model,
                            x_test)
+
+
+@st.cache_resource(show_spinner=False)
+def _kept_splits() -> tuple[OrderedDict, threading.Lock]:
+    """The last KEPT_SPLITS splits' mu, shared by every visitor (read-only arrays), with its lock."""
+    return OrderedDict(), threading.Lock()
+
+
+def split_mu(run: Run, split: str, x, digest: str | None = None,
+             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """mu(x) (E3) of SPLIT's images X of RUN's data set (the Latent map's points), (N, Z): from this server's
+    memory, else from the disk cache (per weights, split and data set: training/analysis/encodings.py), else
+    encoded in chunks calling PROGRESS(done, total). DIGEST: the weights RUN's model holds (the latest by default).
+    Not an ``st.cache_data``: the progress bar it draws is the page's, not replayed."""
+    from training.analysis import encodings
+
+    digest, data_id = digest or shared.weights_digest(run.path), shared.test_set_id(run)
+    name = (str(run.path), digest, data_id, split)
+    kept, lock = _kept_splits()
+    with lock:
+        if name in kept:
+            kept.move_to_end(name)
+            return kept[name]
+    mu, _hit = encodings.cached_encodings(digest, split, data_id, (len(x), run.config.model.latent_dim),
+                                          lambda: encodings.encode_split(run.model, x, progress))
+    mu.setflags(write=False)
+    with lock:
+        kept[name] = mu
+        while len(kept) > KEPT_SPLITS:
+            kept.popitem(last=False)
+    return mu

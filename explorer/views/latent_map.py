@@ -9,8 +9,8 @@ import streamlit as st
 
 from explorer.figures import charts, density, ellipse, images
 from explorer.i18n import N_, _
-from explorer.state import dim_names, latent_point, readings, shared, view_link, your_input
-from explorer.widgets import downloads, epochs, live, map_selection, map_thumbs, selection_panel
+from explorer.state import dim_names, latent_point, shared, view_link, your_input
+from explorer.widgets import downloads, epochs, live, map_points, map_selection, map_thumbs, selection_panel
 from training.core.numbers import whole_number
 from training.analysis import latent, map_cache
 from training.analysis.embedding import MAX_POINTS as EMBED_MAX_POINTS
@@ -168,7 +168,7 @@ def _captions(data, opts: dict) -> list[str] | None:
 def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     """Controls, scatter, selection and manifold: interacting reruns only this."""
     z_dim = run.config.model.latent_dim
-    path, digest = str(run.path), epochs.digest(run)
+    path, digest = str(run.path), map_points.keyed(epochs.digest(run))  # the projections of the split drawn
     names = dim_names.of_history(run.history, z_dim)
     opts = _controls(z_dim, data, names)
     opts["names"] = names
@@ -194,7 +194,8 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
                                  proj)
         st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_map_scatter",
                         config={"scrollZoom": True, **downloads.chart_config("latent-map")})
-        map_thumbs.thumbnails(x_test, shared.test_set_id(run), "latent_map_scatter", captions=_captions(data, opts))
+        map_thumbs.thumbnails(x_test, map_points.atlas_id(run), "latent_map_scatter",
+                              captions=map_points.captions(_captions(data, opts), len(x_test)))
         if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
             st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
                 method=METHOD_LABELS[opts["method"]], n=len(idx), total=len(mu)))
@@ -204,7 +205,8 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     with right:
         st.number_input(_("Find test image"), 0, len(mu) - 1, value=None, key="map_find",
                         placeholder=_("index"), on_change=map_selection.find, args=(str(run.path),))
-        map_selection.show_picked(run, data, x_test, picked, mu)
+        map_selection.show_picked(run, data, x_test, picked, mu,
+                                  name=None if map_points.split_shown() == "test" else map_points.name)
     selection_panel.controls(data, path)
     if selection is not None:
         selection_panel.show(run, data, x_test, mu, selection)
@@ -234,17 +236,14 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
 def main() -> None:
     run = shared.current_run()
     data = shared.current_data(run)
-    x_test = shared.current_test_images(run, data)
-    shared.on_new_model("map", lambda: _defaults(run, data, len(x_test)))
+    shared.on_new_model("map", lambda: _defaults(run, data, map_points.count(data)))  # the link's point in its split
     st.title(_("Latent map"))
     epochs.scrubber("map")
     run = epochs.shown(run)
-    z_dim = run.config.model.latent_dim
-    st.caption(_("Each dot is mu(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Point at a dot to see "
-                 "its image; click it to see the image, its reconstruction and its nearest neighbours in z.").format(
-        n=f"{len(x_test):,}", z_dim=z_dim))
-    with st.spinner(_("Encoding the test set...")):
-        mu = readings.test_mu(run, x_test, epochs.digest(run))
+    points = map_points.choose(run, data)  # test images, training images or both (link points=)
+    x_test, data = points.x, points.data  # the points and their labels, numbered test first
+    st.caption(map_points.describe(points, run.config.model.latent_dim))
+    mu = map_points.encodings_of(run, points, epochs.digest(run))  # a progress bar while a split is encoded
     scatter_panel(run, data, x_test, mu)
     live.follow_training("map")
 

@@ -37,19 +37,26 @@ SELECTED = {"marker": {"opacity": 1.0}}
 
 # ---------------------------------------------------------------- one point: a click, or found by index
 
-def show_picked(run, data, x_test, index: int | None, mu: np.ndarray) -> None:
+def show_picked(run, data, x_test, index: int | None, mu: np.ndarray, name=None) -> None:
+    """The picked point's image, reconstruction and neighbours; NAME(index) says which split's image it is ("train
+    123") when the map shows more than the test images."""
     if index is None:
         st.info(_("Click a point to see its test image and its reconstruction."))
         return
     if st.button(_("Open in Latent sliders"), icon=":material/tune:", key="map_to_sliders",
                  help=_("Make mu(x) of this image the current latent point and move it with the sliders.")):
-        latent_point.put(str(run.path), mu[index], N_("mu(x) of test image {index}, picked on the Latent map."),
-                         index=index)
+        if name is None:
+            latent_point.put(str(run.path), mu[index], N_("mu(x) of test image {index}, picked on the Latent map."),
+                             index=index)
+        else:
+            latent_point.put(str(run.path), mu[index], N_("mu(x) of {point}, picked on the Latent map."),
+                             point=name(index))
         st.switch_page("views/sliders.py")
     x = x_test[index:index + 1]
     original = latent.to_hwc(x)[0]
     recon = latent.reconstruct(run.model, x)[0]
-    st.image(images.display(original, 140), width=140, caption=_("test image {index}").format(index=index))  # one above
+    st.image(images.display(original, 140), width=140, caption=name(index) if name else
+             _("test image {index}").format(index=index))  # one above
     st.image(images.display(recon, 140), width=140, caption=_("reconstruction μ̃(μ(x))"))  # the other
     downloads.image_button(images.image_grid(np.stack([original, recon]), ncols=2, pad=1), f"test-{index}-and-reconstruction",
                            "map_pair")

@@ -11,13 +11,21 @@ from training.vae.model import VAE, reparameterize
 from training.vae.objective import iwae_bound, kl_per_dim
 
 BINARIZE_TEST_SEED_OFFSET = 10_000
+BINARIZE_TRAIN_SEED_OFFSET = 20_000  # the training images as the Latent map shows them (training draws anew each step)
 
 
 def test_images(config, data, device: torch.device | str = "cpu") -> Tensor:
     """The test split as the model is scored on it: binarised once with a fixed seed if --binarize."""
-    x = data.x_test.to(device)
+    return split_images(config, data, "test", device)
+
+
+def split_images(config, data, split: str, device: torch.device | str = "cpu") -> Tensor:
+    """The SPLIT ("test" or "train") of DATA as the model sees it: binarised once with that split's fixed seed if
+    --binarize (the one home of this for both splits)."""
+    x = (data.x_test if split == "test" else data.x_train).to(device)
     if config.train.binarize:
-        fixed = torch.Generator(device=x.device).manual_seed(config.train.seed + BINARIZE_TEST_SEED_OFFSET)
+        offset = BINARIZE_TEST_SEED_OFFSET if split == "test" else BINARIZE_TRAIN_SEED_OFFSET
+        fixed = torch.Generator(device=x.device).manual_seed(config.train.seed + offset)
         x = torch.bernoulli(x, generator=fixed)
     return x
 
