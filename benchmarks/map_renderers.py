@@ -24,6 +24,7 @@ Chromium is headless with --disable-gpu: WebGL runs in software (SwiftShader).
 
     python benchmarks/map_renderers.py [--n 10000,100000,200000] [--renderers plotly,regl,atlas]
         [--atlas-python /tmp/ea-venv/bin/python] [--duckdb-from /tmp/duck26] [--webgpu]
+        [--viewport 1400x1000]
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import CHROMIUM_ARGS, chromium_path, free_port, wait_healthy
 
-APPS = {"plotly": "plotly_app.py", "regl": "regl_app.py", "atlas": "atlas_app.py"}
+APPS = {"plotly": "plotly_app.py", "regl": "regl_app.py", "regl-perf": "regl_app.py", "atlas": "atlas_app.py"}
+# regl-perf: the same widget created with performanceMode (square points, no alpha blending; the library's
+# option for millions of points)
+OPTIONS = {"regl-perf": '{"performanceMode": true}'}
 
 GL_COUNTER = """(() => {
   const gl = window.__gl = {calls: 0, frames: 0, drawnFrames: 0, last: 0, on: false};
@@ -61,7 +65,7 @@ GL_COUNTER = """(() => {
 })();"""
 
 # each returns performance.timeOrigin + performance.now() (epoch ms) at the first frame all points are drawn
-PAINTED = {
+PAINTED = {  # (regl-perf: as regl, below)
     "plotly": """n => { const g = document.querySelector('.js-plotly-plot');
       if (!g || !g._fullData || window.__gl.calls === 0) return false;
       return g._fullData.reduce((s, t) => s + (t.x ? t.x.length : 0), 0) >= n
@@ -79,6 +83,9 @@ PAINTED = {
 }
 
 
+PAINTED["regl-perf"] = PAINTED["regl"]
+
+
 def start(renderer: str, n: int, python: str) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -86,7 +93,7 @@ def start(renderer: str, n: int, python: str) -> tuple[subprocess.Popen, str, Pa
     cmd = [python, "-m", "streamlit", "run", str(ROOT / "benchmarks" / "map_renderers" / APPS[renderer]),
            "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    env = {**os.environ, "MAP_N": str(n), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "MAP_N": str(n), "PYTHONPATH": str(ROOT), "REGL_OPTIONS": OPTIONS.get(renderer, "{}")}
     with open(log, "wb") as f:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=f)
     wait_healthy(url, proc, log)
@@ -128,7 +135,8 @@ DRIVE = """([kind, seconds]) => new Promise(resolve => {
   const canvases = deep(document).filter(c => c.getBoundingClientRect().width > 200);
   const r = canvases[canvases.length - 1].getBoundingClientRect();
   const cx = r.left + r.width / 2, cy = r.top + Math.min(r.height, 600) / 2;
-  const target = canvases[canvases.length - 1];
+  let target = document.elementFromPoint(cx, cy);   // what a real pointer would hit (Plotly: its drag layer)
+  while (target && target.shadowRoot) target = target.shadowRoot.elementFromPoint(cx, cy) || target;
   const fire = (type, x, y, extra) => {
     const init = {bubbles: true, cancelable: true, composed: true, view: window, clientX: x, clientY: y,
                   screenX: x, screenY: y, button: 0, buttons: type.endsWith('up') ? 0 : 1, pointerId: 1,
@@ -166,8 +174,8 @@ def fps(frame, kind: str, seconds: float) -> dict:
 
 
 def measure(browser, renderer: str, url: str, n: int, seconds: float, cdn: str | None = None,
-            timeout_s: int = 300) -> dict:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            timeout_s: int = 300, viewport: tuple[int, int] = (1400, 1000)) -> dict:
+    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     serve_cdn_locally(ctx, cdn)
     ctx.add_init_script(GL_COUNTER)
     foreign: list[str] = []
@@ -210,6 +218,7 @@ def main() -> None:
     ap.add_argument("--renderers", default="plotly,regl,atlas")
     ap.add_argument("--atlas-python", default="/tmp/ea-venv/bin/python")
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--viewport", default="1400x1000", help="the measured page's size, WIDTHxHEIGHT")
     ap.add_argument("--duckdb-from", default=None, help="a folder with `npm install @duckdb/duckdb-wasm@1.33.1-dev45.0`: "
                     "answer embedding-atlas's cdn.jsdelivr.net requests from it (still counted as another host)")
     ap.add_argument("--webgpu", action="store_true", help="let Chromium offer WebGPU on SwiftShader (Vulkan) "
@@ -236,7 +245,8 @@ def main() -> None:
                                                arg=n, polling=200, timeout=300_000)
                         warm.close()
                     r = measure(browser, renderer, url, n, args.seconds, args.duckdb_from if renderer == "atlas" else None,
-                                timeout_s=90 if renderer == "atlas" else 300)
+                                timeout_s=90 if renderer == "atlas" else 300,
+                                viewport=tuple(int(v) for v in args.viewport.split("x")))
                 except Exception as e:  # one renderer failing must not hide the others' figures
                     r = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}",
                          "log": log.read_text(errors="replace")[-800:]}

@@ -1,6 +1,8 @@
 """regl-scatterplot in a components v2 widget: the bundle (regl_scatter.js, built by build_regl.sh) inline, the
 points as an Arrow table (float32 x, y; int8 class), which components v2 sends as binary, not JSON."""
 
+import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -20,4 +22,6 @@ def frame() -> pd.DataFrame:
     return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "c": c})
 
 
-component(data={"points": frame(), "colors": PALETTE}, key="map")
+# REGL_OPTIONS: createScatterplot options as JSON (the benchmark's regl-perf: {"performanceMode": true})
+component(data={"points": frame(), "colors": PALETTE, "options": json.loads(os.environ.get("REGL_OPTIONS", "{}"))},
+          key="map")

@@ -11,7 +11,7 @@ export default function ({ data, parentElement }) {
   if (!plot) {
     const { width } = canvas.getBoundingClientRect();
     plot = createScatterplot({ canvas, width, height: 600, pointSize: 3, colorBy: "valueA",
-                               pointColor: data.colors, lassoOnLongPress: true });
+                               pointColor: data.colors, lassoOnLongPress: true, ...(data.options || {}) });
     plot.subscribe("draw", () => { bench.draws++; });
     parentElement.__plot = plot;
   }
