@@ -41,10 +41,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import CHROMIUM_ARGS, chromium_path, free_port, wait_healthy
 
-APPS = {"plotly": "plotly_app.py", "regl": "regl_app.py", "regl-perf": "regl_app.py", "atlas": "atlas_app.py"}
+APPS = {"plotly": "plotly_app.py", "regl": "regl_app.py", "regl-perf": "regl_app.py", "regl-fit": "regl_app.py",
+        "atlas": "atlas_app.py"}
 # regl-perf: the same widget created with performanceMode (square points, no alpha blending; the library's
-# option for millions of points)
-OPTIONS = {"regl-perf": '{"performanceMode": true}'}
+# option for millions of points); regl-fit: its shared WebGL canvas sized to the plot instead of the window
+OPTIONS = {"regl-perf": '{"performanceMode": true}', "regl-fit": '{"fitRenderer": true}'}
 
 GL_COUNTER = """(() => {
   const gl = window.__gl = {calls: 0, frames: 0, drawnFrames: 0, last: 0, on: false};
@@ -83,7 +84,7 @@ PAINTED = {  # (regl-perf: as regl, below)
 }
 
 
-PAINTED["regl-perf"] = PAINTED["regl"]
+PAINTED["regl-perf"] = PAINTED["regl-fit"] = PAINTED["regl"]
 
 
 def start(renderer: str, n: int, python: str) -> tuple[subprocess.Popen, str, Path]:

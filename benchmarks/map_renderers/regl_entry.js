@@ -2,7 +2,7 @@
 // data.points: an Arrow table (components v2 sends a DataFrame as Arrow bytes, not JSON) with float32 columns
 // x, y in [-1, 1] and an int column c (the colour class); data.colors: one CSS colour per class.
 // window.mapBench counts the library's own 'draw' events and notes when draw() of all points resolved.
-import createScatterplot from "regl-scatterplot";
+import createScatterplot, { createRenderer } from "regl-scatterplot";
 
 export default function ({ data, parentElement }) {
   const canvas = parentElement.querySelector("canvas");
@@ -10,8 +10,13 @@ export default function ({ data, parentElement }) {
   const bench = (window.mapBench = window.mapBench || { draws: 0, n: 0, firstPaint: null });
   if (!plot) {
     const { width } = canvas.getBoundingClientRect();
-    plot = createScatterplot({ canvas, width, height: 600, pointSize: 3, colorBy: "valueA",
-                               pointColor: data.colors, lassoOnLongPress: true, ...(data.options || {}) });
+    const { fitRenderer, ...options } = data.options || {};
+    // fitRenderer: the shared WebGL canvas the library draws into (and copies from every frame) sized to the plot,
+    // not to the window (its default); a window resize sets it back to the window's size
+    let renderer;
+    if (fitRenderer) { renderer = createRenderer(); renderer.resize(width, 600); }
+    plot = createScatterplot({ canvas, width, height: 600, pointSize: 3, colorBy: "valueA", renderer,
+                               pointColor: data.colors, lassoOnLongPress: true, ...options });
     plot.subscribe("draw", () => { bench.draws++; });
     parentElement.__plot = plot;
   }
