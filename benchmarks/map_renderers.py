@@ -37,7 +37,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import CHROMIUM_ARGS, chromium_path, free_port, wait_healthy
 
