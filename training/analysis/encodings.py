@@ -19,8 +19,6 @@ caching. Folder: ``$VAE_EXPLORER_CACHE/maps``, default ``~/.cache/vae-explorer/m
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -30,13 +28,11 @@ from training.analysis.latent import encode_posterior
 from training.core.costs import images_per_chunk
 from training.core.environment import MAX_DATA_ENV, data_mb
 from training.core.errors import UserError
-from training.core.files import read_bounded
 
 VERSION = 1
 SPLITS = ("test", "train")
 FLOAT_BYTES = 4
 MB = 1024**2
-HEADER_MAX = 4096  # an .npy header of a 2-D float32 array: 128 bytes in practice
 
 
 def need_bytes(n: int, z_dim: int, image_shape: tuple[int, int, int]) -> int:
@@ -75,21 +71,8 @@ def key(weights_digest: str, split: str, data_id: str) -> str:
 
 
 def load(name: str, shape: tuple[int, int]) -> np.ndarray | None:
-    """The stored mu of SHAPE (N, Z), or None when there is none (or it is not what it should be)."""
-    path = map_cache.folder() / f"{name}.npy"
-    try:
-        data = read_bounded(path, HEADER_MAX + shape[0] * shape[1] * FLOAT_BYTES, "a map cache file",
-                            follow_links=True)
-        mu = np.load(io.BytesIO(data), allow_pickle=False)
-    except (OSError, ValueError, EOFError):  # UserError is a ValueError: too large, not a regular file
-        return None
-    if mu.shape != tuple(shape) or mu.dtype != np.dtype("<f4") or not np.isfinite(mu).all():
-        return None
-    try:
-        os.utime(path)  # recently used: pruned last
-    except OSError:
-        pass
-    return mu
+    """The stored mu of SHAPE (N, Z), or None (map_cache's reader: the header checked before the data)."""
+    return map_cache.load(name, shape[0], width=shape[1])
 
 
 def cached_encodings(weights_digest: str, split: str, data_id: str, shape: tuple[int, int],

@@ -76,8 +76,9 @@ def shipped(run_dir: str | Path, weights_digest: str, n: int, method: str, seed:
     return load(name, n, shipped_folder(run_dir), touch=False)
 
 
-def load(name: str, n: int, where: Path | None = None, touch: bool = True) -> np.ndarray | None:
-    """The stored (N, 2) coordinates, or None when there are none (or they are not what they should be)."""
+def load(name: str, n: int, where: Path | None = None, touch: bool = True, width: int = 2) -> np.ndarray | None:
+    """The stored (N, WIDTH) float32 array (2-D coordinates; an encoding's mu: WIDTH = Z), or None when there is
+    none (or it is not what it should be: read from its header before its data)."""
     path = (folder() if where is None else where) / f"{name}.npy"
     try:
         with open_regular(path, "a map cache file", follow_links=True) as f:  # never blocks on a FIFO
@@ -85,20 +86,20 @@ def load(name: str, n: int, where: Path | None = None, touch: bool = True) -> np
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
                 np.lib.format.read_array_header_2_0
             shape, fortran, dtype = read_header(f)  # the header only: checked before the data is read
-            if shape != (n, 2) or fortran or dtype != np.dtype("<f4"):
+            if shape != (n, width) or fortran or dtype != np.dtype("<f4"):
                 return None
-            coords = np.fromfile(f, dtype="<f4", count=n * 2)
+            coords = np.fromfile(f, dtype="<f4", count=n * width)
     except (OSError, ValueError):
         return None
-    if coords.size != n * 2 or not np.isfinite(coords).all():
+    if coords.size != n * width or not np.isfinite(coords).all():
         return None
     if not touch:
-        return coords.reshape(n, 2)
+        return coords.reshape(n, width)
     try:
         os.utime(path)  # recently used: pruned last
     except OSError:
         pass  # a read-only cache still serves
-    return coords.reshape(n, 2)
+    return coords.reshape(n, width)
 
 
 def save(name: str, coords: np.ndarray) -> None:
