@@ -87,9 +87,11 @@ POINT_XY = """() => {
   const gd = document.querySelector('.js-plotly-plot');
   if (!gd || !gd._fullData) return null;
   const trace = gd._fullData.find(t => t.x && t.x.length > 0);
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
   const i = Math.floor(trace.x.length / 2);
-  return [box.left + xa._offset + xa.l2p(trace.x[i]), box.top + ya._offset + ya.l2p(trace.y[i])];
+  gd.scrollIntoView({block: "center"});
+  const at = gd.getBoundingClientRect();
+  return [at.left + xa._offset + xa.l2p(trace.x[i]), at.top + ya._offset + ya.l2p(trace.y[i])];
 }"""
 
 
@@ -99,6 +101,7 @@ def test_clicking_a_point_on_the_latent_map_shows_original_and_reconstruction(pa
     page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData; }",
                            timeout=TIMEOUT)
     idle(page)
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()  # the point on screen, wherever the map lies
     x, y = page.evaluate(POINT_XY)
     page.mouse.click(x, y)
     page.get_by_text("reconstruction μ̃(μ(x))").wait_for(timeout=TIMEOUT)
