@@ -138,3 +138,17 @@ def test_the_train_form_shows_the_number_of_images_for_shapes_only_and_it_reache
     assert not (runs / "too-few").exists()
     at.selectbox(key="train_dataset").set_value("digits").run()
     assert not shown(at, ["train_dataset_size"])
+
+
+def test_an_onnx_export_of_a_sized_run_names_its_size_and_opens_on_that_set(tmp_path):
+    from training.models.onnx_export import export_run
+    from training.models.open import read_config
+
+    out = tmp_path / "run"
+    assert main(["fit", "--dataset", "shapes", "--dataset-size", "50", *SMALL, "--out", str(out)]) == 0
+    onnx = export_run(out, tmp_path / "onnx")
+    assert json.loads((onnx / "model.json").read_text())["dataset_size"] == 50
+    assert read_config(onnx).train.dataset_size == 50  # scored on the set it was trained on
+    assert read_config(_default_size_run(tmp_path)).train.dataset_size is None
+    default_onnx = export_run(_default_size_run(tmp_path), tmp_path / "default-onnx")
+    assert "dataset_size" not in json.loads((default_onnx / "model.json").read_text())

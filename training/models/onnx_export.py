@@ -48,7 +48,7 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
                               input_names=["z"], output_names=["x_mean"], dynamic_shapes=({0: batch},),
                               dynamo=True, external_data=False, verbose=False)
         gaussian = cfg.likelihood.startswith("gaussian")
-        meta = OnnxMeta(dataset=run.config.train.dataset, likelihood="gaussian" if gaussian else "bernoulli",
+        meta = OnnxMeta(dataset=run.config.train.dataset, dataset_size=run.config.train.dataset_size, likelihood="gaussian" if gaussian else "bernoulli",
                         sigma=cfg.sigma if gaussian else None, image_shape=cfg.image_shape,
                         latent_dim=cfg.latent_dim, decoder_output="probabilities")
         (tmp / ONNX_META).write_text(json.dumps(meta.model_dump(exclude_none=True), indent=2) + "\n", encoding="utf-8")

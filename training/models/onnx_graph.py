@@ -166,8 +166,10 @@ def open_pair(folder: str | Path, dataset: str | None = None) -> tuple[RunConfig
     if meta.image_shape is not None and tuple(meta.image_shape) != image or meta.latent_dim not in (None, z_dim):
         raise UserError("{path} describes images {image} and {z} dimensions, but the graphs have {graphs} and {z2}.",
                         path=folder / ONNX_META, image=meta.image_shape, z=meta.latent_dim, graphs=image, z2=z_dim)
-    config = RunConfig(model=model_config(meta, image, z_dim),
-                       train={"dataset": dataset or meta.dataset or NO_DATASET, "epochs": 1})
+    named = dataset or meta.dataset or NO_DATASET
+    size = meta.dataset_size if named == meta.dataset == "shapes" else None  # a size is the shapes set's only
+    config = RunConfig(model=model_config(meta, image, z_dim), train={"dataset": named, "epochs": 1,
+                                                                      "dataset_size": size})
     return config, roles, encoder_bytes, decoder_bytes
 
 

@@ -51,6 +51,7 @@ class OnnxMeta(BaseModel):
     format: Literal["vae-explorer/onnx"] = FORMAT
     version: Literal[1] = 1
     dataset: str | None = Field(None, max_length=4096)
+    dataset_size: int | None = Field(None, ge=1)  # shapes only: the size its run was trained on (fit --dataset-size)
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     sigma: float | None = Field(None, gt=0.0, le=100.0)  # the Gaussian's sigma~ (E6); read for gaussian only
     image_shape: tuple[int, int, int] | None = None  # written by export; checked against the graphs
