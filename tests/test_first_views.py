@@ -86,7 +86,8 @@ def test_the_map_of_a_shipped_embedding_opens_on_it_without_computing(tmp_path, 
     assert at.radio(key="map_method").value == "umap"
     at.radio(key="map_method").set_value("tsne").run()  # the other shipped one: instant too
     assert not at.exception, [e.value for e in at.exception]
-    assert not (tmp_path / "empty-cache").exists()  # read from the demo's folder, nothing written
+    written = sorted(p.name for p in (tmp_path / "empty-cache").glob("*"))  # the test images' mu may be kept there
+    assert all(name.startswith("mu-") for name in written), written  # no embedding: read from the demo's folder
 
 
 def test_a_two_dimensional_model_still_opens_on_its_own_plane(tmp_path):
