@@ -115,7 +115,8 @@ function create(root) {
     plot = createScatterplot({
       canvas, renderer, width, height, aspectRatio: width / height, backgroundColor: [1, 1, 1, 1],
       pointSize: 3, pointSizeSelected: 2, pointOutlineWidth: 2, colorBy: "valueA", lassoOnLongPress: true,
-      lassoColor: [0.12, 0.12, 0.12, 1], deselectOnDblClick: false, deselectOnEscape: false,
+      lassoColor: [0.12, 0.12, 0.12, 1], lassoMinDelay: 0, lassoMinDist: 1, deselectOnDblClick: false,
+      deselectOnEscape: false,
     });
     plot.subscribe("draw", () => { stats.draws++; drawAxes(); });
     plot.subscribe("view", (event) => { view = event.view; drawAxes(); });
@@ -123,8 +124,13 @@ function create(root) {
       if (table && window.mapThumbs) window.mapThumbs.show(table.i[k], pointer);
     });
     plot.subscribe("pointOut", () => { if (window.mapThumbs) window.mapThumbs.hide(); });
+    // The click that ends a lasso's drag also reaches the library as a click on the point under it: that
+    // one-point select would replace the lasso's before Python reads it, so it is not sent.
+    let lassoed = false;
+    plot.subscribe("lassoEnd", () => { lassoed = true; });
+    canvas.addEventListener("pointerdown", () => { lassoed = false; });
     plot.subscribe("select", ({points}) => {
-      if (quiet || !table || !send) return;
+      if (quiet || !table || !send || (lassoed && points.length === 1)) return;
       send.trigger("selected", Array.from(points, (k) => table.i[k]));
     });
     canvas.addEventListener("pointermove", (event) => { pointer = event; });
@@ -204,6 +210,14 @@ function create(root) {
       const [px, py] = toScreen(table.x[k], table.y[k]), r = canvas.getBoundingClientRect();
       return px < 0 || py < 0 || px > width || py > height ? null : [r.left + px, r.top + py];
     },
+    libraryScreenOf(index) {  // the same, by the library's own getScreenPosition (a test compares the two)
+      const k = api.at(index);
+      if (k < 0) return null;
+      const [px, py] = plot.getScreenPosition(k), r = canvas.getBoundingClientRect();
+      return [r.left + px, r.top + py];
+    },
+    at(index) { return table && index < table.at.length ? table.at[index] : -1; },  // its position in the table
+    colourOf(index) { const k = api.at(index); return k < 0 ? null : data.palette[table.c[k]]; },
     plot: () => plot,
   };
   return {render, api, stop() { if (plot) plot.destroy(); if (renderer) renderer.destroy(); plot = null; }};
