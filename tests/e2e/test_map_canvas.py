@@ -65,6 +65,8 @@ def test_hover_click_and_lasso_on_the_regl_map_and_nothing_from_elsewhere(page, 
     page.mouse.move(*where[target])
     page.wait_for_function("i => window.mapThumbs && window.mapThumbs.visible && window.mapThumbs.shown === i",
                            arg=target)
+    caption = page.locator(".st-key-map_thumbs .caption").inner_text()
+    assert caption.startswith(f"{target} · ") and caption.split(" · ")[1].isdigit()  # its index and its class
 
     # click: the point opens on the right
     page.mouse.click(*where[target])

@@ -22,6 +22,7 @@ without thumbnails (the manifold overlay, the prior contours) keep their own hov
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import math
 from pathlib import Path
@@ -89,14 +90,20 @@ def quiet_hover(fig, n: int):
 def thumbnails(x_test: torch.Tensor, atlas_id: str, chart_key: str, key: str = "map_thumbs",
                captions: list[str] | None = None) -> None:
     """Hover thumbnails for the chart with Streamlit key CHART_KEY, whose dots' customdata index X_TEST;
-    CAPTIONS (one per test image, optional) is written under each thumbnail after its index."""
+    CAPTIONS (one per test image, optional) is written under each thumbnail after its index. The captions, like
+    the atlas, travel only while the browser lacks them (state ``captions`` names the list it holds): 200,000
+    of them are megabytes of JSON."""
     state = st.session_state.get(key)
     holds = state.get("has") if hasattr(state, "get") else None
+    held_captions = state.get("captions") if hasattr(state, "get") else None
+    captions_id = None if captions is None else hashlib.sha1("\n".join(captions).encode("utf-8")).hexdigest()[:16]
     sheet = _atlas_data(atlas_id, x_test)
     _component(
         key=key,
         data={"atlas_id": atlas_id, "atlas": None if holds == atlas_id else sheet["url"], "cols": sheet["cols"],
-              "side": sheet["side"], "n": sheet["n"], "chart": chart_key, "width": SCALE_PX, "captions": captions},
-        default={"has": None},
+              "side": sheet["side"], "n": sheet["n"], "chart": chart_key, "width": SCALE_PX,
+              "captions_id": captions_id, "captions": None if held_captions == captions_id else captions},
+        default={"has": None, "captions": None},
         on_has_change=lambda: None,  # a new "has" reruns: the next render knows it need not send the atlas
+        on_captions_change=lambda: None,
     )

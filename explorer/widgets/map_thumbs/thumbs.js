@@ -3,11 +3,13 @@
 // Python (explorer/map_thumbs.py) sends the test images once per test set as one PNG atlas: tiles of
 // `side` pixels, `cols` per row, tile i at row floor(i / cols), column i % cols. This listens to the
 // latent map's Plotly events (graphDiv.on("plotly_hover"), Plotly's public API) on the chart whose
-// Streamlit key is `chart`; a dot's customdata is its test index. It reports one state value:
-//   state "has"  the atlas_id whose atlas it holds (then Python stops sending it)
+// Streamlit key is `chart`; a dot's customdata is its test index. It reports two state values (the regl map, explorer/widgets/map_canvas, calls show and hide itself):
+//   state "has"       the atlas_id whose atlas it holds (then Python stops sending it)
+//   state "captions"  the captions_id of the captions it holds (likewise)
 "use strict";
 
 const atlases = new Map();         // atlas_id -> loaded HTMLImageElement, kept across renders and remounts
+const captionLists = new Map();    // captions_id -> the captions (the latest one only)
 const instances = new WeakMap();   // parentElement -> its instance
 
 function create(root) {
@@ -24,7 +26,8 @@ function create(root) {
     const ctx = canvas.getContext("2d");
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(image, (index % data.cols) * s, Math.floor(index / data.cols) * s, s, s, 0, 0, w, w);
-    const label = data.captions && data.captions[index];
+    const captions = data.captions_id && captionLists.get(data.captions_id);
+    const label = captions && captions[index];
     caption.textContent = label ? `${index} · ${label}` : String(index);
     box.hidden = false;
     const x = event && event.clientX != null ? event.clientX : 0, y = event && event.clientY != null ? event.clientY : 0;
@@ -55,6 +58,13 @@ function create(root) {
 
   function render(next, setStateValue) {
     data = next;
+    if (data.captions_id && data.captions) {
+      captionLists.clear();
+      captionLists.set(data.captions_id, data.captions);
+      setStateValue("captions", data.captions_id);
+    } else if (data.captions_id && !captionLists.has(data.captions_id)) {
+      setStateValue("captions", null);  // Python thinks we hold them: ask again
+    }
     if (!atlases.has(data.atlas_id)) {
       if (!data.atlas) { setStateValue("has", null); return; }  // Python thinks we hold it: ask again
       const image = new Image();
