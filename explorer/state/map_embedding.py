@@ -10,6 +10,7 @@ the whole page once it has ended (done or failed), after which nothing reruns by
 from __future__ import annotations
 
 import re
+import weakref
 
 import numpy as np
 import streamlit as st
@@ -39,7 +40,7 @@ def method_shown(mu: np.ndarray, method: str, seed: int, perplexity: float) -> s
     said in a line (above the map, where this is called)."""
     if not in_background(len(mu), method):
         return method
-    name = map_cache.key(mu, method, seed, perplexity)
+    name = _key(mu, method, seed, perplexity)
     if map_cache.load(name, len(mu), touch=False) is not None:
         return method  # done: map_cache.cached reads it
     try:
@@ -85,6 +86,21 @@ def _follow(mu: np.ndarray, name: str, method: str, seed: int, perplexity: float
     if state.state in (DONE, FAILED):
         st.rerun(scope="app")  # the map draws the embedding, or says why not; this line is not drawn again
     st.info(sentence(state, method, len(mu)), icon=":material/hourglass_top:")
+
+
+_keys: dict[tuple, tuple[weakref.ref, str]] = {}
+
+
+def _key(mu: np.ndarray, method: str, seed: int, perplexity: float) -> str:
+    """map_cache.key of MU, hashed once per array (47 MB for 737,280 points: not at every click on the map)."""
+    kept = _keys.get((id(mu), method, seed, perplexity))
+    if kept is not None and kept[0]() is mu:
+        return kept[1]
+    name = map_cache.key(mu, method, seed, perplexity)
+    if len(_keys) > 64:
+        _keys.clear()
+    _keys[(id(mu), method, seed, perplexity)] = (weakref.ref(mu), name)
+    return name
 
 
 def _say_failed(method: str, n: int, why: str) -> None:

@@ -38,7 +38,7 @@ UMAP_EPOCHS = 200
 UMAP_NEIGHBOURS = 15
 CALLBACK_EVERY = 10           # t-SNE iterations between two progress reports
 TSNE_SHARES = (0.45, 0.25)    # fractions of a t-SNE's time: its neighbours, its early exaggeration (then the rest)
-UMAP_SHARES = (0.3, 0.1)      # of a UMAP's: its neighbours, its fuzzy graph and start (then the epochs)
+UMAP_SHARES = (0.5, 0.05)     # of a UMAP's: its neighbours, its fuzzy graph and start (then the epochs)
 
 Progress = Callable[[float, str], None]
 

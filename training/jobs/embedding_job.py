@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     except (Exception, MemoryError) as err:  # noqa: BLE001 - said in the progress file, for the page
         why = reason_of(err) if isinstance(err, UserError) else reason(
             "{method} stopped with an error: {error}", method=METHODS[a.method],
-            error=f"{type(err).__name__}: {err}")
+            error="%s: %s" % (type(err).__name__, err))
         _Progress(paths["progress"])(0.0, "failed", state=FAILED, **why)
         print(why["reason"], file=sys.stderr)
         return 1
