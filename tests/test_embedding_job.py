@@ -112,13 +112,14 @@ def test_approximate_neighbours_above_the_limit_and_progress_to_the_end(method, 
     assert all(a[0] <= b[0] for a, b in zip(said, said[1:]))  # never backwards
 
 
-def test_the_map_shows_pca_and_says_so_until_the_background_embedding_is_done(cache, monkeypatch):
+def map_page_with_tsne(monkeypatch):
+    """The Latent map of the demo's 1,000 test images with t-SNE chosen, the server's limit lowered to 500."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     from explorer import DEMOS
     from explorer.state import map_embedding
-    from tests.test_app_explore import APP, HANG_S, array_length
+    from tests.test_app_explore import APP, HANG_S
 
     monkeypatch.setattr(map_embedding, "IN_SERVER_MAX", 500)  # the demo's 1,000 test images: in the background
     monkeypatch.setattr(map_cache, "shipped", lambda *args, **kwargs: None)  # as a model that ships none
@@ -129,6 +130,32 @@ def test_the_map_shows_pca_and_says_so_until_the_background_embedding_is_done(ca
     at.switch_page("views/latent_map.py").run()
     at.radio(key="map_method").set_value("tsne").run()
     assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_map_says_in_one_sentence_that_the_background_embedding_failed(cache, monkeypatch):
+    started: list[subprocess.Popen] = []
+
+    def crashes(name, folder, method, shape, seed, perplexity):
+        started.append(subprocess.Popen([sys.executable, "-c", "pass", name]))  # gone at once, no result
+        return started[-1]
+    monkeypatch.setattr(embedding_job, "_spawn", crashes)
+    at = map_page_with_tsne(monkeypatch)
+    exited(started[0])
+    at.run()
+    said = [w.value for w in at.warning]
+    assert said == ["t-SNE of all 1,000 points failed in its background process (Its process ended without a result "
+                    "(it was stopped or ran out of memory)); the map shows PCA."], said
+    assert len(started) == 1  # not started again by the rerun
+    at.button(key="map_embedding_again").click().run()
+    assert len(started) == 2  # unless asked
+    exited(started[1])
+
+
+def test_the_map_shows_pca_and_says_so_until_the_background_embedding_is_done(cache, monkeypatch):
+    from tests.test_app_explore import array_length
+
+    at = map_page_with_tsne(monkeypatch)
     said = [i.value for i in at.info]
     assert any("t-SNE of all 1,000 points is running in a background process" in s for s in said), said
     (chart,) = at.get("plotly_chart")
@@ -147,3 +174,16 @@ def test_the_map_shows_pca_and_says_so_until_the_background_embedding_is_done(ca
     assert sum(array_length(t["x"]) for t in spec["data"] if t["type"] == "scattergl") == 1000  # every point
     assert not [c.value for c in at.caption if "random subset" in c.value]
     assert len(list(cache.glob("*-job.pid"))) == 1  # one process for all those reruns
+
+
+def test_the_line_above_the_map_says_the_method_the_share_done_and_the_stage():
+    from explorer.state import map_embedding
+
+    state = embedding_job.JobState(RUNNING, 0.42, "optimising 120/300")
+    assert map_embedding.sentence(state, "tsne", 200_000) == (
+        "t-SNE of all 200,000 points is running in a background process (42%, optimising 120/300); the map shows "
+        "PCA until it is done.")
+    assert "waits for another background embedding" in map_embedding.sentence(embedding_job.JobState(WAITING),
+                                                                               "umap", 20_000)
+    assert map_embedding.stage_words("early exaggeration 20/250") == "early exaggeration 20/250"
+    assert map_embedding.stage_words("neighbours") == "neighbours"
