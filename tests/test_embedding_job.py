@@ -16,7 +16,7 @@ import pytest
 from tests.waiting import exited, until
 from training.analysis import embedding, map_cache
 from training.jobs import embedding_job
-from training.jobs.embedding_job import DONE, FAILED, RUNNING, WAITING
+from training.jobs.embedding_job import DONE, FAILED, NONE, RUNNING, WAITING
 
 
 @pytest.fixture
@@ -62,6 +62,8 @@ def test_the_job_writes_coordinates_that_the_map_cache_returns_and_its_progress_
     coords, hit = map_cache.cached(mu, "tsne", 0, 30.0, never)
     assert hit and coords.shape == (300, 2) and np.isfinite(coords).all()
     assert embedding_job.start(mu, "tsne").state == DONE  # done: nothing started again
+    embedding_job.files(name)["coords"].unlink()  # pruned from the cache since
+    assert embedding_job.status(name).state == NONE  # to be started again, not failed
 
 
 def test_a_second_start_while_one_runs_starts_no_second_process_and_a_killed_one_is_failed(cache, monkeypatch):

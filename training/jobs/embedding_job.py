@@ -69,7 +69,7 @@ def status(name: str) -> JobState:
         return JobState(FAILED, float(progress.get("fraction", 0.0)), str(progress.get("stage", "")),
                         {k: progress.get(k) for k in ("reason", "reason_template", "reason_values")})
     pid = _read_pid(paths["pid"])
-    if pid is None:
+    if pid is None or progress.get("state") == DONE:  # never started, or its result since pruned from the cache
         return JobState(NONE)
     if _alive(pid, name):
         return JobState(RUNNING, float(progress.get("fraction", 0.0)), str(progress.get("stage", "starting")))
