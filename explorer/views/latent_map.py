@@ -9,7 +9,7 @@ import streamlit as st
 
 from explorer.figures import charts, density, ellipse, images
 from explorer.i18n import N_, _
-from explorer.state import dim_names, latent_point, shared, view_link, your_input
+from explorer.state import dim_names, latent_point, map_embedding, shared, view_link, your_input
 from explorer.widgets import downloads, epochs, live, map_canvas, map_points, map_selection, map_thumbs, selection_panel
 from training.core.numbers import whole_number
 from training.analysis import latent, map_cache
@@ -93,8 +93,9 @@ def _controls(z_dim: int, data, names: list[str | None]) -> dict:
     method = c1.radio(_("Projection"), methods, format_func={m: _(METHOD_LABELS[m]) for m in methods}.get, horizontal=True,
                       key="map_method",
                       help=_("PCA: the plane of largest variance of mu. t-SNE and UMAP: images near each other in z "
-                             "stay near each other (on at most {n} points; computed once per model, then kept). Two "
-                             "dims: raw coordinates.").format(n=f"{EMBED_MAX_POINTS:,}"))
+                             "stay near each other (computed once per model, then kept; above {n} points in a "
+                             "background process, the map showing PCA until it is done). Two dims: raw "
+                             "coordinates.").format(n=f"{map_embedding.IN_SERVER_MAX:,}"))
     dims = (0, min(1, z_dim - 1))
     if method == "dims":
         a, b = c2.columns(2)
@@ -173,13 +174,14 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     names = dim_names.of_history(run.history, z_dim)
     opts = _controls(z_dim, data, names)
     opts["names"] = names
-    if opts["method"] in EMBEDDINGS:
+    method = map_embedding.method_shown(mu, opts["method"], 0, PERPLEXITY)  # PCA while a background one runs
+    if method in EMBEDDINGS:
         spinner = _("Running {method} on {n} points (seconds, once per model; kept afterwards)...").format(
-            method=METHOD_LABELS[opts["method"]], n=f"{min(len(mu), EMBED_MAX_POINTS):,}")
+            method=METHOD_LABELS[method], n=f"{len(mu):,}")
     else:
         spinner = _("Projecting...")
     with st.spinner(spinner):
-        proj, idx = _projection(path, digest, opts["method"], opts["dims"], 0, EMBED_MAX_POINTS, mu)
+        proj, idx = _projection(path, digest, method, opts["dims"], 0, len(mu), mu)  # all points, always
     manifold = None
     if proj.invertible:
         manifold = _manifold(path, digest, opts["method"], opts["dims"], opts["n_grid"], proj, run.model)
