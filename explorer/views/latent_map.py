@@ -10,7 +10,7 @@ import streamlit as st
 from explorer.figures import charts, density, ellipse, images
 from explorer.i18n import N_, _
 from explorer.state import dim_names, latent_point, shared, view_link, your_input
-from explorer.widgets import downloads, epochs, live, map_points, map_selection, map_thumbs, selection_panel
+from explorer.widgets import downloads, epochs, live, map_canvas, map_points, map_selection, map_thumbs, selection_panel
 from training.core.numbers import whole_number
 from training.analysis import latent, map_cache
 from training.analysis.embedding import MAX_POINTS as EMBED_MAX_POINTS
@@ -18,6 +18,7 @@ from training.analysis.embedding import MAX_POINTS as EMBED_MAX_POINTS
 METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two latent dims")}
 EMBEDDINGS = latent.NEIGHBOUR_EMBEDDINGS
 PERPLEXITY = 30.0
+CANVAS = "latent_map_canvas"  # the map's key when regl-scatterplot draws it (many points: map_canvas.renderer)
 FIRST_EMBEDDING = ("umap", "tsne")  # a >2-D model with one of these shipped opens on it (the first found)
 
 
@@ -185,15 +186,21 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     if opts["labels"]:  # filter: the points of the chosen labels only (the projection itself is of all)
         keep = np.isin(data.y_test.numpy()[idx], opts["labels"])
         proj, idx = replace(proj, coords=proj.coords[keep]), idx[keep]
-    clicked = map_selection.take_event(path, st.session_state.get("latent_map_scatter"), len(mu))  # before it redraws
+    big = map_canvas.renderer(len(idx)) == "regl"
+    sent = map_canvas.selected(CANVAS, len(mu))  # a click or lasso on either renderer, read before it redraws
+    clicked = (map_selection.take_indices(path, sent) if sent is not None else
+               map_selection.take_event(path, st.session_state.get("latent_map_scatter"), len(mu)))
     selection, picked = map_selection.current(path, len(mu)), map_selection.remember_pick(run, clicked, len(mu))
     left, right = st.columns([3, 1])
     with left:
         fig = map_thumbs.quiet_hover(_scatter_figure(proj, idx, data, opts, manifold), len(x_test))  # the thumbnail says it
         fig, said = _your_input(map_selection.grey_others(fig, selection and selection["indices"], picked), run,
                                  proj)
-        st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_map_scatter",
-                        config={"scrollZoom": True, **downloads.chart_config("latent-map")})
+        if big:
+            map_canvas.draw(fig, CANVAS, picked)
+        else:
+            st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_map_scatter",
+                            config={"scrollZoom": True, **downloads.chart_config("latent-map")})
         map_thumbs.thumbnails(x_test, map_points.atlas_id(run), "latent_map_scatter",
                               captions=map_points.captions(_captions(data, opts), len(x_test)))
         if opts["method"] in EMBEDDINGS and len(idx) < len(mu):

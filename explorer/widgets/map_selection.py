@@ -175,9 +175,13 @@ def from_link(data, path: str, n_test: int) -> None:
 
 
 def take_event(path: str, event, n: int) -> int | None:
-    """A chart event: a box or lasso of more than one point becomes the selection (once per event); one point is a
-    click, returned for the picked point."""
-    found = event_indices(event, n)
+    """A Plotly chart event: see :func:`take_indices`."""
+    return take_indices(path, event_indices(event, n))
+
+
+def take_indices(path: str, found: np.ndarray) -> int | None:
+    """The point indices a chart event sent: more than one (a box or a lasso) becomes the selection (once per
+    event); one point is a click, returned for the picked point."""
     if len(found) > 1:
         seen = (path, tuple(int(i) for i in found))
         if st.session_state.get(SEEN) != seen:

@@ -79,7 +79,8 @@ def quiet_hover(fig, n: int):
     shows instead); every other trace keeps its label."""
     for trace in fig.data:
         data = getattr(trace, "customdata", None)
-        if data is not None and len(data) and all(0 <= int(np.ravel(v)[0]) < n for v in data):
+        first = None if data is None or not len(data) else np.asarray(data).reshape(len(data), -1)[:, 0]
+        if first is not None and np.issubdtype(first.dtype, np.number) and ((first >= 0) & (first < n)).all():
             trace.hovertemplate = None
             trace.hoverinfo = "none"
     return fig

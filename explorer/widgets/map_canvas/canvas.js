@@ -1,0 +1,226 @@
+// map_canvas: the Latent map's points drawn by regl-scatterplot (Streamlit components v2).
+//
+// regl_scatterplot.js, put before this file by Python (explorer/widgets/map_canvas/__init__.py), defines
+// `reglScatterplot` = {createScatterplot, createRenderer}. Python sends (data):
+//   points   an Arrow table x, y (float32, the plotted plane mapped onto [-1, 1]), c (colour class), i (point
+//            index), or null when this browser already holds the table named `key` (state "has")
+//   palette  [r, g, b, a] per colour class (0..1);  legend  what the classes and lines are
+//   lines    polylines [{vertices, color, width}] in the same [-1, 1] square (contours, ellipses, crosses)
+//   image    a PNG data URL filling the square (the decoded grid), or null
+//   extent   [x0, x1, y0, y1]: the plotted plane's values at the square's edges (for the axes' ticks)
+//   titles   the axes' titles;  picked  the point index to ring (the library's selection outline), or null
+// It reports:  state "has" (the table it holds), trigger "selected" (point indices of a click or a lasso).
+// window.mapCanvas: {n, firstPaint, draws, ready, screenOf(index)} for the benchmarks and browser tests.
+"use strict";
+
+const {createScatterplot, createRenderer} = reglScatterplot;
+const tables = new Map();          // key -> {x, y, c, i, at}: at[index] = position in x, y (or -1)
+const instances = new WeakMap();   // parentElement -> instance
+
+function readTable(table) {
+  const x = table.getChild("x").toArray(), y = table.getChild("y").toArray();
+  const c = Float32Array.from(table.getChild("c").toArray(), Number);
+  const i = Int32Array.from(table.getChild("i").toArray(), Number);
+  let top = -1;
+  for (let k = 0; k < i.length; k++) if (i[k] > top) top = i[k];
+  const at = new Int32Array(top + 1).fill(-1);
+  for (let k = 0; k < i.length; k++) at[i[k]] = k;
+  return {x, y, c, i, at};
+}
+
+function niceStep(span, count) {
+  const raw = span / Math.max(1, count), power = 10 ** Math.floor(Math.log10(raw)), unit = raw / power;
+  return power * (unit < 1.5 ? 1 : unit < 3.5 ? 2 : unit < 7.5 ? 5 : 10);
+}
+
+function create(root) {
+  const box = root.querySelector(".plot");
+  const canvas = root.querySelector("canvas.points"), axes = root.querySelector("canvas.axes");
+  const count = root.querySelector(".count"), legendBox = root.querySelector(".legend");
+  const hint = root.querySelector(".hint"), resetButton = root.querySelector(".reset");
+  let plot = null, renderer = null, data = null, table = null, shownKey = null, send = null, view = null;
+  let pointer = {clientX: 0, clientY: 0}, quiet = false, width = 0, height = 0;
+  const stats = {n: 0, firstPaint: null, draws: 0, ready: false};
+
+  // normalised [-1, 1] -> CSS pixels in the canvas: projection * view * model, as the library's own
+  // getScreenPosition (its aspect ratio is the canvas's, so the square fills the canvas)
+  function toScreen(nx, ny) {
+    const v = view || [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], ar = width / height;
+    const cx = (v[0] * ar * nx + v[4] * ny + v[12]) / ar, cy = v[1] * ar * nx + v[5] * ny + v[13];
+    return [width * (cx + 1) / 2, height * (0.5 - cy / 2)];
+  }
+  function toNorm(sx, sy) {  // the inverse, for a view without rotation (the library's 2-D camera)
+    const v = view || [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], ar = width / height;
+    return [((2 * sx / width - 1) * ar - v[12]) / (v[0] * ar), ((1 - 2 * sy / height) - v[13]) / v[5]];
+  }
+
+  function drawAxes() {
+    if (!data || !width) return;
+    const dpr = window.devicePixelRatio || 1;
+    if (axes.width !== Math.round(width * dpr) || axes.height !== Math.round(height * dpr)) {
+      axes.width = Math.round(width * dpr); axes.height = Math.round(height * dpr);
+      axes.style.width = `${width}px`; axes.style.height = `${height}px`;
+    }
+    const ctx = axes.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    const [x0, x1, y0, y1] = data.extent;
+    const [a, b] = [toNorm(0, height), toNorm(width, 0)];  // bottom-left and top-right corners, normalised
+    const dataX = (n) => x0 + (n + 1) / 2 * (x1 - x0), dataY = (n) => y0 + (n + 1) / 2 * (y1 - y0);
+    const normX = (v) => 2 * (v - x0) / (x1 - x0) - 1, normY = (v) => 2 * (v - y0) / (y1 - y0) - 1;
+    ctx.font = "11px sans-serif"; ctx.lineJoin = "round";
+    const label = (text, px, py) => {  // dark on a white halo: legible over points and the decoded grid
+      ctx.lineWidth = 3; ctx.strokeStyle = "rgba(255,255,255,0.85)"; ctx.strokeText(text, px, py);
+      ctx.fillText(text, px, py); ctx.lineWidth = 1; ctx.strokeStyle = "rgba(0,0,0,0.45)";
+    };
+    ctx.fillStyle = "#444"; ctx.strokeStyle = "rgba(0,0,0,0.45)";
+    const lx = dataX(a[0]), hx = dataX(b[0]), ly = dataY(a[1]), hy = dataY(b[1]);
+    const sx = niceStep(hx - lx, width / 110), sy = niceStep(hy - ly, height / 80);
+    const digits = (s) => Math.max(0, -Math.floor(Math.log10(s) + 1e-9));
+    ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+    for (let t = Math.ceil(lx / sx) * sx; t <= hx; t += sx) {
+      const [px] = toScreen(normX(t), 0);
+      ctx.beginPath(); ctx.moveTo(px, height); ctx.lineTo(px, height - 5); ctx.stroke();
+      label(t.toFixed(digits(sx)), px, height - 6);
+    }
+    ctx.textAlign = "left"; ctx.textBaseline = "middle";
+    for (let t = Math.ceil(ly / sy) * sy; t <= hy; t += sy) {
+      const [, py] = toScreen(0, normY(t));
+      ctx.beginPath(); ctx.moveTo(0, py); ctx.lineTo(5, py); ctx.stroke();
+      label(t.toFixed(digits(sy)), 7, py);
+    }
+    ctx.font = "12px sans-serif"; ctx.fillStyle = "#31333f";
+    ctx.textAlign = "right"; ctx.textBaseline = "bottom";
+    label(data.titles[0] || "", width - 6, height - 20);
+    ctx.save(); ctx.translate(22, 40); ctx.rotate(Math.PI / 2); ctx.textAlign = "left"; ctx.textBaseline = "bottom";
+    label(data.titles[1] || "", 0, 0); ctx.restore();
+  }
+
+  function fit() {
+    const w = Math.max(100, Math.round(box.getBoundingClientRect().width)), h = data.height;
+    if (w === width && h === height) return;
+    width = w; height = h;
+    canvas.style.height = `${h}px`;
+    renderer.resize(w, h);  // the library's shared canvas sized to the plot, not the window: far fewer pixels
+    plot.set({width: w, height: h, aspectRatio: w / h});
+    drawAxes();
+  }
+
+  function ensure() {
+    if (plot) return;
+    width = Math.max(100, Math.round(box.getBoundingClientRect().width)); height = data.height;
+    canvas.style.height = `${height}px`;
+    renderer = createRenderer();
+    renderer.resize(width, height);
+    plot = createScatterplot({
+      canvas, renderer, width, height, aspectRatio: width / height, backgroundColor: [1, 1, 1, 1],
+      pointSize: 3, pointSizeSelected: 2, pointOutlineWidth: 2, colorBy: "valueA", lassoOnLongPress: true,
+      lassoColor: [0.12, 0.12, 0.12, 1], deselectOnDblClick: false, deselectOnEscape: false,
+    });
+    plot.subscribe("draw", () => { stats.draws++; drawAxes(); });
+    plot.subscribe("view", (event) => { view = event.view; drawAxes(); });
+    plot.subscribe("pointOver", (k) => {
+      if (table && window.mapThumbs) window.mapThumbs.show(table.i[k], pointer);
+    });
+    plot.subscribe("pointOut", () => { if (window.mapThumbs) window.mapThumbs.hide(); });
+    plot.subscribe("select", ({points}) => {
+      if (quiet || !table || !send) return;
+      send.trigger("selected", Array.from(points, (k) => table.i[k]));
+    });
+    canvas.addEventListener("pointermove", (event) => { pointer = event; });
+    for (const name of ["pointerleave", "pointerdown"]) {  // no thumbnail left behind by a drag or a lasso
+      canvas.addEventListener(name, () => { if (window.mapThumbs) window.mapThumbs.hide(); });
+    }
+    new ResizeObserver(() => fit()).observe(box);
+    window.addEventListener("resize", () => { width = 0; fit(); });  // after the library's own handler
+    resetButton.onclick = () => plot.reset();
+  }
+
+  function mark() {  // ring the picked point with the library's selection outline, without reporting it
+    if (!table) return;
+    const k = data.picked != null && data.picked < table.at.length ? table.at[data.picked] : -1;
+    quiet = true;
+    if (k >= 0) plot.select([k], {preventEvent: true}); else plot.deselect({preventEvent: true});
+    quiet = false;
+  }
+
+  function legend() {
+    legendBox.textContent = "";
+    for (const entry of data.legend) {
+      const item = document.createElement("span"), sign = document.createElement("i");
+      item.className = "item";
+      if (entry.ramp) {
+        sign.className = "ramp";
+        sign.style.background = `linear-gradient(to right, ${entry.ramp.map((c) =>
+          `rgb(${c.slice(0, 3).map((v) => Math.round(255 * v)).join(",")})`).join(",")})`;
+        item.append(`${entry.name} ${entry.low}`, sign, entry.high);
+      } else {
+        const rgb = `rgba(${(entry.color || entry.line).slice(0, 3).map((v) => Math.round(255 * v)).join(",")},1)`;
+        sign.className = entry.line ? `line${entry.dash ? " dash" : ""}` : "dot";
+        if (entry.line) sign.style.borderTopColor = rgb; else sign.style.background = rgb;
+        item.append(sign, entry.name);
+      }
+      legendBox.append(item);
+    }
+  }
+
+  async function render(next, setStateValue, setTriggerValue) {
+    data = next;
+    send = {state: setStateValue, trigger: setTriggerValue};
+    count.textContent = data.texts.points.replace("{n}", data.n.toLocaleString("en-US"));
+    hint.textContent = data.texts.hint;
+    resetButton.textContent = data.texts.reset;
+    if (data.points) tables.set(data.key, readTable(data.points));
+    for (const old of [...tables.keys()]) if (old !== data.key) tables.delete(old);  // one table kept
+    if (!tables.has(data.key)) { setStateValue("has", null); return; }  // Python thinks we hold it: ask again
+    ensure();
+    fit();
+    legend();
+    plot.set({pointColor: data.palette, pointColorActive: data.palette, pointColorHover: data.palette,
+              pointSize: data.n > 100000 ? 2 : data.n > 20000 ? 3 : 5});
+    plot.drawAnnotations(data.lines.map((l) => ({vertices: l.vertices, lineColor: l.color, lineWidth: l.width})));
+    if (data.image !== (plot.__image || null)) {
+      plot.__image = data.image;
+      plot.set({backgroundImage: data.image ? await plot.createTextureFromUrl(data.image) : null});
+    }
+    if (shownKey !== data.key) {
+      const t = tables.get(data.key);
+      await plot.draw({x: t.x, y: t.y, valueA: t.c}, {zDataType: "categorical"});
+      table = t; shownKey = data.key;
+      stats.n = t.x.length; stats.ready = true;
+      if (stats.firstPaint === null) stats.firstPaint = performance.now();
+      setStateValue("has", data.key);
+    }
+    mark();
+    drawAxes();
+  }
+
+  const api = {
+    get n() { return stats.n; }, get firstPaint() { return stats.firstPaint; }, get draws() { return stats.draws; },
+    get ready() { return stats.ready; },
+    screenOf(index) {  // client coordinates of the point with INDEX, or null (not drawn, or off the canvas)
+      const k = table && index < table.at.length ? table.at[index] : -1;
+      if (k < 0) return null;
+      const [px, py] = toScreen(table.x[k], table.y[k]), r = canvas.getBoundingClientRect();
+      return px < 0 || py < 0 || px > width || py > height ? null : [r.left + px, r.top + py];
+    },
+    plot: () => plot,
+  };
+  return {render, api, stop() { if (plot) plot.destroy(); if (renderer) renderer.destroy(); plot = null; }};
+}
+
+export default function (component) {
+  const {data, parentElement, setStateValue, setTriggerValue} = component;
+  let instance = instances.get(parentElement);
+  if (!instance) {
+    instance = create(parentElement);
+    instances.set(parentElement, instance);
+  }
+  window.mapCanvas = instance.api;
+  instance.render(data, setStateValue, setTriggerValue);
+  return () => {  // after a re-render the element is still there; gone, its WebGL context is freed
+    setTimeout(() => {
+      if (!parentElement.isConnected) { instance.stop(); instances.delete(parentElement); }
+    }, 0);
+  };
+}
