@@ -16,6 +16,7 @@ empty encodings cache (VAE_EXPLORER_CACHE, a new folder):
                import of the page, building the data set, encoding all N images and the projection (PCA).
   cached s     then --repeats visits, each in a new browser context (the encodings are in the server's memory
                and on disk): navigation to all N points drawn (median).
+  WS MB        in those visits, the WebSocket frames the page received (the points, the thumbnails, ...);
   pan, zoom    in those visits, frames per second with a WebGL draw over 3 s of dragging, then of wheel events, one
                per animation frame, at the map (benchmarks/map_renderers.py: measure; median).
   RSS MB       the server's resident memory after each cached visit (median; /proc/PID/status VmRSS), and its
@@ -107,7 +108,7 @@ def one(browser, renderer: str, n: int, name: str, models: Path, args, viewport)
     cache = Path(tempfile.mkdtemp(prefix=f"latent-map-{renderer}-{n}-"))
     env = {ENV: renderer, "VAE_EXPLORER_CACHE": str(cache)}
     url_path = f"/latent_map?model={name}&points=all&lang=en"
-    out: dict = {"cached": [], "pan": [], "zoom": [], "rss": [], "errors": []}
+    out: dict = {"cached": [], "pan": [], "zoom": [], "rss": [], "ws": [], "errors": []}
     server = Server(ROOT / "explorer" / "app.py", models, env=env)
     try:
         out["first"] = first_paint(browser, renderer, server.url + url_path, n, viewport, args.hang_s)
@@ -122,9 +123,9 @@ def one(browser, renderer: str, n: int, name: str, models: Path, args, viewport)
             out["pan"].append(r["pan"]["fps"])
             out["zoom"].append(r["zoom"]["fps"])
             out["rss"].append(memory_mb(server.pid)[0])
-            out["ws_mb"] = r["ws"] / 1e6
+            out["ws"].append(r["ws"] / 1e6)
             print(f"  {renderer} {n:,}: cached {out['cached'][-1]:.2f} s, pan {out['pan'][-1]:.1f} fps, zoom "
-                  f"{out['zoom'][-1]:.1f} fps, RSS {out['rss'][-1]:.0f} MB, load {os.getloadavg()[0]:.1f}", flush=True)
+                  f"{out['zoom'][-1]:.1f} fps (at rest {r['idle']['fps']:.1f} draws/s), RSS {out['rss'][-1]:.0f} MB, load {os.getloadavg()[0]:.1f}", flush=True)
         out["peak"] = memory_mb(server.pid)[1]
     finally:
         server.stop()
@@ -190,15 +191,15 @@ def report(rows: dict, sizes: list[int], renderers: list[str], encoded: dict, ar
     print(f"\nLatent map, points=all, {args.viewport} page, {os.cpu_count()} cores, no GPU (Chromium {chromium} "
           f"headless, --disable-gpu: WebGL on SwiftShader); median of {args.repeats} cached visits")
     print(f"{'points':>8} {'renderer':<8} {'encode s':>8} {'first s':>8} {'cached s':>8} {'pan fps':>8} "
-          f"{'zoom fps':>8} {'RSS MB':>7} {'peak MB':>7} {'new server s':>12}")
+          f"{'zoom fps':>8} {'RSS MB':>7} {'peak MB':>7} {'new server s':>12} {'WS MB':>6}")
     summary = {}
     for n in sizes:
         for renderer in renderers:
             r = rows[n, renderer]
-            s = summary[n, renderer] = {k: median(r.get(k, [])) for k in ("cached", "pan", "zoom", "rss")}
+            s = summary[n, renderer] = {k: median(r.get(k, [])) for k in ("cached", "pan", "zoom", "rss", "ws")}
             print(f"{n:>8,} {renderer:<8} {encoded[n]['encode_s']:8.2f} {cell(r.get('first'), '.2f', 8)} "
                   f"{cell(s['cached'], '.2f', 8)} {cell(s['pan'], '.1f', 8)} {cell(s['zoom'], '.1f', 8)} "
-                  f"{cell(s['rss'], '.0f', 7)} {cell(r.get('peak'), '.0f', 7)} {cell(r.get('restart'), '.2f', 12)}")
+                  f"{cell(s['rss'], '.0f', 7)} {cell(r.get('peak'), '.0f', 7)} {cell(r.get('restart'), '.2f', 12)} {cell(s['ws'], '.1f', 6)}")
             for what in [r.get("first"), r.get("restart")] + r.get("errors", []):
                 if isinstance(what, str):
                     print(f"{'':>8} {renderer:<8} failed: {what}")
