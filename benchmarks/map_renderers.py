@@ -64,14 +64,17 @@ GL_COUNTER = """(() => {
   requestAnimationFrame(tick);
 })();"""
 
-# each returns performance.timeOrigin + performance.now() (epoch ms) at the first frame all points are drawn
-PAINTED = {  # (regl-perf: as regl, below)
-    "plotly": """n => { const g = document.querySelector('.js-plotly-plot');
+PLOTLY_PAINTED = """n => { const g = document.querySelector('SELECTOR');
       if (!g || !g._fullData || window.__gl.calls === 0) return false;
       return g._fullData.reduce((s, t) => s + (t.x ? t.x.length : 0), 0) >= n
-        ? performance.timeOrigin + performance.now() : false; }""",
-    "regl": """n => window.mapBench && mapBench.n >= n && mapBench.firstPaint !== null
-      ? performance.timeOrigin + mapBench.firstPaint : false""",
+        ? performance.timeOrigin + performance.now() : false; }"""
+REGL_PAINTED = """n => window.STATE && STATE.n >= n && STATE.firstPaint !== null
+      ? performance.timeOrigin + STATE.firstPaint : false"""  # STATE: the page's {n, firstPaint} of its widget
+
+# each returns performance.timeOrigin + performance.now() (epoch ms) at the first frame all points are drawn
+PAINTED = {  # (regl-perf: as regl, below)
+    "plotly": PLOTLY_PAINTED.replace("SELECTOR", ".js-plotly-plot"),
+    "regl": REGL_PAINTED.replace("STATE", "mapBench"),
     # -1: the embedding view says it cannot draw (it needs WebGPU with shader-f16; SwiftShader's WebGPU lacks it)
     "atlas": """n => { const texts = [], canvases = [];   // its view lives in a shadow root
       const walk = root => { for (const el of root.querySelectorAll('*')) { if (el.tagName === 'CANVAS') canvases.push(el);
@@ -129,10 +132,10 @@ def plot_frame(page, renderer: str):
     return page.frames[-1]
 
 
-DRIVE = """([kind, seconds]) => new Promise(resolve => {
+DRIVE = """([kind, seconds, scope]) => new Promise(resolve => {   // scope: a selector the plot is in, or null
   const deep = (root, out = []) => { for (const el of root.querySelectorAll('*')) {   // shadow roots too
     if (el.tagName === 'CANVAS') out.push(el); if (el.shadowRoot) deep(el.shadowRoot, out); } return out; };
-  const canvases = deep(document).filter(c => c.getBoundingClientRect().width > 200);
+  const canvases = deep(scope ? document.querySelector(scope) : document).filter(c => c.getBoundingClientRect().width > 200);
   const r = canvases[canvases.length - 1].getBoundingClientRect();
   const cx = r.left + r.width / 2, cy = r.top + Math.min(r.height, 600) / 2;
   let target = document.elementFromPoint(cx, cy);   // what a real pointer would hit (Plotly: its drag layer)
@@ -168,13 +171,16 @@ DRIVE = """([kind, seconds]) => new Promise(resolve => {
 })"""
 
 
-def fps(frame, kind: str, seconds: float) -> dict:
-    """One synthetic input event per animation frame, dispatched in the plot's own frame for SECONDS."""
-    return frame.evaluate(DRIVE, [kind, seconds])
+def fps(frame, kind: str, seconds: float, scope: str | None = None) -> dict:
+    """One synthetic input event per animation frame, dispatched in the plot's own frame (at the plot inside the
+    element SCOPE selects, if given) for SECONDS."""
+    return frame.evaluate(DRIVE, [kind, seconds, scope])
 
 
-def measure(browser, renderer: str, url: str, n: int, seconds: float, cdn: str | None = None,
-            timeout_s: int = 300, viewport: tuple[int, int] = (1400, 1000)) -> dict:
+def open_map(browser, renderer: str, url: str, n: int, cdn: str | None = None, timeout_s: int = 300,
+             viewport: tuple[int, int] = (1400, 1000), painted_js: str | None = None) -> dict:
+    """A new browser context opens URL and waits until N points are drawn (PAINTED_JS, default the renderer's own):
+    {"first_paint_ms", "ctx", "frame", "cdp", "sizes", "foreign"}, or {"error", "foreign"} with the context closed."""
     ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     serve_cdn_locally(ctx, cdn)
     ctx.add_init_script(GL_COUNTER)
@@ -192,24 +198,34 @@ def measure(browser, renderer: str, url: str, n: int, seconds: float, cdn: str |
     t_nav = page.evaluate("performance.timeOrigin")
     frame = plot_frame(page, renderer)
     try:
-        painted = frame.wait_for_function(PAINTED[renderer], arg=n, polling="raf", timeout=timeout_s * 1000).json_value()
+        painted = frame.wait_for_function(painted_js or PAINTED[renderer], arg=n, polling="raf",
+                                          timeout=timeout_s * 1000).json_value()
     except Exception as e:  # noqa: BLE001 (a timeout: say it, with the requests made so far)
         painted, why = None, f"nothing drawn within {timeout_s} s ({type(e).__name__})"
     if painted is None or painted == -1:
-        if painted == -1:
-            why = "its view says: WebGPU is unavailable. This view requires a browser with WebGPU support"
+        if painted == -1:  # PAINTED_JS's -1: the page says it cannot draw
+            why = ("its view says: WebGPU is unavailable. This view requires a browser with WebGPU support"
+                   if renderer == "atlas" else "the page shows an error instead of the plot")
         ctx.close()
         return {"error": why, "foreign": sorted(set(foreign))}
-    first_paint = painted - t_nav
-    page.wait_for_timeout(500)  # let the first-paint work settle before the input starts
+    return {"first_paint_ms": painted - t_nav, "ctx": ctx, "frame": frame, "cdp": cdp, "sizes": sizes, "foreign": foreign}
 
-    idle = fps(frame, "idle", 1.0)  # no input: the frame rate the page has, and draws without input
-    pan = fps(frame, "pan", seconds)
-    zoom = fps(frame, "zoom", seconds)
-    cdp.detach()
-    ctx.close()
-    return {"first_paint_ms": first_paint, "idle": idle, "pan": pan, "zoom": zoom, "http": sizes["http"], "ws": sizes["ws"],
-            "foreign": sorted(set(foreign))}
+
+def measure(browser, renderer: str, url: str, n: int, seconds: float, cdn: str | None = None, timeout_s: int = 300,
+            viewport: tuple[int, int] = (1400, 1000), painted_js: str | None = None, scope: str | None = None) -> dict:
+    """open_map, then the frame rates at rest (1 s), panning and zooming (SECONDS each) and the bytes received."""
+    r = open_map(browser, renderer, url, n, cdn, timeout_s, viewport, painted_js)
+    if "error" in r:
+        return r
+    frame = r["frame"]
+    frame.wait_for_timeout(500)  # let the first-paint work settle before the input starts
+    idle = fps(frame, "idle", 1.0, scope)  # no input: the frame rate the page has, and draws without input
+    pan = fps(frame, "pan", seconds, scope)
+    zoom = fps(frame, "zoom", seconds, scope)
+    r["cdp"].detach()
+    r["ctx"].close()
+    return {"first_paint_ms": r["first_paint_ms"], "idle": idle, "pan": pan, "zoom": zoom, "http": r["sizes"]["http"],
+            "ws": r["sizes"]["ws"], "foreign": sorted(set(r["foreign"]))}
 
 
 def main() -> None:
