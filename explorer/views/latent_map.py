@@ -184,7 +184,7 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
         proj, idx = _projection(path, digest, method, opts["dims"], 0, len(mu), mu)  # all points, always
     manifold = None
     if proj.invertible:
-        manifold = _manifold(path, digest, opts["method"], opts["dims"], opts["n_grid"], proj, run.model)
+        manifold = _manifold(path, digest, method, opts["dims"], opts["n_grid"], proj, run.model)
     if opts["labels"]:  # filter: the points of the chosen labels only (the projection itself is of all)
         keep = np.isin(data.y_test.numpy()[idx], opts["labels"])
         proj, idx = replace(proj, coords=proj.coords[keep]), idx[keep]
@@ -205,9 +205,6 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
                             config={"scrollZoom": True, **downloads.chart_config("latent-map")})
         map_thumbs.thumbnails(x_test, map_points.atlas_id(run), "latent_map_scatter",
                               captions=map_points.captions(_captions(data, opts), len(x_test)))
-        if opts["method"] in EMBEDDINGS and len(idx) < len(mu):
-            st.caption(_("{method} of {n} of the {total} test images (random subset).").format(
-                method=METHOD_LABELS[opts["method"]], n=len(idx), total=len(mu)))
         for line in (opts.get("density_said"), said):
             if line:
                 st.caption(line)
