@@ -38,7 +38,8 @@ function create(root) {
   const canvas = root.querySelector("canvas.points"), axes = root.querySelector("canvas.axes");
   const count = root.querySelector(".count"), legendBox = root.querySelector(".legend");
   const hint = root.querySelector(".hint"), resetButton = root.querySelector(".reset");
-  let plot = null, renderer = null, data = null, table = null, shownKey = null, send = null, view = null;
+  let plot = null, renderer = null, data = null, table = null, shownKey = null, drawing = null, send = null;
+  let view = null;
   let pointer = {clientX: 0, clientY: 0}, quiet = false, width = 0, height = 0;
   const stats = {n: 0, firstPaint: null, draws: 0, ready: false};
 
@@ -176,7 +177,10 @@ function create(root) {
     count.textContent = data.texts.points.replace("{n}", data.n.toLocaleString("en-US"));
     hint.textContent = data.texts.hint;
     resetButton.textContent = data.texts.reset;
-    if (data.points) tables.set(data.key, readTable(data.points));
+    if (data.points) {  // held from now on: said at once, so the reruns of this first render do not resend it
+      tables.set(data.key, readTable(data.points));
+      setStateValue("has", data.key);
+    }
     for (const old of [...tables.keys()]) if (old !== data.key) tables.delete(old);  // one table kept
     if (!tables.has(data.key)) { setStateValue("has", null); return; }  // Python thinks we hold it: ask again
     ensure();
@@ -189,13 +193,13 @@ function create(root) {
       plot.__image = data.image;
       plot.set({backgroundImage: data.image ? await plot.createTextureFromUrl(data.image) : null});
     }
-    if (shownKey !== data.key) {
+    if (shownKey !== data.key && drawing !== data.key) {  // a render while it draws does not draw it twice
       const t = tables.get(data.key);
+      drawing = data.key;
       await plot.draw({x: t.x, y: t.y, valueA: t.c}, {zDataType: "categorical"});
-      table = t; shownKey = data.key;
+      table = t; shownKey = data.key; drawing = null;
       stats.n = t.x.length; stats.ready = true;
       if (stats.firstPaint === null) stats.firstPaint = performance.now();
-      setStateValue("has", data.key);
     }
     mark();
     drawAxes();

@@ -20,7 +20,7 @@ function create(root) {
 
   function show(index, event) {
     const image = data && atlases.get(data.atlas_id);
-    if (!image || !(index >= 0 && index < data.n)) return hide();
+    if (!image || !image.complete || !(index >= 0 && index < data.n)) return hide();
     const s = data.side, w = Math.max(s, Math.round(data.width / s) * s);
     canvas.width = w; canvas.height = w;
     const ctx = canvas.getContext("2d");
@@ -67,9 +67,12 @@ function create(root) {
     }
     if (!atlases.has(data.atlas_id)) {
       if (!data.atlas) { setStateValue("has", null); return; }  // Python thinks we hold it: ask again
+      // Held from the moment it arrives (decoding takes a while): said at once, in the same render as the
+      // captions and the map's points, so that the reruns these answers cause do not send it again.
       const image = new Image();
-      image.onload = () => { atlases.set(data.atlas_id, image); setStateValue("has", data.atlas_id); };
       image.src = data.atlas;
+      atlases.set(data.atlas_id, image);
+      setStateValue("has", data.atlas_id);
     }
     attach();
     clearInterval(timer);
@@ -78,7 +81,7 @@ function create(root) {
 
   const api = {
     get shown() { return shown; },
-    get ready() { return !!(data && atlases.has(data.atlas_id)); },
+    get ready() { return !!(data && atlases.has(data.atlas_id) && atlases.get(data.atlas_id).complete); },
     get bound() { return !!bound; },
     get size() { return canvas.width; },
     get visible() { return !box.hidden; },
