@@ -119,7 +119,7 @@ function create(root) {
       lassoColor: [0.12, 0.12, 0.12, 1], lassoMinDelay: 0, lassoMinDist: 1, deselectOnDblClick: false,
       deselectOnEscape: false,
     });
-    plot.subscribe("draw", () => { stats.draws++; drawAxes(); });
+    plot.subscribe("draw", () => { stats.draws++; });  // the axes follow the camera ("view"), not every frame
     plot.subscribe("view", (event) => { view = event.view; drawAxes(); });
     plot.subscribe("pointOver", (k) => {
       if (table && window.mapThumbs) window.mapThumbs.show(table.i[k], pointer);
