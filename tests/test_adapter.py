@@ -48,6 +48,10 @@ def test_the_app_opens_it_by_default_and_its_pages_work(tmp_path, monkeypatch):
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
     assert any("your own Python code" in i.value for i in at.info)  # Real-time sliders: the server decodes it
+    monkeypatch.setenv("VAE_EXPLORER_MAP_RENDERER", "regl")  # the renderer of maps above 10,000 points
+    at.switch_page("views/latent_map.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "map_canvas" in [e.proto.component_name for e in at.get("bidi_component")] and not at.get("plotly_chart")
 
 
 def test_a_folder_naming_code_that_was_not_given_is_refused_and_never_imported(tmp_path):

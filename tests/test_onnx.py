@@ -99,7 +99,7 @@ def test_a_model_this_library_did_not_write_decodes_and_encodes_exactly(theirs):
     assert summary.ready and summary.latent_dim == Z and summary.dataset == "digits"
 
 
-def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs):
+def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs, monkeypatch):
     _, folder = theirs
     at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(folder)
@@ -122,6 +122,10 @@ def test_the_explorer_pages_work_on_it_and_the_history_pages_say_why_not(theirs)
     at.switch_page("views/latent_map.py").run()
     (chart,) = at.get("plotly_chart")
     assert "scattergl" in chart.proto.spec
+    monkeypatch.setenv("VAE_EXPLORER_MAP_RENDERER", "regl")  # the renderer of maps above 10,000 points
+    at.switch_page("views/latent_map.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "map_canvas" in [e.proto.component_name for e in at.get("bidi_component")] and not at.get("plotly_chart")
 
 
 def test_its_models_card_says_where_it_comes_from(theirs, monkeypatch):
