@@ -124,3 +124,35 @@ def test_the_axes_follow_the_librarys_camera_after_a_pan(page, regl_server):
     assert len(ours) > 3
     for a, b in zip(ours, theirs):
         assert math.dist(a, b) < 0.5
+
+
+def test_a_box_drawn_with_shift_selects_the_points_inside_it(page, regl_server):
+    page.goto(f"{regl_server.url}/latent_map?lang=en&model=mnist5k-z16&proj=pca")
+    settle(page)
+    page.wait_for_function(READY)
+    page.locator(CANVAS).scroll_into_view_if_needed()
+    page.locator(".st-key-latent_map_canvas button.rectangle").click()
+    box = page.locator(CANVAS).bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35
+    x1, y1 = x0 + box["width"] * 0.2, y0 + box["height"] * 0.25
+    where = page.evaluate(WHERE, 1000)
+    inside = {i for i, p in enumerate(where) if p and x0 + 3 < p[0] < x1 - 3 and y0 + 3 < p[1] < y1 - 3}
+    near = {i for i, p in enumerate(where) if p and x0 - 3 <= p[0] <= x1 + 3 and y0 - 3 <= p[1] <= y1 + 3}
+    assert len(inside) > 5
+    page.keyboard.down("Shift")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 0.5, y0 + 0.5)  # the library's box starts at the first move after the press
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=6)
+    page.mouse.move(x1, y1, steps=6)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    said = page.get_by_text("test images selected").first
+    said.wait_for()
+    idle(page)
+    page.wait_for_function(READY)
+    colours = page.evaluate("n => [...Array(n).keys()].map(i => window.mapCanvas.colourOf(i))", 1000)
+    greyed = {i for i, c in enumerate(colours) if c and [round(v, 3) for v in c] == [round(196 / 255, 3)] * 3 + [1]}
+    selected = set(range(1000)) - greyed
+    assert inside <= selected <= near
+    assert said.inner_text().startswith(f"{len(selected)} test images selected (drawn on the map)")

@@ -17,7 +17,7 @@ translates that figure into this widget's terms, so the two renderers can never 
   annotations, dashes cut in here; other marker traces (the visitor's mu) become small crosses;
 - the decoded grid (a layout image) becomes the library's background image, which fills [-1, 1]^2: the
   normalisation then maps the grid's own extent onto that square, so the tiles sit where Plotly put them.
-The browser reports a click (one point) or a lasso (shift-drag, or press and hold) as the point indices it
+The browser reports a click (one point) or a lasso or box (shift-drag, or press and hold) as the point indices it
 selected (trigger ``selected``), which :func:`selected` reads before the page redraws, as the Plotly path does.
 """
 
@@ -251,8 +251,8 @@ def draw(fig, key: str, picked: int | None = None) -> None:
     drawn = payload(fig)
     holds = _state(key).get("has")
     texts = {"points": _("{n} points"), "hint": _("Drag to pan, wheel to zoom, click a point to open it; hold "
-                                                  "Shift and drag (or press and hold) to draw a lasso."),
-             "reset": _("Reset view")}
+                                                  "Shift and drag (or press and hold) to select with a lasso or a box."),
+             "reset": _("Reset view"), "lasso": _("Lasso"), "box": _("Box")}
     _component(
         key=key,
         data={**{k: v for k, v in drawn.items() if k != "points"},

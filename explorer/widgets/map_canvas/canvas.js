@@ -38,6 +38,7 @@ function create(root) {
   const canvas = root.querySelector("canvas.points"), axes = root.querySelector("canvas.axes");
   const count = root.querySelector(".count"), legendBox = root.querySelector(".legend");
   const hint = root.querySelector(".hint"), resetButton = root.querySelector(".reset");
+  const modes = [...root.querySelectorAll("button.mode")];  // how Shift-drag selects: lasso or box
   let plot = null, renderer = null, data = null, table = null, shownKey = null, drawing = null, send = null;
   let view = null;
   let pointer = {clientX: 0, clientY: 0}, quiet = false, width = 0, height = 0;
@@ -141,6 +142,14 @@ function create(root) {
     new ResizeObserver(() => fit()).observe(box);
     window.addEventListener("resize", () => { width = 0; fit(); });  // after the library's own handler
     resetButton.onclick = () => plot.reset();
+    for (const button of modes) {
+      button.onclick = () => {
+        const type = button.classList.contains("rectangle") ? "rectangle" : "freeform";
+        plot.set({lassoType: type});
+        for (const b of modes) b.classList.toggle("on", b === button);
+      };
+    }
+    modes[0].classList.add("on");
   }
 
   function mark() {  // ring the picked point with the library's selection outline, without reporting it
@@ -177,6 +186,8 @@ function create(root) {
     count.textContent = data.texts.points.replace("{n}", data.n.toLocaleString("en-US"));
     hint.textContent = data.texts.hint;
     resetButton.textContent = data.texts.reset;
+    modes[0].textContent = data.texts.lasso;
+    modes[1].textContent = data.texts.box;
     if (data.points) {  // held from now on: said at once, so the reruns of this first render do not resend it
       tables.set(data.key, readTable(data.points));
       setStateValue("has", data.key);
