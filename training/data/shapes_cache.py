@@ -17,8 +17,10 @@ the folder cannot be written or its disk would keep less than ``MIN_FREE_BYTES``
 
 Folder: ``$VAE_EXPLORER_CACHE/shapes``, default ``~/.cache/vae-explorer/shapes``.
 
-Measured (2 shared cores, busy with other work; median of 3 fresh processes): ``load_shapes(28, 0, 200000)``
-renders in 10.9 s and reads its 157 MB file in 0.6 s.
+Measured on 2 cores shared with other work (load 7 to 12), median of 3 fresh processes: ``load_shapes(28, 0,
+200000)`` takes 13.7 s rendering (15.4 s the first time, rendering and writing) and 2.2 s reading its 157 MB file
+(of which read_into 0.7 s; the rest is the float32 tensors' first touch and the in-process cache's copy); single
+runs under heavier load reached 40 s and 13 s. The peak is 1,210 MB above the imports either way.
 """
 
 from __future__ import annotations
