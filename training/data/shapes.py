@@ -6,7 +6,9 @@ rotation in [0, 2*pi) radians, and pos_x / pos_y in [0, 1] (left/top to
 right/bottom, always keeping the whole shape inside the image).
 
 Rendering is vectorised: the shapes' implicit functions are evaluated on a
-supersampled pixel grid for a whole batch of images at once.
+supersampled pixel grid for a whole batch of images at once. A large set (from 50,000 images) is kept on disk
+once rendered and read back after a restart (training/data/shapes_cache.py: 200,000 at 28 px in 2.2 s instead of
+13.7 s on 2 busy cores).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from training.core.config import SHAPES_DEFAULT_SIZE, SHAPES_SIZE_RANGE
 
+from . import shapes_cache
 from .cache import memoized
 from .dataset import Dataset
 
@@ -26,6 +29,7 @@ SCALE_RANGE = (0.5, 1.0)
 _RADIUS = 0.6  # circumscribed radius of a scale-1 shape, in image units ([-1, 1] across)
 _SUPERSAMPLE = 3  # sub-pixels per axis for anti-aliasing
 _BATCH = 512  # images rendered per vectorised step (bounds memory)
+_PROBE = 16  # images of a kept set rendered again to check it
 N_TRAIN, N_TEST = 8000, 2000
 DEFAULT_SIZE = SHAPES_DEFAULT_SIZE  # images when no size is asked for: N_TRAIN + N_TEST
 SIZE_RANGE = SHAPES_SIZE_RANGE  # a size one can ask for: at most dSprites' own (3 x 6 x 40 x 32 x 32 factor values)
@@ -45,13 +49,19 @@ def load_shapes(image_size: int = 28, seed: int = 0, size: int | None = None) ->
     """SIZE shapes (default 10,000) of side ``image_size``, four in five for training, deterministic by ``seed``.
 
     The images are rendered straight into their two float32 tensors, a batch at a time: the build's peak is
-    the data itself plus one batch's temporaries (training/data/budget.py)."""
+    the data itself plus one batch's temporaries (training/data/budget.py). A large set kept on disk is read
+    into them instead, a batch at a time (training/data/shapes_cache.py)."""
     n_train, n_test = split_sizes(size)
     factors = torch.from_numpy(sample_factors(n_train + n_test, seed))
     x_train = torch.empty((n_train, 1, image_size, image_size), dtype=torch.float32)
     x_test = torch.empty((n_test, 1, image_size, image_size), dtype=torch.float32)
-    render_shapes(factors[:n_train].numpy(), image_size, out=x_train.numpy())
-    render_shapes(factors[n_train:].numpy(), image_size, out=x_test.numpy())
+    parts = [x_train.numpy(), x_test.numpy()]
+    kept = shapes_cache.path(n_train + n_test, image_size, seed) if shapes_cache.worth_keeping(size) else None
+    if kept is None or not _read_kept(kept, parts, factors.numpy()):
+        render_shapes(factors[:n_train].numpy(), image_size, out=parts[0])
+        render_shapes(factors[n_train:].numpy(), image_size, out=parts[1])
+        if kept is not None:
+            shapes_cache.write_from(kept, parts, _SUPERSAMPLE**2)
     return Dataset(
         name="shapes",
         x_train=x_train,
@@ -62,6 +72,15 @@ def load_shapes(image_size: int = 28, seed: int = 0, size: int | None = None) ->
         label_names=list(SHAPE_NAMES),
         factor_names=list(FACTOR_NAMES),
     )
+
+
+def _read_kept(file, parts: list[np.ndarray], factors: np.ndarray) -> bool:
+    """Fill PARTS from the rendered set kept on disk (training/data/shapes_cache.py); False on a miss. A few images
+    are rendered again and compared, so a file of an older rendering is never served."""
+    if not shapes_cache.read_into(file, parts, _SUPERSAMPLE**2):
+        return False
+    probe = slice(0, min(_PROBE, len(parts[0])))
+    return np.array_equal(render_shapes(factors[probe], parts[0].shape[-1]), parts[0][probe])
 
 
 def sample_factors(n: int, seed: int) -> np.ndarray:
