@@ -54,6 +54,7 @@ def test_the_job_writes_coordinates_that_the_map_cache_returns_and_its_progress_
     assert embedding_job.start(mu, "tsne").state in (RUNNING, DONE)
     progress = until(lambda: ended(name), "the background t-SNE says it has ended")
     assert progress["state"] == DONE and progress["fraction"] == 1.0, embedding_job.files(name)["log"].read_text()
+    assert progress["started_at"] <= progress["updated_at"]  # the page says how long it has run
     assert embedding_job.status(name).state == DONE
     assert not embedding_job.files(name)["mu"].exists()  # its input is removed when it ends
 
@@ -181,10 +182,10 @@ def test_the_map_shows_pca_and_says_so_until_the_background_embedding_is_done(ca
 def test_the_line_above_the_map_says_the_method_the_share_done_and_the_stage():
     from explorer.state import map_embedding
 
-    state = embedding_job.JobState(RUNNING, 0.42, "optimising 120/300")
+    state = embedding_job.JobState(RUNNING, 0.42, "optimising 120/300", seconds=185.7)
     assert map_embedding.sentence(state, "tsne", 200_000) == (
-        "t-SNE of all 200,000 points is running in a background process (42%, optimising 120/300); the map shows "
-        "PCA until it is done.")
+        "t-SNE of all 200,000 points is running in a background process (42%, optimising 120/300, 3 min 5 s so "
+        "far); the map shows PCA until it is done.")
     assert "waits for another background embedding" in map_embedding.sentence(embedding_job.JobState(WAITING),
                                                                                "umap", 20_000)
     assert map_embedding.stage_words("early exaggeration 20/250") == "early exaggeration 20/250"

@@ -65,9 +65,11 @@ def sentence(state: embedding_job.JobState, method: str, n: int) -> str:
     if state.state in (WAITING, NONE):
         return _("{method} of all {n} points waits for another background embedding to finish; the map shows PCA "
                  "until it is done.").format(method=LABELS[method], n=f"{n:,}")
-    return _("{method} of all {n} points is running in a background process ({percent}%, {stage}); the map shows "
-             "PCA until it is done.").format(method=LABELS[method], n=f"{n:,}", percent=int(100 * state.fraction),
-                                             stage=stage_words(state.stage))
+    minutes, seconds = divmod(int(state.seconds), 60)
+    return _("{method} of all {n} points is running in a background process ({percent}%, {stage}, {minutes} min "
+             "{seconds} s so far); the map shows PCA until it is done.").format(
+        method=LABELS[method], n=f"{n:,}", percent=int(100 * state.fraction), stage=stage_words(state.stage),
+        minutes=minutes, seconds=seconds)
 
 
 def stage_words(stage: str) -> str:

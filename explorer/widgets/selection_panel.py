@@ -13,7 +13,7 @@ import streamlit as st
 from explorer.figures import images
 from explorer.i18n import N_, _
 from explorer.state import dim_names
-from explorer.widgets import downloads, map_selection
+from explorer.widgets import downloads, map_points, map_selection
 from training.analysis import latent
 
 PAGE_SIZE = 64
@@ -86,7 +86,9 @@ def show(run, data, x_test, mu: np.ndarray, selection: dict) -> None:
     values = {k: dim_names.factor_title(v) if k == "factor" else v for k, v in values.items()}  # in today's language
     st.subheader(_("Selection"))
     top, clear_col = st.columns([4, 1])
-    top.markdown(_("**{n}** test images selected ({how}).").format(n=f"{len(indices):,}", how=_(how).format(**values)))
+    said = _("**{n}** test images selected ({how}).") if map_points.split_shown() == "test" else \
+        _("**{n}** points selected ({how}).")  # training images among them
+    top.markdown(said.format(n=f"{len(indices):,}", how=_(how).format(**values)))
     clear_col.button(_("Clear selection"), key="map_sel_clear", on_click=map_selection.clear,
                      icon=":material/deselect:")
     if selection["link"] is None:

@@ -51,6 +51,7 @@ class JobState:
     fraction: float = 0.0         # of the work done, 0 to 1
     stage: str = "starting"       # "neighbours", "early exaggeration 120/250", "optimising 200/300", ...
     error: dict | None = None     # FAILED: the sentence's fields (training/core/errors.py ``reason``)
+    seconds: float = 0.0          # since the process started (a long stage of no visible progress is still alive)
 
 
 def files(name: str, folder: Path | None = None) -> dict[str, Path]:
@@ -72,7 +73,10 @@ def status(name: str) -> JobState:
     if pid is None or progress.get("state") == DONE:  # never started, or its result since pruned from the cache
         return JobState(NONE)
     if _alive(pid, name):
-        return JobState(RUNNING, float(progress.get("fraction", 0.0)), str(progress.get("stage", "starting")))
+        started = progress.get("started_at")
+        seconds = max(0.0, time.time() - float(started)) if isinstance(started, (int, float)) else 0.0
+        return JobState(RUNNING, float(progress.get("fraction", 0.0)), str(progress.get("stage", "starting")),
+                        seconds=seconds)
     if paths["coords"].exists():  # it finished between the two looks
         return JobState(DONE, 1.0, "done")
     return JobState(FAILED, float(progress.get("fraction", 0.0)), str(progress.get("stage", "")),
@@ -173,7 +177,7 @@ class _Progress:
     """Writes PATH whole (state, fraction, stage) at every new stage and at most every WRITE_EVERY_S."""
 
     def __init__(self, path: Path):
-        self.path, self.last, self.stage = path, 0.0, None
+        self.path, self.last, self.stage, self.started = path, 0.0, None, time.time()
 
     def __call__(self, fraction: float, stage: str, state: str = RUNNING, **why) -> None:
         now, kind = time.monotonic(), stage.split(" ")[0]
@@ -181,7 +185,7 @@ class _Progress:
             return
         self.last, self.stage = now, kind
         record = {"state": state, "fraction": round(float(fraction), 4), "stage": stage, "pid": os.getpid(),
-                  "updated_at": time.time(), **why}
+                  "updated_at": time.time(), "started_at": self.started, **why}
         atomic_write(self.path, json.dumps(record).encode(), durable=False)
 
 

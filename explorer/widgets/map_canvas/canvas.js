@@ -40,20 +40,34 @@ function create(root) {
   const hint = root.querySelector(".hint"), resetButton = root.querySelector(".reset");
   const modes = [...root.querySelectorAll("button.mode")];  // how Shift-drag selects: lasso or box
   let plot = null, renderer = null, data = null, table = null, shownKey = null, drawing = null, send = null;
-  let view = null;
+  let view = null, shownFrame = null;
   let pointer = {clientX: 0, clientY: 0}, quiet = false, width = 0, height = 0;
   const stats = {n: 0, firstPaint: null, draws: 0, ready: false};
 
+  // The data's aspect ratio: x and y were each mapped onto [-1, 1], so one unit of z is as long across as up
+  // only when the library stretches x by the extent's width / height (a prior's circle stays round).
+  const dataAspect = () => (data.extent[1] - data.extent[0]) / (data.extent[3] - data.extent[2]) || 1;
   // normalised [-1, 1] -> CSS pixels in the canvas: projection * view * model, as the library's own
-  // getScreenPosition (its aspect ratio is the canvas's, so the square fills the canvas)
+  // getScreenPosition (model: x times the data's aspect; projection: x over the canvas's)
   function toScreen(nx, ny) {
-    const v = view || [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], ar = width / height;
-    const cx = (v[0] * ar * nx + v[4] * ny + v[12]) / ar, cy = v[1] * ar * nx + v[5] * ny + v[13];
+    const v = view || [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], dar = dataAspect(), var_ = width / height;
+    const cx = (v[0] * dar * nx + v[4] * ny + v[12]) / var_, cy = v[1] * dar * nx + v[5] * ny + v[13];
     return [width * (cx + 1) / 2, height * (0.5 - cy / 2)];
   }
   function toNorm(sx, sy) {  // the inverse, for a view without rotation (the library's 2-D camera)
-    const v = view || [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], ar = width / height;
-    return [((2 * sx / width - 1) * ar - v[12]) / (v[0] * ar), ((1 - 2 * sy / height) - v[13]) / v[5]];
+    const v = view || [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], dar = dataAspect(), var_ = width / height;
+    return [((2 * sx / width - 1) * var_ - v[12]) / (v[0] * dar), ((1 - 2 * sy / height) - v[13]) / v[5]];
+  }
+
+  function fitView() {  // every point (and the decoded grid) in view, with a margin: the start and Reset view
+    if (!table || !table.x.length) return;
+    let lx = data.image ? -1 : Infinity, hx = data.image ? 1 : -Infinity, ly = lx, hy = hx;
+    for (let k = 0; k < table.x.length; k++) {
+      const x = table.x[k], y = table.y[k];
+      if (x < lx) lx = x; if (x > hx) hx = x; if (y < ly) ly = y; if (y > hy) hy = y;
+    }
+    const mx = 0.04 * (hx - lx || 1), my = 0.04 * (hy - ly || 1);
+    plot.zoomToArea({x: lx - mx, y: ly - my, width: hx - lx + 2 * mx, height: hy - ly + 2 * my});
   }
 
   function drawAxes() {
@@ -79,23 +93,26 @@ function create(root) {
     const lx = dataX(a[0]), hx = dataX(b[0]), ly = dataY(a[1]), hy = dataY(b[1]);
     const sx = niceStep(hx - lx, width / 110), sy = niceStep(hy - ly, height / 80);
     const digits = (s) => Math.max(0, -Math.floor(Math.log10(s) + 1e-9));
+    const number = (t, step) => (Math.abs(t) < step / 2 ? 0 : t).toFixed(digits(step)).replace("-", "\u2212");
     ctx.textAlign = "center"; ctx.textBaseline = "bottom";
     for (let t = Math.ceil(lx / sx) * sx; t <= hx; t += sx) {
       const [px] = toScreen(normX(t), 0);
-      ctx.beginPath(); ctx.moveTo(px, height); ctx.lineTo(px, height - 5); ctx.stroke();
-      label(t.toFixed(digits(sx)), px, height - 6);
+      if (px < 40) continue;  // the corner is the y axis's
+      ctx.beginPath(); ctx.moveTo(px, height); ctx.lineTo(px, height - 4); ctx.stroke();
+      label(number(t, sx), px, height - 7);
     }
     ctx.textAlign = "left"; ctx.textBaseline = "middle";
     for (let t = Math.ceil(ly / sy) * sy; t <= hy; t += sy) {
       const [, py] = toScreen(0, normY(t));
-      ctx.beginPath(); ctx.moveTo(0, py); ctx.lineTo(5, py); ctx.stroke();
-      label(t.toFixed(digits(sy)), 7, py);
+      if (py > height - 22 || py < 26) continue;  // clear of the x axis's numbers and the y title
+      ctx.beginPath(); ctx.moveTo(0, py); ctx.lineTo(4, py); ctx.stroke();
+      label(number(t, sy), 9, py);
     }
     ctx.font = "12px sans-serif"; ctx.fillStyle = "#31333f";
     ctx.textAlign = "right"; ctx.textBaseline = "bottom";
-    label(data.titles[0] || "", width - 6, height - 20);
-    ctx.save(); ctx.translate(22, 40); ctx.rotate(Math.PI / 2); ctx.textAlign = "left"; ctx.textBaseline = "bottom";
-    label(data.titles[1] || "", 0, 0); ctx.restore();
+    label(data.titles[0] ? `${data.titles[0]} \u2192` : "", width - 6, height - 22);  // above the x numbers
+    ctx.textAlign = "left"; ctx.textBaseline = "top";
+    label(data.titles[1] ? `\u2191 ${data.titles[1]}` : "", 6, 6);  // above the y numbers
   }
 
   function fit() {
@@ -104,7 +121,7 @@ function create(root) {
     width = w; height = h;
     canvas.style.height = `${h}px`;
     renderer.resize(w, h);  // the library's shared canvas sized to the plot, not the window: far fewer pixels
-    plot.set({width: w, height: h, aspectRatio: w / h});
+    plot.set({width: w, height: h});
     drawAxes();
   }
 
@@ -115,16 +132,17 @@ function create(root) {
     renderer = createRenderer();
     renderer.resize(width, height);
     plot = createScatterplot({
-      canvas, renderer, width, height, aspectRatio: width / height, backgroundColor: [1, 1, 1, 1],
-      pointSize: 3, pointSizeSelected: 2, pointOutlineWidth: 2, colorBy: "valueA", lassoOnLongPress: true,
+      canvas, renderer, width, height, aspectRatio: dataAspect(), backgroundColor: [1, 1, 1, 1],
+      pointSize: 3, pointSizeSelected: 6, pointOutlineWidth: 3, colorBy: "valueA", lassoOnLongPress: true,
       lassoColor: [0.12, 0.12, 0.12, 1], lassoMinDelay: 0, lassoMinDist: 1, deselectOnDblClick: false,
       deselectOnEscape: false,
     });
     plot.subscribe("draw", () => { stats.draws++; });  // the axes follow the camera ("view"), not every frame
     plot.subscribe("view", (event) => { view = event.view; drawAxes(); });
-    plot.subscribe("pointOver", (k) => {
-      if (table && window.mapThumbs) window.mapThumbs.show(table.i[k], pointer);
+    plot.subscribe("pointOver", (k) => {  // not while a button is down: a drag or a lasso is no hover
+      if (table && window.mapThumbs && !pointer.buttons) window.mapThumbs.show(table.i[k], pointer);
     });
+    plot.subscribe("lassoStart", () => { if (window.mapThumbs) window.mapThumbs.hide(); });
     plot.subscribe("pointOut", () => { if (window.mapThumbs) window.mapThumbs.hide(); });
     // The click that ends a lasso's drag also reaches the library as a click on the point under it: that
     // one-point select would replace the lasso's before Python reads it, so it is not sent.
@@ -141,7 +159,7 @@ function create(root) {
     }
     new ResizeObserver(() => fit()).observe(box);
     window.addEventListener("resize", () => { width = 0; fit(); });  // after the library's own handler
-    resetButton.onclick = () => plot.reset();
+    resetButton.onclick = () => fitView();
     for (const button of modes) {
       button.onclick = () => {
         const type = button.classList.contains("rectangle") ? "rectangle" : "freeform";
@@ -205,10 +223,12 @@ function create(root) {
       plot.set({backgroundImage: data.image ? await plot.createTextureFromUrl(data.image) : null});
     }
     if (shownKey !== data.key && drawing !== data.key) {  // a render while it draws does not draw it twice
-      const t = tables.get(data.key);
+      const t = tables.get(data.key), frame = JSON.stringify([data.extent, data.titles]);
       drawing = data.key;
+      if (plot.get("aspectRatio") !== dataAspect()) plot.set({aspectRatio: dataAspect()});
       await plot.draw({x: t.x, y: t.y, valueA: t.c}, {zDataType: "categorical"});
       table = t; shownKey = data.key; drawing = null;
+      if (frame !== shownFrame) { shownFrame = frame; fitView(); }  // another plane: the camera starts over
       stats.n = t.x.length; stats.ready = true;
       if (stats.firstPaint === null) stats.firstPaint = performance.now();
     }
