@@ -1,4 +1,5 @@
-"""regl-scatterplot in a components v2 widget: the bundle (regl_scatter.js, built by build_regl.sh) inline, the
+"""regl-scatterplot in a components v2 widget: the app's vendored library (explorer/widgets/map_canvas) and
+regl_entry.js inline, the
 points as an Arrow table (float32 x, y; int8 class), which components v2 sends as binary, not JSON."""
 
 import json
@@ -13,7 +14,8 @@ from points import PALETTE, points
 HERE = Path(__file__).resolve().parent
 component = st.components.v2.component(
     "regl_map", html='<canvas style="width:100%;height:600px;display:block"></canvas>',
-    js=(HERE / "regl_scatter.js").read_text(encoding="utf-8"))
+    js=(HERE.parents[1] / "explorer" / "widgets" / "map_canvas" / "regl_scatterplot.js").read_text(encoding="utf-8")
+    + "\n" + (HERE / "regl_entry.js").read_text(encoding="utf-8"))
 
 
 @st.cache_data

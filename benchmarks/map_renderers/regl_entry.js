@@ -1,8 +1,9 @@
-// regl-scatterplot as a Streamlit components v2 front end (bundled by build_regl.sh into regl_scatter.js).
+// regl-scatterplot as a minimal Streamlit components v2 front end: the app's vendored library
+// (explorer/widgets/map_canvas/regl_scatterplot.js, which defines `reglScatterplot`) is put before this file.
 // data.points: an Arrow table (components v2 sends a DataFrame as Arrow bytes, not JSON) with float32 columns
 // x, y in [-1, 1] and an int column c (the colour class); data.colors: one CSS colour per class.
 // window.mapBench counts the library's own 'draw' events and notes when draw() of all points resolved.
-import createScatterplot, { createRenderer } from "regl-scatterplot";
+const {createScatterplot, createRenderer} = reglScatterplot;
 
 export default function ({ data, parentElement }) {
   const canvas = parentElement.querySelector("canvas");
