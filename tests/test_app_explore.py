@@ -256,8 +256,15 @@ def test_pages_run_for_other_decoders_and_data(tiny_runs, name):
                 assert "mean σ̃ over pixels" in metrics
         if page == "views/latent_map.py" and name == "shapes":  # coloured by a generative factor
             assert at.selectbox(key="map_color").options == ["shape", "scale", "rotation", "x position", "y position"]
+            import json
+
+            spec = json.loads(at.get("plotly_chart")[0].proto.spec)  # the shape by its name: one trace each
+            assert [t["name"] for t in spec["data"] if t.get("customdata")] == ["square", "ellipse", "heart"]
             at.selectbox(key="map_color").set_value("rotation").run()
             assert not at.exception, [e.value for e in at.exception]
+            spec = json.loads(at.get("plotly_chart")[0].proto.spec)  # a continuous factor: one trace, a scale
+            (points,) = [t for t in spec["data"] if t.get("customdata")]
+            assert points["marker"]["showscale"] is True
 
 
 def test_a_model_with_a_smaller_test_set_keeps_the_pages_indices_inside_it(tmp_path):

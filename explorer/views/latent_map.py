@@ -126,9 +126,18 @@ def _controls(z_dim: int, data, names: list[str | None]) -> dict:
             "density": density_on, "n_grid": n_grid, "labels": shown_labels or None}
 
 
+def _named_factor(data, factor: str | None) -> bool:
+    """Whether FACTOR is the one the label names name (shapes: "shape", 0 to 2 for square, ellipse, heart): it is
+    coloured and captioned by class, not on a continuous scale."""
+    return bool(data.labels_are_factors and data.label_names and data.factor_names and factor == data.factor_names[0])
+
+
 def _scatter_figure(proj: latent.Projection, idx: np.ndarray, data, opts: dict, manifold) -> object:
     y = data.y_test.numpy() if data.y_test is not None else None
-    if y is not None and data.labels_are_factors:
+    if y is not None and _named_factor(data, opts["color_factor"]):
+        fig = charts.latent_scatter(proj.coords, idx, labels=y[idx, 0].astype(int), label_names=data.label_names,
+                                     axis_titles=_axis_titles(proj, opts["names"]))
+    elif y is not None and data.labels_are_factors:
         k = data.factor_names.index(opts["color_factor"])
         fig = charts.latent_scatter(proj.coords, idx, color_values=y[idx, k],
                                      color_title=dim_names.factor_title(opts["color_factor"]),
@@ -158,6 +167,8 @@ def _captions(data, opts: dict) -> list[str] | None:
     if data.y_test is None:
         return None
     y = data.y_test.numpy()
+    if _named_factor(data, opts["color_factor"]):
+        return [data.label_names[int(v)] for v in y[:, 0]]
     if data.labels_are_factors:
         if not opts["color_factor"]:
             return None
