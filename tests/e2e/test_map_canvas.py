@@ -156,3 +156,25 @@ def test_a_box_drawn_with_shift_selects_the_points_inside_it(page, regl_server):
     selected = set(range(1000)) - greyed
     assert inside <= selected <= near
     assert said.inner_text().startswith(f"{len(selected)} test images selected (drawn on the map)")
+
+
+def test_while_the_camera_moves_a_large_map_draws_an_even_share_and_all_of_it_at_rest(page, regl_server):
+    """Level of detail (canvas.js, MOVING_POINTS): above it a moving map draws every k-th point, so software
+    WebGL keeps its frame rate; here the limit is lowered to 400 on the 1,000-point demo."""
+    page.goto(f"{regl_server.url}/latent_map?lang=en&model=mnist5k-z16&proj=pca")
+    settle(page)
+    page.wait_for_function(READY)
+    page.evaluate("() => { window.mapCanvas.movingPoints = 400; }")
+    page.locator(CANVAS).scroll_into_view_if_needed()
+    drawn = "() => window.mapCanvas.plot().get('filteredPoints').length"
+    page.wait_for_function(f"() => ({drawn})() === 1000")  # at rest (a view change just now filters a moment)
+    box = page.locator(CANVAS).bounding_box()
+    x, y = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y + 10, steps=4)
+    page.wait_for_function(f"() => ({drawn})() === 334")  # every third point: ceil(1000 / 400) = 3
+    page.mouse.move(x + 80, y + 20, steps=4)
+    page.mouse.up()
+    page.wait_for_function(f"() => ({drawn})() === 1000")  # at rest, all of them again
+    assert page.get_by_text("test images selected").count() == 0  # moving selected nothing

@@ -16,6 +16,11 @@
 const {createScatterplot, createRenderer} = reglScatterplot;
 const tables = new Map();          // key -> {x, y, c, i, at}: at[index] = position in x, y (or -1)
 const instances = new WeakMap();   // parentElement -> instance
+// Level of detail: while the camera moves, a map of more than MOVING_POINTS points draws an even share of them
+// (every k-th, so the greyed and the selected keep their proportions), and all of them again REST_MS after it
+// stops. Software WebGL is bound by the points it draws each frame (docs/benchmarks.md).
+const MOVING_POINTS = 100000;     // window.mapCanvas.movingPoints changes it (a browser test, on 1,000 points)
+const REST_MS = 180;
 
 function readTable(table) {
   const x = table.getChild("x").toArray(), y = table.getChild("y").toArray();
@@ -138,7 +143,7 @@ function create(root) {
       deselectOnEscape: false,
     });
     plot.subscribe("draw", () => { stats.draws++; });  // the axes follow the camera ("view"), not every frame
-    plot.subscribe("view", (event) => { view = event.view; drawAxes(); });
+    plot.subscribe("view", (event) => { view = event.view; drawAxes(); moved(); });
     plot.subscribe("pointOver", (k) => {  // not while a button is down: a drag or a lasso is no hover
       if (table && window.mapThumbs && !pointer.buttons) window.mapThumbs.show(table.i[k], pointer);
     });
@@ -168,6 +173,27 @@ function create(root) {
       };
     }
     modes[0].classList.add("on");
+  }
+
+  let moving = false, rest = null, movingPoints = MOVING_POINTS;
+  function moved() {
+    if (!table || table.x.length <= movingPoints || quiet) return;
+    if (!moving) {
+      moving = true;
+      const k = Math.ceil(table.x.length / movingPoints), share = [];
+      for (let j = 0; j < table.x.length; j += k) share.push(j);
+      quiet = true;
+      plot.filter(share, {preventEvent: true});
+      quiet = false;
+    }
+    clearTimeout(rest);
+    rest = setTimeout(() => {
+      moving = false;
+      quiet = true;
+      plot.unfilter({preventEvent: true});
+      quiet = false;
+      mark();
+    }, REST_MS);
   }
 
   function mark() {  // ring the picked point with the library's selection outline, without reporting it
@@ -239,6 +265,7 @@ function create(root) {
   const api = {
     get n() { return stats.n; }, get firstPaint() { return stats.firstPaint; }, get draws() { return stats.draws; },
     get ready() { return stats.ready; },
+    get movingPoints() { return movingPoints; }, set movingPoints(n) { movingPoints = n; },
     screenOf(index) {  // client coordinates of the point with INDEX, or null (not drawn, or off the canvas)
       const k = table && index < table.at.length ? table.at[index] : -1;
       if (k < 0) return null;
