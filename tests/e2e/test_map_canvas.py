@@ -177,4 +177,6 @@ def test_while_the_camera_moves_a_large_map_draws_an_even_share_and_all_of_it_at
     page.mouse.move(x + 80, y + 20, steps=4)
     page.mouse.up()
     page.wait_for_function(f"() => ({drawn})() === 1000")  # at rest, all of them again
+    idle(page)
     assert page.get_by_text("test images selected").count() == 0  # moving selected nothing
+    assert page.get_by_text("Click a point to see its test image").count() == 1  # and picked nothing
