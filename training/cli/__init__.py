@@ -1,6 +1,6 @@
-"""Command line: ``python -m training {fit,sweep,evaluate,encode,export,stop,datasets}``, a thin parser and
+"""Command line: ``python -m training {fit,sweep,evaluate,encode,direction,export,stop,datasets}``, a thin parser and
 printer over the library: ``parser`` declares the commands, ``fit`` trains and sweeps, ``evaluate`` reads runs,
-``encode`` reads one's own images with a run's model.
+``encode`` reads one's own images with a run's model, ``direction`` finds the direction between two groups.
 
 Every mistake a user can make ends in one sentence on stderr and exit code 2, with nothing written.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from training.cli.direction import run_direction
 from training.cli.encode import run_encode
 from training.cli.evaluate import run_datasets, run_evaluate, run_export, run_stop
 from training.cli.fit import run_fit, run_sweep
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_evaluate(args)
         if args.command == "encode":
             return run_encode(args)
+        if args.command == "direction":
+            return run_direction(args)
         if args.command == "stop":
             return run_stop(args)
         if args.command == "export":

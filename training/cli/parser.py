@@ -121,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--seed", type=int, default=0, help="seed of the draws of eps (default 0)")
     n.add_argument("--json", action="store_true", help="print one JSON object")
 
+    d = sub.add_parser("direction", help="the direction in z from one group of test images to another, and how "
+                                         "well it separates them",
+                       description="A group is label:K, FACTOR:LOW..HIGH (a shapes factor, as pos_x:0..0.3) or test "
+                                   "indices (17,42,99). The direction is mean mu(TO) - mean mu(FROM) over the test "
+                                   "images; separation is the distance of the two groups' means along it in pooled "
+                                   "standard deviations, accuracy the share of both on their own side of the "
+                                   "midpoint.")
+    d.add_argument("--run", required=True, help="a run folder, an ONNX model folder or an adapter folder")
+    d.add_argument("--from", dest="source", required=True, metavar="GROUP", help="the group it starts from")
+    d.add_argument("--to", dest="target", required=True, metavar="GROUP", help="the group it points to")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+
     x = sub.add_parser("export", help="write a run's model as encoder.onnx, decoder.onnx and model.json")
     x.add_argument("run_dir", help="a run folder written by 'fit'")
     x.add_argument("--out", required=True, help="a new folder for the ONNX files")
