@@ -77,6 +77,11 @@ def test_a_link_value_is_read_as_a_label_or_an_index_list():
     for bad in ("label:99", "label:8", "label:x", "abc", "1,5", "", "1,,2", "-1", "label:"):
         assert map_selection.parse(bad, labels, 10, 5) is None, bad
     assert map_selection.parse("label:0", None, 0, 5) is None  # no labels
+    factors, names = np.array([[0.1, 2.0], [0.5, 1.0], [0.9, 0.0], [0.3, 1.0], [0.6, 0.5]]), ["pos_x", "scale"]
+    indices, link = map_selection.parse("pos_x:0.2..0.6", labels, 10, 5, factors, names)  # a factor's range
+    assert indices.tolist() == [1, 3, 4] and link == "pos_x:0.2..0.6"
+    for bad in ("colour:0..1", "pos_x:0.6..0.2", "pos_x:2..3"):
+        assert map_selection.parse(bad, labels, 10, 5, factors, names) is None, bad
 
 
 def test_a_csv_row_per_selected_point_with_its_label_and_mu(encoded):
@@ -169,6 +174,12 @@ def test_a_factors_range_selects_the_shapes_inside_it_and_label_counts_by_shape(
     scale = load_shapes(16, config.train.seed).y_test.numpy()[:, 1]
     assert selected(at).tolist() == np.flatnonzero((scale >= 0.6) & (scale <= 0.8)).tolist()
     assert "(scale from 0.60 to 0.80)" in " ".join(m.value for m in at.markdown)
+    link = at.session_state["map_selection"]["link"]  # the range itself in the link, read back to the same images
+    assert link == "scale:0.6..0.8"
+    labels, factors = map_selection.class_labels(load_shapes(16, config.train.seed)), \
+        load_shapes(16, config.train.seed).y_test.numpy()
+    again, _ = map_selection.parse(link, labels, 3, len(scale), factors, ["shape", "scale", "rotation", "pos_x", "pos_y"])
+    assert again.tolist() == selected(at).tolist()
     (counts,) = at.dataframe
     assert set(counts.value.iloc[:, 0]) <= {"square", "ellipse", "heart"}
     assert counts.value.iloc[:, 1].sum() == len(selected(at))

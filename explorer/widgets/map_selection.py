@@ -5,8 +5,9 @@ A Plotly selection event (``st.plotly_chart(on_select="rerun")``) is ``{"selecti
 "point_indices": [...], "box": [...], "lasso": [...]}}``; every point carries its test index as ``customdata``
 (explorer/figures/charts.py), so a figure that plots a subsample (the neighbour embeddings) maps back the same
 way. One point is a click; more than one (a box or a lasso) is a selection. The selection is kept per model in
-the session (``map_selection``) and written into the link: ``select=label:7``, or ``select=17,42,99`` while it
-has at most ``MAX_LINKED`` points.
+the session (``map_selection``) and written into the link: ``select=label:7``, ``select=pos_x:0.2..0.6`` (a
+factor's range), or ``select=17,42,99`` while it has at most ``MAX_LINKED`` points; a link's value is read as
+every group of test images is (training/analysis/directions.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from explorer.figures import images
 from explorer.i18n import N_, _
 from explorer.state import latent_point, view_link
 from explorer.widgets import downloads
-from training.analysis import latent
+from training.analysis import directions, latent
+from training.core.errors import UserError
 from training.core.numbers import whole_number
 from training.vae import latent_space
 
@@ -120,21 +122,24 @@ def class_labels(data) -> np.ndarray | None:
     return (y[:, 0] if data.labels_are_factors else y).astype(np.int64)
 
 
-def parse(text: str, labels: np.ndarray | None, n_labels: int, n: int) -> tuple[np.ndarray, str] | None:
-    """A link's ``select=`` value: ``label:K`` (the test images of class K < N_LABELS) or a list of test indices
-    below N (``17,42,99``); the selected indices and the value as the link writes it, or None if it does not fit."""
+def parse(text: str, labels: np.ndarray | None, n_labels: int, n: int, factors: np.ndarray | None = None,
+          factor_names=None) -> tuple[np.ndarray, str] | None:
+    """A link's ``select=`` value, read as every group is (training/analysis/directions.py ``group``): ``label:K``
+    (the test images of class K < N_LABELS), ``FACTOR:LOW..HIGH`` (FACTORS (N, F) named FACTOR_NAMES, e.g.
+    ``pos_x:0..0.3``) or test indices below N (``17,42,99``); the selected indices and the value as the link writes
+    it, or None if it does not fit."""
     text = (text or "").strip()
     if text.startswith(LABEL_PREFIX):
         k = whole_number(text[len(LABEL_PREFIX):])
         if labels is None or k is None or k >= n_labels:
             return None
-        chosen = np.flatnonzero(labels == k)
-        return (chosen, f"{LABEL_PREFIX}{k}") if len(chosen) else None
-    numbers = [whole_number(v) for v in text.split(",")]
-    if not text or any(i is None or i >= n for i in numbers):
+    try:
+        chosen = directions.group(text, n, labels, factors, factor_names)
+    except UserError:
         return None
-    chosen = np.unique(np.asarray(numbers, dtype=np.int64))
-    return chosen, ",".join(str(int(i)) for i in chosen)
+    if text.startswith(LABEL_PREFIX):
+        return chosen, f"{LABEL_PREFIX}{k}"
+    return chosen, text if ":" in text else ",".join(str(int(i)) for i in chosen)
 
 
 def put(path: str, indices, how: str, link: str | None = None, **values) -> None:
@@ -158,7 +163,8 @@ def from_link(data, path: str, n_test: int) -> None:
         return
     labels = class_labels(data)
     n_labels = len(data.label_names) if data.label_names else (int(labels.max()) + 1 if labels is not None else 0)
-    parsed = parse(value, labels, n_labels, n_test)
+    factors = data.y_test.numpy() if data.y_test is not None and data.labels_are_factors else None
+    parsed = parse(value, labels, n_labels, n_test, factors, data.factor_names)
     if parsed is None:
         clear()
         if labels is None:

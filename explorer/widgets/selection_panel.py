@@ -40,8 +40,9 @@ def _select_label(path: str, labels: np.ndarray, names: list[str], k: int) -> No
 def _select_range(path: str, data, k: int) -> None:
     values = data.y_test.numpy()[:, k]
     low, high = st.session_state[f"map_sel_range_{k}"]
+    link = f"{data.factor_names[k]}:{float(low)!r}..{float(high)!r}"  # select= reads it back exactly
     map_selection.put(path, np.flatnonzero((values >= low) & (values <= high)), N_("{factor} from {low} to {high}"),
-                      factor=data.factor_names[k], low=f"{low:.2f}", high=f"{high:.2f}")
+                      link=link, factor=data.factor_names[k], low=f"{low:.2f}", high=f"{high:.2f}")
 
 
 def controls(data, path: str) -> None:

@@ -36,6 +36,13 @@ def _inside(px: float, py: float, polygon: list[tuple[float, float]]) -> bool:
     return hit
 
 
+def _coloured(page, n: int = 1000) -> set[int]:
+    """The points the map draws in their own colour, not in the grey of the unselected."""
+    colours = page.evaluate("n => [...Array(n).keys()].map(i => window.mapCanvas.colourOf(i))", n)
+    grey = [round(196 / 255, 3)] * 3 + [1]
+    return {i for i, c in enumerate(colours) if not (c and [round(v, 3) for v in c] == grey)}
+
+
 def _edge_distance(p, polygon: list[tuple[float, float]]) -> float:
     """The distance from P to the nearest side of POLYGON (not its nearest corner)."""
     best = math.inf
@@ -95,9 +102,7 @@ def test_hover_click_and_lasso_on_the_regl_map_and_nothing_from_elsewhere(page, 
     page.wait_for_function(READY)
     grey = page.evaluate("() => window.mapCanvas.colourOf(-1) ?? null")
     assert grey is None
-    colours = page.evaluate("n => [...Array(n).keys()].map(i => window.mapCanvas.colourOf(i))", 1000)
-    greyed = {i for i, c in enumerate(colours) if c and [round(v, 3) for v in c] == [round(196 / 255, 3)] * 3 + [1]}
-    selected = set(range(1000)) - greyed
+    selected = _coloured(page)
     assert inside <= selected <= near
     assert said.inner_text().startswith(f"{len(selected)} test images selected (drawn on the map)")
     screenshot(page, "latent-map-regl-lasso")
@@ -151,9 +156,7 @@ def test_a_box_drawn_with_shift_selects_the_points_inside_it(page, regl_server):
     said.wait_for()
     idle(page)
     page.wait_for_function(READY)
-    colours = page.evaluate("n => [...Array(n).keys()].map(i => window.mapCanvas.colourOf(i))", 1000)
-    greyed = {i for i, c in enumerate(colours) if c and [round(v, 3) for v in c] == [round(196 / 255, 3)] * 3 + [1]}
-    selected = set(range(1000)) - greyed
+    selected = _coloured(page)
     assert inside <= selected <= near
     assert said.inner_text().startswith(f"{len(selected)} test images selected (drawn on the map)")
 
