@@ -25,7 +25,7 @@ def affine_map(projection) -> tuple[np.ndarray, np.ndarray] | None:
     """(A, b), A (2, Z) and b (2,), with a point's plane coordinates = A z + b; None where the projection is
     no affine map of z (t-SNE, UMAP)."""
     z_dim = projection.z_dim
-    if projection.method == "pca":
+    if projection.linear:
         a = np.asarray(projection.components, dtype=np.float64).reshape(2, z_dim)
         return a, -a @ np.asarray(projection.mean, dtype=np.float64)
     if projection.method == "dims":

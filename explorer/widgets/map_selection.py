@@ -197,14 +197,22 @@ def take_indices(path: str, found: np.ndarray) -> int | None:
     return int(found[0]) if len(found) == 1 else None
 
 
+def kept(path: str, n: int) -> dict | None:
+    """The selection of the model at PATH among N test images, or None (the link untouched)."""
+    selection = st.session_state.get(KEY)
+    if not selection or selection["path"] != path or not len(selection["indices"]) or selection["indices"].max() >= n:
+        return None
+    return selection
+
+
 def current(path: str, n: int) -> dict | None:
     """The selection of the model at PATH (None when there is none), written into the link."""
-    kept = st.session_state.get(KEY)
-    if not kept or kept["path"] != path or not len(kept["indices"]) or kept["indices"].max() >= n:
+    selection = kept(path, n)
+    if selection is None:
         view_link.write(select=None)
         return None
-    view_link.write(select=kept["link"])
-    return kept
+    view_link.write(select=selection["link"])
+    return selection
 
 
 def grey_others(fig, indices: np.ndarray | None, picked: int | None = None):

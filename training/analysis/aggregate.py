@@ -35,7 +35,7 @@ def prior_on_plane(projection) -> tuple[np.ndarray, np.ndarray] | None:
     training.analysis.latent.Projection); None for t-SNE and UMAP, which are no map of z."""
     if projection.method == "dims":
         return np.zeros(2), np.eye(2)
-    if projection.method == "pca":
+    if projection.linear:
         a = np.asarray(projection.components, dtype=np.float64).reshape(2, projection.z_dim)
         return -a @ np.asarray(projection.mean, dtype=np.float64), a @ a.T  # b and A I A^T
     return None

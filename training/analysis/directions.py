@@ -23,6 +23,7 @@ from training.core.errors import UserError
 from training.core.numbers import whole_number
 
 LABEL = "label:"
+ARROW = ">"  # a direction as a link writes it: FROM>TO (label:1>label:7)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,44 @@ def _factor_range(spec: str, factors: np.ndarray | None, factor_names) -> np.nda
     return np.flatnonzero((column >= lo) & (column <= hi))
 
 
+@dataclass(frozen=True)
+class Groups:
+    """What groups of a data set's N test images can be named by: its labels (a shapes set's first factor) and its
+    factors. The one reading of a data set's labels for groups: the command line, the Latent map and the
+    Directions page use it."""
+
+    n: int
+    labels: np.ndarray | None = None
+    factors: np.ndarray | None = None
+    factor_names: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, data, n: int) -> "Groups":
+        """From a training.data Dataset whose first N test images are the points."""
+        y = None if data.y_test is None else np.asarray(data.y_test)[:n]
+        if y is None:
+            return cls(n)
+        labels = (y[:, 0] if data.labels_are_factors else y).astype(np.int64)
+        factors = y if data.labels_are_factors else None
+        return cls(n, labels, factors, tuple(data.factor_names or ()) if factors is not None else ())
+
+    def read(self, spec: str) -> np.ndarray:
+        return group(spec, self.n, self.labels, self.factors, self.factor_names)
+
+
+def pair(text: str) -> tuple[str, str]:
+    """FROM and TO of a direction written FROM>TO (label:1>label:7); one sentence if it is not written so."""
+    source, arrow, target = (text or "").partition(ARROW)
+    if not arrow or not source.strip() or not target.strip() or ARROW in target:
+        raise UserError("The direction {text} is not written FROM>TO, two groups around a > (as label:1>label:7).",
+                        text=text or "''")
+    return source.strip(), target.strip()
+
+
+def written(source: str, target: str) -> str:
+    return f"{source}{ARROW}{target}"
+
+
 def group(spec: str, n: int, labels: np.ndarray | None = None, factors: np.ndarray | None = None,
           factor_names=None) -> np.ndarray:
     """The test indices (sorted, each once) that SPEC names among N test images; LABELS (N,) their classes,
@@ -88,11 +127,17 @@ def group(spec: str, n: int, labels: np.ndarray | None = None, factors: np.ndarr
     return chosen
 
 
-def between(mu: np.ndarray, a: np.ndarray, b: np.ndarray) -> Direction:
-    """The direction from the test images A to the test images B in MU (N, Z), and how it separates them."""
+def distinct(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A and B as sorted index arrays; one sentence if they are the same test images."""
     a, b = np.unique(np.asarray(a, dtype=np.int64)), np.unique(np.asarray(b, dtype=np.int64))
     if len(a) == len(b) and np.array_equal(a, b):
         raise UserError("The two groups are the same test images: there is no direction between them.")
+    return a, b
+
+
+def between(mu: np.ndarray, a: np.ndarray, b: np.ndarray) -> Direction:
+    """The direction from the test images A to the test images B in MU (N, Z), and how it separates them."""
+    a, b = distinct(a, b)
     mu = np.asarray(mu, dtype=np.float64)
     d = mu[b].mean(axis=0) - mu[a].mean(axis=0)
     length = float(np.linalg.norm(d))
@@ -107,3 +152,46 @@ def between(mu: np.ndarray, a: np.ndarray, b: np.ndarray) -> Direction:
     middle = (pa.mean() + pb.mean()) / 2
     accuracy = (int((pa < middle).sum()) + int((pb > middle).sum())) / (len(a) + len(b))
     return Direction(d.astype(np.float32), len(a), len(b), float(separation), float(accuracy))
+
+
+def along(z: np.ndarray, direction: np.ndarray, ts) -> np.ndarray:
+    """z + t d for each t in TS: (len(TS), Z). The move-along control (one t), a traversal row along a direction
+    and an analogy's steps (t from 0 to 1: mu(x) - mean mu(A) + mean mu(B) at t = 1) are all this line."""
+    z, d = np.asarray(z, np.float64).reshape(-1), np.asarray(direction, np.float64).reshape(-1)
+    return (z[None, :] + np.asarray(ts, np.float64).reshape(-1, 1) * d[None, :]).astype(np.float32)
+
+
+def axis_projection(mu: np.ndarray, direction: np.ndarray, source: str = "A", target: str = "B"):
+    """The plane (direction, first principal direction orthogonal to it) as a linear Projection of MU (N, Z): x the
+    coordinate along the unit direction (the two groups separate along it), y the direction of largest variance
+    of what is left; both from the mean of MU. Invertible like PCA: z = mean + coords @ components."""
+    from training.analysis.latent import Projection
+
+    mu = np.asarray(mu, np.float64)
+    d = np.asarray(direction, np.float64).reshape(-1)
+    u = d / np.linalg.norm(d)
+    mean = mu.mean(axis=0)
+    centred = mu - mean
+    rest = centred - np.outer(centred @ u, u)
+    _, s, vt = np.linalg.svd(rest, full_matrices=False)
+    w = vt[0] - (vt[0] @ u) * u if len(s) and s[0] > 1e-12 else _any_orthogonal(u)
+    w /= np.linalg.norm(w)
+    if w[np.argmax(np.abs(w))] < 0:
+        w = -w
+    components = np.stack([u, w])
+    coords = centred @ components.T
+    total = float((centred ** 2).sum())
+    share = tuple(float((coords[:, i] ** 2).sum() / total) if total > 0 else 0.0 for i in range(2))
+    titles = (f"{source} \u2192 {target} ({100 * share[0]:.0f}% of variance)",
+              f"PC1 orthogonal to it ({100 * share[1]:.0f}% of variance)")
+    return Projection("axis", coords.astype(np.float32), titles, mu.shape[1], mean=mean, components=components,
+                      variance_share=share)
+
+
+def _any_orthogonal(u: np.ndarray) -> np.ndarray:
+    """A unit vector orthogonal to U (a model of one dimension has none: then U itself, the plot's y is 0)."""
+    if len(u) < 2:
+        return u.copy()
+    e = np.zeros_like(u)
+    e[int(np.argmin(np.abs(u)))] = 1.0
+    return e - (e @ u) * u

@@ -22,6 +22,7 @@ from training.vae.objective import kl_per_dim as kl_per_dim_of, log_normal_diag_
 
 PROJECTIONS = ("pca", "tsne", "umap", "dims")
 NEIGHBOUR_EMBEDDINGS = ("tsne", "umap")  # no map back from the plane to z
+LINEAR = ("pca", "axis")  # z = mean + coords @ components (axis: training/analysis/directions.py)
 
 
 # ---------------------------------------------------------------- encoding and dimensions
@@ -65,14 +66,13 @@ class Projection:
     dims: tuple[int, int] | None = None   # raw dims
     variance_share: tuple[float, float] | None = None  # PCA: the share of mu's variance along each axis
 
-    @property
-    def invertible(self) -> bool:
-        return self.method not in NEIGHBOUR_EMBEDDINGS
+    linear = property(lambda self: self.method in LINEAR)
+    invertible = property(lambda self: self.method not in NEIGHBOUR_EMBEDDINGS)
 
     def inverse(self, coords: np.ndarray) -> np.ndarray:
         """Latents for 2-D points (M, 2) -> (M, Z)."""
         coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
-        if self.method == "pca":
+        if self.method in LINEAR:
             return (self.mean + coords @ self.components).astype(np.float32)
         if self.method == "dims":
             z = np.zeros((len(coords), self.z_dim), np.float32)
