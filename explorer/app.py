@@ -73,6 +73,7 @@ def main() -> None:
         st.Page(VIEWS / "sliders.py", title=_("Latent sliders"), icon=":material/tune:", default=True),
         st.Page(VIEWS / "scrub.py", title=_("Real-time sliders"), icon=":material/swipe:"),
         st.Page(VIEWS / "latent_map.py", title=_("Latent map"), icon=":material/scatter_plot:"),
+        st.Page(VIEWS / "directions.py", title=_("Directions"), icon=":material/explore:"),
         st.Page(VIEWS / "your_image.py", title=_("Your image"), icon=":material/draw:"),
         st.Page(VIEWS / "balance.py", title=_("Balance"), icon=":material/balance:"),
         st.Page(VIEWS / "interpolate.py", title=_("Interpolate"), icon=":material/linear_scale:"),

@@ -34,6 +34,18 @@ def tiles(decode_mean: Callable[[np.ndarray], np.ndarray], z0: Sequence[float], 
     return decoded.transpose(0, 2, 3, 1).reshape(len(dims), n, h, w, c)                    # (rows, n, H, W, C)
 
 
+def tiles_along(decode_mean: Callable[[np.ndarray], np.ndarray], z0: Sequence[float], vectors: np.ndarray,
+                ts: np.ndarray) -> np.ndarray:
+    """Decoded rows along directions (len(vectors), len(ts), H, W, C): row r is z0 + t vectors[r] for each t
+    (training/analysis/directions.py ``along``)."""
+    from training.analysis.directions import along
+
+    z = np.stack([along(z0, v, ts) for v in np.asarray(vectors, np.float32)])              # (rows, n, Z)
+    decoded = np.asarray(decode_mean(z.reshape(-1, z.shape[-1])))
+    _, c, h, w = decoded.shape
+    return decoded.transpose(0, 2, 3, 1).reshape(len(z), len(ts), h, w, c)
+
+
 def grid_image(tiles_: np.ndarray) -> np.ndarray:
     """The tiles as one image (for the PNG download), rows by dimension, one pixel of grey between tiles."""
     rows, n = tiles_.shape[:2]
@@ -52,13 +64,15 @@ def _png_uri(tile: np.ndarray) -> str:
 
 
 def grid_html(tiles_: np.ndarray, row_labels: Sequence[str], inactive: Sequence[bool], corner: str,
-              tile_px: int) -> str:
+              tile_px: int, column_values: Sequence[float] | None = None) -> str:
     """An HTML table of the tiles: a header of values, one labelled row per dimension; inactive rows dimmed.
     Each row is one image (its tiles side by side, a grey pixel after each) spanning the value columns, each
-    ``tile_px`` wide, so the values sit over their tiles. ``corner`` names the header row."""
+    ``tile_px`` wide, so the values sit over their tiles. ``corner`` names the header row; COLUMN_VALUES are the
+    header's values (the coordinate's -3..+3 by default; t or c along a direction)."""
     rows, n = tiles_.shape[:2]
     esc = html.escape
-    head = "".join(f'<th class="v" style="width:{tile_px}px">{esc(value_label(v))}</th>' for v in values(n))
+    columns = values(n) if column_values is None else column_values
+    head = "".join(f'<th class="v" style="width:{tile_px}px">{esc(value_label(v))}</th>' for v in columns)
     body = []
     for r in range(rows):
         strip = images.image_grid(tiles_[r], ncols=n, pad=1)[1:, 1:]  # a grey pixel below and after each tile

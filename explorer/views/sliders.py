@@ -13,14 +13,16 @@ import streamlit as st
 
 from explorer.figures import images, traversal
 from explorer.i18n import N_, _
-from explorer.state import dim_names, latent_point, shared
-from explorer.widgets import compare, downloads, epochs
+from explorer.state import dim_names, direction, latent_point, shared
+from explorer.widgets import compare, directions, downloads, epochs
+from explorer.widgets.directions import move
 from training.vae import latent_space
 
 IMAGE_WIDTH = 320
 INDEX_KEY = "sliders_image_index"
 INTRO_CLOSED = "sliders_intro_closed"  # the visitor closed the introduction: not shown again this session
 ALL_DIMS = "all"  # the traversal choice of every dimension (shown translated)
+ALONG, PRINCIPAL = "along", "principal"  # traversal rows along the chosen direction, along the principal directions
 
 
 def _on_reset(path: str, z_dim: int) -> None:
@@ -69,7 +71,7 @@ def decode_batch(decoder):
 
 @st.fragment
 def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
-                 names: list[str | None]) -> None:
+                 names: list[str | None], chosen: directions.Chosen | None, principal_of) -> None:
     """Only the sliders and the decoded image: a slider change reruns this and nothing else."""
     z_dim = config.model.latent_dim
     left, right = st.columns([1, 1], gap="large")
@@ -85,15 +87,18 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
                       _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats "
                         "the decoder ignores it.")).format(i=i, kl=f"{kl[i]:.3f}"),
             )
-    with right:
         z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
-        decoded = decode_mean(decoder, z)
+        with st.container(key="move_along"):
+            shown = move.control("sliders", path, list(map(float, z)), chosen)  # z + t d (z without a direction)
+    with right:
+        decoded = decode_mean(decoder, shown)
         with st.container(key="decoded"):
             st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
-            st.caption(_("Decoder mean μ̃(z). Started from {source}").format(source=latent_point.source(path, z_dim)))
+            st.caption((_("Decoder mean μ̃(z + t·d). Started from {source}") if not np.array_equal(shown, z) else
+                        _("Decoder mean μ̃(z). Started from {source}")).format(source=latent_point.source(path, z_dim)))
         downloads.image_button(decoded, "decoded-z", "decoded_z")
-    compared_decodes(z)
-    traversal_panel(path, decoder, order, kl, active, names)
+    compared_decodes(shown)
+    traversal_panel(path, decoder, order, kl, active, names, chosen, principal_of)
 
 
 def compared_decodes(z: np.ndarray) -> None:
@@ -164,18 +169,24 @@ def test_image_panel(run, x_test) -> None:
 
 @st.fragment
 def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
-                    names: list[str | None]) -> None:
+                    names: list[str | None], chosen: directions.Chosen | None = None, principal_of=None) -> None:
     """Decoded images along one axis from -3 to +3, the others at the current z. Inside the sliders' fragment,
     so it follows every slider; a fragment of its own, so its controls redraw only it."""
     z_dim = len(order)
     st.subheader(_("Traversal"))
     c1, c2 = st.columns([2, 2])
-    choices = [ALL_DIMS] + [f"z_{i}" for i in order]
-    which = c1.selectbox(_("Dimensions"), choices, key="traversal_dims",
-                         format_func={c: (_("all (by KL)") if c == ALL_DIMS else
-                                          dim_names.title(int(c.split("_")[1]), names)) for c in choices}.get,
-                         help=_("One row per dimension, ordered by KL, largest first."))
+    words = {ALL_DIMS: _("all (by KL)"), PRINCIPAL: _("the principal directions of the test encodings")}
+    if chosen is not None and chosen.found is not None:
+        words[ALONG] = _("along {name}").format(name=chosen.name)
+    words.update({f"z_{i}": dim_names.title(int(i), names) for i in order})
+    if st.session_state.get("traversal_dims") not in words:
+        st.session_state["traversal_dims"] = ALL_DIMS  # a direction no longer chosen
+    which = c1.selectbox(_("Rows"), list(words), key="traversal_dims", format_func=words.get,
+                         help=_("One row per dimension, ordered by KL, largest first; or rows along directions."))
     n = c2.slider(_("Steps from −3 to +3"), 3, 15, 9, key="traversal_steps")
+    if which in (ALONG, PRINCIPAL):
+        along_panel(which, path, decoder, chosen, principal_of, n)
+        return
     dims = [int(i) for i in order] if which == ALL_DIMS else [int(which.split("_")[1])]
     tiles = traversal.tiles(decode_batch(decoder), latent_point.get(path, z_dim), dims, n)
     with st.container(key="traversal_grid"):
@@ -183,6 +194,32 @@ def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, activ
                                     [not active[i] for i in dims], _("z_k set to"), max(24, min(64, 600 // n))))
     st.caption(_("Each row sets one coordinate z_k to the value above its column, from −3 to +3; the others stay at "
                  "the sliders' values and follow them."))
+    downloads.image_button(traversal.grid_image(tiles), "traversal", "traversal")
+
+
+def along_panel(which: str, path: str, decoder, chosen, principal_of, n: int) -> None:
+    """Traversal rows along directions from the sliders' z: the chosen one (t from −2 to +2), or each principal
+    direction of the test encodings (c from −3 to +3 of its standard deviations)."""
+    z = latent_point.get(path, len(chosen.vector) if which == ALONG else principal_of().mean.shape[0])
+    if which == ALONG:
+        ts = np.linspace(direction.T_MIN, direction.T_MAX, n)
+        vectors, labels, corner = chosen.vector[None], [chosen.name], "t"
+        caption = _("The row is z + t·d for t from −2 to +2: t = 1 moves by the whole difference of the two groups' "
+                    "means.")
+    else:
+        found = principal_of()
+        ts = np.linspace(-3.0, 3.0, n)
+        vectors = found.vectors * found.sd[:, None]
+        labels = [_("direction {j} · {share}% of variance").format(j=j + 1, share=f"{100 * s:.1f}")
+                  for j, s in enumerate(found.share)]
+        corner = "c"
+        caption = _("Row j is z + c·sd_j·v_j: v_j the j-th principal direction of the test encodings, sd_j their "
+                    "standard deviation along it, c from −3 to +3.")
+    tiles = traversal.tiles_along(decode_batch(decoder), z, vectors, ts)
+    with st.container(key="traversal_grid"):
+        st.html(traversal.grid_html(tiles, labels, [False] * len(labels), corner, max(24, min(64, 600 // n)),
+                                    column_values=ts))
+    st.caption(caption)
     downloads.image_button(traversal.grid_image(tiles), "traversal", "traversal")
 
 
@@ -202,7 +239,11 @@ def main() -> None:
     buttons(path, z_dim)
     epochs.scrubber("sliders")
     names = dim_names.of_history(history, z_dim)
-    slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active, names)
+    chosen = None
+    if direction.get(path) is not None or direction.link_pending():  # only then torch and the test encodings
+        chosen = directions.chosen(shared.current_run(), page="sliders")
+    slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active, names, chosen,
+                 lambda: directions.principal_of(shared.current_run()))
 
     run = epochs.shown(shared.current_run())  # the torch model, for encoding test images
     x_test = shared.current_test_images(run, shared.current_data(run))

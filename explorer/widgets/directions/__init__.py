@@ -57,3 +57,11 @@ def chosen(run, page: str | None = None) -> Chosen | None:
         return Chosen(*pair, direction.found(mu, groups, *pair), None)
     except UserError as err:
         return Chosen(*pair, None, err)
+
+
+def principal_of(run, indices=None):
+    """The principal directions (training/analysis/principal.py) of RUN's test encodings, or of those at INDICES."""
+    from training.analysis.principal import principal
+
+    mu, _groups, _data, _x = context(run)
+    return principal(mu if indices is None else np.asarray(mu)[np.asarray(indices, np.int64)])

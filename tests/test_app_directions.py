@@ -1,0 +1,122 @@
+"""Directions in the app (issue 27): the Directions page (two groups, their figures, an analogy, the principal
+directions as sliders), the move-along control and direction rows on Latent sliders, and the link's dir= and t=."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import DEMOS
+from training.analysis import directions, latent
+from training.models.open import load_run
+from tests.waiting import HANG_S
+
+APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
+
+
+def open_page(page: str, **link) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.session_state["run_path"] = str(DEMOS / "mnist5k-z16")
+    for key, value in link.items():
+        at.query_params[key] = value
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture(scope="module")
+def native():
+    """The direction label:1 -> label:7 of the bundled model, found by the library without the app."""
+    from training.data import load_dataset
+    from training.vae.evaluate import test_images
+
+    run = load_run(DEMOS / "mnist5k-z16")
+    c, h, _ = run.config.model.image_shape
+    t = run.config.train
+    data = load_dataset(t.dataset, image_size=h, channels=c, seed=t.seed, dataset_size=t.dataset_size)
+    x = test_images(run.config, data)
+    mu = latent.encode_dataset(run.model, x)
+    groups = directions.Groups.of(data, len(x))
+    return run, mu, directions.between(mu, groups.read("label:1"), groups.read("label:7"))
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_the_directions_page_shows_what_the_link_names_with_the_library_figures(native):
+    _run, _mu, found = native
+    at = open_page("views/directions.py", dir="label:1>label:7")
+    shown = metrics(at)
+    assert shown["Images"] == f"{found.from_count} → {found.to_count}"
+    assert shown["Length |d|"] == f"{found.length:.2f}"
+    assert shown["Separation"] == f"{found.separation:.2f} σ"
+    assert shown["Accuracy"] == f"{100 * found.accuracy:.1f}%"
+    assert at.query_params["dir"] == "label:1>label:7"
+    assert at.get_by_key("dir_analogy") is not None  # the analogy's strip
+    pcs = [s for s in at.slider if s.key and s.key.startswith("dir_pc_")]
+    assert len(pcs) == 8 and all(s.value == 0.0 for s in pcs) and "% of variance" in pcs[0].label
+
+
+def test_choosing_other_groups_on_the_page_changes_the_direction_and_the_link():
+    at = open_page("views/directions.py", dir="label:1>label:7")
+    at.selectbox(key="directions_b_label").set_value(0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["dir"] == "label:1>label:0"
+    assert metrics(at)["Images"].startswith("100 → ")
+    at.selectbox(key="directions_b_label").set_value(1).run()  # the same group twice: one sentence, no figures
+    assert any("same test images" in e.value for e in at.error) and not at.metric
+
+
+@pytest.mark.parametrize("value, said", [
+    ("label:1>label:1", "same test images"),
+    ("label:42>label:7", "holds no test images"),
+    ("scale:0..1>label:7", "names a factor"),
+    ("label:1", "is not written FROM>TO"),
+])
+def test_a_link_direction_that_cannot_be_used_is_one_sentence_and_not_taken(value, said):
+    at = open_page("views/directions.py", dir=value)
+    assert [w.value for w in at.warning if said in w.value], [w.value for w in at.warning]
+    assert at.query_params["dir"] != value  # not taken: the form starts from its own defaults
+
+
+def test_latent_sliders_decode_z_plus_t_d_and_make_it_the_sliders_z(native):
+    run, _mu, found = native
+    at = open_page("views/sliders.py", dir="label:1>label:7", t="1.5")
+    move = at.slider(key="sliders_move_t")
+    assert move.value == 1.5 and "label:1 → label:7" in move.label
+    z = np.array([at.slider(key=f"z_{i}").value for i in range(16)])
+    shown = at.get_by_key("decoded")
+    assert any("z + t·d" in c.value for c in at.caption)
+    move.set_value(0.0).run()
+    assert "t" not in at.query_params  # t = 0 is not written
+    move = at.slider(key="sliders_move_t").set_value(1.0)
+    at.run()
+    at.button(key="sliders_move_apply").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    moved = np.array([at.slider(key=f"z_{i}").value for i in range(16)])
+    expected = np.clip(np.round((z + found.direction) / 0.05) * 0.05, -4, 4)
+    np.testing.assert_allclose(moved, expected, atol=1e-6)
+    assert at.slider(key="sliders_move_t").value == 0.0
+    assert shown is not None
+
+
+def test_the_traversal_shows_rows_along_the_direction_and_the_principal_directions():
+    at = open_page("views/sliders.py", dir="label:1>label:7")
+    at.selectbox(key="traversal_dims").set_value("along").run()
+    grid = at.get_by_key("traversal_grid")
+    html = " ".join(getattr(node, "body", "") or "" for node in grid)
+    assert "label:1 → label:7" in html and html.count('<th class="d"') == 1
+    at.selectbox(key="traversal_dims").set_value("principal").run()
+    html = " ".join(getattr(node, "body", "") or "" for node in at.get_by_key("traversal_grid"))
+    assert html.count('<th class="d"') == 8 and "direction 8 · " in html
+
+
+def test_without_a_direction_the_sliders_page_stays_without_torch_work_and_links_to_directions():
+    at = open_page("views/sliders.py")
+    assert not [s for s in at.slider if s.key == "sliders_move_t"]
+    assert "dir" not in at.query_params
