@@ -120,3 +120,37 @@ def test_without_a_direction_the_sliders_page_stays_without_torch_work_and_links
     at = open_page("views/sliders.py")
     assert not [s for s in at.slider if s.key == "sliders_move_t"]
     assert "dir" not in at.query_params
+
+
+def test_onnx_and_adapter_models_get_the_directions_page_too(tmp_path, monkeypatch):
+    """The same page on a model from elsewhere: an ONNX pair exported from the 2-D demo (its figures equal the
+    native model's), and one's own model code (tests/own_model_example.py, the 8x8 digits)."""
+    import sys
+
+    from training.cli import main
+    from training.models import adapter
+
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    exported = tmp_path / "runs" / "exported"
+    assert main(["export", str(DEMOS / "mnist5k-z2"), "--out", str(exported)]) == 0
+    shown = {}
+    for path in (DEMOS / "mnist5k-z2", exported):
+        at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+        at.session_state["run_path"] = str(path)
+        at.query_params["dir"] = "label:1>label:7"
+        at.switch_page("views/directions.py")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown[path.name] = metrics(at)
+        assert len([s for s in at.slider if s.key and s.key.startswith("dir_pc_")]) == 2  # a 2-D model: the plane
+    assert shown["exported"] == shown["mnist5k-z2"] and shown["exported"]["Images"] == "100 → 100"
+
+    monkeypatch.setenv(adapter.ENV, "tests.own_model_example:make")
+    for name in [m for m in sys.modules if m.startswith("explorer")]:
+        monkeypatch.delitem(sys.modules, name)  # the app reads its command line when it starts
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.query_params["dir"] = "label:0>label:1"
+    at.switch_page("views/directions.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metrics(at)["Images"].count("→") == 1 and not at.warning

@@ -87,16 +87,19 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
                       _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats "
                         "the decoder ignores it.")).format(i=i, kl=f"{kl[i]:.3f}"),
             )
-        z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
-        with st.container(key="move_along"):
-            shown = move.control("sliders", path, list(map(float, z)), chosen)  # z + t d (z without a direction)
     with right:
+        z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
+        image_box = st.container()
+        with st.container(key="move_along"):  # under the image, drawn first: it says what the image decodes
+            shown = move.control("sliders", path, list(map(float, z)), chosen)  # z + t d (z without a direction)
         decoded = decode_mean(decoder, shown)
-        with st.container(key="decoded"):
-            st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
-            st.caption((_("Decoder mean μ̃(z + t·d). Started from {source}") if not np.array_equal(shown, z) else
-                        _("Decoder mean μ̃(z). Started from {source}")).format(source=latent_point.source(path, z_dim)))
-        downloads.image_button(decoded, "decoded-z", "decoded_z")
+        with image_box:
+            with st.container(key="decoded"):
+                st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
+                st.caption((_("Decoder mean μ̃(z + t·d). Started from {source}") if not np.array_equal(shown, z) else
+                            _("Decoder mean μ̃(z). Started from {source}")).format(
+                    source=latent_point.source(path, z_dim)))
+            downloads.image_button(decoded, "decoded-z", "decoded_z")
     compared_decodes(shown)
     traversal_panel(path, decoder, order, kl, active, names, chosen, principal_of)
 

@@ -20,6 +20,7 @@ import numpy as np
 from training.core.errors import UserError
 
 MAX_DIRECTIONS = 8  # sliders shown at most: the first directions carry most of the variance
+MIN_SHARE = 0.005   # a direction explaining less of the variance (an unused dimension's) is not offered
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def principal(mu: np.ndarray, k: int = MAX_DIRECTIONS) -> Principal:
     total = float(lam.sum())
     if not total > 0:
         raise UserError("These {n} encodings are all the same point: they have no principal directions.", n=n)
-    k = max(1, min(int(k), z_dim, n - 1))
+    k = max(1, min(int(k), z_dim, n - 1, int((lam / total >= MIN_SHARE).sum())))  # not the ones of no variance
     vectors = vt[:k].copy()
     for row in vectors:
         if row[np.argmax(np.abs(row))] < 0:

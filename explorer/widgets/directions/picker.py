@@ -87,7 +87,7 @@ def _factor_side(side: str, key: str, groups: directions.Groups, initial: str | 
         st.session_state[k_name] = asked[0] if asked[0] in names else names[-1]
     name = st.selectbox(_("Factor"), names, key=k_name, format_func=dim_names.factor_title)
     column = groups.factors[:, names.index(name)]
-    lo, hi = float(np.round(column.min(), 3)), float(np.round(column.max(), 3))
+    lo, hi = float(np.floor(column.min() * 100) / 100), float(np.ceil(column.max() * 100) / 100)  # 0.999 -> 1
     span = (lo, lo + (hi - lo) * 0.3) if side == "a" else (hi - (hi - lo) * 0.3, hi)
     if asked[0] == name:
         try:
