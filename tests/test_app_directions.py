@@ -154,3 +154,13 @@ def test_onnx_and_adapter_models_get_the_directions_page_too(tmp_path, monkeypat
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert metrics(at)["Images"].count("→") == 1 and not at.warning
+
+
+def test_a_selection_from_the_latent_map_is_a_group_of_the_direction():
+    at = open_page("views/latent_map.py", select="label:3")
+    at.button(key="map_sel_direction").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="directions_a_kind").value == "selection"
+    assert any("selected on the Latent map" in c.value for c in at.caption)
+    assert at.query_params["dir"].startswith("label:3>")  # the selection's own spec
+    assert metrics(at)["Images"].startswith("100 → ")

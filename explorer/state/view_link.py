@@ -6,6 +6,8 @@ the visitor moves (``st.query_params`` rewrites the address bar without a reload
     ?model=mnist5k-z2&z=0.4,-1.25&lang=zh            every page: the model (a run's name) and z
     &proj=pca&point=17                               Latent map: projection (and dims=3,5), picked point
     &a=3&b=41                                        Interpolate: the two test images
+    &dir=label:1>label:7&t=1.5                       the direction in z and how far along it (state/direction.py)
+    &proj=axis&axis=label:1>label:7                  Latent map: the direction as its x axis
 
 Opening such a link in a new browser restores the view: ``restore()`` runs once per session, before the
 page, and hands the values to their homes (the chosen model in explorer/state/shared.py, z in

@@ -15,13 +15,13 @@ import streamlit as st
 from explorer.figures import images
 from explorer.i18n import N_, _
 from explorer.state import direction, latent_point, shared, your_input
-from explorer.widgets import directions, downloads, map_selection
+from explorer.widgets import directions, downloads
 from explorer.widgets.directions import picker
 from training.analysis import latent
 from training.analysis.directions import along
 from training.core.errors import UserError
 
-PAGE = "directions"
+PAGE = picker.PAGE_KEY  # its URL path and its form's key
 TEST, YOURS = "test", "yours"
 ALL, SELECTION = "all", "selection"
 STRIP_PX = 72
@@ -106,7 +106,7 @@ def principal_panel(run, mu) -> None:
     st.subheader(_("Principal directions"))
     st.caption(_("The directions in which the encodings vary most (PCA of μ), as sliders of their own: z = mean + "
                  "Σ c_j·sd_j·v_j, c_j in standard deviations of the encodings along v_j. All at 0 is the mean code."))
-    selection = map_selection.kept(path, len(mu))
+    selection = picker.test_selection(path, len(mu))
     of = st.radio(_("Encodings"), [ALL, SELECTION] if selection is not None else [ALL], horizontal=True,
                   key="dir_pc_of", format_func={ALL: _("all test images"), SELECTION: _(
                       "the Latent map's selection ({n} images)").format(

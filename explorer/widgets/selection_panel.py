@@ -14,6 +14,7 @@ from explorer.figures import images
 from explorer.i18n import N_, _
 from explorer.state import dim_names
 from explorer.widgets import downloads, map_points, map_selection
+from explorer.widgets.directions import picker
 from training.analysis import latent
 
 PAGE_SIZE = 64
@@ -116,6 +117,11 @@ def show(run, data, x_test, mu: np.ndarray, selection: dict) -> None:
         st.image(images.display(mean_x, 120), width=120, caption=_("mean image"))
         st.image(images.display(decoded, 120), width=120, caption=_("decoded at the mean mu(x): μ̃(μ̄)"))
     labels = map_selection.class_labels(data)
+    if map_points.split_shown() == "test" and st.button(
+            _("Find the direction from it"), icon=":material/explore:", key="map_sel_direction",
+            help=_("Open the Directions page with this selection as group A.")):
+        picker.use_selection_as_a()
+        st.switch_page("views/directions.py")
     st.download_button(_("indices, labels and mu (CSV)"), data=lambda: selection_csv(indices, labels, mu),
                        file_name=f"selection-{len(indices)}.csv", mime="text/csv", on_click="ignore",
                        icon=":material/download:", key="map_sel_csv")

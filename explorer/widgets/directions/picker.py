@@ -16,7 +16,7 @@ import streamlit as st
 
 from explorer.i18n import _, error_text
 from explorer.state import dim_names, direction
-from explorer.widgets import map_selection
+from explorer.widgets import map_points, map_selection
 from explorer.widgets.directions import Chosen
 from training.analysis import directions
 
@@ -24,6 +24,7 @@ LABEL, FACTOR, SELECTION, INDICES = "label", "factor", "selection", "indices"
 SEPARATES = 2.0       # separation (pooled sd) from which two groups are called well apart along d
 SEPARATES_LITTLE = 1.0
 HIST_BINS = 40
+PAGE_KEY = "directions"  # the Directions page's form
 
 
 def _kind_of(spec: str | None) -> str | None:
@@ -104,10 +105,20 @@ def _factor_side(side: str, key: str, groups: directions.Groups, initial: str | 
     return f"{name}:{low:g}..{high:g}"
 
 
+def test_selection(path: str, n: int) -> dict | None:
+    """The Latent map's selection while it is one of test images (a map of training images selects others)."""
+    return map_selection.kept(path, n) if map_points.split_shown() == "test" else None
+
+
+def use_selection_as_a() -> None:
+    """The Directions page's group A becomes the Latent map's selection (its button on the map)."""
+    st.session_state[f"{PAGE_KEY}_a_kind"] = SELECTION
+
+
 def form(path: str, key: str, data, groups: directions.Groups) -> None:
     """From and To, side by side; the session's direction follows them."""
     current = direction.get(path)
-    selection = map_selection.kept(path, groups.n)
+    selection = test_selection(path, groups.n)
     left, right = st.columns(2)
     with left:
         source = _side("a", key, data, groups, selection, current[0] if current else None, 1)
