@@ -80,6 +80,17 @@ def test_moving_along_a_direction_decodes_z_plus_t_d_in_the_browser_and_sends_t_
     screenshot(page, "scrub-direction")
     np.testing.assert_allclose(page.evaluate("latentPad.z"), z, atol=1e-6)  # t moves z_shown, not the sliders
 
+    # a latent slider moved while t = 0.75: still z + t d that is decoded
+    dim = page.evaluate("latentPad.dims")[0]
+    frames = page.evaluate("latentPad.frames")
+    page.locator(f"#z-{dim}").evaluate("el => { el.value = '-1.5'; el.dispatchEvent(new Event('input')); }")
+    page.wait_for_function("n => latentPad.frames > n", arg=frames, timeout=TIMEOUT)
+    z[dim] = -1.5
+    np.testing.assert_allclose(page.evaluate("latentPad.shown"), z + np.float32(0.75) * d, atol=1e-4)
+    got = np.asarray(canvas.evaluate(CANVAS_PIXELS), np.float64) / 255
+    expected = decoder.decode_mean((z + np.float32(0.75) * d.astype(np.float32))[None]).reshape(-1)
+    assert np.abs(got - expected).max() < 2 / 255
+
     slider.focus()
     slider.press("ArrowRight")  # a keyboard step fires input and change: the release
     page.wait_for_function("() => new URLSearchParams(location.search).get('t') === '0.8'", timeout=TIMEOUT)
