@@ -38,7 +38,8 @@ _component = st.components.v2.component(
     "latent_pad",
     html=(FRONTEND / "pad.html").read_text(encoding="utf-8"),
     css=(FRONTEND / "style.css").read_text(encoding="utf-8"),
-    js=(FRONTEND.parent / "nets.js").read_text(encoding="utf-8") + (FRONTEND / "pad.js").read_text(encoding="utf-8"),
+    js="".join(path.read_text(encoding="utf-8") for path in (FRONTEND.parent / "nets.js", FRONTEND / "along.js",
+                                                              FRONTEND / "pad.js")),
 )
 
 

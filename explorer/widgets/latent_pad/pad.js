@@ -6,8 +6,7 @@
 //   state   "has"     the model_id whose weights this instance holds (so they are sent only once)
 //   trigger "release" {z} when a slider or the pad is let go ({z, t} when moving along a direction: z is the
 //                     sliders' own point, without t d)
-// `data.along` ({vector, name, t, min, max, step} or null): a direction d in z (issue 27). One more slider sets t,
-// and every frame decodes z + t d (z_shown) instead of z, while any slider, the pad or t moves.
+// `data.along`: a direction d in z; its control (along.js) sets t, and every frame decodes z + t d instead of z.
 // `data.posterior` ({mu, sigma, source} or null): the visitor's own input's p(z|x) = N(mu, diag sigma^2), drawn
 // on the pad as the 2-sigma ellipse of the pad's two dimensions (their marginal: exact for a diagonal Gaussian).
 // Both architectures the library builds are decoded by makeDecoder, in ../nets.js (the networks the browser runs,
@@ -21,8 +20,6 @@ function createPad(root) {
   const slidersEl = $("#sliders"), pad = $("#pad"), dot = $("#pad-dot"), padX = $("#pad-x"), padY = $("#pad-y");
   const postSvg = $("#pad-posterior"), postEllipse = $("#posterior-ellipse"), postMu = $("#posterior-mu");
   const postLabel = $("#posterior-label");
-  const alongEl = $("#along"), alongT = $("#along-t"), alongValue = $("#along-value");
-  const alongLabel = $("#along-label"), alongReadout = $("#along-readout");
   const readout = $("#pad-readout"), statsEl = $("#stats"), canvas = $("#decoded-canvas");
   const ctx = canvas.getContext("2d");
   const small = document.createElement("canvas");
@@ -34,8 +31,7 @@ function createPad(root) {
   let limit = 4, step = 0.05, pair = [0, 1], order = [];
   let posterior = null, drawn = null;  // drawn: the ellipse on the pad now, in z units (for tests)
   let rafPending = false, lastSent = null, lastZ0Key = null, uiKey = null;
-  let along = null, t = 0, shown = new Float32Array(0);  // along.vector: d; shown: z + t d, what is decoded
-  let lastSentT = null, alongKey = null;
+  const along = createAlong(root, {moved: schedule, released: release});  // z + t d (along.js)
   let send = {state: () => {}, trigger: () => {}};
   let texts = {stats: "{frames} / {ms} ms"};
   const rowsByDim = new Map();
@@ -76,17 +72,10 @@ function createPad(root) {
     rafPending = false;
     if (!decoder) return;
     const t0 = performance.now();
-    draw(decode(decoded(), pixels));
+    draw(decode(along.decoded(z), pixels));
     stats.lastMs = performance.now() - t0;
     stats.frames++;
     statsEl.textContent = texts.stats.replace("{frames}", stats.frames).replace("{ms}", stats.lastMs.toFixed(2));
-  }
-
-  function decoded() {  // z_shown = z + t d along a direction, else z itself
-    if (!along) return z;
-    const d = along.vector;
-    for (let i = 0; i < zDim; i++) shown[i] = z[i] + t * d[i];
-    return shown;
   }
 
   function schedule() {
@@ -102,52 +91,8 @@ function createPad(root) {
     syncControls();
     schedule();
     lastSent = Array.from(z, v => Number(v.toFixed(4)));
-    if (!along) { send.trigger("release", {z: lastSent, model_id: modelId}); return; }
-    t = roundT(t);
-    syncAlong();
-    lastSentT = t;
-    send.trigger("release", {z: lastSent, model_id: modelId, t: lastSentT});
-  }
-
-  const roundT = v => {
-    const {min, max, step: s} = along;
-    return Number(Math.min(max, Math.max(min, Math.round(v / s) * s)).toFixed(4));
-  };
-
-  function syncAlong() {
-    alongEl.hidden = !along;
-    if (!along) return;
-    alongT.value = String(t);
-    alongValue.textContent = fmt(t);
-    alongReadout.textContent = String(texts.along_readout || "t = {t}").replace("{t}", () => fmt(t));
-  }
-
-  alongT.addEventListener("input", () => {
-    if (!along) return;
-    t = parseFloat(alongT.value);
-    syncAlong();
-    schedule();
-  });
-  alongT.addEventListener("change", () => { if (along) release(); });
-
-  function applyAlong(a, rebuilt) {  // the direction Python sent (or null); t only when it is not our own echo
-    if (!a || !Array.isArray(a.vector) || a.vector.length !== zDim) {
-      along = null; alongKey = null; lastSentT = null;
-      syncAlong();
-      return;
-    }
-    const key = JSON.stringify([a.name, a.vector]);
-    const fresh = rebuilt || key !== alongKey;
-    along = {vector: Float32Array.from(a.vector), name: String(a.name), min: a.min, max: a.max, step: a.step};
-    if (shown.length !== zDim) shown = new Float32Array(zDim);
-    Object.assign(alongT, {min: a.min, max: a.max, step: a.step});
-    const words = String(texts.along || "{name}").replace("{name}", () => along.name);
-    alongLabel.textContent = words;
-    alongT.setAttribute("aria-label", words);
-    if (fresh || lastSentT === null || Math.abs(a.t - lastSentT) > a.step / 2 + 1e-6) t = roundT(Number(a.t) || 0);
-    if (fresh) lastSentT = null;
-    alongKey = key;
-    syncAlong();
+    const t = along.sent();
+    send.trigger("release", t === null ? {z: lastSent, model_id: modelId} : {z: lastSent, model_id: modelId, t});
   }
 
   function buildControls(labels, active) {
@@ -292,7 +237,7 @@ function createPad(root) {
       // The echo of our own release (rounded by Python) must not move a slider being dragged now.
       if (rebuilt || !near(data.z0, lastSent)) setZ(data.z0);
     }
-    applyAlong(data.along, rebuilt);
+    along.apply(data.along, zDim, rebuilt, texts);
     syncControls();
     schedule();
   }
@@ -306,9 +251,9 @@ function createPad(root) {
     get lightRenders() { return stats.light; },  // Python has heard "has": it renders without the weights
     get modelId() { return modelId; },
     get z() { return Array.from(z); },
-    get t() { return along ? t : null; },
-    get shown() { return Array.from(decoded()); },  // the z decoded: z + t d along a direction, else z
-    get along() { return along && {name: along.name, vector: Array.from(along.vector), t}; },
+    get t() { return along.t; },
+    get shown() { return Array.from(along.decoded(z)); },  // the z decoded: z + t d along a direction, else z
+    get along() { return along.info; },
     get posterior() { return drawn && Object.assign({label: postLabel.textContent}, drawn); },
     get dims() { return [...slidersEl.querySelectorAll(".row")].map(r => +r.dataset.dim); },  // display order
     image() { return canvas.toDataURL(); },
