@@ -190,3 +190,96 @@ def test_the_pad_gets_the_posterior_of_the_visitors_input_of_this_model_only(own
         assert "{source}" in data["texts"]["posterior_marginal"] and "{i}" in data["texts"]["posterior_marginal"]
     else:
         assert data["posterior"] is None
+
+
+def test_a_release_moving_along_a_direction_yields_t_clipped_to_the_grid():
+    from explorer.widgets.latent_pad import release_t, release_z
+
+    assert release_t({"z": [0.5, -1], "t": 1.5, "model_id": "m"}, "m") == 1.5
+    assert release_t({"z": [0.5, -1], "t": -1.52, "model_id": "m"}, "m") == -1.5  # on the 0.05 grid
+    assert release_t({"z": [0.5, -1], "t": 7, "model_id": "m"}, "m") == 2.0  # clipped to T_MAX
+    assert release_t({"z": [0.5, -1], "t": -30.0, "model_id": "m"}, "m") == -2.0
+    assert release_z({"z": [0.5, -1], "t": 1.5, "model_id": "m"}, 2, "m") == [0.5, -1.0]  # z is read as before
+    for bad in ({"z": [0.5, -1], "model_id": "m"}, {"z": [0.5, -1], "t": float("nan"), "model_id": "m"},
+                {"t": float("inf"), "model_id": "m"}, {"t": "1.5", "model_id": "m"}, {"t": True, "model_id": "m"},
+                {"t": [1.5], "model_id": "m"}, {"t": 1.5, "model_id": "old"}, None, 1.5):
+        assert release_t(bad, "m") is None, bad
+
+
+def test_the_along_data_is_the_vector_its_name_and_t_on_the_grid():
+    from explorer.state import direction
+    from explorer.widgets.latent_pad import along_data
+
+    assert along_data(None, 3) is None
+    data = along_data({"vector": np.array([0.5, -1, 2], np.float32), "name": "label:1 → label:7", "t": 1.52}, 3)
+    assert data == {"vector": [0.5, -1.0, 2.0], "name": "label:1 → label:7", "t": 1.5,
+                    "min": direction.T_MIN, "max": direction.T_MAX, "step": direction.T_STEP}
+    assert (data["min"], data["max"], data["step"]) == (-2, 2, 0.05)
+    assert along_data({"vector": [0.5, -1, 2], "name": "x", "t": 9}, 3)["t"] == 2.0
+    assert along_data({"vector": [0.5, -1], "name": "x", "t": 0}, 3) is None  # another model's length
+    assert along_data({"vector": [0.5, float("nan"), 1], "name": "x", "t": 0}, 3) is None
+
+
+def test_without_a_direction_the_page_sends_none_and_links_to_the_directions_page():
+    at = _open_scrub(DEMO)
+    data = _pad_data(at)
+    assert data["along"] is None and data["model"] is not None  # the rest as before
+    assert "Move along {name}" == data["texts"]["along"] and "{t}" in data["texts"]["along_readout"]
+    (link,) = at.get("page_link")
+    assert link.proto.label == "Choose a direction on the Directions page" and "directions" in link.proto.page
+    assert "direction" not in at.session_state  # nothing chosen by opening the page
+
+
+def _test_mu_and_labels():
+    from training.analysis import latent
+    from training.data import load_dataset
+    from training.models.open import load_run
+    from training.vae.evaluate import test_images
+
+    run = load_run(DEMO)
+    data = load_dataset("mnist5k")
+    mu = latent.encode_dataset(run.model, test_images(run.config, data))
+    return np.asarray(mu, np.float64), np.asarray(data.y_test)[:len(mu)]
+
+
+def test_with_a_direction_the_pad_gets_its_vector_name_and_t():
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.session_state["run_path"] = str(DEMO)
+    at.session_state["direction"] = {"path": str(DEMO), "source": "label:1", "target": "label:7"}
+    at.session_state["direction_t"] = 1.5
+    at.switch_page("views/scrub.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    along = _pad_data(at)["along"]
+    mu, y = _test_mu_and_labels()
+    expected = mu[y == 7].mean(axis=0) - mu[y == 1].mean(axis=0)  # mean mu(B) - mean mu(A), computed here
+    assert along["name"] == "label:1 → label:7" and along["t"] == 1.5
+    np.testing.assert_allclose(along["vector"], expected, atol=1e-4)
+    assert not at.error
+
+
+def test_a_direction_that_names_nothing_here_is_one_sentence_and_no_t_slider():
+    at = AppTest.from_file(str(APP), default_timeout=HANG_S)
+    at.session_state["run_path"] = str(DEMO)
+    at.session_state["direction"] = {"path": str(DEMO), "source": "label:1", "target": "label:12"}
+    at.switch_page("views/scrub.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "label:12" in at.error[0].value
+    assert _pad_data(at)["along"] is None
+
+
+def test_without_a_direction_the_page_loads_no_torch():
+    """The direction is resolved (torch, the test encodings) only when one is chosen: the page stays light."""
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
+              f"at = AppTest.from_file({str(APP)!r}, default_timeout={HANG_S})\n"
+              f"at.session_state['run_path'] = {str(DEMO)!r}\nat.switch_page('views/scrub.py')\nat.run()\n"
+              "assert not at.exception, [e.value for e in at.exception]\n"
+              "print('torch' in sys.modules, 'explorer.widgets.directions' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_S,
+                         cwd=str(APP.parent.parent))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["False", "False"]

@@ -11,8 +11,10 @@ It is a Streamlit components v2 component (``st.components.v2.component``: no if
 height, the theme as ``--st-*`` CSS variables). Its front end is three hand-written files in
 this folder (pad.html, style.css, pad.js), read here and registered inline: no
 build step, no CDN. It may also draw the visitor's own input's posterior p(z|x) (the Your image page) on the
-pad: its 2-sigma ellipse over the pad's two dimensions. It speaks two values: the state ``has`` (the model whose weights the browser
-holds) and the trigger ``release`` (z when a slider or the pad is let go).
+pad: its 2-sigma ellipse over the pad's two dimensions. Given a direction d in z (``along``, issue 27), it shows one
+more slider, t, and decodes z + t d instead of z, still in the browser on every move. It speaks two values: the state
+``has`` (the model whose weights the browser holds) and the trigger ``release`` (z when a slider or the pad is let
+go, and t when it moves along a direction; z is the sliders' own, without t d).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.i18n import _
-from explorer.state import latent_point
+from explorer.state import direction, latent_point
 from training.vae.array_decoder import ArrayDecoder
 
 FRONTEND = Path(__file__).resolve().parent  # its front end lies beside it
@@ -36,7 +38,8 @@ _component = st.components.v2.component(
     "latent_pad",
     html=(FRONTEND / "pad.html").read_text(encoding="utf-8"),
     css=(FRONTEND / "style.css").read_text(encoding="utf-8"),
-    js=(FRONTEND.parent / "nets.js").read_text(encoding="utf-8") + (FRONTEND / "pad.js").read_text(encoding="utf-8"),
+    js="".join(path.read_text(encoding="utf-8") for path in (FRONTEND.parent / "nets.js", FRONTEND / "along.js",
+                                                              FRONTEND / "pad.js")),
 )
 
 
@@ -75,7 +78,8 @@ def texts() -> dict[str, str]:
             "stats": _("decoded in the browser: {frames} frames, last {ms} ms"), "details": _("Details"),
             "posterior": _("your image ({source}): μ ± 2σ"),
             "posterior_marginal": _("your image ({source}): μ ± 2σ of z_{i} and z_{j}, the marginal of p(z|x) (exact "
-                                    "for its diagonal Gaussian)")}
+                                    "for its diagonal Gaussian)"),
+            "along": _("Move along {name}"), "along_readout": _("decoding z + t·d, t = {t}")}
 
 
 def _state(key: str):
@@ -85,7 +89,8 @@ def _state(key: str):
 
 def latent_pad(decoder: ArrayDecoder, z0: Sequence[float], order: Sequence[int], labels: Sequence[str], key: str,
                model_id: str, active: Sequence[bool] | None = None, pair: Sequence[int] | None = None,
-               on_release: Callable[[], None] | None = None, posterior: dict | None = None) -> list[float] | None:
+               on_release: Callable[[], None] | None = None, posterior: dict | None = None,
+               along: dict | None = None) -> list[float] | None:
     """Sliders and a 2-D pad decoded in the browser; returns z sent by a release in this run (else None).
 
     ``order`` lists latent indices in display order (largest KL first); ``labels[i]`` names dimension i;
@@ -94,7 +99,8 @@ def latent_pad(decoder: ArrayDecoder, z0: Sequence[float], order: Sequence[int],
     component's ``has`` state names the model it holds, and renders after that pass ``model=None``.
     They are encoded once per ``model_id``. ``on_release`` runs before the rerun a release causes;
     read the z with :func:`released_z`. ``posterior`` (explorer/state/your_input.py's ``get``: mu, sigma, source)
-    is drawn on the pad as its 2-sigma ellipse; None draws none.
+    is drawn on the pad as its 2-sigma ellipse; None draws none. ``along`` ({"vector": d as Z numbers, "name": its
+    words, "t": t}) adds the t slider and has the browser decode z + t d; read t of a release with :func:`released_t`.
     """
     z_dim = decoder.latent_dim
     order = [int(i) for i in order]
@@ -115,6 +121,7 @@ def latent_pad(decoder: ArrayDecoder, z0: Sequence[float], order: Sequence[int],
             "step": latent_point.STEP,
             "texts": texts(),
             "posterior": posterior_data(posterior, z_dim),
+            "along": along_data(along, z_dim),
         },
         default={"has": None},
         on_has_change=lambda: None,  # a new "has" reruns: the next render knows what to send
@@ -129,6 +136,33 @@ def posterior_data(posterior: dict | None, z_dim: int) -> dict | None:
         return None
     return {"mu": [float(v) for v in posterior["mu"]], "sigma": [float(v) for v in posterior["sigma"]],
             "source": str(posterior["source"])}
+
+
+def along_data(along: dict | None, z_dim: int) -> dict | None:
+    """What the t slider needs (d as Z finite numbers, its name, t on the grid, the range), or None."""
+    if along is None:
+        return None
+    vector = [float(v) for v in along["vector"]]
+    if len(vector) != z_dim or not all(math.isfinite(v) for v in vector):
+        return None
+    return {"vector": vector, "name": str(along["name"]), "t": direction.clip_t(float(along["t"])),
+            "min": direction.T_MIN, "max": direction.T_MAX, "step": direction.T_STEP}
+
+
+def released_t(key: str, model_id: str) -> float | None:
+    """The t of the release that triggered this run (inside ``on_release``), or None."""
+    return release_t(_state(key).get("release"), model_id)
+
+
+def release_t(value, model_id: str | None = None) -> float | None:
+    """t from a release trigger, clipped to T_MIN..T_MAX on the T_STEP grid; None if it has none or it is malformed
+    (not a finite number) or the release is of another model's sliders."""
+    if not isinstance(value, dict) or (model_id is not None and value.get("model_id") != model_id):
+        return None
+    t = value.get("t")
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t):
+        return None
+    return direction.clip_t(float(t))
 
 
 def released_z(key: str, z_dim: int, model_id: str) -> list[float] | None:

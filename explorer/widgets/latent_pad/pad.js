@@ -4,7 +4,9 @@
 // component mounts and again whenever `data` changes. The first call for a parentElement builds the
 // controls; every call applies the new data. Python reads two values (explorer/latent_pad.py):
 //   state   "has"     the model_id whose weights this instance holds (so they are sent only once)
-//   trigger "release" {z} when a slider or the pad is let go
+//   trigger "release" {z} when a slider or the pad is let go ({z, t} when moving along a direction: z is the
+//                     sliders' own point, without t d)
+// `data.along`: a direction d in z; its control (along.js) sets t, and every frame decodes z + t d instead of z.
 // `data.posterior` ({mu, sigma, source} or null): the visitor's own input's p(z|x) = N(mu, diag sigma^2), drawn
 // on the pad as the 2-sigma ellipse of the pad's two dimensions (their marginal: exact for a diagonal Gaussian).
 // Both architectures the library builds are decoded by makeDecoder, in ../nets.js (the networks the browser runs,
@@ -29,6 +31,7 @@ function createPad(root) {
   let limit = 4, step = 0.05, pair = [0, 1], order = [];
   let posterior = null, drawn = null;  // drawn: the ellipse on the pad now, in z units (for tests)
   let rafPending = false, lastSent = null, lastZ0Key = null, uiKey = null;
+  const along = createAlong(root, {moved: schedule, released: release});  // z + t d (along.js)
   let send = {state: () => {}, trigger: () => {}};
   let texts = {stats: "{frames} / {ms} ms"};
   const rowsByDim = new Map();
@@ -69,7 +72,7 @@ function createPad(root) {
     rafPending = false;
     if (!decoder) return;
     const t0 = performance.now();
-    draw(decode(z, pixels));
+    draw(decode(along.decoded(z), pixels));
     stats.lastMs = performance.now() - t0;
     stats.frames++;
     statsEl.textContent = texts.stats.replace("{frames}", stats.frames).replace("{ms}", stats.lastMs.toFixed(2));
@@ -88,7 +91,8 @@ function createPad(root) {
     syncControls();
     schedule();
     lastSent = Array.from(z, v => Number(v.toFixed(4)));
-    send.trigger("release", {z: lastSent, model_id: modelId});
+    const t = along.sent();
+    send.trigger("release", t === null ? {z: lastSent, model_id: modelId} : {z: lastSent, model_id: modelId, t});
   }
 
   function buildControls(labels, active) {
@@ -233,6 +237,7 @@ function createPad(root) {
       // The echo of our own release (rounded by Python) must not move a slider being dragged now.
       if (rebuilt || !near(data.z0, lastSent)) setZ(data.z0);
     }
+    along.apply(data.along, zDim, rebuilt, texts);
     syncControls();
     schedule();
   }
@@ -246,6 +251,9 @@ function createPad(root) {
     get lightRenders() { return stats.light; },  // Python has heard "has": it renders without the weights
     get modelId() { return modelId; },
     get z() { return Array.from(z); },
+    get t() { return along.t; },
+    get shown() { return Array.from(along.decoded(z)); },  // the z decoded: z + t d along a direction, else z
+    get along() { return along.info; },
     get posterior() { return drawn && Object.assign({label: postLabel.textContent}, drawn); },
     get dims() { return [...slidersEl.querySelectorAll(".row")].map(r => +r.dataset.dim); },  // display order
     image() { return canvas.toDataURL(); },
