@@ -181,3 +181,25 @@ def test_the_axis_reaches_the_big_maps_renderer_and_the_posterior_ellipse(monkey
     assert drawn["n"] == 1000 and drawn["titles"][0].startswith("label:0 → label:1 (")
     assert drawn["lines"]  # the posterior's ellipse, through the plane: the only lines on this map
     assert any("your image's posterior" in c.value.lower() and "2σ" in c.value for c in at.caption)
+
+
+def test_choosing_your_axis_without_a_direction_offers_the_two_groups_on_the_map():
+    from tests.test_app_explore import open_app
+
+    at = open_app(Z16)
+    at.switch_page("views/latent_map.py").run()
+    assert "direction" not in at.session_state
+    at.radio(key="map_method").set_value("axis").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="map_axis_a_label").value == 1 and at.selectbox(key="map_axis_b_label").value == 7
+    assert _map_spec(at)["layout"]["xaxis"]["title"]["text"].startswith("label:1 → label:7 (")
+    at.selectbox(key="map_axis_b_label").set_value(3).run()  # another group: the map and the link follow
+    assert not at.exception, [e.value for e in at.exception]
+    assert _map_spec(at)["layout"]["xaxis"]["title"]["text"].startswith("label:1 → label:3 (")
+    assert at.query_params["axis"] == "label:1>label:3"
+    at.selectbox(key="map_axis_a_kind").set_value("indices").run()
+    at.text_input(key="map_axis_a_indices").set_value("3,5000").run()  # a group that names nothing here
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["The group 3,5000 names test image 5000; there are 1000 (0 to 999)."]
+    assert any("The map shows PCA until" in i.value for i in at.info) and "axis" not in at.query_params
+    assert _map_spec(at)["layout"]["xaxis"]["title"]["text"].startswith("PC1 (")
