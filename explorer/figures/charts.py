@@ -113,6 +113,11 @@ def axis_titles(projection) -> tuple[str, str]:
     if projection.method == "pca":
         share = projection.variance_share or (0.0, 0.0)
         return tuple(_("PC{k} ({pct}% of variance)").format(k=k + 1, pct=f"{100 * share[k]:.0f}") for k in range(2))
+    if projection.method == "axis":  # training.analysis.directions.axis_projection: "A → B (x% of variance)"
+        share = projection.variance_share or (0.0, 0.0)
+        name = projection.axis_titles[0].rpartition(" (")[0] or projection.axis_titles[0]
+        return (_("{direction} ({pct}% of variance)").format(direction=name, pct=f"{100 * share[0]:.0f}"),
+                _("first principal direction orthogonal to it ({pct}%)").format(pct=f"{100 * share[1]:.0f}"))
     if projection.method in ("tsne", "umap"):
         return projection.axis_titles  # names, not words
     return projection.axis_titles  # z_i, z_j

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer.figures import images
+from explorer.figures import images, interpolation
 from explorer.i18n import N_, _
 from explorer.state import latent_point, shared, view_link
 from explorer.widgets import downloads
@@ -70,7 +70,8 @@ def main() -> None:
         st.switch_page("views/sliders.py")
 
     st.subheader(_("Linear"))
-    strip = _strip(originals, latent_space.lerp(mu[0], mu[1], steps + 2)[1:-1], run.model)
+    line = latent_space.lerp(mu[0], mu[1], steps + 2)
+    strip = _strip(originals, line[1:-1], run.model)
     st.image(images.display(strip, width), width=width)
     downloads.image_button(strip, f"interpolation-{int(a)}-{int(b)}-linear", "strip_linear")
     st.caption("z(t) = (1 − t) μ_a + t μ_b.")
@@ -88,6 +89,14 @@ def main() -> None:
         "near √{z_dim} = {typical}, so the straight line's middle passes through a region the prior rarely visits."
     ).format(norm_a=f"{np.linalg.norm(mu[0]):.2f}", norm_b=f"{np.linalg.norm(mu[1]):.2f}", mid_lin=f"{mid_lin:.2f}",
              mid_sph=f"{mid_sph:.2f}", z_dim=mu.shape[1], typical=f"{np.sqrt(mu.shape[1]):.2f}"))
+
+    st.subheader(_("The prior along both paths"))
+    st.plotly_chart(interpolation.prior_along({_("Linear"): line, _("Spherical"): path}), key="interp_prior",
+                    config=downloads.chart_config(f"interpolation-{int(a)}-{int(b)}-prior"))
+    st.caption(_("Left, the prior log-density ln q(z) = ln N(z; 0, I) at each step; right, the norm |z|. The density "
+                 "is highest at z = 0, so the straight line's low-norm middle looks more likely, yet it is atypical: "
+                 "samples of the prior have norm near √Z (dashed). The spherical path keeps the norm of its ends (exactly "
+                 "when they are equal), so it stays as typical as they are."))
 
 
 main()

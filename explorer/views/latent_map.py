@@ -11,11 +11,12 @@ from explorer.figures import charts, density, ellipse, images
 from explorer.i18n import N_, _
 from explorer.state import dim_names, latent_point, map_embedding, shared, view_link, your_input
 from explorer.widgets import downloads, epochs, live, map_canvas, map_points, map_selection, map_thumbs, selection_panel
+from explorer.widgets.directions import map_axis
 from training.core.numbers import whole_number
 from training.analysis import latent, map_cache
 from training.analysis.embedding import MAX_POINTS as EMBED_MAX_POINTS
 
-METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two latent dims")}
+METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "dims": N_("two latent dims"), "axis": N_("your axis")}
 EMBEDDINGS = latent.NEIGHBOUR_EMBEDDINGS
 PERPLEXITY = 30.0
 CANVAS = "latent_map_canvas"  # the map's key when regl-scatterplot draws it (many points: map_canvas.renderer)
@@ -38,7 +39,7 @@ def _projection(path: str, digest: str, method: str, dims: tuple[int, int], seed
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _manifold(path: str, digest: str, method: str, dims: tuple[int, int], n: int,
+def _manifold(path: str, digest: str, method: str, dims: tuple[int, int], n: int, plane: str,
               _projection: latent.Projection, _model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decoded n x n grid over the plotted axes, mapped back by the projection: grid image, xs, ys."""
     grid = latent.manifold_grid_latents(_projection, n)
@@ -65,8 +66,11 @@ def _defaults(run, data, n_test: int) -> None:
     if data.labels_are_factors and data.factor_names:
         st.session_state["map_color"] = data.factor_names[0]
     proj, dims, point = view_link.wanted("proj"), view_link.wanted("dims"), view_link.wanted("point")
-    if proj in METHOD_LABELS and (proj != "dims" or z_dim > 1):
+    axis = map_axis.from_link(run)  # True: its direction is the session's; False: a bad one, said
+    if proj in METHOD_LABELS and (proj not in ("dims", "axis") or z_dim > 1) and not (proj == "axis" and axis is False):
         st.session_state["map_method"] = proj
+    if axis and z_dim > 1:
+        st.session_state["map_method"] = "axis"
     try:
         i, j = (int(v) for v in (dims or "").split(","))
         if 0 <= i < z_dim and 0 <= j < z_dim and i != j:  # one dimension on both axes is a diagonal line
@@ -88,14 +92,15 @@ def _axis_titles(proj: latent.Projection, names: list[str | None]) -> tuple[str,
 
 def _controls(z_dim: int, data, names: list[str | None]) -> dict:
     c1, c2, c3 = st.columns([2, 2, 2])
-    methods = (["dims", "pca", "tsne", "umap"] if z_dim == 2 else ["pca", "tsne", "umap"] if z_dim == 1 else
-               ["pca", "tsne", "umap", "dims"])  # two latent dims need two different dimensions
+    methods = (["dims", "pca", "tsne", "umap", "axis"] if z_dim == 2 else ["pca", "tsne", "umap"] if z_dim == 1 else
+               ["pca", "tsne", "umap", "dims", "axis"])  # two latent dims, and an axis, need two dimensions
     method = c1.radio(_("Projection"), methods, format_func={m: _(METHOD_LABELS[m]) for m in methods}.get, horizontal=True,
                       key="map_method",
                       help=_("PCA: the plane of largest variance of mu. t-SNE and UMAP: images near each other in z "
                              "stay near each other (computed once per model, then kept; above {n} points in a "
                              "background process, the map showing PCA until it is done). Two dims: raw "
-                             "coordinates.").format(n=f"{map_embedding.IN_SERVER_MAX:,}"))
+                             "coordinates. Your axis: x along the direction between two groups you choose, y the "
+                             "largest variance orthogonal to it.").format(n=f"{map_embedding.IN_SERVER_MAX:,}"))
     dims = (0, min(1, z_dim - 1))
     if method == "dims":
         a, b = c2.columns(2)
@@ -122,6 +127,8 @@ def _controls(z_dim: int, data, names: list[str | None]) -> dict:
                                       format_func=lambda k: data.label_names[k], key="map_labels",
                                       placeholder=_("all labels"))
     view_link.write(proj=method, dims=f"{dims[0]},{dims[1]}" if method == "dims" else None)
+    if method != map_axis.METHOD:
+        map_axis.unlink()
     return {"method": method, "dims": dims, "color_factor": color_factor, "overlay": overlay and method not in EMBEDDINGS,
             "density": density_on, "n_grid": n_grid, "labels": shown_labels or None}
 
@@ -186,16 +193,19 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     opts = _controls(z_dim, data, names)
     opts["names"] = names
     method = map_embedding.method_shown(mu, opts["method"], 0, PERPLEXITY)  # PCA while a background one runs
+    axis, plane = map_axis.plane(run, mu, digest) if method == map_axis.METHOD else (None, "")
+    method = "pca" if method == map_axis.METHOD and axis is None else method  # no direction yet: PCA
     if method in EMBEDDINGS:
         spinner = _("Running {method} on {n} points (seconds, once per model; kept afterwards)...").format(
             method=METHOD_LABELS[method], n=f"{len(mu):,}")
     else:
         spinner = _("Projecting...")
-    with st.spinner(spinner):
-        proj, idx = _projection(path, digest, method, opts["dims"], 0, len(mu), mu)  # all points, always
+    with st.spinner(spinner):  # all points, always
+        proj, idx = _projection(path, digest, method, opts["dims"], 0, len(mu), mu) if axis is None else \
+            (axis, np.arange(len(mu)))
     manifold = None
     if proj.invertible:
-        manifold = _manifold(path, digest, method, opts["dims"], opts["n_grid"], proj, run.model)
+        manifold = _manifold(path, digest, method, opts["dims"], opts["n_grid"], plane, proj, run.model)
     if opts["labels"]:  # filter: the points of the chosen labels only (the projection itself is of all)
         keep = np.isin(data.y_test.numpy()[idx], opts["labels"])
         proj, idx = replace(proj, coords=proj.coords[keep]), idx[keep]
@@ -236,6 +246,8 @@ def scatter_panel(run, data, x_test, mu: np.ndarray) -> None:
     grid_image, xs, ys = manifold
     if proj.method == "pca":
         how = _("each grid point mapped back to z = mean + coords · components (inverse PCA)")
+    elif proj.method == map_axis.METHOD:
+        how = map_axis.grid_words()
     else:
         i, j = proj.dims
         how = _("z_{i} and z_{j} on the grid, every other dimension at 0").format(i=i, j=j)
