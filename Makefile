@@ -11,7 +11,7 @@ WORKERS ?= 2
 # `make test-repeat`: how many times each browser and training test runs (flaky tests are found, not hoped away)
 COUNT ?= 5
 
-.PHONY: run test test-fast test-repeat bench load demos clean
+.PHONY: run serve-class test test-fast test-repeat bench load demos clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ $(VENV)/.ray: $(VENV)/.runtime requirements-ray.txt  ## the optional Ray extra (
 
 run: $(VENV)/.runtime  ## install and start the app on the bundled demo model
 	$(VENV)/bin/streamlit run explorer/app.py --server.port $(PORT)
+
+# `make serve-class N=2`: N servers on one runs folder behind nginx (deploy/serve_class.py, docs/deploy.md);
+# the proxy listens on PORT, the servers on the N ports after it. Needs nginx (Debian: apt-get install nginx-light).
+N ?= 2
+serve-class: $(VENV)/.runtime  ## a class on N explorer servers behind nginx, each visitor kept on one of them
+	$(PY) deploy/serve_class.py --servers $(N) --port $(PORT)
 
 test: $(VENV)/.testtools  ## install the test tools and run every test
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile --durations=15
