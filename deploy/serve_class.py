@@ -109,7 +109,7 @@ class ServedClass:
         self.runs, self.ports = Path(runs).resolve(), list(ports)
         self.url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{listen_port}"
         self.server_urls = [f"http://127.0.0.1:{p}" for p in self.ports]
-        self.nginx_binary = nginx or nginx_path()
+        self.nginx_binary = nginx_path() if nginx is None else nginx or None  # "": none (a test's)
         if self.nginx_binary is None:
             raise Refused("nginx is not installed (Debian: apt-get install -y nginx-light).")
         self.prefix = Path(tempfile.mkdtemp(prefix="vae-class-"))
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with served:
         print(f"{args.servers} explorer servers on {served.runs} behind nginx ({args.affinity} affinity): "
-              f"{served.url}  (Ctrl-C stops them)", flush=True)
+              f"{served.url}  (Ctrl-C stops them; nginx's config and logs: {served.prefix})", flush=True)
         while not done.wait(1.0):  # the class runs until a signal; a crashed process is reported and ends it
             dead = [p for p in served.servers + [served.nginx] if p.poll() is not None]
             if dead and not done.is_set():  # (Ctrl-C in a terminal reaches the whole process group at once)
