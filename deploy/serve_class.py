@@ -61,7 +61,7 @@ def render_nginx(ports: list[int], listen: str, prefix: Path, affinity: str = "c
     as_root = os.geteuid() == 0  # then nginx's workers drop to nobody (Debian's group for it is nogroup)
     values = {"@USER@": "user nobody nogroup;" if as_root else "# not root: the workers run as this user",
               "@PREFIX@": str(prefix), "@LISTEN@": listen, "@AFFINITY@": AFFINITIES[affinity],
-              "@SERVERS@": "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in ports)}
+              "@SERVERS@": "\n".join(f"        server 127.0.0.1:{p};" for p in ports)}
     for key, value in values.items():
         text = text.replace(key, value)
     return text
