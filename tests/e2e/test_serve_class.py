@@ -100,6 +100,7 @@ def test_a_training_started_through_one_server_is_live_through_the_other(chromiu
     finally:
         starter.close()
         watcher.close()
+        kill_trainings(served.runs)  # its work is shown: it need not take the machine from the next test
     started = requests_of(served, starter_key, streams=2)  # its websockets: /train, then the form's page
     watched = requests_of(served, watcher_key, streams=2)  # the first, and the one after the reload
     assert {server for server, *_ in started} == {0}, started  # Start was pressed on server 0's websocket
