@@ -81,14 +81,15 @@ def test_choosing_other_groups_on_the_page_changes_the_direction_and_the_link():
 def test_a_link_direction_that_cannot_be_used_is_one_sentence_and_not_taken(value, said):
     at = open_page("views/directions.py", dir=value)
     assert [w.value for w in at.warning if said in w.value], [w.value for w in at.warning]
-    assert at.query_params["dir"] != value  # not taken: the form starts from its own defaults
+    assert "dir" not in at.query_params  # not taken, and no direction of the page's own in its place
+    assert at.button(key="directions_use") is not None  # the visitor chooses one
 
 
 def test_latent_sliders_decode_z_plus_t_d_and_make_it_the_sliders_z(native):
     run, _mu, found = native
     at = open_page("views/sliders.py", dir="label:1>label:7", t="1.5")
     move = at.slider(key="sliders_move_t")
-    assert move.value == 1.5 and "label:1 → label:7" in move.label
+    assert move.value == 1.5 and move.label == "Move along 1 → 7"  # the form's words; the link keeps label:1
     z = np.array([at.slider(key=f"z_{i}").value for i in range(16)])
     shown = at.get_by_key("decoded")
     assert any("z + t·d" in c.value for c in at.caption)
@@ -110,7 +111,7 @@ def test_the_traversal_shows_rows_along_the_direction_and_the_principal_directio
     at.selectbox(key="traversal_dims").set_value("along").run()
     grid = at.get_by_key("traversal_grid")
     html = " ".join(getattr(node, "body", "") or "" for node in grid)
-    assert "label:1 → label:7" in html and html.count('<th class="d"') == 1
+    assert "1 → 7" in html and html.count('<th class="d"') == 1
     at.selectbox(key="traversal_dims").set_value("principal").run()
     html = " ".join(getattr(node, "body", "") or "" for node in at.get_by_key("traversal_grid"))
     assert html.count('<th class="d"') == 8 and "direction 8 · " in html
@@ -164,3 +165,45 @@ def test_a_selection_from_the_latent_map_is_a_group_of_the_direction():
     assert any("selected on the Latent map" in c.value for c in at.caption)
     assert at.query_params["dir"].startswith("label:3>")  # the selection's own spec
     assert metrics(at)["Images"].startswith("100 → ")
+
+
+def test_forgetting_a_direction_leaves_none_until_the_visitor_chooses_again():
+    at = open_page("views/directions.py", dir="label:1>label:7")
+    next(b for b in at.button if b.label == "Forget this direction").click().run()
+    assert "dir" not in at.query_params and not at.metric
+    at.button(key="directions_use").click().run()  # "Find this direction"
+    assert at.query_params["dir"] == "label:1>label:7" and metrics(at)["Images"] == "100 → 100"
+
+
+def test_an_emptied_or_mistyped_index_group_shows_no_old_figures():
+    at = open_page("views/directions.py", dir="label:1>label:7")
+    at.selectbox(key="directions_a_kind").set_value("indices").run()
+    at.text_input(key="directions_a_indices").input("3 5;9").run()  # spaces and semicolons separate too
+    assert at.query_params["dir"] == "3,5,9>label:7" and metrics(at)["Images"] == "3 → 100"
+    at.text_input(key="directions_a_indices").input("").run()
+    assert not at.metric and "dir" not in at.query_params
+    at.text_input(key="directions_a_indices").input("3-9").run()
+    assert not at.metric and any("separated by commas" in c.value for c in at.caption)
+
+
+def test_moving_along_starts_at_group_as_mean_and_the_map_opens_on_the_axis(native):
+    _run, mu, found = native
+    at = open_page("views/directions.py", dir="label:1>label:7")
+    next(b for b in at.button if b.label == "Move along it in Latent sliders").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    z = np.array([at.slider(key=f"z_{i}").value for i in range(16)])
+    from training.data import load_dataset  # the ones' mean code, found without the app
+    ones = np.asarray(load_dataset("mnist5k").y_test[:len(mu)]) == 1
+    np.testing.assert_allclose(z, np.clip(np.round(mu[ones].mean(0) / 0.05) * 0.05, -4, 4), atol=1e-6)
+    assert any("mean code of group A (1)" in c.value for c in at.caption)
+
+    fresh = open_page("views/directions.py", dir="label:1>label:7")  # the map not yet visited in this session
+    next(b for b in fresh.button if b.label == "Make it the Latent map's x axis").click().run()
+    assert not fresh.exception, [e.value for e in fresh.exception]
+    assert fresh.query_params["proj"] == "axis" and fresh.query_params["axis"] == "label:1>label:7"
+
+
+def test_a_link_t_outside_the_range_is_said_and_clipped():
+    at = open_page("views/sliders.py", dir="label:1>label:7", t="99")
+    assert at.slider(key="sliders_move_t").value == 2.0
+    assert any("outside −2 to 2" in w.value for w in at.warning)

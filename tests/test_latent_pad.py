@@ -245,7 +245,7 @@ def _test_mu_and_labels():
 def test_with_a_direction_the_pad_gets_its_vector_name_and_t():
     at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(DEMO)
-    at.session_state["direction"] = {"path": str(DEMO), "source": "label:1", "target": "label:7"}
+    at.session_state["direction"] = {str(DEMO): ("label:1", "label:7")}
     at.session_state["direction_t"] = 1.5
     at.switch_page("views/scrub.py")
     at.run()
@@ -253,7 +253,7 @@ def test_with_a_direction_the_pad_gets_its_vector_name_and_t():
     along = _pad_data(at)["along"]
     mu, y = _test_mu_and_labels()
     expected = mu[y == 7].mean(axis=0) - mu[y == 1].mean(axis=0)  # mean mu(B) - mean mu(A), computed here
-    assert along["name"] == "label:1 → label:7" and along["t"] == 1.5
+    assert along["name"] == "1 → 7" and along["t"] == 1.5
     np.testing.assert_allclose(along["vector"], expected, atol=1e-4)
     assert not at.error
 
@@ -261,7 +261,7 @@ def test_with_a_direction_the_pad_gets_its_vector_name_and_t():
 def test_a_direction_that_names_nothing_here_is_one_sentence_and_no_t_slider():
     at = AppTest.from_file(str(APP), default_timeout=HANG_S)
     at.session_state["run_path"] = str(DEMO)
-    at.session_state["direction"] = {"path": str(DEMO), "source": "label:1", "target": "label:12"}
+    at.session_state["direction"] = {str(DEMO): ("label:1", "label:12")}
     at.switch_page("views/scrub.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -19,31 +19,49 @@ from explorer.state import view_link
 from training.analysis import directions
 from training.core.errors import UserError
 
-KEY = "direction"          # {"path": model folder, "source": group spec, "target": group spec}
+KEY = "direction"          # {model folder: (source group spec, target group spec)}: each model keeps its own
 T_KEY = "direction_t"      # the move-along control's t (the widget's own key on the slider pages)
+DEFAULTED = "direction_defaulted"  # a form chose its default direction once, or a link was refused: not again
 LINK, T_LINK = "dir", "t"
 T_MIN, T_MAX, T_STEP = -2.0, 2.0, 0.05
+
+
+def _kept() -> dict:
+    kept = st.session_state.get(KEY)
+    if not isinstance(kept, dict):
+        kept = st.session_state[KEY] = {}
+    return kept
 
 
 def get(path: str) -> tuple[str, str] | None:
     """(source, target) of the model at PATH, or None; the link follows it."""
     kept = st.session_state.get(KEY)
-    if not isinstance(kept, dict) or kept.get("path") != path:
+    pair = kept.get(path) if isinstance(kept, dict) else None
+    if pair is None:
         view_link.write(**{LINK: None, T_LINK: None})
         return None
-    view_link.write(**{LINK: directions.written(kept["source"], kept["target"])})
-    return kept["source"], kept["target"]
+    view_link.write(**{LINK: directions.written(*pair)})
+    return pair
 
 
 def put(path: str, source: str, target: str) -> None:
-    st.session_state[KEY] = {"path": path, "source": source.strip(), "target": target.strip()}
+    _kept()[path] = (source.strip(), target.strip())
+    st.session_state[DEFAULTED] = True
     view_link.write(**{LINK: directions.written(source.strip(), target.strip())})
 
 
-def clear() -> None:
-    st.session_state.pop(KEY, None)
+def clear(path: str) -> None:
+    """The model at PATH has no direction (and t is 0) until the visitor chooses one."""
+    _kept().pop(path, None)
     st.session_state[T_KEY] = 0.0
+    st.session_state[DEFAULTED] = True
     view_link.write(**{LINK: None, T_LINK: None})
+
+
+def may_default() -> bool:
+    """A form may choose its default direction by itself: once per session, and never after the visitor forgot
+    one or a link's was refused (then the visitor chooses)."""
+    return not st.session_state.get(DEFAULTED)
 
 
 def t() -> float:
@@ -82,14 +100,24 @@ def from_link(path: str, page: str, groups: directions.Groups) -> None:
         source, target = directions.pair(text)
         directions.distinct(groups.read(source), groups.read(target))
     except UserError as err:
+        st.session_state[DEFAULTED] = True  # the page does not put a direction of its own in the refused one's place
         view_link.problem(page, N_("The link's direction {value} cannot be used: {why}"), value=text,
                           why=error_text(err))
         return
     put(path, source, target)
+    if t_text is None:
+        return
     try:
-        write_t(float(t_text)) if t_text is not None else None
+        asked = float(t_text)
     except ValueError:
+        asked = math.nan
+    if not math.isfinite(asked):
         view_link.problem(page, N_("The link's t {value} is not a number; t starts at 0."), value=t_text)
+        return
+    write_t(asked)
+    if clip_t(asked) != asked and abs(clip_t(asked) - asked) > 1e-9 and not T_MIN <= asked <= T_MAX:
+        view_link.problem(page, N_("The link's t {value} lies outside −2 to 2; t is set to {t}."), value=t_text,
+                          t=f"{clip_t(asked):g}")
 
 
 def found(mu: np.ndarray, groups: directions.Groups, source: str, target: str) -> directions.Direction:

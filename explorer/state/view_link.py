@@ -97,6 +97,14 @@ def wanted(key: str) -> str | None:
     return (st.session_state.get(WANTED) or {}).pop(key, None)
 
 
+def ask(key: str, value: str) -> None:
+    """A page asks another for a value as a link would (``wanted`` hands it over there)."""
+    wanted_now = st.session_state.get(WANTED)
+    if not isinstance(wanted_now, dict):
+        wanted_now = st.session_state[WANTED] = {}
+    wanted_now[key] = value
+
+
 def write(**values) -> None:
     """Put a page's current choices into the URL (None removes one)."""
     for key, value in values.items():

@@ -14,7 +14,7 @@ import streamlit as st
 
 from explorer.figures import images
 from explorer.i18n import N_, _
-from explorer.state import direction, latent_point, shared, your_input
+from explorer.state import direction, latent_point, shared, view_link, your_input
 from explorer.widgets import directions, downloads
 from explorer.widgets.directions import picker
 from training.analysis import latent
@@ -37,20 +37,25 @@ def direction_panel(run, mu, groups, data) -> directions.Chosen | None:
     path = str(run.path)
     st.subheader(_("A direction from two groups"))
     st.caption(_("Choose two groups of test images; the direction is the difference of their mean encodings, "
-                 "d = mean μ(B) − mean μ(A) (E3). Every page that moves along a direction uses this one."))
+                 "d = mean μ(B) − mean μ(A), μ the encoder's mean (E3, on the Theory page). Every page that moves "
+                 "along a direction uses this one."))
     picker.form(path, PAGE, data, groups)
     chosen = directions.chosen(run)
     if chosen is None:
         return None
     picker.show(chosen, mu, groups, PAGE)
+    c1, c2, c3 = st.columns(3)
     if chosen.found is not None:
-        c1, c2, c3 = st.columns(3)
-        if c1.button(_("Move along it in Latent sliders"), icon=":material/tune:", width="stretch"):
-            st.switch_page("views/sliders.py")
+        if c1.button(_("Move along it in Latent sliders"), icon=":material/tune:", width="stretch",
+                     help=_("Start at group A's mean code: t = 1 is group B's mean.")):
+            start = np.asarray(mu, np.float64)[groups.read(chosen.source)].mean(axis=0)
+            _open_in_sliders(path, start, N_("the mean code of group A ({group})."), group=chosen.source_title)
         if c2.button(_("Make it the Latent map's x axis"), icon=":material/scatter_plot:", width="stretch"):
+            view_link.ask("proj", "axis")  # the map's own defaults for a model read it too
             st.session_state["map_method"] = "axis"
             st.switch_page("views/latent_map.py")
-        c3.button(_("Forget this direction"), icon=":material/close:", width="stretch", on_click=direction.clear)
+    c3.button(_("Forget this direction"), icon=":material/close:", width="stretch", on_click=direction.clear,
+              args=(path,))
     return chosen
 
 
@@ -62,10 +67,13 @@ def analogy_panel(run, chosen: directions.Chosen, mu, groups, data, x_test) -> N
                  "μ(B) = μ(x) + d. The steps μ(x) + s·d, s from 0 to 1, are decoded below."))
     yours = your_input.get(path, z_dim)
     c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
-    source = c1.radio(_("Image"), [TEST, YOURS] if yours is not None else [TEST], horizontal=True,
-                      key="dir_analogy_source",
-                      format_func={TEST: _("a test image"), YOURS: _("your image ({source})").format(
-                          source=yours["source"] if yours else "")}.get)
+    if yours is not None:
+        source = c1.radio(_("Image"), [TEST, YOURS], horizontal=True, key="dir_analogy_source",
+                          format_func={TEST: _("a test image"), YOURS: _("your image ({source})").format(
+                              source=yours["source"])}.get)
+    else:
+        source = TEST
+        c1.caption(_("An image drawn, uploaded or picked on the Your image page can be written here too."))
     first = int(groups.read(chosen.source)[0])
     if "dir_analogy_index" not in st.session_state or st.session_state.get("dir_analogy_of") != chosen.source:
         st.session_state["dir_analogy_index"], st.session_state["dir_analogy_of"] = first, chosen.source
@@ -75,7 +83,7 @@ def analogy_panel(run, chosen: directions.Chosen, mu, groups, data, x_test) -> N
                                     key="dir_analogy_index"))
         start, original = mu[index], latent.to_hwc(x_test[index:index + 1])[0]
         label = data.test_label(index)
-        named = (_("test image {index} (a {label})").format(index=index, label=label) if label is not None else
+        named = (_("test image {index} (label {label})").format(index=index, label=label) if label is not None else
                  _("test image {index}").format(index=index))
     else:
         start, original, named = yours["mu"], None, yours["source"]
@@ -90,14 +98,14 @@ def analogy_panel(run, chosen: directions.Chosen, mu, groups, data, x_test) -> N
               "last is μ(x) − mean μ({source}) + mean μ({target}).") if original is not None else
             _("{image} written as {target}: the decodes of μ(x) + s·d for s = 0 … 1; the last is μ(x) − mean "
               "μ({source}) + mean μ({target})."))
-    st.caption(said.format(image=named, target=chosen.target, source=chosen.source))
+    st.caption(said.format(image=named, target=chosen.target_title, source=chosen.source_title))
     d1, d2 = st.columns(2)
     with d1:
         downloads.image_button(strip, "analogy", "dir_analogy_png")
     if d2.button(_("Open the last step in Latent sliders"), icon=":material/tune:", width="stretch",
                  key="dir_analogy_open"):
         _open_in_sliders(path, path_z[-1], N_("{image} written as {target} (an analogy)."), image=named,
-                         target=chosen.target)
+                         target=chosen.target_title)
 
 
 def principal_panel(run, mu) -> None:
@@ -107,10 +115,14 @@ def principal_panel(run, mu) -> None:
     st.caption(_("The directions in which the encodings vary most (PCA of μ), as sliders of their own: z = mean + "
                  "Σ c_j·sd_j·v_j, c_j in standard deviations of the encodings along v_j. All at 0 is the mean code."))
     selection = picker.test_selection(path, len(mu))
-    of = st.radio(_("Encodings"), [ALL, SELECTION] if selection is not None else [ALL], horizontal=True,
-                  key="dir_pc_of", format_func={ALL: _("all test images"), SELECTION: _(
-                      "the Latent map's selection ({n} images)").format(
-                      n=len(selection["indices"]) if selection else 0)}.get)
+    if selection is not None:
+        of = st.radio(_("Encodings"), [ALL, SELECTION], horizontal=True, key="dir_pc_of",
+                      format_func={ALL: _("all test images"), SELECTION: _(
+                          "the Latent map's selection ({n} images)").format(n=len(selection["indices"]))}.get)
+    else:
+        of = ALL
+        st.caption(_("Of all test images; select points on the Latent map to find the principal directions of "
+                     "those alone."))
     try:
         found = directions.principal_of(run, selection["indices"] if of == SELECTION else None)
     except UserError as err:

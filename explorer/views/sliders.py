@@ -186,7 +186,8 @@ def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, activ
         st.session_state["traversal_dims"] = ALL_DIMS  # a direction no longer chosen
     which = c1.selectbox(_("Rows"), list(words), key="traversal_dims", format_func=words.get,
                          help=_("One row per dimension, ordered by KL, largest first; or rows along directions."))
-    n = c2.slider(_("Steps from −3 to +3"), 3, 15, 9, key="traversal_steps")
+    n = c2.slider(_("Steps from −3 to +3") if which != ALONG else _("Steps from −2 to +2"), 3, 15, 9,
+                  key="traversal_steps")
     if which in (ALONG, PRINCIPAL):
         along_panel(which, path, decoder, chosen, principal_of, n)
         return

@@ -110,6 +110,9 @@ def group(spec: str, n: int, labels: np.ndarray | None = None, factors: np.ndarr
         if k is None:
             raise UserError("The group {spec} needs a whole number after label: (as label:7).", spec=spec)
         chosen = np.flatnonzero(np.asarray(labels) == k)
+        if not len(chosen):
+            raise UserError("The group {spec} holds no test images; the labels of these test images are {labels}.",
+                            spec=spec, labels=", ".join(str(int(v)) for v in np.unique(labels)))
     elif ":" in spec:
         chosen = _factor_range(spec, factors, factor_names)
     else:

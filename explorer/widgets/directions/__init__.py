@@ -17,17 +17,38 @@ from training.analysis import directions
 from training.core.errors import UserError
 
 
+def describe(spec: str, data) -> str:
+    """A group in the words the form shows: "7" or "ellipse" for a label, "x position 0–0.3" for a factor's range,
+    "test images 3, 5, 9" for indices (the link keeps the specs: label:7, pos_x:0..0.3, 3,5,9)."""
+    from explorer.i18n import _
+    from explorer.state import dim_names
+
+    if spec.startswith(directions.LABEL):
+        k = spec[len(directions.LABEL):]
+        names = data.label_names if data is not None else None
+        return str(names[int(k)]) if names and k.isdigit() and int(k) < len(names) else k
+    if ":" in spec:
+        name, _sep, bounds = spec.partition(":")
+        return f"{dim_names.factor_title(name)} {bounds.replace('..', '–')}"
+    indices = [v for v in spec.split(",") if v]
+    if len(indices) <= 3:
+        return _("test images {indices}").format(indices=", ".join(indices))
+    return _("{n} chosen test images").format(n=len(indices))
+
+
 @dataclass(frozen=True)
 class Chosen:
     source: str
     target: str
     found: directions.Direction | None  # None: the groups name nothing here (``error`` says why)
     error: UserError | None
+    source_title: str = ""
+    target_title: str = ""
 
     @property
     def name(self) -> str:
-        """How the direction is named on every control: label:1 → label:7."""
-        return f"{self.source} → {self.target}"
+        """How the direction is named on every control, in the form's words: 1 → 7, x position 0–0.3 → 0.7–1."""
+        return f"{self.source_title or self.source} → {self.target_title or self.target}"
 
     @property
     def vector(self) -> np.ndarray | None:
@@ -52,11 +73,12 @@ def chosen(run, page: str | None = None) -> Chosen | None:
     pair = direction.get(path)
     if pair is None:
         return None
-    mu, groups, _data, _x = context(run)
+    mu, groups, data, _x = context(run)
+    titles = (describe(pair[0], data), describe(pair[1], data))
     try:
-        return Chosen(*pair, direction.found(mu, groups, *pair), None)
+        return Chosen(*pair, direction.found(mu, groups, *pair), None, *titles)
     except UserError as err:
-        return Chosen(*pair, None, err)
+        return Chosen(*pair, None, err, *titles)
 
 
 def principal_of(run, indices=None):

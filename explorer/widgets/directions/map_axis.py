@@ -59,6 +59,7 @@ def plane(run, mu: np.ndarray, digest: str) -> tuple[latent.Projection | None, s
     """The two groups' form (a direction is chosen as soon as both name test images, and changed here), then the
     plane of MU (the drawn points) along the chosen direction and its name for caches; (None, "") where there is
     none yet or its groups name nothing, said in a sentence: the map then draws PCA."""
+    view_link.wanted("proj")  # the map is on the axis: a page's ask for it is spent
     latest = shared.current_run()  # the direction is the latest weights' (its test encodings are cached so)
     path = str(run.path)
     test_mu, groups, data, _x = direction_widgets.context(latest)
@@ -77,7 +78,7 @@ def plane(run, mu: np.ndarray, digest: str) -> tuple[latent.Projection | None, s
         picker.show(chosen, test_mu, groups, KEY)
     view_link.write(**{LINK: directions.written(chosen.source, chosen.target)})
     name = directions.written(chosen.source, chosen.target)
-    return _plane(path, digest, chosen.source, chosen.target, chosen.vector, mu), name
+    return _plane(path, digest, chosen.source_title, chosen.target_title, chosen.vector, mu), name
 
 
 def grid_words() -> str:

@@ -20,6 +20,7 @@ from explorer.widgets.directions import Chosen
 def _on_apply(path: str, z: list[float], vector: np.ndarray, t: float, name: str) -> None:
     moved = np.asarray(z, np.float64) + t * np.asarray(vector, np.float64)
     latent_point.put(path, moved, N_("z moved along {name} by t = {t}."), name=name, t=f"{t:g}")
+    latent_point.sync_sliders(path, len(moved))  # the sliders' fragment reruns alone: they take the point now
     direction.write_t(0.0)
 
 

@@ -10,6 +10,8 @@ two groups' histograms along d.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -77,7 +79,16 @@ def _side(side: str, key: str, data, groups: directions.Groups, selection: dict 
     if k_text not in st.session_state:
         st.session_state[k_text] = initial if _kind_of(initial) == INDICES else ""
     text = st.text_input(_("Test images (as 17,42,99)"), key=k_text)
-    return text.strip() or None
+    return indices_spec(text)
+
+
+def indices_spec(text: str) -> str | None:
+    """Test image numbers as typed (commas, spaces or semicolons between them) as a group spec, "" for text that is
+    not such a list (said under the form), None for an empty box."""
+    parts = [p for p in re.split(r"[\s,;]+", text or "") if p]
+    if not parts:
+        return None
+    return ",".join(parts) if all(p.isdigit() and p.isascii() for p in parts) else ""
 
 
 def _factor_side(side: str, key: str, groups: directions.Groups, initial: str | None) -> str:
@@ -115,8 +126,21 @@ def use_selection_as_a() -> None:
     st.session_state[f"{PAGE_KEY}_a_kind"] = SELECTION
 
 
+def _reset(key: str) -> None:
+    """Another model: the form starts again from that model's own direction (or its defaults)."""
+    for name in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"{key}_") and
+                 k != f"{key}_model"]:
+        del st.session_state[name]
+
+
 def form(path: str, key: str, data, groups: directions.Groups) -> None:
-    """From and To, side by side; the session's direction follows them."""
+    """From and To, side by side. What the visitor changes in them becomes the model's direction at once; when the
+    model has none (forgotten, or a link's refused) the button chooses it, and a form's first look chooses its
+    default once per session."""
+    model_key = f"{key}_model"  # not under the form's prefix: it outlives a reset
+    if st.session_state.get(model_key, path) != path:
+        _reset(key)
+    st.session_state[model_key] = path
     current = direction.get(path)
     selection = test_selection(path, groups.n)
     left, right = st.columns(2)
@@ -124,8 +148,24 @@ def form(path: str, key: str, data, groups: directions.Groups) -> None:
         source = _side("a", key, data, groups, selection, current[0] if current else None, 1)
     with right:
         target = _side("b", key, data, groups, selection, current[1] if current else None, 7)
-    if source and target and (source, target) != current:
+    specs, seen_key = (source, target), f"{key}_seen"
+    seen = st.session_state.get(seen_key)
+    st.session_state[seen_key] = specs
+    if source == "" or target == "":
+        st.caption(_("Type test image numbers separated by commas, as 17,42,99."))
+    if not source or not target:
+        if current is not None and seen is not None and specs != seen:
+            direction.clear(path)  # a group emptied: no figures of the groups it had
+        return
+    if specs == current:
+        return
+    if (seen is not None and specs != seen) or (current is None and seen is None and direction.may_default()):
         direction.put(path, source, target)
+        return
+    if current is None and st.button(_("Find this direction"), key=f"{key}_use", type="primary",
+                                     icon=":material/explore:"):
+        direction.put(path, source, target)
+        st.rerun()
 
 
 def verdict(found: directions.Direction) -> str:
@@ -156,10 +196,16 @@ def show(chosen: Chosen, mu: np.ndarray, groups: directions.Groups, key: str) ->
                          "(50% is chance for equal groups)."))
     st.caption(verdict(found))
     u = found.direction / found.length
+    along = {name: np.asarray(mu, np.float64)[groups.read(spec)] @ u
+             for name, spec in (("A", chosen.source), ("B", chosen.target))}
+    lo = min(v.min() for v in along.values())
+    hi = max(v.max() for v in along.values())
+    size = max((hi - lo) / HIST_BINS, 1e-6)  # one set of bins for both groups: their bars compare
     fig = go.Figure()
-    for spec, name in ((chosen.source, "A"), (chosen.target, "B")):
-        fig.add_histogram(x=np.asarray(mu, np.float64)[groups.read(spec)] @ u, name=f"{name}: {spec}",
-                          nbinsx=HIST_BINS, opacity=0.6)
-    fig.update_layout(barmode="overlay", height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis_title=_("position along d (mu · d / |d|)"), legend={"orientation": "h"})
+    for (name, values), title in zip(along.items(), (chosen.source_title, chosen.target_title)):
+        fig.add_histogram(x=values, name=f"{name}: {title}", opacity=0.6,
+                          xbins={"start": lo, "end": hi + size, "size": size})
+    fig.update_layout(barmode="overlay", height=240, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      xaxis_title=_("position along d: μ · d / |d|"), yaxis_title=_("images"),
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
     st.plotly_chart(fig, key=f"{key}_histogram")
