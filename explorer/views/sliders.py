@@ -19,6 +19,9 @@ from explorer.widgets.directions import move
 from training.vae import latent_space
 
 IMAGE_WIDTH = 320
+# The decoded image is sent at its own size inside the message (images.png_data_uri: no second request); the
+# browser scales it up with square pixels, as images.display would, for a fraction of the bytes.
+SQUARE_PIXELS = "<style>.st-key-decoded img{image-rendering:pixelated}</style>"
 INDEX_KEY = "sliders_image_index"
 INTRO_CLOSED = "sliders_intro_closed"  # the visitor closed the introduction: not shown again this session
 ALL_DIMS = "all"  # the traversal choice of every dimension (shown translated)
@@ -48,10 +51,25 @@ def _on_encode(run, x_test, random: bool) -> None:
         latent_point.put(str(run.path), mu, N_("mu(x) of test image {index}."), index=index)
 
 
+@st.cache_resource(show_spinner=False)
+def _blas():
+    from threadpoolctl import ThreadpoolController  # scikit-learn's own dependency
+
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """numpy's BLAS on one thread for a decode: these products are small (144 x 16 x 400 for the traversal), and
+    BLAS's worker threads cost more than they give on a busy machine, up to 70 ms instead of 2 per traversal
+    when other processes share the cores (benchmarks/latency.py)."""
+    return _blas().limit(limits=1, user_api="blas")
+
+
 def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
     """mu~(z) as (H, W, C) in [0, 1]: numpy (no torch needed), else the torch model."""
     if decoder is not None:
-        return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
+        with one_blas_thread():
+            return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
     from training.analysis import latent
 
     return latent.decode_images(epochs.shown(shared.current_run()).model, z)[0]
@@ -60,7 +78,10 @@ def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
 def decode_batch(decoder):
     """(N, Z) -> mu~(z) as (N, C, H, W): numpy, else the torch model."""
     if decoder is not None:
-        return decoder.decode_mean
+        def numpy_decode(z: np.ndarray) -> np.ndarray:
+            with one_blas_thread():
+                return decoder.decode_mean(z)
+        return numpy_decode
 
     def torch_decode(z: np.ndarray) -> np.ndarray:
         from training.analysis import latent
@@ -75,7 +96,20 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
     """Only the sliders and the decoded image: a slider change reruns this and nothing else."""
     z_dim = config.model.latent_dim
     left, right = st.columns([1, 1], gap="large")
-    with left:
+    with right:
+        z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
+        image_box = st.container()
+        with st.container(key="move_along"):  # under the image, drawn first: it says what the image decodes
+            shown = move.control("sliders", path, list(map(float, z)), chosen)  # z + t d (z without a direction)
+        decoded = decode_mean(decoder, shown)
+        with image_box:
+            with st.container(key="decoded"):
+                st.image(images.png_data_uri(decoded), width=IMAGE_WIDTH)  # E5's mean, 28 x 28 lossless
+                st.caption((_("Decoder mean μ̃(z + t·d). Started from {source}") if not np.array_equal(shown, z) else
+                            _("Decoder mean μ̃(z). Started from {source}")).format(
+                    source=latent_point.source(path, z_dim)))
+            downloads.image_button(decoded, "decoded-z", "decoded_z")
+    with left:  # drawn after the image (the widgets' values are in the session already): the image goes out first
         ncols = 2 if z_dim > 8 else 1
         per_col = -(-z_dim // ncols)
         cols = st.columns(ncols)
@@ -87,19 +121,6 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
                       _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats "
                         "the decoder ignores it.")).format(i=i, kl=f"{kl[i]:.3f}"),
             )
-    with right:
-        z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
-        image_box = st.container()
-        with st.container(key="move_along"):  # under the image, drawn first: it says what the image decodes
-            shown = move.control("sliders", path, list(map(float, z)), chosen)  # z + t d (z without a direction)
-        decoded = decode_mean(decoder, shown)
-        with image_box:
-            with st.container(key="decoded"):
-                st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
-                st.caption((_("Decoder mean μ̃(z + t·d). Started from {source}") if not np.array_equal(shown, z) else
-                            _("Decoder mean μ̃(z). Started from {source}")).format(
-                    source=latent_point.source(path, z_dim)))
-            downloads.image_button(decoded, "decoded-z", "decoded_z")
     compared_decodes(shown)
     traversal_panel(path, decoder, order, kl, active, names, chosen, principal_of)
 
@@ -236,6 +257,7 @@ def main() -> None:
     latent_point.sync_sliders(path, z_dim)
 
     st.title(_("Latent sliders"))
+    st.html(SQUARE_PIXELS)
     intro()
     st.caption(_("{z_dim} latent dimensions, ordered by their KL to the prior (largest first); {active} carry "
                  "more than 0.01 nats.").format(z_dim=z_dim, active=int(active.sum())))
