@@ -91,9 +91,10 @@ def decode_batch(decoder):
 
 
 @st.fragment
-def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
-                 names: list[str | None], chosen: directions.Chosen | None, principal_of) -> None:
-    """Only the sliders and the decoded image: a slider change reruns this and nothing else."""
+def slider_panel(path: str, config, decoder, order: np.ndarray, labels: list[str], helps: list[str],
+                 active: np.ndarray, names: list[str | None], chosen: directions.Chosen | None, principal_of) -> None:
+    """Only the sliders, the decoded image and the traversal: a slider change reruns this and nothing else. What
+    does not depend on z (LABELS and HELPS of the sliders, by dimension) comes in ready-made from the page's run."""
     z_dim = config.model.latent_dim
     left, right = st.columns([1, 1], gap="large")
     with right:
@@ -114,15 +115,20 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
         per_col = -(-z_dim // ncols)
         cols = st.columns(ncols)
         for rank, i in enumerate(order):  # read down the first column, then the second
-            cols[rank // per_col].slider(
-                latent_point.label(i, kl[i], active[i], names[i]), -latent_point.LIMIT, latent_point.LIMIT,
-                step=latent_point.STEP, key=f"z_{i}",
-                help=(_("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4).") if active[i] else
-                      _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats "
-                        "the decoder ignores it.")).format(i=i, kl=f"{kl[i]:.3f}"),
-            )
+            key = f"z_{i}"  # its value given (the session's): else Streamlit reads the whole session per slider
+            cols[rank // per_col].slider(labels[i], -latent_point.LIMIT, latent_point.LIMIT,
+                                         float(st.session_state.get(key, z[i])), step=latent_point.STEP, key=key,
+                                         help=helps[i])
     compared_decodes(shown)
-    traversal_panel(path, decoder, order, kl, active, names, chosen, principal_of)
+    traversal_panel(path, decoder, order, labels, active, names, chosen, principal_of)
+
+
+def slider_helps(kl: np.ndarray, active: np.ndarray) -> list[str]:
+    """Each latent dimension's help: its KL to the prior, and whether the decoder ignores it."""
+    used = _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4).")
+    unused = _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats the decoder "
+               "ignores it.")
+    return [(used if active[i] else unused).format(i=i, kl=f"{kl[i]:.3f}") for i in range(len(kl))]
 
 
 def compared_decodes(z: np.ndarray) -> None:
@@ -192,7 +198,7 @@ def test_image_panel(run, x_test) -> None:
 
 
 @st.fragment
-def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
+def traversal_panel(path: str, decoder, order: np.ndarray, labels: list[str], active: np.ndarray,
                     names: list[str | None], chosen: directions.Chosen | None = None, principal_of=None) -> None:
     """Decoded images along one axis from -3 to +3, the others at the current z. Inside the sliders' fragment,
     so it follows every slider; a fragment of its own, so its controls redraw only it."""
@@ -214,8 +220,8 @@ def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, activ
     dims = [int(i) for i in order] if which == ALL_DIMS else [int(which.split("_")[1])]
     tiles = traversal.tiles(decode_batch(decoder), latent_point.get(path, z_dim), dims, n)
     with st.container(key="traversal_grid"):
-        st.html(traversal.grid_html(tiles, [latent_point.label(i, kl[i], active[i], names[i]) for i in dims],
-                                    [not active[i] for i in dims], _("z_k set to"), max(24, min(64, 600 // n))))
+        st.html(traversal.grid_html(tiles, [labels[i] for i in dims], [not active[i] for i in dims], _("z_k set to"),
+                                    max(24, min(64, 600 // n))))
     st.caption(_("Each row sets one coordinate z_k to the value above its column, from −3 to +3; the others stay at "
                  "the sliders' values and follow them."))
     downloads.image_button(traversal.grid_image(tiles), "traversal", "traversal")
@@ -267,8 +273,9 @@ def main() -> None:
     chosen = None
     if direction.get(path) is not None or direction.link_pending():  # only then torch and the test encodings
         chosen = directions.chosen(shared.current_run(), page="sliders")
-    slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active, names, chosen,
-                 lambda: directions.principal_of(shared.current_run()))
+    labels = [latent_point.label(i, kl[i], active[i], names[i]) for i in range(z_dim)]
+    slider_panel(path, config, epochs.decoder(Path(path)), order, labels, slider_helps(kl, active), active, names,
+                 chosen, lambda: directions.principal_of(shared.current_run()))
 
     run = epochs.shown(shared.current_run())  # the torch model, for encoding test images
     x_test = shared.current_test_images(run, shared.current_data(run))
