@@ -5,7 +5,8 @@ started as a real `streamlit run` server in this process's run:
   - first paint: from /_stcore/health answering ok to the decoded image being loaded in the page;
   - slider latency: from a key press on slider z_0 to the new image having loaded, N times.
 Both pages are open at once and their changes interleaved, so both meet the same load of a shared machine.
-Prints median and 90th percentile, and the ratio explorer / minimal; with --repeats, the median over
+Prints median and 90th percentile, the ratio explorer / minimal, and per change the CPU time of the server
+process and of the page's main thread in Chromium (figures a loaded machine blurs far less); with --repeats, the median over
 repeats (fresh servers and pages each time) of the explorer's p90 and of the ratio.
 
     python benchmarks/latency.py [--changes 60] [--repeats 3]
@@ -14,6 +15,7 @@ repeats (fresh servers and pages each time) of the explorer's p90 and of the rat
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -62,6 +64,20 @@ def open_page(browser, script: Path, runs: Path):
     return server, page, first_paint
 
 
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds the server process has used (user + system; Linux's /proc, else 0)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_task_s(cdp) -> float:
+    """Seconds the page's main thread has spent in tasks (Chromium's own count: scripts, layout, paint)."""
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}["TaskDuration"]
+
+
 def change(page, i: int) -> float:
     """One key press on z_0 (ten right, ten left, ...) -> ms until the new decoded image has loaded."""
     page.bring_to_front()
@@ -83,9 +99,17 @@ def measure(browser, scripts: dict[str, Path], changes: int) -> dict[str, dict]:
             for label, script in scripts.items():
                 opened[label] = open_page(browser, script, Path(runs))
             results = {label: {"first_paint_s": first, "latencies_ms": []} for label, (_, _, first) in opened.items()}
+            cdps = {label: page.context.new_cdp_session(page) for label, (_, page, _) in opened.items()}
+            for cdp in cdps.values():
+                cdp.send("Performance.enable")
+            start = {label: (server_cpu_s(server.pid), browser_task_s(cdps[label]))
+                     for label, (server, _, _) in opened.items()}
             for i in range(changes):
                 for label, (_, page, _) in opened.items():
                     results[label]["latencies_ms"].append(change(page, i))
+            for label, (server, _, _) in opened.items():  # CPU per change: what a loaded machine does not blur
+                results[label]["server_cpu_ms"] = 1e3 * (server_cpu_s(server.pid) - start[label][0]) / changes
+                results[label]["browser_task_ms"] = 1e3 * (browser_task_s(cdps[label]) - start[label][1]) / changes
         finally:
             for server, page, _ in opened.values():
                 page.close()
@@ -97,10 +121,11 @@ MINIMAL, EXPLORER = "minimal one-slider page", "explorer, Latent sliders"
 
 
 def report(results: dict[str, dict]) -> tuple[float, float]:
-    print(f"{'':28} {'first paint':>12} {'median':>9} {'p90':>9}")
+    print(f"{'':28} {'first paint':>12} {'median':>9} {'p90':>9}   per change: {'server CPU':>10} {'browser':>10}")
     for label, r in results.items():
         lat = r["latencies_ms"]
-        print(f"{label:28} {r['first_paint_s']:10.2f} s {statistics.median(lat):6.1f} ms {percentile(lat, 0.9):6.1f} ms")
+        print(f"{label:28} {r['first_paint_s']:10.2f} s {statistics.median(lat):6.1f} ms {percentile(lat, 0.9):6.1f} ms"
+              f"{'':15}{r['server_cpu_ms']:7.1f} ms {r['browser_task_ms']:7.1f} ms")
     base, ours = results[MINIMAL], results[EXPLORER]
     ratio = statistics.median(ours["latencies_ms"]) / statistics.median(base["latencies_ms"])
     print(f"ratio explorer / minimal: first paint {ours['first_paint_s'] / base['first_paint_s']:.2f}, "
