@@ -6,10 +6,11 @@ started as a real `streamlit run` server in this process's run:
   - slider latency: from a key press on slider z_0 to the new image having loaded, N times.
 Both pages are open at once and their changes interleaved, so both meet the same load of a shared machine.
 Prints median and 90th percentile, the ratio explorer / minimal, and per change the CPU time of the server
-process and of the page's main thread in Chromium (figures a loaded machine blurs far less); with --repeats, the median over
-repeats (fresh servers and pages each time) of the explorer's p90 and of the ratio.
+process and of the page's main thread in Chromium (figures a loaded machine blurs far less); with --repeats,
+the median over repeats (fresh servers and pages each time) of the explorer's p90 and of the ratio.
+--lean-baseline adds the minimal page run as the explorer runs (no gc.collect() after each rerun).
 
-    python benchmarks/latency.py [--changes 60] [--repeats 3]
+    python benchmarks/latency.py [--changes 60] [--repeats 3] [--lean-baseline]
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def open_page(browser, script: Path, runs: Path):
-    """Start SCRIPT's server, open it, wait for the decoded image: (server, page, first paint in s)."""
-    server = Server(script, runs)
+def open_page(browser, script: Path, runs: Path, env: dict | None = None):
+    """Start SCRIPT's server (ENV added to its environment), open it, wait for the decoded image: (server, page,
+    first paint in s)."""
+    server = Server(script, runs, env=env)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server.url)
     page.wait_for_function(
@@ -90,14 +92,14 @@ def change(page, i: int) -> float:
     return latency
 
 
-def measure(browser, scripts: dict[str, Path], changes: int) -> dict[str, dict]:
+def measure(browser, scripts: dict[str, tuple[Path, dict | None]], changes: int) -> dict[str, dict]:
     """Both pages open at once, their changes interleaved (one here, one there), so that both meet the same load
     of a shared machine; the ratio of the two is then a fair one even when the absolute figures are not."""
     with tempfile.TemporaryDirectory() as runs:
         opened = {}
         try:
-            for label, script in scripts.items():
-                opened[label] = open_page(browser, script, Path(runs))
+            for label, (script, env) in scripts.items():
+                opened[label] = open_page(browser, script, Path(runs), env)
             results = {label: {"first_paint_s": first, "latencies_ms": []} for label, (_, _, first) in opened.items()}
             cdps = {label: page.context.new_cdp_session(page) for label, (_, page, _) in opened.items()}
             for cdp in cdps.values():
@@ -118,6 +120,7 @@ def measure(browser, scripts: dict[str, Path], changes: int) -> dict[str, dict]:
 
 
 MINIMAL, EXPLORER = "minimal one-slider page", "explorer, Latent sliders"
+MINIMAL_NO_GC = "minimal, postScriptGC off"  # the baseline with the one runner setting the explorer changes
 
 
 def report(results: dict[str, dict]) -> tuple[float, float]:
@@ -130,6 +133,9 @@ def report(results: dict[str, dict]) -> tuple[float, float]:
     ratio = statistics.median(ours["latencies_ms"]) / statistics.median(base["latencies_ms"])
     print(f"ratio explorer / minimal: first paint {ours['first_paint_s'] / base['first_paint_s']:.2f}, "
           f"median latency {ratio:.2f}")
+    if MINIMAL_NO_GC in results:
+        lean = statistics.median(ours["latencies_ms"]) / statistics.median(results[MINIMAL_NO_GC]["latencies_ms"])
+        print(f"ratio explorer / minimal with postScriptGC off: median latency {lean:.2f}")
     return ratio, percentile(ours["latencies_ms"], 0.9)
 
 
@@ -137,13 +143,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--changes", type=int, default=60, help="slider changes per page and repeat")
     parser.add_argument("--repeats", type=int, default=1, help="fresh servers and pages this many times")
+    parser.add_argument("--lean-baseline", action="store_true",
+                        help="also the minimal page with Streamlit's gc.collect() after each rerun off, as the "
+                             "explorer runs (explorer/.streamlit/config.toml)")
     args = parser.parse_args()
     path = chromium_path()
     if path is None:
         sys.exit("Chromium is not installed (apt-get install -y chromium).")
     from playwright.sync_api import sync_playwright
 
-    scripts = {MINIMAL: ROOT / "benchmarks" / "minimal_app.py", EXPLORER: ROOT / "explorer" / "app.py"}
+    minimal = ROOT / "benchmarks" / "minimal_app.py"
+    scripts = {MINIMAL: (minimal, None), EXPLORER: (ROOT / "explorer" / "app.py", None)}
+    if args.lean_baseline:
+        scripts[MINIMAL_NO_GC] = (minimal, {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false"})
     print(f"{args.changes} slider changes each (key press -> new image loaded), the two pages interleaved, "
           "headless Chromium")
     summary = []
