@@ -7,6 +7,8 @@ stay crisp instead of being blurred by the browser; one channel stays grayscale 
 
 from __future__ import annotations
 
+import base64
+import io
 
 import numpy as np
 from PIL import Image
@@ -67,10 +69,19 @@ def pil_image(img: np.ndarray) -> Image.Image:
     return Image.fromarray(squeeze_gray(to_uint8(img)))
 
 
-def png_bytes(img: np.ndarray, scale: int = 1) -> bytes:
-    """A PNG file of a float or uint8 image (H, W[, C]), every pixel repeated ``scale`` x ``scale`` times."""
-    import io
+# zlib levels: the smallest file; the fastest (a 16 x 9 traversal grid: 51 KB in 2 ms, not 46 KB in 11 ms)
+SMALLEST, FASTEST = 9, 1
 
+
+def png_bytes(img: np.ndarray, scale: int = 1, level: int = 6) -> bytes:
+    """A PNG file of a float or uint8 image (H, W[, C]), every pixel repeated ``scale`` x ``scale`` times; LEVEL is
+    zlib's compression level (lossless at every level: only the size and the time to encode change)."""
     buffer = io.BytesIO()
-    pil_image(upscale_nearest(squeeze_gray(to_uint8(img)), scale)).save(buffer, format="PNG")
+    pil_image(upscale_nearest(squeeze_gray(to_uint8(img)), scale)).save(buffer, format="PNG", compress_level=level)
     return buffer.getvalue()
+
+
+def png_data_uri(img: np.ndarray, level: int = SMALLEST) -> str:
+    """A ``data:`` address of the image at its own size (the page scales it up with square pixels): it is inside
+    the message that shows it, so the browser fetches nothing more before drawing it."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(img, 1, level)).decode("ascii")

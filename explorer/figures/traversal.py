@@ -2,13 +2,12 @@
 
 Pure functions (arrays in, arrays or an HTML string out), so they are tested without a browser. The grid is
 drawn as an HTML table: each row is labelled with the dimension as the sliders name it (index, the factor it
-tracks, its KL) and each column with the coordinate's value, and every tile is a small PNG inside the page
-(a ``data:`` address, nothing fetched), scaled up by the browser with square pixels.
+tracks, its KL) and each column with the coordinate's value; the tiles are one PNG inside the page (a ``data:``
+address, nothing fetched) spanning the rows, scaled up by the browser with square pixels.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Callable, Sequence
 
@@ -59,31 +58,43 @@ def value_label(v: float) -> str:
     return "0" if v == 0 else ("+" if v > 0 else "\u2212") + text
 
 
-def _png_uri(tile: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(images.png_bytes(tile)).decode("ascii")
+DIM_TOWARD = images.DEFAULT_PAD_VALUE  # an unused dimension's row: its tiles faded toward the grid's grey
+DIM_KEEP = 0.45  # ... keeping this much of their contrast (the row's label is dimmed as much, by opacity)
+
+
+def grid_strip(tiles_: np.ndarray, inactive: Sequence[bool]) -> np.ndarray:
+    """The whole grid as one uint8 image: rows by dimension, a grey pixel below and after each tile, the rows of
+    unused dimensions faded toward the grey."""
+    rows, n = tiles_.shape[:2]
+    faded = np.asarray(tiles_, np.float32).copy()
+    off = np.asarray(inactive, bool)
+    faded[off] = DIM_TOWARD + DIM_KEEP * (faded[off] - DIM_TOWARD)
+    return images.to_uint8(images.image_grid(faded.reshape(rows * n, *tiles_.shape[2:]), ncols=n, pad=1)[1:, 1:])
 
 
 def grid_html(tiles_: np.ndarray, row_labels: Sequence[str], inactive: Sequence[bool], corner: str,
               tile_px: int, column_values: Sequence[float] | None = None) -> str:
     """An HTML table of the tiles: a header of values, one labelled row per dimension; inactive rows dimmed.
-    Each row is one image (its tiles side by side, a grey pixel after each) spanning the value columns, each
-    ``tile_px`` wide, so the values sit over their tiles. ``corner`` names the header row; COLUMN_VALUES are the
-    header's values (the coordinate's -3..+3 by default; t or c along a direction)."""
-    rows, n = tiles_.shape[:2]
+    The tiles are ONE image (grid_strip, a fast lossless PNG inside the page), spanning every row and value
+    column, each tile ``tile_px`` wide, so the values sit over their tiles and each label beside its row: the
+    browser decodes and lays out one picture per change, not one per row. ``corner`` names the header row;
+    COLUMN_VALUES are the header's values (the coordinate's -3..+3 by default; t or c along a direction)."""
+    rows, n, h, w = tiles_.shape[:4]
     esc = html.escape
     columns = values(n) if column_values is None else column_values
+    row_px = tile_px * (h + 1) / (w + 1)  # one tile and its grey pixel, as drawn
     head = "".join(f'<th class="v" style="width:{tile_px}px">{esc(value_label(v))}</th>' for v in columns)
-    body = []
-    for r in range(rows):
-        strip = images.image_grid(tiles_[r], ncols=n, pad=1)[1:, 1:]  # a grey pixel below and after each tile
-        body.append(f'<tr class="{"off" if inactive[r] else ""}"><th class="d" scope="row">{esc(row_labels[r])}</th>'
-                    f'<td colspan="{n}"><img src="{_png_uri(strip)}" width="{n * tile_px}" alt="{esc(row_labels[r])}">'
-                    "</td></tr>")
+    uri = images.png_data_uri(grid_strip(tiles_, inactive), images.FASTEST)
+    picture = (f'<td colspan="{n}" rowspan="{rows}"><img src="{uri}" width="{n * tile_px}" '
+               f'height="{rows * row_px:.0f}" alt="{esc("; ".join(row_labels))}"></td>')
+    body = [f'<tr class="{"off" if inactive[r] else ""}">'
+            f'<th class="d" scope="row">{esc(row_labels[r])}</th>{picture if r == 0 else ""}</tr>' for r in range(rows)]
     style = ("<style>.traversal{border-collapse:collapse;font-size:13px;line-height:1.1;table-layout:fixed}"
-             ".traversal td{padding:0}.traversal img{display:block;image-rendering:pixelated;height:auto}"
+             ".traversal td{padding:0;vertical-align:top}.traversal img{display:block;image-rendering:pixelated}"
              ".traversal th{font-weight:400;white-space:nowrap;padding:0 8px 0 0;text-align:right;"
              "font-variant-numeric:tabular-nums}"
              ".traversal th.v{text-align:center;padding:0 0 3px 0;font-size:12px;opacity:.75}"
-             ".traversal tr.off{opacity:.45}</style>")
+             ".traversal tr.off th{opacity:.45}"
+             f".traversal tbody tr{{height:{row_px:.2f}px}}</style>")
     return (f'{style}<table class="traversal"><thead><tr><th class="corner">{esc(corner)}</th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')

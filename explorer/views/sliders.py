@@ -19,6 +19,9 @@ from explorer.widgets.directions import move
 from training.vae import latent_space
 
 IMAGE_WIDTH = 320
+# The decoded image is sent at its own size inside the message (images.png_data_uri: no second request); the
+# browser scales it up with square pixels, as images.display would, for a fraction of the bytes.
+SQUARE_PIXELS = "<style>.st-key-decoded img{image-rendering:pixelated}</style>"
 INDEX_KEY = "sliders_image_index"
 INTRO_CLOSED = "sliders_intro_closed"  # the visitor closed the introduction: not shown again this session
 ALL_DIMS = "all"  # the traversal choice of every dimension (shown translated)
@@ -48,10 +51,25 @@ def _on_encode(run, x_test, random: bool) -> None:
         latent_point.put(str(run.path), mu, N_("mu(x) of test image {index}."), index=index)
 
 
+@st.cache_resource(show_spinner=False)
+def _blas():
+    from threadpoolctl import ThreadpoolController  # scikit-learn's own dependency
+
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """numpy's BLAS on one thread for a decode: these products are small (144 x 16 x 400 for the traversal), and
+    BLAS's worker threads cost more than they give on a busy machine, up to 70 ms instead of 2 per traversal
+    when other processes share the cores (benchmarks/latency.py)."""
+    return _blas().limit(limits=1, user_api="blas")
+
+
 def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
     """mu~(z) as (H, W, C) in [0, 1]: numpy (no torch needed), else the torch model."""
     if decoder is not None:
-        return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
+        with one_blas_thread():
+            return decoder.decode_mean(z[None])[0].transpose(1, 2, 0)
     from training.analysis import latent
 
     return latent.decode_images(epochs.shown(shared.current_run()).model, z)[0]
@@ -60,7 +78,10 @@ def decode_mean(decoder, z: np.ndarray) -> np.ndarray:
 def decode_batch(decoder):
     """(N, Z) -> mu~(z) as (N, C, H, W): numpy, else the torch model."""
     if decoder is not None:
-        return decoder.decode_mean
+        def numpy_decode(z: np.ndarray) -> np.ndarray:
+            with one_blas_thread():
+                return decoder.decode_mean(z)
+        return numpy_decode
 
     def torch_decode(z: np.ndarray) -> np.ndarray:
         from training.analysis import latent
@@ -70,23 +91,12 @@ def decode_batch(decoder):
 
 
 @st.fragment
-def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
-                 names: list[str | None], chosen: directions.Chosen | None, principal_of) -> None:
-    """Only the sliders and the decoded image: a slider change reruns this and nothing else."""
+def slider_panel(path: str, config, decoder, order: np.ndarray, labels: list[str], helps: list[str],
+                 active: np.ndarray, names: list[str | None], chosen: directions.Chosen | None, principal_of) -> None:
+    """Only the sliders, the decoded image and the traversal: a slider change reruns this and nothing else. What
+    does not depend on z (LABELS and HELPS of the sliders, by dimension) comes in ready-made from the page's run."""
     z_dim = config.model.latent_dim
     left, right = st.columns([1, 1], gap="large")
-    with left:
-        ncols = 2 if z_dim > 8 else 1
-        per_col = -(-z_dim // ncols)
-        cols = st.columns(ncols)
-        for rank, i in enumerate(order):  # read down the first column, then the second
-            cols[rank // per_col].slider(
-                latent_point.label(i, kl[i], active[i], names[i]), -latent_point.LIMIT, latent_point.LIMIT,
-                step=latent_point.STEP, key=f"z_{i}",
-                help=(_("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4).") if active[i] else
-                      _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats "
-                        "the decoder ignores it.")).format(i=i, kl=f"{kl[i]:.3f}"),
-            )
     with right:
         z = np.array(latent_point.from_sliders(path, z_dim), dtype=np.float32)
         image_box = st.container()
@@ -95,13 +105,30 @@ def slider_panel(path: str, config, decoder, order: np.ndarray, kl: np.ndarray, 
         decoded = decode_mean(decoder, shown)
         with image_box:
             with st.container(key="decoded"):
-                st.image(images.display(decoded, IMAGE_WIDTH), width=IMAGE_WIDTH)
+                st.image(images.png_data_uri(decoded), width=IMAGE_WIDTH)  # E5's mean, 28 x 28 lossless
                 st.caption((_("Decoder mean μ̃(z + t·d). Started from {source}") if not np.array_equal(shown, z) else
                             _("Decoder mean μ̃(z). Started from {source}")).format(
                     source=latent_point.source(path, z_dim)))
             downloads.image_button(decoded, "decoded-z", "decoded_z")
+    with left:  # drawn after the image (the widgets' values are in the session already): the image goes out first
+        ncols = 2 if z_dim > 8 else 1
+        per_col = -(-z_dim // ncols)
+        cols = st.columns(ncols)
+        for rank, i in enumerate(order):  # read down the first column, then the second
+            key = f"z_{i}"  # its value given (the session's): else Streamlit reads the whole session per slider
+            cols[rank // per_col].slider(labels[i], -latent_point.LIMIT, latent_point.LIMIT,
+                                         float(st.session_state.get(key, z[i])), step=latent_point.STEP, key=key,
+                                         help=helps[i])
     compared_decodes(shown)
-    traversal_panel(path, decoder, order, kl, active, names, chosen, principal_of)
+    traversal_panel(path, decoder, order, labels, active, names, chosen, principal_of)
+
+
+def slider_helps(kl: np.ndarray, active: np.ndarray) -> list[str]:
+    """Each latent dimension's help: its KL to the prior, and whether the decoder ignores it."""
+    used = _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4).")
+    unused = _("Latent dimension {i}. Its KL to the prior is {kl} nats per image (E4); below 0.01 nats the decoder "
+               "ignores it.")
+    return [(used if active[i] else unused).format(i=i, kl=f"{kl[i]:.3f}") for i in range(len(kl))]
 
 
 def compared_decodes(z: np.ndarray) -> None:
@@ -171,7 +198,7 @@ def test_image_panel(run, x_test) -> None:
 
 
 @st.fragment
-def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, active: np.ndarray,
+def traversal_panel(path: str, decoder, order: np.ndarray, labels: list[str], active: np.ndarray,
                     names: list[str | None], chosen: directions.Chosen | None = None, principal_of=None) -> None:
     """Decoded images along one axis from -3 to +3, the others at the current z. Inside the sliders' fragment,
     so it follows every slider; a fragment of its own, so its controls redraw only it."""
@@ -194,8 +221,8 @@ def traversal_panel(path: str, decoder, order: np.ndarray, kl: np.ndarray, activ
     dims = [int(i) for i in order] if which == ALL_DIMS else [int(which.split("_")[1])]
     tiles = traversal.tiles(decode_batch(decoder), latent_point.get(path, z_dim), dims, n)
     with st.container(key="traversal_grid"):
-        st.html(traversal.grid_html(tiles, [latent_point.label(i, kl[i], active[i], names[i]) for i in dims],
-                                    [not active[i] for i in dims], _("z_k set to"), max(24, min(64, 600 // n))))
+        st.html(traversal.grid_html(tiles, [labels[i] for i in dims], [not active[i] for i in dims], _("z_k set to"),
+                                    max(24, min(64, 600 // n))))
     st.caption(_("Each row sets one coordinate z_k to the value above its column, from −3 to +3; the others stay at "
                  "the sliders' values and follow them."))
     downloads.image_button(traversal.grid_image(tiles), "traversal", "traversal")
@@ -237,6 +264,7 @@ def main() -> None:
     latent_point.sync_sliders(path, z_dim)
 
     st.title(_("Latent sliders"))
+    st.html(SQUARE_PIXELS)
     intro()
     st.caption(_("{z_dim} latent dimensions, ordered by their KL to the prior (largest first); {active} carry "
                  "more than 0.01 nats.").format(z_dim=z_dim, active=int(active.sum())))
@@ -246,8 +274,9 @@ def main() -> None:
     chosen = None
     if direction.get(path) is not None or direction.link_pending():  # only then torch and the test encodings
         chosen = directions.chosen(shared.current_run(), page="sliders")
-    slider_panel(path, config, epochs.decoder(Path(path)), order, kl, active, names, chosen,
-                 lambda: directions.principal_of(shared.current_run()))
+    labels = [latent_point.label(i, kl[i], active[i], names[i]) for i in range(z_dim)]
+    slider_panel(path, config, epochs.decoder(Path(path)), order, labels, slider_helps(kl, active), active, names,
+                 chosen, lambda: directions.principal_of(shared.current_run()))
 
     run = epochs.shown(shared.current_run())  # the torch model, for encoding test images
     x_test = shared.current_test_images(run, shared.current_data(run))
