@@ -1,10 +1,14 @@
 """Training throughput: this project's ``fit`` against the canonical minimal PyTorch VAE loop.
 
 Both train the same 784-400-20 MLP with a Bernoulli decoder, Adam 1e-3, batch 128, on the same
-mnist5k training images, in this one process, for the same number of epochs. Printed: training
-images per second (training steps only, median over repeats), the ratio, test -ELBO after the
-epochs (nats per image, same evaluation for both), and the FLOP rate each reaches as a fraction
-of a plain matmul measured in the same run.
+mnist5k training images, in this one process, for the same number of epochs. ``fit`` runs as a user
+runs it (training/jobs/fit.py, what ``python -m training fit`` calls): into a run folder, with its
+status and heartbeat, its step log, a checkpoint every epoch and its snapshots. Printed: training
+images per second (training steps only, median over repeats), the ratio (median of each repeat's
+own ratio), the same for whole epochs (everything from one epoch's end to the next: each loop's
+test pass, and fit's checkpoint, snapshot and logs), test -ELBO after the epochs (nats per image,
+same evaluation for both), the FLOP rate each reaches as a fraction of a plain matmul measured in
+the same run, and where fit's epochs went.
 
     python benchmarks/throughput.py [--epochs 10] [--repeats 3]
 
@@ -23,7 +27,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,14 +121,43 @@ def canonical_test_neg_elbo(model: CanonicalVAE, x_test, seed: int) -> float:
     return float(recon + kl_per_dim(mu, logvar).sum()) / x_test.shape[0]
 
 
-def run_fit(data, epochs: int, seed: int, batch: int = BATCH, lr: float = 1e-3) -> tuple[float, float]:
+@dataclass
+class FitRun:
+    """One ``fit`` as a user runs it: images/s of the training steps, of whole epochs, the test -ELBO, and the
+    seconds of its epochs' parts (summed over epochs)."""
+
+    steps_rate: float
+    epoch_rate: float
+    neg_elbo: float
+    parts: dict[str, float]
+
+
+def run_fit(data, epochs: int, seed: int, batch: int = BATCH, lr: float = 1e-3) -> FitRun:
+    """``python -m training fit`` in this process: a run folder with its status, step log, checkpoints and
+    snapshots (the default snapshot budget), as a user has them. Whole epochs count everything from one
+    epoch's report to the next: steps, the test pass, the checkpoint, the snapshot, the logs."""
+    from training.jobs.fit import fit as fit_run  # the use case the command line and the app's processes run
+
     config = RunConfig(model={"latent_dim": LATENT, "hidden": (HIDDEN,)},  # the canonical loop's optimiser, as it
-                       train={"epochs": epochs, "batch_size": batch, "lr": lr, "seed": seed,  # was before schedules
-                              "lr_schedule": "constant", "decoder_start": "random"})
-    history = Trainer(config, data, device="cpu").fit()
-    images = sum(data.x_train.shape[0] for _ in history)
-    seconds = sum(data.x_train.shape[0] / h["samples_per_second"] for h in history)
-    return images / seconds, history[-1]["test_neg_elbo"]
+                       train={"dataset": "mnist5k", "epochs": epochs, "batch_size": batch, "lr": lr, "seed": seed,
+                              "lr_schedule": "constant", "decoder_start": "random"})  # was before schedules
+    records, reported = [], []
+    def progress(p) -> None:
+        if p.kind == "epoch":
+            records.append(p.record)
+            reported.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as folder:
+        fit_run(Path(folder) / "run", config, lambda: data, device="cpu", progress=progress, start_next=False)
+        snapshots_kept = len(list((Path(folder) / "run" / "snapshots").glob("*.safetensors")))
+    n = data.x_train.shape[0]
+    steps = sum(n / h["samples_per_second"] for h in records)
+    epochs_s = reported[-1] - reported[0]  # epochs 2..E, each from the report before it: every part counted
+    steps_tail = sum(n / h["samples_per_second"] for h in records[1:])
+    evals = sum(h["seconds"] - n / h["samples_per_second"] for h in records[1:])
+    parts = {"steps": steps_tail, "test pass": evals, "checkpoint, snapshot, logs": epochs_s - steps_tail - evals,
+             "snapshots kept": snapshots_kept}
+    return FitRun(n * len(records) / steps, n * (len(records) - 1) / epochs_s, records[-1]["test_neg_elbo"], parts)
 
 
 def matmul_rate(repeats: int = 200) -> float:
@@ -346,7 +381,16 @@ def main() -> None:
                         help=f"instead: the time fit with its defaults takes to reach the test -ELBO of the canonical "
                              f"loop after {CANONICAL_EPOCHS} epochs, against the canonical loop's time")
     parser.add_argument("--plot", type=Path, default=None, help="with --time-to-target: write the curves as SVG here")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: count this process's CPU seconds instead of wall seconds, for both loops (on a "
+                             "machine shared with other work; use with --threads 1, where CPU seconds are the work)")
+    parser.add_argument("--canonical-settings-only", action="store_true", help="leave out the batch-256 row")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.clock == "cpu":
+        time.perf_counter = time.process_time  # every timer here and in the trainer reads the same clock
 
     data = load_dataset("mnist5k")
     if args.time_to_target:
@@ -356,32 +400,55 @@ def main() -> None:
         return
     print(f"mnist5k: {data.x_train.shape[0]} train / {data.x_test.shape[0]} test images; "
           f"{args.epochs} epochs, {args.repeats} repeats, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+          f"{torch.get_num_threads()} threads, {args.clock} clock; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
+    canonical = "canonical loop (DataLoader, batch 128)"
     rows: dict[str, dict[str, list[float]]] = {}
+    parts: dict[str, list[dict[str, float]]] = {}
     for r in range(args.repeats):
-        sps, model = run_canonical(data.x_train, data.y_train, args.epochs, seed=r)
-        rows.setdefault("canonical loop (DataLoader, batch 128)", {"sps": [], "elbo": []})
-        rows["canonical loop (DataLoader, batch 128)"]["sps"].append(sps)
-        rows["canonical loop (DataLoader, batch 128)"]["elbo"].append(canonical_test_neg_elbo(model, data.x_test, r))
-        for label, batch, lr in [("fit (batch 128, lr 1e-3)", 128, 1e-3), ("fit (batch 256, lr 4e-3)", 256, 4e-3)]:
-            sps, elbo = run_fit(data, args.epochs, seed=r, batch=batch, lr=lr)
-            rows.setdefault(label, {"sps": [], "elbo": []})
-            rows[label]["sps"].append(sps)
-            rows[label]["elbo"].append(elbo)
+        curve = canonical_curve(data, args.epochs, seed=r)  # steps timed alone, its test pass after each epoch
+        row = rows.setdefault(canonical, {"sps": [], "whole": [], "elbo": [], "ratio": [], "whole ratio": []})
+        n = data.x_train.shape[0]
+        row["sps"].append(n * args.epochs / curve.seconds[-1])
+        row["whole"].append(n * (args.epochs - 1) / (curve.seconds_with_eval[-1] - curve.seconds_with_eval[0]))
+        row["elbo"].append(curve.neg_elbo[-1])
+        for label, batch, lr in [("fit (batch 128, lr 1e-3)", 128, 1e-3), ("fit (batch 256, lr 4e-3)", 256, 4e-3)][
+                :1 if args.canonical_settings_only else 2]:
+            run = run_fit(data, args.epochs, seed=r, batch=batch, lr=lr)
+            row = rows.setdefault(label, {"sps": [], "whole": [], "elbo": [], "ratio": [], "whole ratio": []})
+            row["sps"].append(run.steps_rate)
+            row["whole"].append(run.epoch_rate)
+            row["elbo"].append(run.neg_elbo)
+            row["ratio"].append(run.steps_rate / rows[canonical]["sps"][-1])  # same repeat: same machine load
+            row["whole ratio"].append(run.epoch_rate / rows[canonical]["whole"][-1])
+            parts.setdefault(label, []).append(run.parts)
+        print(f"repeat {r + 1}: " + ", ".join(f"{label} {row['sps'][-1]:,.0f}/s" for label, row in rows.items())
+              + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
     peak = median([matmul_rate() for _ in range(5)])
-    base = median(rows["canonical loop (DataLoader, batch 128)"]["sps"])
     print(f"\nplain matmul (128x784 @ 784x400): {peak / 1e9:.1f} GFLOP/s")
-    print(f"{'':42} {'images/s':>10} {'ratio':>6} {'test -ELBO':>11} {'GFLOP/s':>8} {'of matmul':>9}")
+    print("images/s: training steps only (ratio: the median of the same repeat's ratios); whole epochs: from one "
+          "epoch's end to the next,\nthe canonical loop's test pass included, fit's test pass, checkpoint, snapshot, "
+          "status and step log included")
+    print(f"{'':42} {'images/s':>10} {'ratio':>6} {'whole ep.':>10} {'ratio':>6} {'test -ELBO':>11} {'GFLOP/s':>8} "
+          f"{'of matmul':>9}")
     for label, row in rows.items():
         sps = median(row["sps"])
         rate = sps * flops_per_image()
-        print(f"{label:42} {sps:10,.0f} {sps / base:6.2f} {median(row['elbo']):11.2f} "
-              f"{rate / 1e9:8.1f} {rate / peak:9.0%}")
+        ratio = median(row["ratio"]) if row["ratio"] else 1.0
+        whole_ratio = median(row["whole ratio"]) if row["whole ratio"] else 1.0
+        print(f"{label:42} {sps:10,.0f} {ratio:6.2f} {median(row['whole']):10,.0f} {whole_ratio:6.2f} "
+              f"{median(row['elbo']):11.2f} {rate / 1e9:8.1f} {rate / peak:9.0%}")
+    base = median(rows[canonical]["sps"])
     bound = median([gemm_only_rate() for _ in range(5)])
     rate = bound * flops_per_image()
     print(f"{'ceiling: the 10 matmuls of a batch-128 step':42} {bound:10,.0f} {bound / base:6.2f} {'':>11} "
           f"{rate / 1e9:8.1f} {rate / peak:9.0%}")
     print("(medians over repeats; test -ELBO in nats per image after the same epochs)")
+    print(f"\nwhere fit's epochs 2..{args.epochs} went (seconds, median over repeats):")
+    for label, runs in parts.items():
+        shown = ", ".join(f"{key} {median([p[key] for p in runs]):.3f}" if key != "snapshots kept" else
+                          f"{key} {median([p[key] for p in runs]):.0f}" for key in runs[0])
+        print(f"  {label}: {shown}")
 
 
 if __name__ == "__main__":

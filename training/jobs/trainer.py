@@ -23,8 +23,8 @@ from training.core.config import RunConfig
 from training.core.errors import UserError
 from training.data import Dataset, load_dataset
 from training.jobs.progress import Callback, Progress, TrainingDiverged  # noqa: F401 (also exported from here)
-from training.runs import snapshots
-from training.runs.checkpoint import load_resume_state, save_checkpoint, write_views
+from training.runs.background import BackgroundWriter
+from training.runs.checkpoint import load_resume_state, save_checkpoint, save_in_background, write_views
 from training.runs.layout import CHECKPOINT
 from training.vae.evaluate import elbo_terms, summarize, test_images
 from training.vae.model import VAE, pick_device
@@ -39,7 +39,6 @@ def derived_seed(*parts: object) -> int:
     accident the way seed + 1 + rank does."""
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
-
 
 
 class Trainer:
@@ -87,6 +86,7 @@ class Trainer:
         self.noise_gen = torch.Generator(device=self.device)  # eps and binarisation; reseeded every epoch
         self.epoch = 0
         self.history: list[dict] = []
+        self.writer = BackgroundWriter()  # the epochs' checkpoints and snapshots, off the training thread
         if resume:
             self._restore()
         n_local = self.x_train.shape[0] // self.world
@@ -139,13 +139,14 @@ class Trainer:
         terms = vae_loss(self.net, xb, eps, beta, tc.free_bits)
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.backward()
-        # [loss finite, keep going]: under torchrun every rank diverges or stops together, or the
-        # others would wait for it forever
-        flags = torch.stack([torch.isfinite(terms.loss.detach()).float(),
-                             torch.tensor(0.0 if self._stop_wanted() else 1.0, device=self.device)])
-        if self.distributed:
+        if self.distributed:  # [loss finite, keep going]: every rank diverges or stops together, or the
+            # others would wait for it forever
+            flags = torch.stack([torch.isfinite(terms.loss.detach()).float(),
+                                 torch.tensor(0.0 if self._stop_wanted() else 1.0, device=self.device)])
             dist.all_reduce(flags, op=dist.ReduceOp.MIN)
-        finite, keep_going = flags.tolist()
+            finite, keep_going = flags.tolist()
+        else:  # one read of the loss, no small tensors built per step
+            finite, keep_going = math.isfinite(terms.loss.item()), not self._stop_wanted()
         if not finite:
             raise TrainingDiverged(self._divergence_message())
         self.optimizer.step()
@@ -155,7 +156,8 @@ class Trainer:
 
     # -- one epoch -------------------------------------------------------------------------
     def run_epoch(self) -> dict | None:
-        """Train one epoch, evaluate, save; the epoch's record, or None if stopped part-way."""
+        """Train one epoch, evaluate, save (on the writer thread: ``self.writer.wait()`` waits for it); the epoch's
+        record, or None if stopped part-way."""
         tc = self.config.train
         if self._started is None:
             self._started = time.perf_counter()
@@ -175,11 +177,9 @@ class Trainer:
                 return None
             idx = local[step * tc.batch_size:(step + 1) * tc.batch_size]
             beta = self.beta_now(Fraction(self.epoch * self.steps_per_epoch + step + 1, self.steps_per_epoch))
-            terms = self.train_step(self.x_train[idx], beta, self.lr_now(self.epoch * self.steps_per_epoch + step))
-            b = idx.shape[0]
-            sums[0].add_(terms.recon_nll, alpha=b)
-            sums[1].add_(terms.kl, alpha=b)
-            sums[2].add_(terms.loss.detach(), alpha=b)
+            xb = self.x_train.index_select(0, idx)  # the same gather as x_train[idx], without its overhead
+            terms = self.train_step(xb, beta, self.lr_now(self.epoch * self.steps_per_epoch + step))
+            sums.add_(torch.stack([terms.recon_nll, terms.kl, terms.loss.detach()]), alpha=idx.shape[0])
             if self.callback is not None and self.rank == 0:
                 self._report("step", epoch, step + 1, beta, terms)
         train_seconds = time.perf_counter() - t0
@@ -223,9 +223,9 @@ class Trainer:
         self.history.append(record)
         if self.rank == 0 and self.run_dir is not None:
             self._check_owner()
-            save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, self.epoch, self.history,
-                            self._rng_states(), self.data_fingerprint)
-            snapshots.save(self.run_dir, self.config.model, self.model, self.epoch, self.config.train.epochs)
+            # the checkpoint, its views and the snapshot: copied now, written while the next epoch trains
+            save_in_background(self.writer, self.run_dir, self.config, self.model, self.optimizer, self.epoch,
+                               self.history, self._rng_states(), self.data_fingerprint, self._check_owner)
         return record
 
     # -- whole run -------------------------------------------------------------------------
@@ -237,9 +237,15 @@ class Trainer:
             self._check_owner()
             save_checkpoint(self.run_dir, self.config, self.model, self.optimizer, 0, [], self._rng_states(),
                             self.data_fingerprint)
-        while not self.done:
-            if self.run_epoch() is None:
-                return self.history
+        try:
+            while not self.done:
+                if self.run_epoch() is None:
+                    self.writer.wait()  # the last epoch's checkpoint is on disk before the caller says so
+                    return self.history
+        except BaseException:
+            self.writer.wait_quietly()  # its own error, if any, is not the one to report
+            raise
+        self.writer.wait()
         self._report("done", self.epoch, self.steps_per_epoch, self.beta_now(self.epoch))
         return self.history
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors.torch import load as st_load
@@ -25,23 +26,57 @@ from safetensors.torch import save as st_save
 from training.core import costs
 from training.core.config import RunConfig
 from training.core.errors import Phrase, UserError, sentence
+from training.runs import snapshots
+from training.runs.background import BackgroundWriter
 from training.runs.layout import CHECKPOINT, CONFIG, HISTORY, WEIGHTS, atomic_write, read_bounded, read_run_config
 from training.vae.model import VAE
 
 MAX_WEIGHTS_BYTES = 2 * 1024**3
 
 
-def _state_dict_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
+def _state_dict_cpu(module: torch.nn.Module, copy: bool = False) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=copy).contiguous() for k, v in module.state_dict().items()}
 
 
-def weights_bytes(model: VAE, epoch: int) -> bytes:
-    """model.safetensors content: the weights, with the epoch in the metadata."""
-    return st_save(_state_dict_cpu(model), metadata={"format": "vae-explorer/weights", "epoch": str(epoch)})
+def weights_bytes(model: VAE | dict[str, torch.Tensor], epoch: int) -> bytes:
+    """model.safetensors content: the weights (a model, or its state dict on the cpu), with the epoch in the
+    metadata."""
+    weights = model if isinstance(model, dict) else _state_dict_cpu(model)
+    return st_save(weights, metadata={"format": "vae-explorer/weights", "epoch": str(epoch)})
 
 
 def history_text(history: list[dict]) -> str:
     return "".join(json.dumps(rec) + "\n" for rec in history)
+
+
+@dataclass
+class TrainingState:
+    """What a checkpoint holds of the model and optimizer, as tensors on the cpu (copies, with ``capture(...,
+    copy=True)``: written on another thread while the training goes on)."""
+
+    tensors: dict[str, torch.Tensor]          # model.*, optim.<i>.*, rng.*
+    param_groups: list[dict]
+    opt_scalars: dict[str, dict[str, object]]
+
+    @property
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {k[6:]: v for k, v in self.tensors.items() if k.startswith("model.")}
+
+
+def capture(model: VAE, optimizer: torch.optim.Optimizer, rng: dict[str, torch.Tensor],
+            copy: bool = False) -> TrainingState:
+    tensors = {f"model.{k}": v for k, v in _state_dict_cpu(model, copy).items()}
+    opt = optimizer.state_dict()
+    opt_scalars: dict[str, dict[str, object]] = {}
+    for idx, state in opt["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{idx}.{key}"] = value.detach().to("cpu", copy=copy).contiguous()
+            else:
+                opt_scalars.setdefault(str(idx), {})[key] = value
+    for name, state in rng.items():
+        tensors[f"rng.{name}"] = state.to("cpu", copy=copy).contiguous()
+    return TrainingState(tensors, opt["param_groups"], opt_scalars)
 
 
 def save_checkpoint(run_dir: Path, config: RunConfig, model: VAE, optimizer: torch.optim.Optimizer,
@@ -49,33 +84,44 @@ def save_checkpoint(run_dir: Path, config: RunConfig, model: VAE, optimizer: tor
                     data_fingerprint: str | None = None) -> None:
     """Write the resume checkpoint first, then its views (weights, history, config). The data set's
     fingerprint goes with it, so that a resume on different data can be refused."""
+    write_checkpoint(run_dir, config, capture(model, optimizer, rng), epoch, history, data_fingerprint)
+
+
+def write_checkpoint(run_dir: Path, config: RunConfig, state: TrainingState, epoch: int, history: list[dict],
+                     data_fingerprint: str | None = None) -> None:
+    """``save_checkpoint`` from a captured STATE (on any thread)."""
     run_dir = Path(run_dir)  # never created here: a run folder removed mid-training stays removed
-    tensors = {f"model.{k}": v for k, v in _state_dict_cpu(model).items()}
-    opt = optimizer.state_dict()
-    opt_scalars: dict[str, dict[str, object]] = {}
-    for idx, state in opt["state"].items():
-        for key, value in state.items():
-            if torch.is_tensor(value):
-                tensors[f"optim.{idx}.{key}"] = value.detach().to("cpu").contiguous()
-            else:
-                opt_scalars.setdefault(str(idx), {})[key] = value
-    for name, state in rng.items():
-        tensors[f"rng.{name}"] = state.to("cpu").contiguous()
     metadata = {
         "format": "vae-explorer/checkpoint",
         "epoch": str(epoch),
         "config": config.model_dump_json(),
-        "param_groups": json.dumps(opt["param_groups"]),
-        "optim_scalars": json.dumps(opt_scalars),
+        "param_groups": json.dumps(state.param_groups),
+        "optim_scalars": json.dumps(state.opt_scalars),
         "history": json.dumps(history),
     }
     if data_fingerprint is not None:
         metadata["data"] = data_fingerprint
-    atomic_write(run_dir / CHECKPOINT, st_save(tensors, metadata=metadata))
-    write_views(run_dir, config, model, epoch, history)
+    atomic_write(run_dir / CHECKPOINT, st_save(state.tensors, metadata=metadata))
+    write_views(run_dir, config, state.weights, epoch, history)
 
 
-def write_views(run_dir: Path, config: RunConfig, model: VAE, epoch: int, history: list[dict]) -> None:
+def save_in_background(writer: BackgroundWriter, run_dir: Path, config: RunConfig, model: VAE,
+                       optimizer: torch.optim.Optimizer, epoch: int, history: list[dict], rng: dict[str, torch.Tensor],
+                       data_fingerprint: str | None, before_write: Callable[[], None]) -> None:
+    """``save_checkpoint`` and the epoch's snapshot on WRITER's thread, from copies taken now (the training goes
+    on meanwhile); ``before_write`` (the owner check) runs on that thread first."""
+    state, history = capture(model, optimizer, rng, copy=True), list(history)
+
+    def write() -> None:
+        before_write()
+        write_checkpoint(run_dir, config, state, epoch, history, data_fingerprint)
+        snapshots.save(run_dir, config.model, state.weights, epoch, config.train.epochs)
+
+    writer.submit(write)
+
+
+def write_views(run_dir: Path, config: RunConfig, model: VAE | dict[str, torch.Tensor], epoch: int,
+                history: list[dict]) -> None:
     atomic_write(run_dir / WEIGHTS, weights_bytes(model, epoch))
     atomic_write(run_dir / HISTORY, history_text(history).encode())
     atomic_write(run_dir / CONFIG, config.to_json().encode())

@@ -32,6 +32,7 @@ class RunRecorder:
         self._lost = False
         self._lock = threading.Lock()
         self._status = status
+        self._pending = None  # the trainer's latest Progress, not yet in _status
         self._written = 0.0
         self._stop_seen = False
         self._stop_checked = 0.0
@@ -44,11 +45,13 @@ class RunRecorder:
     @property
     def status(self) -> RunStatus:
         with self._lock:
+            self._fold_pending()
             return self._status
 
     def set(self, **changes) -> RunStatus:
         """Change the status and write it now."""
         with self._lock:
+            self._fold_pending()
             self._write(self._status.changed(**changes))
             return self._status
 
@@ -71,15 +74,12 @@ class RunRecorder:
             if p.step == p.steps_per_epoch:  # before the epoch's checkpoint: a kill after it loses no logged step
                 self._flush_steps()
         with self._lock:
-            status = self._status.changed(epoch=p.epoch, epochs=p.epochs, step=p.step,
-                                          steps_per_epoch=p.steps_per_epoch, global_step=p.global_step,
-                                          train_seconds=p.elapsed)
+            self._pending = p  # folded into the status when it is next written or read: not rebuilt every step
             if p.kind == "step" and time.monotonic() - self._written < PROGRESS_EVERY_S:
-                self._status = status  # written with the next one
                 return
             if self.steps is not None:
                 self._flush_steps()
-            self._write(status)
+            self._write(self._status)
 
     def stop_requested(self) -> bool:
         """Whether someone asked this run to stop (checked on disk at most every 0.1 s)."""
@@ -99,10 +99,19 @@ class RunRecorder:
             self._flush_steps()
         clear_stop(self.run_dir)
         with self._lock:
+            self._fold_pending()
             self._write(self._status.changed(ended_at=time.time(), **final))
         return self._status
 
     # -- internals (lock held) -----------------------------------------------------------------
+    def _fold_pending(self) -> None:
+        """The latest Progress into the status (it is kept as it came between writes)."""
+        p, self._pending = self._pending, None
+        if p is not None:
+            self._status = self._status.changed(epoch=p.epoch, epochs=p.epochs, step=p.step,
+                                                steps_per_epoch=p.steps_per_epoch, global_step=p.global_step,
+                                                train_seconds=p.elapsed)
+
     def _flush_steps(self) -> None:
         """Write the step log's pending rows; when that fails because the run was taken away (its folder or
         lock file removed), say that, not which of its files went missing."""
@@ -114,7 +123,9 @@ class RunRecorder:
 
     def _write(self, status: RunStatus) -> None:
         self.check_owner()
-        self._status = status.changed(heartbeat=time.time())
+        self._status = status
+        self._fold_pending()  # callers fold first where their changes must win; here only the heartbeat's
+        self._status = self._status.changed(heartbeat=time.time())
         write_status(self.run_dir, self._status)
         self._written = time.monotonic()
 

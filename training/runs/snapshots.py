@@ -69,8 +69,10 @@ def kept_epochs(run_dir: str | Path) -> list[int]:
     return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _NAME.match(p.name)))
 
 
-def save(run_dir: str | Path, cfg: ModelConfig, model: torch.nn.Module, epoch: int, epochs: int) -> bool:
-    """After EPOCH: keep a snapshot if the schedule asks for one and the budget allows; True if written."""
+def save(run_dir: str | Path, cfg: ModelConfig, model: torch.nn.Module | dict[str, torch.Tensor], epoch: int,
+         epochs: int) -> bool:
+    """After EPOCH: keep a snapshot of MODEL (or of its state dict) if the schedule asks for one and the budget
+    allows; True if written."""
     if epoch not in schedule(epochs) or not enabled(cfg):
         return False
     size, budget = snapshot_bytes(cfg), budget_bytes()
@@ -86,7 +88,8 @@ def save(run_dir: str | Path, cfg: ModelConfig, model: torch.nn.Module, epoch: i
     import torch
     from safetensors.torch import save as st_save
 
-    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
+    weights = model if isinstance(model, dict) else model.state_dict()
+    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in weights.items()}
     atomic_write(path_of(run_dir, epoch), st_save(tensors, metadata={"format": "vae-explorer/snapshot",
                                                                        "epoch": str(epoch)}))
     return True

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from training.vae.bernoulli import bernoulli_nll
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -34,8 +36,7 @@ class Bernoulli(Likelihood):
     """Binary cross-entropy on logits (the usual image decoder; not in the notes, see theory.md)."""
 
     def recon_nll(self, x: Tensor, out: Tensor) -> Tensor:
-        nll = F.binary_cross_entropy_with_logits(out, x.expand(out.shape), reduction="none")
-        return nll.flatten(-3).sum(-1)
+        return bernoulli_nll(x, out)  # binary cross-entropy on logits, summed over pixels, from vectorised kernels
 
     def mean(self, out: Tensor) -> Tensor:
         return torch.sigmoid(out)
