@@ -31,6 +31,7 @@ import heapq
 import json
 import os
 import random
+import signal
 import sys
 import tempfile
 import threading
@@ -92,6 +93,31 @@ def trainings_done(runs: Path, names: list[str], epochs: int) -> int:
     return done
 
 
+def stop_trainings(runs: Path) -> None:
+    """SIGTERM the trainings this run started (they outlive the server by design) and wait until they have
+    gone (each stops after its current step; SIGKILL after 30 s), so that their folder can be removed. Only
+    a process whose command line names this run's runs folder is signalled (a pid may have been reused)."""
+    def ours() -> list[int]:
+        found = []
+        for tpid in training_pids(runs):
+            try:
+                if str(runs).encode() in Path(f"/proc/{tpid}/cmdline").read_bytes():
+                    found.append(tpid)
+            except OSError:
+                pass
+        return found
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for tpid in ours():
+            try:
+                os.kill(tpid, sig)
+            except OSError:
+                pass
+        until = time.monotonic() + 30
+        while ours() and time.monotonic() < until:
+            time.sleep(0.2)
+
+
 def paced_phase(sliders, seconds: float, pace: float, rng: random.Random, deadline: float, stop=lambda: False):
     """Every session presses its walk's next key every PACE seconds, starting at its own random moment; for
     SECONDS. Returns (presses, the driver's lateness per press in ms: how far behind the plan it pressed)."""
@@ -147,7 +173,7 @@ def main() -> None:
     names = [f"load-{i}" for i in range(args.trainings)]
     load_before = os.getloadavg()
     phases: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         runs = Path(tmp)
         cores = sorted(os.sched_getaffinity(0))
         if args.pin and len(cores) < 2:
@@ -212,14 +238,22 @@ def main() -> None:
                         for page in trainers:
                             page.goto("about:blank")
                     sliders[0].wait_for_timeout(2000)
-                    phase(f"{args.trainings} trainings",
-                          stop=lambda: trainings_done(runs, names, args.epochs) == len(names))
+                    checked = {"at": 0.0, "all": False}
+
+                    def all_done() -> bool:  # read the runs' histories at most once a second
+                        if time.monotonic() - checked["at"] > 1.0:
+                            checked["at"] = time.monotonic()
+                            checked["all"] = trainings_done(runs, names, args.epochs) == len(names)
+                        return checked["all"]
+
+                    phase(f"{args.trainings} trainings", stop=all_done)
                     phases[f"{args.trainings} trainings"]["done"] = trainings_done(runs, names, args.epochs)
                 browser.close()
         finally:
             sampler.running = False
             rss["hwm"] = rss_kib(pid, "VmHWM")
             server.stop()
+            stop_trainings(runs)
     report(args, seconds, all_open_s, rss, phases, load_before, time.monotonic() - t_start)
 
 

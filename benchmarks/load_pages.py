@@ -31,16 +31,20 @@ WATCH = """() => {
 }"""
 
 
-def collect(pages, left_ms, wait_ms: int = 30_000) -> tuple[list[float], int]:
-    """Every page's measured waits once its last press has been answered (at most WAIT_MS more per page), and
-    how many pages still waited for an image then."""
+def collect(pages, left_ms, wait_s: float = 60.0) -> tuple[list[float], int]:
+    """Every page's measured waits once its last press has been answered (all pages together wait at most
+    WAIT_S more), and how many pages still waited for an image then."""
+    import time
+
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     latencies: list[float] = []
     unanswered = 0
+    until = time.monotonic() + wait_s
     for page in pages:
         try:
-            page.wait_for_function("() => !window.__pending", timeout=min(wait_ms, left_ms()), polling=50)
+            wait_ms = min(max(1, int((until - time.monotonic()) * 1000)), left_ms())
+            page.wait_for_function("() => !window.__pending", timeout=wait_ms, polling=50)
         except PlaywrightTimeout:
             unanswered += 1
         latencies += page.evaluate("window.__lat")
