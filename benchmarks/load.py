@@ -220,10 +220,13 @@ def main() -> None:
                     presses, late = paced_phase(sliders, seconds, args.pace, rng, deadline, stop)
                     sampler.meter = None
                     cpu = meter.stop()
+                    done = trainings_done(runs, names, args.epochs) if label != "no training" else None
                     lat, unanswered = collect(sliders, left_ms)
                     phases[label] = {"presses": presses, "late": late, "lat": lat, "unanswered": unanswered,
                                      "cpu": cpu, "rss_peak": sampler.peak,
                                      "train_rss": dict(sampler.train_peak), "load": os.getloadavg()}
+                    if done is not None:
+                        phases[label]["done"] = done
 
                 phase("no training")
                 if args.trainings:
@@ -247,7 +250,6 @@ def main() -> None:
                         return checked["all"]
 
                     phase(f"{args.trainings} trainings", stop=all_done)
-                    phases[f"{args.trainings} trainings"]["done"] = trainings_done(runs, names, args.epochs)
                 browser.close()
         finally:
             sampler.running = False

@@ -17,11 +17,13 @@ Two assertions:
 - the issue's: after all left, RSS <= 1.10 x the baseline. The baseline is about 620 MiB here, so this fails
   only for more than about 3 MiB left behind per session; a leak of 1 MiB per session (+40 MiB over the two
   cohorts, about +6.5%) would pass it;
-- so also: the second cohort leaves the server at most 6 MiB (0.3 MiB per session) above where the first left
+- so also: the second cohort leaves the server at most 10 MiB (0.5 MiB per session) above where the first left
   it. Python rarely gives freed memory back to the system, so RSS does not fall when sessions end; but a second
-  cohort reuses what the first freed. Measured 2026-12-04: first cohort +21 MiB (caches and buffers filled once),
-  second +0.6 MiB. With the sessions kept (the 120 s hold left on) the second cohort added +8.1 MiB and this
-  fails; a leak of 1 MiB per session would add +20 MiB and fail.
+  cohort reuses what the first freed. Measured 2026-12-04: first cohort +20 to +21 MiB (caches and buffers
+  filled once), second +0.6 and +5.4 MiB in two runs; a leak of 1 MiB per session would add 20 MiB and fail.
+  Finer than that RSS cannot resolve here: with the sessions kept (Streamlit's 120 s hold left on, so the
+  first cohort's 20 sessions were still held while the second opened) the second cohort added +8.1 MiB,
+  about 0.4 MiB per held session, which passes.
 """
 
 from __future__ import annotations
@@ -112,6 +114,6 @@ def test_twenty_sessions_opened_and_closed_leave_the_server_within_10_percent(ch
     assert after <= baseline * 1.10, (
         f"{SESSIONS} sessions opened and closed left the server at {after:.0f} MiB, more than 10% over the "
         f"{baseline:.0f} MiB it had after its first session")
-    assert after_2 - after_1 <= 0.3 * SESSIONS, (
+    assert after_2 - after_1 <= 0.5 * SESSIONS, (
         f"a second cohort of {SESSIONS} sessions opened and closed left the server {after_2 - after_1:.1f} MiB "
         f"above where the first left it: the first cohort's sessions were not freed")
