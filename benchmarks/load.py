@@ -147,9 +147,10 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=2.0, help="seconds between one session's changes (default 2)")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase (default 60 s)")
     parser.add_argument("--changes", type=int, default=None,
-                        help="instead of --seconds: changes per session and phase (each phase N x --pace seconds)")
+                        help="instead of --seconds: changes per session and phase (N x --pace seconds)")
     parser.add_argument("--trainings", type=int, default=2, help="trainings started from their own sessions")
-    parser.add_argument("--epochs", type=int, default=150, help="epochs of each training (default 150: they outlast phase 2)")
+    parser.add_argument("--epochs", type=int, default=150,
+                        help="epochs of each training (default 150: they outlast phase 2)")
     parser.add_argument("--no-watch", action="store_true",
                         help="the training sessions leave the Train page once their training started")
     parser.add_argument("--pin", action="store_true",
@@ -277,16 +278,17 @@ def report(args, seconds, all_open_s, rss, phases, load_before, total_s) -> None
         lat, cpu = ph["lat"], ph["cpu"]
         print(f"  {label}: {ph['presses']} presses in {cpu['seconds']:.1f} s ({ph['presses'] / cpu['seconds']:.1f}/s; "
               f"driver late p50 {percentile(ph['late'], 0.5):.0f} ms, p99 {percentile(ph['late'], 0.99):.0f} ms), "
-              f"{len(lat)} images measured, {ph['unanswered']} presses never answered")
+              f"{len(lat)} images measured, {ph['unanswered']} sessions still waiting for an image up to 60 s after the phase")
         if lat:
             print(f"    key press -> new image: p50 {percentile(lat, 0.5):.0f} ms, p90 {percentile(lat, 0.9):.0f} ms, "
                   f"p99 {percentile(lat, 0.99):.0f} ms, max {max(lat):.0f} ms; within 100 ms: "
                   f"{sum(x <= 100 for x in lat) / len(lat):.0%}")
         ours = cpu["server"] + cpu["trainings"] + cpu["browser"] + cpu["script"]
-        print(f"    CPU in cores (% of the {cores}-core machine): server {cpu['server']:.2f} ({cpu['server'] / cores:.0%}), "
-              f"trainings {cpu['trainings']:.2f} ({cpu['trainings'] / cores:.0%}), browser {cpu['browser']:.2f} "
-              f"({cpu['browser'] / cores:.0%}), this script and Playwright's driver {cpu['script']:.2f}; whole machine {cpu['machine']:.2f} "
-              f"({cpu['machine'] / cores:.0%}), of which other programs {max(0.0, cpu['machine'] - ours):.2f}")
+        share = lambda name: f"{cpu[name]:.2f} ({cpu[name] / cores:.0%})"  # noqa: E731
+        print(f"    CPU in cores (% of the {cores}-core machine): server {share('server')}, trainings "
+              f"{share('trainings')}, browser {share('browser')}, this script and Playwright's driver "
+              f"{cpu['script']:.2f}; whole machine {share('machine')}, of which other programs "
+              f"{max(0.0, cpu['machine'] - ours):.2f}")
         print(f"    server RSS peak {mib(ph['rss_peak'])}"
               + (f"; training processes' peak RSS {', '.join(mib(v) for v in ph['train_rss'].values())}"
                  if ph["train_rss"] else "")
