@@ -278,7 +278,8 @@ def report(args, seconds, all_open_s, rss, phases, load_before, total_s) -> None
         lat, cpu = ph["lat"], ph["cpu"]
         print(f"  {label}: {ph['presses']} presses in {cpu['seconds']:.1f} s ({ph['presses'] / cpu['seconds']:.1f}/s; "
               f"driver late p50 {percentile(ph['late'], 0.5):.0f} ms, p99 {percentile(ph['late'], 0.99):.0f} ms), "
-              f"{len(lat)} images measured, {ph['unanswered']} sessions still waiting for an image up to 60 s after the phase")
+              f"{len(lat)} images measured, {ph['unanswered']} sessions still waiting for an image up to 60 s "
+              "after the phase")
         if lat:
             print(f"    key press -> new image: p50 {percentile(lat, 0.5):.0f} ms, p90 {percentile(lat, 0.9):.0f} ms, "
                   f"p99 {percentile(lat, 0.99):.0f} ms, max {max(lat):.0f} ms; within 100 ms: "
