@@ -20,7 +20,8 @@ Two assertions:
 - so also: the second cohort leaves the server at most 10 MiB (0.5 MiB per session) above where the first left
   it. Python rarely gives freed memory back to the system, so RSS does not fall when sessions end; but a second
   cohort reuses what the first freed. Measured 2026-12-04: first cohort +20 to +21 MiB (caches and buffers
-  filled once), second +0.6, +5.4, +4.7 and +3.9 MiB in four runs; a leak of 1 MiB per session would add 20 MiB and fail.
+  filled once), second +0.6, +5.4, +4.7 and +3.9 MiB in four runs; a leak of 1 MiB per session would add
+  20 MiB and fail.
   Finer than that RSS cannot resolve here: with the sessions kept (Streamlit's 120 s hold left on, so the
   first cohort's 20 sessions were still held while the second opened) the second cohort added +8.1 MiB,
   about 0.4 MiB per held session, which passes.
