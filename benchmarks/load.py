@@ -1,29 +1,37 @@
-"""Load on one explorer server: 20 browser sessions moving sliders, first alone, then while 2 trainings run.
+"""A class on one explorer server: 40 browser sessions moving sliders at a person's pace, alone, then while 2 train.
 
-Starts one real `streamlit run explorer/app.py` on 127.0.0.1 (runs folder: a temporary directory) and
-one headless Chromium with a separate context (= Streamlit session) per simulated user:
-  - 20 sessions open the default page (Latent sliders) and, in rounds, all press a key on slider z_0 at
-    once (right, then left); each page times key press -> new decoded image loaded, in the page itself
-    (performance.now), so the order in which this one Python thread polls them does not count;
-  - phase 1: --changes rounds with no training;
-  - then 2 more sessions start a training each on the Train page (mnist5k, --epochs, latent 2, hidden 32)
-    and stay there, watching it live (that part of the page rereads the run folder once a second);
-  - phase 2: --changes rounds while the trainings run (each a process of its own, nice 10, one torch
-    thread each on this 2-core machine).
-Prints both phases' latency percentiles and their ratio (the target: phase 2's p50 at most 1.25x phase
-1's), the server's resident memory (VmRSS of the streamlit process: before the browsers, sampled peak,
-kernel high-water mark VmHWM, after the browsers closed), the trainings' processes' peak RSS, and how
-many trainings completed. Everything is bounded: --changes rounds, a --cap on the whole run (default 420 s).
+Starts one real `streamlit run explorer/app.py` on 127.0.0.1 (runs folder: a temporary directory) and one
+headless Chromium (one browser process) with a separate context (= Streamlit session, a visitor) per user:
+  - --sessions (40) open the default page (Latent sliders); one first, whose image loads the model (the server's
+    memory then is the baseline that "per session" is counted from), then the others;
+  - each session presses an arrow key on slider z_0 every --pace (2.0) seconds, a walk of 5 steps one way and
+    5 back; the sessions are staggered (each starts at its own random moment within the first --pace), so the
+    server gets --sessions / --pace changes a second, spread out, not all at once;
+  - each page times key press -> new decoded image loaded itself (performance.now()); a press made before the
+    previous one's image came is counted from the older press (what the visitor waits for);
+  - phase 1: --seconds (60) of that with no training;
+  - then --trainings (2) more sessions start a training each on the Train page (mnist5k, --epochs, latent 2,
+    hidden 32: each a process of its own, nice 10, one torch thread) and keep watching it (--no-watch: leave);
+  - phase 2: --seconds of the same while the trainings run.
+For each phase it prints p50/p90/p99 of the latency, the CPU used (from /proc/PID/stat, utime + stime) by the
+server, by each training, by this benchmark's own Chromium processes (the visitors' browsers run on the same
+machine here), by this script, and by the whole machine (/proc/stat; the rest is other programs), as cores and
+as % of the machine; the server's memory (VmRSS: before any visitor, after the first, with all, peak, per
+session) and the trainings' peak RSS; and the load average (uptime) before and after.
+--changes N (the old flag) makes each phase N changes per session long (N x --pace seconds).
 
-    python benchmarks/load.py [--sessions 20] [--changes 10] [--epochs 150] [--cap 420] [--no-watch] [--pin]
+    python benchmarks/load.py [--sessions 40] [--pace 2.0] [--seconds 60 | --changes N] [--epochs 150]
+                              [--trainings 2] [--cap 900] [--no-watch] [--pin] [--seed 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
-import re
+import random
+import signal
 import sys
 import tempfile
 import threading
@@ -32,98 +40,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from benchmarks.latency import WATCH, percentile
 from benchmarks.harness import CHROMIUM_ARGS, Server, chromium_path
+from benchmarks.latency import percentile
+from benchmarks.load_pages import IMAGE_READY, VIEWPORT, WATCH, collect, start_training
+from benchmarks.procstat import CpuMeter, rss_kib, started_here
 
-# 20+ windows at once: keep Chromium from throttling the ones it considers in the background
+# 40+ windows at once: keep Chromium from throttling the ones it considers in the background
 LOAD_ARGS = [*CHROMIUM_ARGS, "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
              "--disable-backgrounding-occluded-windows"]
-IMAGE_READY = ("() => { const i = document.querySelector('.st-key-decoded img'); "
-               "return i && i.complete && i.naturalWidth > 0; }")
-VIEWPORT = {"width": 1200, "height": 900}
+WALK = 5  # presses one way, then as many back
 
 
-def rss_kib(pid: int, field: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
+class Sampler(threading.Thread):
+    """Every 0.2 s the server's and the trainings' VmRSS peaks, every second the CPU meter's processes (/proc)."""
 
-
-class MemorySampler(threading.Thread):
-    """Reads the server's VmRSS every 0.2 s (only /proc: never touches playwright)."""
-
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, trainings):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.running = pid, 0, True
+        self.pid, self.trainings, self.running, self.meter = pid, trainings, True, None
+        self.peak, self.train_peak = 0, {}
 
     def run(self) -> None:
+        tick = 0
         while self.running:
-            try:
-                self.peak = max(self.peak, rss_kib(self.pid))
-            except OSError:
-                return
+            self.peak = max(self.peak, rss_kib(self.pid))
+            for tpid in self.trainings():
+                self.train_peak[tpid] = max(self.train_peak.get(tpid, 0), rss_kib(tpid))
+            if self.meter is not None and tick % 5 == 0:  # every second: new browser or training processes
+                self.meter.sample()
+            tick += 1
             time.sleep(0.2)
-
-
-def start_training(page, url: str, name: str, epochs: int, timeout_ms: int) -> None:
-    """Fill the Train page's form as tests/e2e/test_browser.py does, and press Start training."""
-    page.goto(f"{url}/train")
-    page.locator(".st-key-train_dataset").wait_for(timeout=timeout_ms)
-    page.locator(".st-key-train_dataset [role='combobox']").click()
-    page.get_by_role("option", name="mnist5k", exact=True).click()
-    for key, value in (("train_latent_dim", "2"), ("train_epochs", str(epochs))):
-        box = page.locator(f".st-key-{key} input")
-        box.fill(value)
-        box.press("Tab")
-    page.locator(".st-key-train_hidden input").fill("32")
-    page.locator(".st-key-train_name input").fill(name)
-    page.get_by_role("button", name=re.compile("Start training")).click()
-    page.get_by_text(re.compile(r"Loading the data set|Epoch \d+ of|queued|Waiting for a free slot")).first.wait_for(
-        timeout=timeout_ms)
-
-
-def slider_rounds(sliders, changes: int, deadline: float, left_ms, latencies: list[float]) -> tuple[int, int]:
-    """``changes`` rounds of one key press in every session; (rounds done, presses that timed out)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    rounds = timeouts = 0
-    for i in range(changes):
-        if time.monotonic() > deadline - 5:
-            break
-        key = "ArrowRight" if i < changes // 2 else "ArrowLeft"
-        for page in sliders:
-            page.keyboard.press(key)
-        for page in sliders:
-            try:
-                page.wait_for_function("() => window.__t1 > window.__t0", timeout=min(60_000, left_ms()), polling=20)
-                latencies.append(page.evaluate("window.__t1 - window.__t0"))
-            except PlaywrightTimeout:
-                timeouts += 1
-        rounds += 1
-        sliders[0].wait_for_timeout(100)
-    return rounds, timeouts
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/PID/stat (0 once it has gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def browser_cpu_seconds() -> float:
-    """CPU seconds of every Chromium process on this machine (the benchmark's browser)."""
-    total = 0.0
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if comm.read_text().startswith("chrom"):
-                total += cpu_seconds(int(comm.parent.name))
-        except OSError:
-            continue
-    return total
 
 
 def training_pids(runs: Path) -> list[int]:
@@ -148,21 +93,75 @@ def trainings_done(runs: Path, names: list[str], epochs: int) -> int:
     return done
 
 
+def stop_trainings(runs: Path) -> None:
+    """SIGTERM the trainings this run started (they outlive the server by design) and wait until they have
+    gone (each stops after its current step; SIGKILL after 30 s), so that their folder can be removed. Only
+    a process whose command line names this run's runs folder is signalled (a pid may have been reused)."""
+    def ours() -> list[int]:
+        found = []
+        for tpid in training_pids(runs):
+            try:
+                if str(runs).encode() in Path(f"/proc/{tpid}/cmdline").read_bytes():
+                    found.append(tpid)
+            except OSError:
+                pass
+        return found
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for tpid in ours():
+            try:
+                os.kill(tpid, sig)
+            except OSError:
+                pass
+        until = time.monotonic() + 30
+        while ours() and time.monotonic() < until:
+            time.sleep(0.2)
+
+
+def paced_phase(sliders, seconds: float, pace: float, rng: random.Random, deadline: float, stop=lambda: False):
+    """Every session presses its walk's next key every PACE seconds, starting at its own random moment; for
+    SECONDS. Returns (presses, the driver's lateness per press in ms: how far behind the plan it pressed)."""
+    start = time.monotonic()
+    end = min(start + seconds, deadline - 30)
+    plan = [(start + rng.uniform(0, pace), i) for i in range(len(sliders))]
+    heapq.heapify(plan)
+    step = [rng.randrange(2 * WALK) for _ in sliders]
+    late: list[float] = []
+    while plan and not stop():
+        due, i = heapq.heappop(plan)
+        if due >= end:
+            continue
+        wait = due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        late.append(max(0.0, time.monotonic() - due) * 1000)
+        sliders[i].keyboard.press("ArrowRight" if step[i] % (2 * WALK) < WALK else "ArrowLeft")
+        step[i] += 1
+        heapq.heappush(plan, (due + pace, i))
+    return len(late), late
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sessions", type=int, default=20, help="slider sessions (default 20)")
-    parser.add_argument("--changes", type=int, default=10, help="slider changes per session and phase (default 10)")
+    parser.add_argument("--sessions", type=int, default=40, help="slider sessions (default 40)")
+    parser.add_argument("--pace", type=float, default=2.0, help="seconds between one session's changes (default 2)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase (default 60 s)")
+    parser.add_argument("--changes", type=int, default=None,
+                        help="instead of --seconds: changes per session and phase (N x --pace seconds)")
     parser.add_argument("--trainings", type=int, default=2, help="trainings started from their own sessions")
-    parser.add_argument("--epochs", type=int, default=150, help="epochs of each training (default 150: they outlast phase 2)")
+    parser.add_argument("--epochs", type=int, default=150,
+                        help="epochs of each training (default 150: they outlast phase 2)")
     parser.add_argument("--no-watch", action="store_true",
                         help="the training sessions leave the Train page once their training started")
     parser.add_argument("--pin", action="store_true",
                         help="run the server (and the trainings it starts) on core 0 and the browser on the other "
                              "cores, so the browser's own work does not hide what the trainings cost the server")
-    parser.add_argument("--cap", type=float, default=420.0, help="seconds for the whole run (default 420)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sessions' start moments and walks")
+    parser.add_argument("--cap", type=float, default=900.0, help="seconds for the whole run (default 900)")
     args = parser.parse_args()
-    if not (1 <= args.sessions <= 50 and 2 <= args.changes <= 100 and 0 <= args.trainings <= 4):
-        sys.exit("Keep it bounded: 1-50 sessions, 2-100 changes, 0-4 trainings.")
+    seconds = args.changes * args.pace if args.changes else args.seconds
+    if not (1 <= args.sessions <= 80 and 0.2 <= args.pace <= 60 and 5 <= seconds <= 600 and 0 <= args.trainings <= 4):
+        sys.exit("Keep it bounded: 1-80 sessions, a pace of 0.2-60 s, phases of 5-600 s, 0-4 trainings.")
     path = chromium_path()
     if path is None:
         sys.exit("Chromium is not installed (apt-get install -y chromium).")
@@ -171,11 +170,11 @@ def main() -> None:
     t_start = time.monotonic()
     deadline = t_start + args.cap
     left_ms = lambda: max(1000, int((deadline - time.monotonic()) * 1000))  # noqa: E731
+    rng = random.Random(args.seed)
     names = [f"load-{i}" for i in range(args.trainings)]
-    quiet: list[float] = []
-    loaded: list[float] = []
-    train_rss: dict[int, int] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    load_before = os.getloadavg()
+    phases: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         runs = Path(tmp)
         cores = sorted(os.sched_getaffinity(0))
         if args.pin and len(cores) < 2:
@@ -186,107 +185,123 @@ def main() -> None:
         if args.pin:
             os.sched_setaffinity(0, set(cores[1:]))  # this process and the browser it starts
         pid = server.proc.pid
-        rss_before = rss_kib(pid)
-        sampler = MemorySampler(pid)
+        rss = {"before": rss_kib(pid)}
+        sampler = Sampler(pid, lambda: training_pids(runs))
         sampler.start()
+        groups = {"server": lambda: {pid}, "trainings": lambda: set(training_pids(runs)),
+                  "browser": lambda: started_here("chrom", exclude=pid),
+                  "script": lambda: {os.getpid(), *started_here("node", exclude=pid)}}
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=path, args=LOAD_ARGS)
-                # the slider sessions: open them all, then wait for every first image
                 sliders = []
-                for _ in range(args.sessions):
+                t_open = time.monotonic()
+                for k in range(args.sessions):
                     page = browser.new_context(viewport=VIEWPORT).new_page()
                     page.goto(server.url, wait_until="commit")
                     sliders.append(page)
-                t_open = time.monotonic()
+                    if k == 0:  # the first visitor loads the model: the baseline for "per session"
+                        page.wait_for_function(IMAGE_READY, timeout=left_ms(), polling=50)
+                        time.sleep(1.0)
+                        rss["one"] = rss_kib(pid)
                 for page in sliders:
-                    page.wait_for_function(IMAGE_READY, timeout=left_ms(), polling=50)
+                    page.wait_for_function(IMAGE_READY, timeout=left_ms(), polling=100)
                 all_open_s = time.monotonic() - t_open
-                sliders[0].wait_for_timeout(1500)  # let every page settle
-                for page in sliders:
-                    page.evaluate(WATCH)
-                    page.locator('.st-key-z_0 input[type="range"]').focus()
-                # phase 1: no training
-                t_phase1, browser_0 = time.monotonic(), browser_cpu_seconds()
-                rounds_quiet, timeouts_quiet = slider_rounds(sliders, args.changes, deadline, left_ms, quiet)
-                browser_1 = (browser_cpu_seconds() - browser_0) / (time.monotonic() - t_phase1)
-                # the training sessions: each starts one training and stays on the Train page
-                t_train = time.monotonic()
-                trainers = []
-                for name in names:
-                    page = browser.new_context(viewport=VIEWPORT).new_page()
-                    start_training(page, server.url, name, args.epochs, left_ms())
-                    trainers.append(page)
-                while len(training_pids(runs)) < len(names) and time.monotonic() < deadline:
-                    time.sleep(0.2)  # their processes are up and claimed their folders
-                if args.no_watch:
-                    for page in trainers:
-                        page.goto("about:blank")
-                sliders[0].wait_for_timeout(1500)
-                for page in sliders:  # the focus may have moved while the Train pages opened
-                    page.locator('.st-key-z_0 input[type="range"]').focus()
-                # phase 2: while the trainings run
-                rounds_loaded = rounds_training = timeouts_loaded = 0
-                tpids = training_pids(runs)
-                cpu_0 = {p: cpu_seconds(p) for p in [pid, *tpids]}
-                t_phase2, browser_0 = time.monotonic(), browser_cpu_seconds()
-                for _ in range(args.changes):
-                    if trainings_done(runs, names, args.epochs) == len(names):
-                        break
-                    r, t = slider_rounds(sliders, 1, deadline, left_ms, loaded)
-                    rounds_loaded, timeouts_loaded = rounds_loaded + r, timeouts_loaded + t
-                    rounds_training += trainings_done(runs, names, args.epochs) < len(names)
-                    for tpid in training_pids(runs):
-                        try:
-                            train_rss[tpid] = max(train_rss.get(tpid, 0), rss_kib(tpid))
-                        except OSError:
-                            pass
-                phase2_s = time.monotonic() - t_phase2
-                browser_2 = (browser_cpu_seconds() - browser_0) / phase2_s
-                cpu_share = {p: (cpu_seconds(p) - c) / phase2_s for p, c in cpu_0.items()}
-                done_during = trainings_done(runs, names, args.epochs)
-                while trainings_done(runs, names, args.epochs) < len(names) and time.monotonic() < deadline:
-                    time.sleep(0.5)
-                done_total = trainings_done(runs, names, args.epochs)
-                train_wall_s = time.monotonic() - t_train
-                rss_peak_sessions = sampler.peak
+                sliders[0].wait_for_timeout(2000)  # let every page settle
+                rss["all"] = rss_kib(pid)
+
+                def phase(label: str, stop=lambda: False) -> None:
+                    for page in sliders:
+                        page.evaluate(WATCH)
+                        page.locator('.st-key-z_0 input[type="range"]').focus()
+                    sampler.peak = rss_kib(pid)
+                    meter = CpuMeter(groups)
+                    meter.start()
+                    sampler.meter = meter
+                    presses, late = paced_phase(sliders, seconds, args.pace, rng, deadline, stop)
+                    sampler.meter = None
+                    cpu = meter.stop()
+                    done = trainings_done(runs, names, args.epochs) if label != "no training" else None
+                    lat, unanswered = collect(sliders, left_ms)
+                    phases[label] = {"presses": presses, "late": late, "lat": lat, "unanswered": unanswered,
+                                     "cpu": cpu, "rss_peak": sampler.peak,
+                                     "train_rss": dict(sampler.train_peak), "load": os.getloadavg()}
+                    if done is not None:
+                        phases[label]["done"] = done
+
+                phase("no training")
+                if args.trainings:
+                    trainers = []
+                    for name in names:
+                        page = browser.new_context(viewport=VIEWPORT).new_page()
+                        start_training(page, server.url, name, args.epochs, left_ms())
+                        trainers.append(page)
+                    while len(training_pids(runs)) < len(names) and time.monotonic() < deadline:
+                        time.sleep(0.2)  # their processes are up and claimed their folders
+                    if args.no_watch:
+                        for page in trainers:
+                            page.goto("about:blank")
+                    sliders[0].wait_for_timeout(2000)
+                    checked = {"at": 0.0, "all": False}
+
+                    def all_done() -> bool:  # read the runs' histories at most once a second
+                        if time.monotonic() - checked["at"] > 1.0:
+                            checked["at"] = time.monotonic()
+                            checked["all"] = trainings_done(runs, names, args.epochs) == len(names)
+                        return checked["all"]
+
+                    phase(f"{args.trainings} trainings", stop=all_done)
                 browser.close()
-            time.sleep(3)  # the server notices the closed websockets
-            rss_after = rss_kib(pid)
-            hwm = rss_kib(pid, "VmHWM")
         finally:
             sampler.running = False
+            rss["hwm"] = rss_kib(pid, "VmHWM")
             server.stop()
-    total_s = time.monotonic() - t_start
+            stop_trainings(runs)
+    report(args, seconds, all_open_s, rss, phases, load_before, time.monotonic() - t_start)
+
+
+def report(args, seconds, all_open_s, rss, phases, load_before, total_s) -> None:
     mib = lambda kib: f"{kib / 1024:.0f} MiB"  # noqa: E731
-    print(f"load benchmark: 1 streamlit server on 127.0.0.1, headless Chromium, {args.sessions} slider sessions "
-          f"+ {args.trainings} training sessions")
+    cores = os.cpu_count() or 1
+    n = args.sessions
+    print(f"load benchmark: 1 streamlit server on 127.0.0.1, 1 headless Chromium with {n} slider sessions "
+          f"+ {args.trainings} training sessions; each slider session a change every {args.pace:g} s, staggered "
+          f"({n / args.pace:.1f} changes/s offered); phases of {seconds:g} s; {cores} cores")
     if args.pin:
         print("  pinned: the server and its trainings on core 0, the browser and this script on the others")
+    print(f"  load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
     print(f"  sessions open (all first images loaded): {all_open_s:.1f} s")
-    for label, lat, rounds, timeouts in (("no training", quiet, rounds_quiet, timeouts_quiet),
-                                         (f"{args.trainings} trainings", loaded, rounds_loaded, timeouts_loaded)):
-        line = f"  {label:>12}: {rounds} rounds x {args.sessions} sessions, {len(lat)} measured, {timeouts} timed out"
+    print(f"  server RSS: {mib(rss['before'])} before any visitor, {mib(rss['one'])} after the first (model loaded), "
+          f"{mib(rss['all'])} with {n} ({(rss['all'] - rss['one']) / 1024 / max(1, n - 1):.2f} MiB per added "
+          f"session), high-water mark {mib(rss['hwm'])}")
+    for label, ph in phases.items():
+        lat, cpu = ph["lat"], ph["cpu"]
+        print(f"  {label}: {ph['presses']} presses in {cpu['seconds']:.1f} s ({ph['presses'] / cpu['seconds']:.1f}/s; "
+              f"driver late p50 {percentile(ph['late'], 0.5):.0f} ms, p99 {percentile(ph['late'], 0.99):.0f} ms), "
+              f"{len(lat)} images measured, {ph['unanswered']} sessions still waiting for an image up to 60 s "
+              "after the phase")
         if lat:
-            line += (f"; key press -> new image p50 {percentile(lat, 0.5):.0f} ms, p90 {percentile(lat, 0.9):.0f} ms,"
-                     f" p99 {percentile(lat, 0.99):.0f} ms, max {max(lat):.0f} ms")
-        print(line)
-    if quiet and loaded:
-        print(f"  ratio with/without trainings: p50 {percentile(loaded, 0.5) / percentile(quiet, 0.5):.2f}x, "
-              f"p90 {percentile(loaded, 0.9) / percentile(quiet, 0.9):.2f}x (target: p50 at most 1.25x)")
-    print(f"  server RSS: before {mib(rss_before)}, peak sampled {mib(max(sampler.peak, rss_peak_sessions))}, "
-          f"high-water mark {mib(hwm)}, after browsers closed {mib(rss_after)}")
-    if quiet and loaded:
-        print(f"  phase 2 ({phase2_s:.1f} s), CPU used (cores): server {cpu_share[pid]:.2f}, trainings "
-              + ", ".join(f"{cpu_share[p]:.2f}" for p in tpids)
-              + f", browser {browser_2:.2f} (phase 1: {browser_1:.2f})"
-              + (" (the training sessions left the Train page)" if args.no_watch else
-                 " (the training sessions watch the Train page)"))
-    if train_rss:
-        print(f"  training processes' peak RSS: {', '.join(mib(v) for v in train_rss.values())}")
-    print(f"  trainings (mnist5k, {args.epochs} epochs, z=2, hidden 32): {done_during} of {len(names)} done when "
-          f"phase 2 ended, {done_total} of {len(names)} done {train_wall_s:.1f} s after they were "
-          f"started; still training during {rounds_training} of {rounds_loaded} rounds of phase 2")
+            print(f"    key press -> new image: p50 {percentile(lat, 0.5):.0f} ms, p90 {percentile(lat, 0.9):.0f} ms, "
+                  f"p99 {percentile(lat, 0.99):.0f} ms, max {max(lat):.0f} ms; within 100 ms: "
+                  f"{sum(x <= 100 for x in lat) / len(lat):.0%}")
+        ours = cpu["server"] + cpu["trainings"] + cpu["browser"] + cpu["script"]
+        share = lambda name: f"{cpu[name]:.2f} ({cpu[name] / cores:.0%})"  # noqa: E731
+        print(f"    CPU in cores (% of the {cores}-core machine): server {share('server')}, trainings "
+              f"{share('trainings')}, browser {share('browser')}, this script and Playwright's driver "
+              f"{cpu['script']:.2f}; whole machine {share('machine')}, of which other programs "
+              f"{max(0.0, cpu['machine'] - ours):.2f}")
+        print(f"    server RSS peak {mib(ph['rss_peak'])}"
+              + (f"; training processes' peak RSS {', '.join(mib(v) for v in ph['train_rss'].values())}"
+                 if ph["train_rss"] else "")
+              + (f"; trainings done by the phase's end: {ph['done']} of {args.trainings}" if "done" in ph else "")
+              + f"; load average after: {' '.join(f'{x:.2f}' for x in ph['load'])}")
+    if len(phases) == 2:
+        (_, a), (_, b) = phases.items()
+        if a["lat"] and b["lat"]:
+            print(f"  ratio with/without trainings: p50 {percentile(b['lat'], 0.5) / percentile(a['lat'], 0.5):.2f}x, "
+                  f"p90 {percentile(b['lat'], 0.9) / percentile(a['lat'], 0.9):.2f}x"
+                  + (" (the training sessions left the Train page)" if args.no_watch else
+                     " (the training sessions watch the Train page)"))
     print(f"  total wall time {total_s:.1f} s (cap {args.cap:.0f} s)")
 
 
