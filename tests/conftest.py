@@ -37,6 +37,23 @@ def digits():
     return load_dataset("digits")
 
 
+@pytest.fixture(scope="session")
+def mnist16():
+    """The bundled 16-dimensional model, its data set, its test images as it is scored on them, and their mu (E3),
+    read by the library alone (the reference the directions' tests check the app against)."""
+    from explorer import DEMOS
+    from training.analysis import latent
+    from training.models.open import load_run
+    from training.vae.evaluate import test_images
+
+    run = load_run(DEMOS / "mnist5k-z16")
+    c, h, _ = run.config.model.image_shape
+    t = run.config.train
+    data = load_dataset(t.dataset, image_size=h, channels=c, seed=t.seed, dataset_size=t.dataset_size)
+    x = test_images(run.config, data)
+    return run, data, x, latent.encode_dataset(run.model, x)
+
+
 def small_config(**train) -> RunConfig:
     """An 8x8-digits MLP that trains an epoch in a fraction of a second."""
     settings = {"dataset": "digits", "epochs": 3, "batch_size": 64, "seed": 0, **train}

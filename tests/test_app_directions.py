@@ -10,8 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import DEMOS
-from training.analysis import directions, latent
-from training.models.open import load_run
+from training.analysis import directions
 from tests.waiting import HANG_S
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
@@ -29,17 +28,9 @@ def open_page(page: str, **link) -> AppTest:
 
 
 @pytest.fixture(scope="module")
-def native():
+def native(mnist16):
     """The direction label:1 -> label:7 of the bundled model, found by the library without the app."""
-    from training.data import load_dataset
-    from training.vae.evaluate import test_images
-
-    run = load_run(DEMOS / "mnist5k-z16")
-    c, h, _ = run.config.model.image_shape
-    t = run.config.train
-    data = load_dataset(t.dataset, image_size=h, channels=c, seed=t.seed, dataset_size=t.dataset_size)
-    x = test_images(run.config, data)
-    mu = latent.encode_dataset(run.model, x)
+    run, data, x, mu = mnist16
     groups = directions.Groups.of(data, len(x))
     return run, mu, directions.between(mu, groups.read("label:1"), groups.read("label:7"))
 

@@ -84,20 +84,6 @@ def test_the_axis_of_a_direction_puts_the_two_groups_apart_along_x():
     assert proj.linear and proj.invertible
 
 
-@pytest.fixture(scope="module")
-def mnist16():
-    from training.data import load_dataset
-    from training.models.open import load_run
-    from training.vae.evaluate import test_images
-
-    run = load_run(DEMOS / "mnist5k-z16")
-    c, h, _ = run.config.model.image_shape
-    t = run.config.train
-    data = load_dataset(t.dataset, image_size=h, channels=c, seed=t.seed, dataset_size=t.dataset_size)
-    x = test_images(run.config, data)
-    return run, data, x, latent.encode_dataset(run.model, x)
-
-
 def test_the_analogy_writes_most_test_ones_as_sevens(mnist16):
     """mu(x) - mean mu(ones) + mean mu(sevens), decoded, judged by a nearest-centroid classifier on pixels made
     from the training images: at least half of 20 test ones must become sevens (here 19 of 20)."""
