@@ -195,3 +195,32 @@ def test_a_photographed_sheet_grey_uneven_and_noisy_is_cropped_to_the_strokes_no
     rows, cols = np.nonzero(field > 0.05)
     assert rows.max() - rows.min() + 1 == 20  # the 120-pixel stroke fills the 20-pixel box
     assert field[:, :2].max() == 0.0 and field[:2].max() == 0.0  # the paper is black, as MNIST's background is
+
+
+@pytest.mark.parametrize("light_paper", [True, False])
+def test_strokes_that_touch_the_edge_are_ink_not_paper(light_paper):
+    """A tall 1 drawn from edge to edge, a tightly cropped digit: the border holds ink, but the paper's level is
+    read from the border's paper side only, so the strokes stay (they were refused as blank)."""
+    ink = np.zeros((40, 40), np.float32)
+    ink[:, 18:22] = 1.0       # a 1 from the top edge to the bottom edge
+    ink[0:4, 10:30] = 1.0     # and a bar along the top edge: 24 of the 156 border pixels are ink
+    image = (1.0 - ink if light_paper else ink)[:, :, None]
+    prepared = prepare(image, "mnist5k", MNIST)
+    assert prepared.inverted == light_paper and prepared.box == (0, 10, 40, 30)
+    rows, cols = ink_rows_cols(prepared.x[0])
+    assert rows[-1] - rows[0] + 1 == 20  # the 40-pixel-tall digit fills the 20-pixel box
+    assert float(prepared.x.max()) == pytest.approx(1.0)
+
+
+def test_random_binary_noise_is_read_not_called_blank():
+    noise = (np.random.default_rng(1).random((28, 28)) < 0.5).astype(np.float32)
+    assert float(prepare(noise[:, :, None], "mnist5k", MNIST).x.max()) > 0.5
+
+
+def test_a_shapes_input_that_is_not_square_keeps_its_aspect_ratio():
+    image = np.zeros((40, 80, 1), np.float32)
+    image[10:30, 30:50] = 1.0  # a 20 x 20 square in the middle of a wide picture
+    prepared = prepare(image, "shapes", (1, 32, 32))
+    rows, cols = ink_rows_cols(prepared.x[0])
+    assert rows[-1] - rows[0] == cols[-1] - cols[0] == 7  # still square: 20 of 80 pixels -> 8 of 32
+    assert (rows[0] + rows[-1]) / 2 == pytest.approx(15.5) and (cols[0] + cols[-1]) / 2 == pytest.approx(15.5)

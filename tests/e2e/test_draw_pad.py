@@ -249,13 +249,16 @@ def test_the_browsers_preparation_is_pythons_for_every_style(chromium):
                "shape); return r && {x: Array.from(r.x), inverted: r.inverted, box: r.box}; }")
         cases = [(seed, *styles[seed % len(styles)]) for seed in range(3 * len(styles))]
         cases.append((-1, "mnist5k", (1, 28, 28)))  # a blank drawing
+        cases += [(-2, "mnist5k", (1, 28, 28)), (-2, "shapes", (1, 64, 64))]  # a stroke from edge to edge
+        edge = np.ones((112, 112), np.float32)
+        edge[:, 50:60], edge[:6, 31:68] = 0.0, 0.0  # a 1 from the top edge to the bottom, a bar on top (not symmetric)
         for seed, dataset, shape in cases:
-            grey = np.ones((112, 112), np.float32) if seed < 0 else _drawn(seed)
+            grey = np.ones((112, 112), np.float32) if seed == -1 else edge if seed == -2 else _drawn(seed)
             got = page.evaluate(run, [grey.ravel().tolist(), style_of(dataset), list(shape)])
             try:
                 want = prepare(grey[:, :, None], dataset, shape)
             except UserError:
-                assert got is None, seed
+                assert got is None and seed == -1, seed  # only the blank drawing is refused
                 continue
             assert got is not None, seed
             np.testing.assert_allclose(np.array(got["x"]).reshape(shape), want.x, atol=1e-5, err_msg=str(seed))

@@ -24,7 +24,8 @@ of the model's shape. Each data set was made its own way, and an input is prepar
   centre, and its intensities negated. Here: invert a light background, crop to the box, longest side 28,
   centred by the box.
 - "shapes" (this project's dSprites-like shapes: one white shape on black, rendered supersampled): grayscale,
-  invert a light background, the whole image resized to the model's size (area averages).
+  invert a light background, the whole image extended with background to the model's aspect ratio (a circle
+  stays round) and resized to the model's size (area averages).
 - "photo" (cifar10, 32x32 colour photos): RGB, centre-cropped to a square, resized (area averages).
 - "plain" (folder:PATH and models that name no data set): stretched to the model's size with its channels,
   as training/data/folder.py reads each image; nothing inverted.
@@ -79,7 +80,7 @@ def prepare(image: np.ndarray, dataset: str | None, shape: tuple[int, int, int])
     if ink.max() < BLANK:
         raise UserError("The image is blank: there is no stroke or shape in it to read.")
     if style == "shapes":
-        return Prepared(stretch(ink[:, :, None], shape, None), inverted, None, style)
+        return Prepared(stretch(padded_to(ink, (height, width))[:, :, None], shape, None), inverted, None, style)
     box = ink_box(ink)
     top, left, bottom, right = box
     crop = ink[top:bottom, left:right]
@@ -113,14 +114,19 @@ def grey(image: np.ndarray) -> np.ndarray:
 
 def ink_of(grey_image: np.ndarray) -> tuple[np.ndarray, bool]:
     """The ink, bright on dark as the data sets have it, and whether the image was inverted for it: a light
-    background (the border pixels' median above 0.5) means dark strokes. The paper's own level (the border's
-    ink at PAPER_QUANTILE: a photographed sheet is grey, uneven and noisy) is taken off and the rest stretched back
+    background (the border pixels' median above 0.5) means dark strokes. The paper's own level (at PAPER_QUANTILE
+    of the border's paper side, its pixels below the middle between the border's median ink and full ink: a
+    photographed sheet is grey, uneven and noisy, and strokes may touch the edge) is taken off and the rest stretched back
     to [0, 1], so that only the strokes hold ink, as in the data sets, whose background is 0. A drawing's clean
     paper has level 0: nothing changes."""
     border = np.concatenate([grey_image[0], grey_image[-1], grey_image[:, 0], grey_image[:, -1]])
     inverted = bool(np.median(border) > 0.5)
     ink = 1.0 - grey_image if inverted else grey_image
-    paper = float(np.quantile(1.0 - border if inverted else border, PAPER_QUANTILE))
+    border_ink = 1.0 - border if inverted else border
+    # Only the border's paper side counts: strokes that touch the edge (a tall 1, a tightly cropped digit) are
+    # above the middle between the border's median and full ink, and are not the paper's level.
+    paper_side = border_ink[border_ink <= (float(np.median(border_ink)) + 1.0) / 2]
+    paper = float(np.quantile(paper_side, PAPER_QUANTILE))
     if paper <= 0.0:
         return ink, inverted
     if paper >= 1.0:
@@ -186,6 +192,17 @@ def paste(patch: np.ndarray, frame: tuple[int, int], at: tuple[int, int]) -> np.
     field = np.zeros(frame, dtype=np.float32)
     field[at[0]:at[0] + patch.shape[0], at[1]:at[1] + patch.shape[1]] = patch
     return field
+
+
+def padded_to(plane: np.ndarray, frame: tuple[int, int]) -> np.ndarray:
+    """PLANE (h, w) extended with background (0) on both sides to FRAME's aspect ratio, itself in the middle: a
+    circle stays a circle when the result is resized to FRAME."""
+    h, w = plane.shape
+    height = max(h, round(w * frame[0] / frame[1]))
+    width = max(w, round(h * frame[1] / frame[0]))
+    if (height, width) == (h, w):
+        return plane
+    return paste(plane, (height, width), ((height - h) // 2, (width - w) // 2))
 
 
 def centre_square(image: np.ndarray) -> np.ndarray:

@@ -33,7 +33,8 @@ function quantile(values, q) {  // numpy's quantile: linear between the two near
 const plane = (h, w) => ({v: new Float32Array(h * w), h, w});
 
 // The ink, bright on dark, and whether it was inverted: a light background (the border's median above 0.5); the
-// paper's own level (the border's ink at PAPER_QUANTILE) taken off and the rest stretched back to [0, 1].
+// paper's own level (at PAPER_QUANTILE of the border's paper side, below the middle between its median ink and full
+// ink: strokes touching the edge are not paper) taken off and the rest stretched back to [0, 1].
 function inkOf(grey) {
   const {v, h, w} = grey, border = [];
   for (let x = 0; x < w; x++) border.push(v[x]);
@@ -43,7 +44,8 @@ function inkOf(grey) {
   const inverted = median(border) > 0.5;
   const ink = plane(h, w);
   for (let i = 0; i < v.length; i++) ink.v[i] = inverted ? 1 - v[i] : v[i];
-  const paper = quantile(inverted ? border.map(x => 1 - x) : border, PREPARE.PAPER_QUANTILE);
+  const borderInk = inverted ? border.map(x => 1 - x) : border, middle = (median(borderInk) + 1) / 2;
+  const paper = quantile(borderInk.filter(x => x <= middle), PREPARE.PAPER_QUANTILE);
   if (paper <= 0) return {ink, inverted};
   for (let i = 0; i < ink.v.length; i++) {
     ink.v[i] = paper >= 1 ? 0 : Math.min(1, Math.max(0, (ink.v[i] - Math.fround(paper)) / Math.fround(1 - paper)));
@@ -181,7 +183,9 @@ function prepareDrawing(grey, style, [channels, height, width]) {
   }
   const {ink, inverted} = inkOf(grey);
   if (maxOf(ink) < PREPARE.BLANK) return null;
-  if (style === "shapes") return {x: withChannels(resized(ink, [height, width]), channels), inverted, box: null};
+  if (style === "shapes") {  // the square drawing is already of a square model's aspect: nothing to extend
+    return {x: withChannels(resized(ink, [height, width]), channels), inverted, box: null};
+  }
   const box = inkBox(ink), part = crop(ink, box);
   let field;
   if (style === "mnist") {
