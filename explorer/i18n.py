@@ -139,6 +139,21 @@ LIKELIHOOD_WORDS = {"bernoulli": N_("Bernoulli"), "gaussian": N_("Gaussian"),
 ARCH_WORDS = {"mlp": N_("fully connected"), "conv": N_("convolutional")}
 
 
+def uploader_words(limit_mb: int) -> None:
+    """Streamlit writes its file uploaders' own words in English and with the server's limit ("Upload", "64MB per
+    file • JSON"); the page writes them in the visitor's language with LIMIT_MB, the limit its uploaders keep (the
+    file types are in each uploader's label). One limit per page: every uploader on it is drawn with these words."""
+    button = _("Upload").replace('"', "")
+    limit = _("{mb} MB per file").format(mb=limit_mb).replace('"', "")
+    st.html(f"""<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {{
+  content: "{button}"; font-size: 0.875rem; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{ content: "{limit}"; font-size: 0.875rem; }}
+</style>""")
+
+
 def likelihood_word(name: str) -> str:
     """The decoder's likelihood (a config's name) in the visitor's language."""
     return _(LIKELIHOOD_WORDS[name]) if name in LIKELIHOOD_WORDS else name

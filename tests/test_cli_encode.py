@@ -154,3 +154,23 @@ def test_a_flag_given_twice_or_no_image_is_refused_in_one_sentence(trained_run, 
     assert "given twice; give it once" in _error_line(capsys)
     assert main(["encode", "--run", str(trained_run)]) == 2
     assert "IMAGE" in _error_line(capsys)
+
+
+def test_ones_own_model_code_is_read_with_model_as_evaluate_reads_it(images, tmp_path, monkeypatch, capsys):
+    """--model package.module:factory (tests/own_model_example.py, the 8x8 digits): the images are prepared for
+    its shape and read by its own encode; direction takes it too. Neither or both of --run and --model: one
+    sentence, exit 2."""
+    from tests.own_model_example import make
+
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    spec = "tests.own_model_example:make"
+    result = _json(capsys, "--model", spec, str(images[0]))["images"][0]
+    x = prepare(read_image_file(images[0]), "digits", (1, 8, 8)).x
+    mu, _ = make().encode(torch.from_numpy(x[None]))
+    np.testing.assert_allclose(result["mu"], np.asarray(mu)[0], atol=1e-5)
+    assert main(["direction", "--model", spec, "--from", "label:1", "--to", "label:7", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["from_count"] > 0
+    assert main(["encode", str(images[0])]) == 2
+    assert "either --run RUN or --model" in _error_line(capsys)
+    assert main(["encode", "--run", str(tmp_path), "--model", spec, str(images[0])]) == 2
+    assert "either --run RUN or --model" in _error_line(capsys)

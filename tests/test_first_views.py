@@ -51,7 +51,7 @@ def test_the_default_model_starts_at_its_shipped_typical_three(tmp_path):
     assert (view["test_index"], view["label"]) == (730, "3")
     z = [at.slider(key=f"z_{i}").value for i in range(16)]
     assert z == pytest.approx(np.clip(np.round(np.asarray(view["z"]) / 0.05) * 0.05, -4, 4))
-    assert "mu(x) of test image 730, a typical 3" in " ".join(c.value for c in at.caption)
+    assert "μ(x) of test image 730, a typical 3" in " ".join(c.value for c in at.caption)
 
 
 def test_the_shipped_first_view_follows_its_documented_rule_and_its_weights():

@@ -156,7 +156,7 @@ def test_explore_from_here_makes_mu_the_latent_point_and_offers_the_pages():
     at.button(key="your_image_explore").click().run()
     point = at.session_state["latent_point"]
     assert point["z"] == clip_round(mu) and point["source"] == (
-        "mu(x) of test image {index}, read on the Your image page.", {"index": 17})
+        "μ(x) of test image {index}, read on the Your image page.", {"index": 17})
     assert len(at.get("page_link")) == 3
     at.switch_page("views/sliders.py").run()
     assert [at.slider(key=f"z_{i}").value for i in range(16)] == pytest.approx(clip_round(mu))
@@ -290,3 +290,17 @@ def test_an_encoder_that_gives_nan_is_one_sentence(tmp_path, monkeypatch):
     assert [e.value for e in at.error] == ["The model's encoder gave values that are not finite numbers (NaN or "
                                            "infinity) for this image, so it has no posterior to show."]
     assert not has(at, "reconstruction") and not at.metric
+
+
+def test_in_chinese_the_uploader_has_its_words_and_limit_and_a_file_over_it_gets_a_chinese_sentence():
+    """Streamlit's uploader says "Upload" and the server's "64MB per file" in English; the page writes both in the
+    visitor's language with the image limit (20 MB), which read_image's own sentence enforces."""
+    from training.data.image_file import MAX_BYTES
+
+    at = open_page(lang="zh")
+    at.segmented_control(key="your_image_mode").set_value("upload").run()
+    styles = [node.proto.body for node in at.get("html")]
+    assert any('content: "上传"' in s and f'{MAX_BYTES // 2**20} MB"' in s for s in styles), styles
+    at.file_uploader(key="your_image_upload").set_value(("big.png", b"\0" * (MAX_BYTES + 1), "image/png")).run()
+    assert len(at.error) == 1 and "big.png" in at.error[0].value
+    assert not any("a" <= c.lower() <= "z" for c in at.error[0].value.replace("big.png", "").replace("MB", ""))

@@ -53,10 +53,10 @@ def label(i: int, kl: float, active: bool, name: str | None = None) -> str:
     return f"z_{i}" + (f" · {name}" if name else "") + f" · KL {kl:.2f}" + ("" if active else " · " + _("unused: KL < 0.01"))
 
 
-FIRST_VIEW = N_("mu(x) of test image {index}, a typical {label} (its code lies nearest the mean code of the test "
+FIRST_VIEW = N_("μ(x) of test image {index}, a typical {label} (its code lies nearest the mean code of the test "
                 "images labelled {label}, and it decodes legibly); Reset to zero gives the prior's mean.")
-FIRST_VIEW_ANY = N_("mu(x) of test image {index}, the test image its decoder explains best (the highest "
-                    "ln q(x|z = mu(x))); Reset to zero gives the prior's mean.")
+FIRST_VIEW_ANY = N_("μ(x) of test image {index}, the test image its decoder explains best (the highest "
+                    "ln q(x|z = μ(x))); Reset to zero gives the prior's mean.")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

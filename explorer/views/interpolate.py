@@ -46,7 +46,7 @@ def main() -> None:
     x_test = shared.current_test_images(run, shared.current_data(run))
     n_test = len(x_test)
     st.title(_("Interpolate"))
-    st.caption(_("Two test images are encoded to their means mu(x) (E3); the decoder draws the points in between. "
+    st.caption(_("Two test images are encoded to their means μ(x) (E3); the decoder draws the points in between. "
                  "The originals sit at both ends of each strip."))
     shared.on_new_model("interpolate", lambda: _pair_in_range(n_test))
 
@@ -66,7 +66,7 @@ def main() -> None:
     if st.button(_("Open the halfway point in Latent sliders"), icon=":material/tune:", key="interp_to_sliders",
                  help=_("Make the straight line's middle, (μ_a + μ_b) / 2, the current latent point.")):
         latent_point.put(str(run.path), latent_space.lerp(mu[0], mu[1], 3)[1],
-                         N_("halfway between mu(x) of test images {a} and {b}."), a=int(a), b=int(b))
+                         N_("halfway between μ(x) of test images {a} and {b}."), a=int(a), b=int(b))
         st.switch_page("views/sliders.py")
 
     st.subheader(_("Linear"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.i18n import _, current, error_text
+from explorer.i18n import _, error_text, uploader_words
 from explorer.state import serving, shared
 from explorer.state.uploads import save_uploaded_run, save_uploaded_zip
 from explorer.widgets import model_words, run_actions
@@ -97,24 +97,8 @@ def run_cards() -> None:
     cards()
 
 
-def uploader_words() -> None:
-    """Streamlit writes its file uploaders' own words in English ("Upload", "64MB per file • JSON"); in
-    another language the page writes them in its own (the file types are in each uploader's label)."""
-    if current() == "en":
-        return
-    button = _("Upload").replace('"', "")
-    limit = _("{mb} MB per file").format(mb=st.get_option("server.maxUploadSize")).replace('"', "")
-    st.html(f"""<style>
-[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{ font-size: 0; }}
-[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {{
-  content: "{button}"; font-size: 0.875rem; }}
-[data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
-[data-testid="stFileUploaderDropzoneInstructions"] span::after {{ content: "{limit}"; font-size: 0.875rem; }}
-</style>""")
-
-
 def upload() -> None:
-    uploader_words()
+    uploader_words(st.get_option("server.maxUploadSize"))
     said = shared.chosen_message()  # "Saved as ...; it is now the current model", after the redraw
     if said:
         st.success(said)

@@ -46,9 +46,9 @@ def _on_encode(run, x_test, random: bool) -> None:
     index = int(st.session_state.get(INDEX_KEY, 0))
     mu = latent.encode_dataset(run.model, x_test[index:index + 1])[0]  # E3: mu(x)
     if np.abs(mu).max() > latent_point.LIMIT:
-        latent_point.put(str(run.path), mu, N_("mu(x) of test image {index} (clipped to the slider range)."), index=index)
+        latent_point.put(str(run.path), mu, N_("μ(x) of test image {index} (clipped to the slider range)."), index=index)
     else:
-        latent_point.put(str(run.path), mu, N_("mu(x) of test image {index}."), index=index)
+        latent_point.put(str(run.path), mu, N_("μ(x) of test image {index}."), index=index)
 
 
 @st.cache_resource(show_spinner=False)
@@ -180,7 +180,7 @@ def test_image_panel(run, x_test) -> None:
                       key=INDEX_KEY, step=1)
     e1, e2 = c_buttons.columns(2)
     e1.button(_("Encode it"), on_click=_on_encode, args=(run, x_test, False), width="stretch",
-              help=_("Set the sliders to mu(x), the encoder's mean for this image (E3)."))
+              help=_("Set the sliders to μ(x), the encoder's mean for this image (E3)."))
     e2.button(_("Random image"), on_click=_on_encode, args=(run, x_test, True), width="stretch")
     index = int(st.session_state.get(INDEX_KEY, 0))
     original = x_test[index].permute(1, 2, 0).numpy()

@@ -186,7 +186,7 @@ def mig_against_beta(sw: sweep.Sweep, done: list[Member]) -> None:
                     mig[k] = _mig(str(m.path), shared.weights_digest(m.path), test_set, names, run.model, x, factors)
     st.plotly_chart(sweep_figures.mig_curve([m.beta for m in done], mig), key="sweep_mig",
                     config=downloads.chart_config(f"{sw.name}-mig"))
-    st.caption(_("The mutual information gap of each run's code mu(x) on the test images, averaged over the factors "
+    st.caption(_("The mutual information gap of each run's code μ(x) on the test images, averaged over the factors "
                  "{factors}: 1 when each factor lives in one dimension alone, 0 when it is spread over several.").format(
         factors=", ".join(dim_names.factor_title(f) for f in names)))
 

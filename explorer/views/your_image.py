@@ -27,10 +27,10 @@ TABLE_DIMS = 6                    # dimensions of the first sample's table (the 
 NEAREST = 8
 # What the latent point says it came from (explorer/state/latent_point.py), as read and when clipped to the sliders
 EXPLORE_SOURCES = {
-    DRAWING: (N_("mu(x) of your drawing."), N_("mu(x) of your drawing (clipped to the slider range).")),
-    FILE: (N_("mu(x) of your image {name}."), N_("mu(x) of your image {name} (clipped to the slider range).")),
-    TEST_IMAGE: (N_("mu(x) of test image {index}, read on the Your image page."),
-                 N_("mu(x) of test image {index}, read on the Your image page (clipped to the slider range).")),
+    DRAWING: (N_("μ(x) of your drawing."), N_("μ(x) of your drawing (clipped to the slider range).")),
+    FILE: (N_("μ(x) of your image {name}."), N_("μ(x) of your image {name} (clipped to the slider range).")),
+    TEST_IMAGE: (N_("μ(x) of test image {index}, read on the Your image page."),
+                 N_("μ(x) of test image {index}, read on the Your image page (clipped to the slider range).")),
 }
 PAGES = (("views/sliders.py", N_("Latent sliders"), ":material/tune:"),
          ("views/scrub.py", N_("Real-time sliders"), ":material/swipe:"),
@@ -98,7 +98,9 @@ def sampling_section(reading, order: np.ndarray, active: np.ndarray, names: list
                            "what the model's one sample per x in training looks like.").format(
                      k=len(reading.samples), seed=reading.seed))
     button.button(_("New ε"), icon=":material/casino:", key="your_image_new_eps", on_click=_new_eps,
-                  help=_("Draw {k} new ε; μ and σ stay what the encoder said.").format(k=len(reading.samples)))
+                  help=_("Draw {k} new ε; μ and σ stay what the encoder said, the terms that average over the samples "
+                         "(the mean −ln q(x|z), the −ELBO, the IWAE estimate) move with the draw.").format(
+                      k=len(reading.samples)))
     dims = [int(k) for k in order[:TABLE_DIMS] if active[k]] or [int(k) for k in order[:TABLE_DIMS]]
     st.dataframe([{"": dim_names.title(k, names), "μ_k": reading.mu[k], "σ_k": reading.sigma[k],
                    "ε_k": reading.eps[0, k], "z_k = μ_k + σ_k ε_k": reading.z[0, k]} for k in dims],

@@ -8,17 +8,16 @@ What cannot be read raises UserError with one sentence, shown by the page.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
-from explorer.i18n import N_, _
+from explorer.i18n import N_, _, uploader_words
 from explorer.state import shared, view_link
 from explorer.state.readings import TestSet
 from training.core.numbers import whole_number
-from training.data.image_file import MAX_BYTES, read_image
+from training.data.image_file import MAX_BYTES, MAX_PIXELS, read_image
 from training.data.preprocess import Prepared, prepare_for
 
 DRAW, UPLOAD, PICK = "draw", "upload", "pick"
@@ -85,8 +84,8 @@ def choose(run, tests: TestSet) -> Input | None:
     if n_test is not None and int(st.session_state.get(INDEX_KEY, 0)) >= n_test:  # another model's larger test set
         st.session_state[INDEX_KEY] = n_test - 1
     st.session_state.setdefault(MODE_KEY, DRAW)
-    mode = st.segmented_control(_("Your input"), MODES, required=True, key=MODE_KEY,
-                                format_func=lambda m: MODE_ICONS[m] + " " + _(MODE_WORDS[m]))
+    words = {m: MODE_ICONS[m] + " " + _(MODE_WORDS[m]) for m in MODES}  # fixed when drawn: AppTest formats later
+    mode = st.segmented_control(_("Your input"), MODES, required=True, key=MODE_KEY, format_func=words.__getitem__)
     kept[MODE_KEY] = mode
     if mode != PICK:
         view_link.write(**{LINK: None})  # a drawing or a file is never put in the link
@@ -112,10 +111,14 @@ def _draw(run) -> Input | None:
 
 
 def _upload(config) -> Input | None:
+    # The uploader keeps the server's limit, so that a file over MAX_BYTES reaches read_image's own sentence (in
+    # the visitor's language; Streamlit's own refusal is English) and is read no further than its size.
+    uploader_words(MAX_BYTES // 2**20)
     file = st.file_uploader(_("An image file: PNG, JPEG, WebP, GIF (its first frame) or BMP"), type=FILE_TYPES,
-                            key=UPLOAD_KEY, max_upload_size=math.ceil(MAX_BYTES / 2**20))
+                            key=UPLOAD_KEY)
     if file is None:
-        st.caption(_("Any size: it is cropped and scaled as the model's training images were."))
+        st.caption(_("Up to {mb} MB and {megapixels} million pixels: it is cropped and scaled as the model's "
+                     "training images were.").format(mb=MAX_BYTES // 2**20, megapixels=round(MAX_PIXELS / 1e6)))
         return None
     image, prepared = read_file(file.getvalue(), config, file.name)
     return Input(prepared.x, FILE, {"name": file.name}, original=image, prepared=prepared)

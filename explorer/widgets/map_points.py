@@ -129,14 +129,14 @@ def describe(points: Points, z_dim: int) -> str:
     """What a dot is, how many there are, and how they are numbered."""
     n = f"{len(points.x):,}"
     if points.split == "test":
-        return _("Each dot is mu(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Point at a dot to see "
+        return _("Each dot is μ(x) (E3) of one of the {n} test images, z = {z_dim} dimensions. Point at a dot to see "
                  "its image; click it to see the image, its reconstruction and its nearest neighbours in z.").format(
             n=n, z_dim=z_dim)
     if points.split == "train":
-        return _("Each dot is mu(x) (E3) of one of the {n} training images, z = {z_dim} dimensions, numbered as in the "
+        return _("Each dot is μ(x) (E3) of one of the {n} training images, z = {z_dim} dimensions, numbered as in the "
                  "training split. Point at a dot to see its image; click it to see the image, its reconstruction and "
                  "its nearest neighbours in z.").format(n=n, z_dim=z_dim)
-    return _("Each dot is mu(x) (E3) of one of the {n} images of both splits, z = {z_dim} dimensions: points 0 to "
+    return _("Each dot is μ(x) (E3) of one of the {n} images of both splits, z = {z_dim} dimensions: points 0 to "
              "{last_test} are the test images, point {n_test} + i is training image i. Point at a dot to see its "
              "image; click it to see the image, its reconstruction and its nearest neighbours in z.").format(
         n=n, z_dim=z_dim, last_test=f"{points.n_test - 1:,}", n_test=f"{points.n_test:,}")

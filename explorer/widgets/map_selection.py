@@ -46,12 +46,12 @@ def show_picked(run, data, x_test, index: int | None, mu: np.ndarray, name=None)
         st.info(_("Click a point to see its test image and its reconstruction."))
         return
     if st.button(_("Open in Latent sliders"), icon=":material/tune:", key="map_to_sliders",
-                 help=_("Make mu(x) of this image the current latent point and move it with the sliders.")):
+                 help=_("Make μ(x) of this image the current latent point and move it with the sliders.")):
         if name is None:
-            latent_point.put(str(run.path), mu[index], N_("mu(x) of test image {index}, picked on the Latent map."),
+            latent_point.put(str(run.path), mu[index], N_("μ(x) of test image {index}, picked on the Latent map."),
                              index=index)
         else:
-            latent_point.put(str(run.path), mu[index], N_("mu(x) of {point}, picked on the Latent map."),
+            latent_point.put(str(run.path), mu[index], N_("μ(x) of {point}, picked on the Latent map."),
                              point=name(index))
         st.switch_page("views/sliders.py")
     x = x_test[index:index + 1]

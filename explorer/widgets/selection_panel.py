@@ -115,7 +115,7 @@ def show(run, data, x_test, mu: np.ndarray, selection: dict) -> None:
         mean_mu = mu[indices].mean(axis=0)
         decoded = latent.decode_images(run.model, mean_mu)[0]
         st.image(images.display(mean_x, 120), width=120, caption=_("mean image"))
-        st.image(images.display(decoded, 120), width=120, caption=_("decoded at the mean mu(x): μ̃(μ̄)"))
+        st.image(images.display(decoded, 120), width=120, caption=_("decoded at the mean μ(x): μ̃(μ̄)"))
     labels = map_selection.class_labels(data)
     if map_points.split_shown() == "test" and st.button(
             _("Find the direction from it"), icon=":material/explore:", key="map_sel_direction",

@@ -36,7 +36,7 @@ def test_the_first_look_is_a_crisp_figure_and_a_labelled_traversal_that_follows_
     page.goto(f"{server.url}/?lang=en")
     settle(page)
     caption = page.locator(".st-key-decoded").inner_text()
-    assert "mu(x) of test image 730, a typical 3" in caption  # explorer/demos/first_views.py
+    assert "μ(x) of test image 730, a typical 3" in caption  # explorer/demos/first_views.py
     grid = page.locator(".st-key-traversal_grid table.traversal")
     grid.wait_for(timeout=TIMEOUT)
     rows = grid.locator("th[scope=row]").all_inner_texts()

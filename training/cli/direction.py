@@ -15,9 +15,9 @@ from training.models.open import load_run
 
 def run_direction(args: argparse.Namespace) -> int:
     from training.analysis.latent import encode_dataset
-    from training.cli.encode import _test_set
+    from training.cli.encode import _test_set, model_folder
 
-    run = load_run(args.run)
+    run = load_run(model_folder(args))
     data, x_test, why_not = _test_set(run)
     if x_test is None:
         raise UserError("{run} has no test images to form groups from: {why}.", run=args.run,

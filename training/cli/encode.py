@@ -62,6 +62,18 @@ def _nullable(value: float) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
+def model_folder(args: argparse.Namespace) -> str:
+    """The folder ``encode`` and ``direction`` read: --run, or for --model (one's own code, named on this command
+    line: trusted, and run) the adapter folder it gets, as ``evaluate --model`` does."""
+    if (args.run is None) == (args.model is None):
+        raise UserError("{command} needs either --run RUN or --model package.module:factory.", command=args.command)
+    if args.model:
+        from training.models.adapter import folder_for
+
+        args.run = str(folder_for(args.model))
+    return args.run
+
+
 def run_encode(args: argparse.Namespace) -> int:
     import torch
 
@@ -70,7 +82,7 @@ def run_encode(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise UserError("--seed must be 0 or more, not {seed}.", seed=args.seed)
-    run = load_run(args.run)
+    run = load_run(model_folder(args))
     dataset = run.config.train.dataset
     prepared = _prepared_images(args.images, run.config)
     readings = [one_input.read_input(run.model, torch.from_numpy(p.x), k=K, iwae_k=IWAE_K, seed=args.seed)

@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(MNIST-like: white stroke on black, cropped, centred by its mass), and print its "
                                    "posterior mu and sigma, -ln q(x|z), KL, -ELBO and the IWAE estimate in nats, "
                                    "where its -ELBO falls among the test images' and the nearest test images in z.")
-    n.add_argument("--run", required=True, help="a run folder, an ONNX model folder or an adapter folder")
+    n.add_argument("--run", help="a run folder or an ONNX model folder")
+    n.add_argument("--model", help="instead of --run: package.module:factory, your own model code (it is run; "
+                                   "see training/models/adapter.py)")
     n.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     n.add_argument("--seed", type=int, default=0, help="seed of the draws of eps (default 0)")
     n.add_argument("--json", action="store_true", help="print one JSON object")
@@ -128,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "images; separation is the distance of the two groups' means along it in pooled "
                                    "standard deviations, accuracy the share of both on their own side of the "
                                    "midpoint.")
-    d.add_argument("--run", required=True, help="a run folder, an ONNX model folder or an adapter folder")
+    d.add_argument("--run", help="a run folder or an ONNX model folder")
+    d.add_argument("--model", help="instead of --run: package.module:factory, your own model code (it is run; "
+                                   "see training/models/adapter.py)")
     d.add_argument("--from", dest="source", required=True, metavar="GROUP", help="the group it starts from")
     d.add_argument("--to", dest="target", required=True, metavar="GROUP", help="the group it points to")
     d.add_argument("--json", action="store_true", help="print one JSON object")
