@@ -224,3 +224,13 @@ def test_a_shapes_input_that_is_not_square_keeps_its_aspect_ratio():
     rows, cols = ink_rows_cols(prepared.x[0])
     assert rows[-1] - rows[0] == cols[-1] - cols[0] == 7  # still square: 20 of 80 pixels -> 8 of 32
     assert (rows[0] + rows[-1]) / 2 == pytest.approx(15.5) and (cols[0] + cols[-1]) / 2 == pytest.approx(15.5)
+
+
+def test_a_coloured_shape_reads_as_a_white_one_on_black():
+    image = np.zeros((64, 64, 3), np.float32)
+    image[:, :, 2] = 1.0                       # blue ground
+    image[16:48, 16:48] = (1.0, 0.0, 0.0)      # a red square
+    prepared = prepare(image, "shapes", (1, 32, 32))
+    assert not prepared.inverted and float(prepared.x.max()) == pytest.approx(1.0)
+    np.testing.assert_allclose(prepared.x[0, 8:24, 8:24], 1.0, atol=1e-6)
+    assert float(prepared.x[0, :8].max()) == 0.0  # the blue ground is black

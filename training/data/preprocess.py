@@ -24,8 +24,9 @@ of the model's shape. Each data set was made its own way, and an input is prepar
   centre, and its intensities negated. Here: invert a light background, crop to the box, longest side 28,
   centred by the box.
 - "shapes" (this project's dSprites-like shapes: one white shape on black, rendered supersampled): grayscale,
-  invert a light background, the whole image extended with background to the model's aspect ratio (a circle
-  stays round) and resized to the model's size (area averages).
+  invert a light background, the ink scaled so that its strongest is 1 (the shapes are white: a red circle on
+  blue reads as a white one on black), the whole image extended with background to the model's aspect ratio (a
+  circle stays round) and resized to the model's size (area averages).
 - "photo" (cifar10, 32x32 colour photos): RGB, centre-cropped to a square, resized (area averages).
 - "plain" (folder:PATH and models that name no data set): stretched to the model's size with its channels,
   as training/data/folder.py reads each image; nothing inverted.
@@ -80,6 +81,7 @@ def prepare(image: np.ndarray, dataset: str | None, shape: tuple[int, int, int])
     if ink.max() < BLANK:
         raise UserError("The image is blank: there is no stroke or shape in it to read.")
     if style == "shapes":
+        ink = ink / ink.max()  # the shapes are drawn white: a coloured or grey shape's strongest ink made 1
         return Prepared(stretch(padded_to(ink, (height, width))[:, :, None], shape, None), inverted, None, style)
     box = ink_box(ink)
     top, left, bottom, right = box

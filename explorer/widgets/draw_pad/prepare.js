@@ -183,7 +183,9 @@ function prepareDrawing(grey, style, [channels, height, width]) {
   }
   const {ink, inverted} = inkOf(grey);
   if (maxOf(ink) < PREPARE.BLANK) return null;
-  if (style === "shapes") {  // the square drawing is already of a square model's aspect: nothing to extend
+  if (style === "shapes") {  // the strongest ink made 1; a square drawing is of a square model's aspect already
+    const top = maxOf(ink);
+    for (let i = 0; i < ink.v.length; i++) ink.v[i] = Math.fround(ink.v[i] / top);
     return {x: withChannels(resized(ink, [height, width]), channels), inverted, box: null};
   }
   const box = inkBox(ink), part = crop(ink, box);
