@@ -62,8 +62,11 @@ def inputs_column(chosen: image_input.Input, x: np.ndarray) -> None:
     """The original (for a drawing or a file) beside the input as the model sees it, its pixels enlarged."""
     if chosen.original is not None:
         h, w = chosen.original.shape[:2]
-        st.image(posterior.preview(chosen.original, SIDE), caption=_("{source}, as read: {w}×{h} pixels").format(
-            source=chosen.said, w=w, h=h))
+        shown = posterior.preview(chosen.original, SIDE)  # its own size: a tall, narrow image is not stretched
+        with st.container(width=SIDE, horizontal_alignment="center", gap=None):  # its caption as wide as the rest
+            st.image(shown, width=shown.shape[1])
+            st.caption(_("{source}, as read: {w}×{h} pixels").format(source=chosen.said, w=w, h=h),
+                       text_alignment="center")
     c, h, w = x.shape
     caption = _("As the model sees it: {w}×{h} pixels").format(w=w, h=h)
     if chosen.prepared is not None and chosen.prepared.inverted:
