@@ -21,18 +21,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from throughput import BATCH, HIDDEN, LATENT, PIXELS, gemm_only_rate, run_canonical  # noqa: E402
-from training import RunConfig, Trainer, load_dataset  # noqa: E402
-from training.vae.bernoulli import _softplus  # noqa: E402
+from benchmarks.throughput import BATCH, HIDDEN, LATENT, PIXELS, gemm_only_rate, run_canonical
+from training import RunConfig, Trainer, load_dataset
+from training.vae.bernoulli import _softplus
 
 
 class HandStep:
