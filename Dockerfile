@@ -17,7 +17,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/explorer \
     VAE_EXPLORER_RUNS=/data/runs \
     VAE_EXPLORER_CACHE=/data/cache \
-    VAE_EXPLORER_DATA=/data/datasets
+    VAE_EXPLORER_DATA=/data/datasets \
+    MALLOC_ARENA_MAX=2
 
 # An unprivileged user that owns only /data (runs, caches, downloaded data sets): the app's code stays root's
 RUN useradd --create-home --uid 10001 --user-group explorer \

@@ -29,7 +29,7 @@ $(VENV)/.ray: $(VENV)/.runtime requirements-ray.txt  ## the optional Ray extra (
 	touch $@
 
 run: $(VENV)/.runtime  ## install and start the app on the bundled demo model
-	$(VENV)/bin/streamlit run explorer/app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} $(VENV)/bin/streamlit run explorer/app.py --server.port $(PORT)
 
 # `make serve-class N=2`: N servers on one runs folder behind nginx (deploy/serve_class.py, docs/deploy.md);
 # the proxy listens on PORT, the servers on the N ports after it. Needs nginx (Debian: apt-get install nginx-light).

@@ -104,3 +104,17 @@ def test_the_script_serves_two_servers_and_a_signal_stops_everything(tmp_path, s
     assert not any(alive(pid) for pid in started)
     assert not any(healthy(f"http://127.0.0.1:{p}") for p in (port, port + 1, port + 2))
     assert not prefix.exists()  # its temporary folder is gone
+
+
+def test_served_explorers_get_two_malloc_arenas_unless_the_operator_chose(tmp_path, monkeypatch):
+    """Each session's script runs in a thread; glibc's default arenas keep what 20 visitors freed spread over many
+    (tests/e2e/test_session_memory.py measures it), so a served explorer starts with MALLOC_ARENA_MAX=2, as the
+    Dockerfile and `make run` do; an operator's own value wins."""
+    from deploy.serve_class import server_env
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert server_env(tmp_path)["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert server_env(tmp_path)["MALLOC_ARENA_MAX"] == "4"
+    assert "MALLOC_ARENA_MAX=2" in (ROOT / "Dockerfile").read_text()
+    assert "MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2}" in (ROOT / "Makefile").read_text()
